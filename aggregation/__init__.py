@@ -1,0 +1,1 @@
+"""Aggregate liquidations: rolling windows, leaderboards, persistence and coverage."""
