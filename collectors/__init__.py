@@ -1,0 +1,1 @@
+"""Collect forced-liquidation events from exchange WebSocket feeds and normalize them."""

@@ -1,0 +1,45 @@
+"""Map exchange instrument names to one asset name across exchanges."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Binance and Bybit list low-priced coins as "1000PEPE", "1000000MOG" or "1MBABYDOGE": one unit of
+# the instrument is that many coins. A digit-led real name (1INCH) does not match these prefixes.
+_MULTIPLIER_PREFIX = re.compile(r"^(1000000|100000|10000|1000|1M)(?=[A-Z])")
+_PREFIX_FACTORS = {
+    "1000000": 1_000_000.0,
+    "100000": 100_000.0,
+    "10000": 10_000.0,
+    "1000": 1_000.0,
+    "1M": 1_000_000.0,
+}
+
+# Quote currencies counted as US dollars, longest first so "FDUSD" wins over "USD".
+USD_QUOTES = ("FDUSD", "BUSD", "USDT", "USDC", "USD")
+
+_DATED_SUFFIX = re.compile(r"_[0-9]{6}$")
+
+
+@lru_cache(maxsize=8192)
+def split_multiplier(name: str) -> tuple[str, float]:
+    """Split "1000PEPE" into ("PEPE", 1000.0); names without a multiplier get factor 1."""
+    match = _MULTIPLIER_PREFIX.match(name)
+    if match is None:
+        return name, 1.0
+    return name[match.end() :], _PREFIX_FACTORS[match.group(1)]
+
+
+@lru_cache(maxsize=8192)
+def binance_usdm_base(symbol: str) -> tuple[str, float] | None:
+    """Return (asset, multiplier) for a USDⓈ-M symbol, or None if it is not quoted in USD.
+
+    BTCUSDT, BTCUSDC and the dated BTCUSDT_251226 are all ("BTC", 1.0); 1000PEPEUSDT is
+    ("PEPE", 1000.0).
+    """
+    pair = _DATED_SUFFIX.sub("", symbol)
+    for quote in USD_QUOTES:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            return split_multiplier(pair[: -len(quote)])
+    return None

@@ -1,0 +1,281 @@
+"""Decode OKX v5 `liquidation-orders` frames and instrument lists into liquidation records.
+
+One push can carry several instruments (`data[]`) and each several liquidations (`details[]`).
+`sz` counts CONTRACTS: a linear contract is `ctVal * ctMult` units of the base coin, an inverse
+contract is `ctVal * ctMult` USD. The position side is `posSide`; in net (one-way) mode
+`posSide` is "net" and the ORDER side tells it: a forced sell closes a long.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from collectors.assets import USD_QUOTES, split_multiplier
+from collectors.feed import ConnectionPolicy, Feed
+from collectors.metadata import MetadataDocument
+from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite
+from collectors.record import Coverage, Liquidation, Side
+
+EXCHANGE = "okx"
+CHANNEL = "liquidation-orders"
+INST_TYPES = ("SWAP", "FUTURES")
+
+_MARKETS = {"SWAP": "swap", "FUTURES": "futures"}
+_POSITION_SIDES = {"long": Side.LONG, "short": Side.SHORT}
+_NET_ORDER_SIDES = {"sell": Side.LONG, "buy": Side.SHORT}
+
+
+class OkxInstrument(msgspec.Struct, frozen=True, gc=False):
+    """What it takes to turn a contract count into base units and USD."""
+
+    inst_id: str
+    inst_type: str
+    base: str  # unified asset name
+    multiplier: float  # units of `base` per unit of the listed coin (1 unless "1000X")
+    inverse: bool  # True: one contract is `contract_value` USD; False: `contract_value` coins
+    contract_value: float  # ctVal * ctMult
+
+
+class _Detail(msgspec.Struct, gc=False):
+    price: float = msgspec.field(name="bkPx")
+    size: float = msgspec.field(name="sz")
+    ts_ms: int = msgspec.field(name="ts")
+    side: str = ""
+    pos_side: str = msgspec.field(name="posSide", default="")
+
+
+class _Entry(msgspec.Struct, gc=False):
+    inst_id: str = msgspec.field(name="instId")
+    details: list[_Detail]
+    inst_type: str = msgspec.field(name="instType", default="")
+
+
+class _Arg(msgspec.Struct, gc=False):
+    channel: str = ""
+    inst_type: str = msgspec.field(name="instType", default="")
+
+
+class _Frame(msgspec.Struct, gc=False):
+    event: str | None = None
+    code: str | int | None = None
+    msg: str = ""
+    arg: _Arg | None = None
+    data: list[_Entry] | None = None
+
+
+# strict=False: OKX sends every number, `ts` included, as a JSON string.
+_DECODER = msgspec.json.Decoder(_Frame, strict=False)
+
+
+def subscribe_message(inst_types: tuple[str, ...] = INST_TYPES) -> str:
+    """Return the subscribe request for every instrument of the given types."""
+    args = [{"channel": CHANNEL, "instType": inst_type} for inst_type in inst_types]
+    return msgspec.json.encode({"op": "subscribe", "args": args}).decode()
+
+
+def _control(frame: _Frame) -> Parsed:
+    event = frame.event
+    if event == "error":
+        raise FrameError(f"error event {frame.code}: {frame.msg}")
+    if event == "notice":
+        # 64008: "The connection will soon be closed for a service upgrade. Please reconnect."
+        return Parsed([], control=f"notice {frame.code}: {frame.msg}", reconnect=True)
+    if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+        inst_type = frame.arg.inst_type if frame.arg is not None else ""
+        return Parsed([], control=f"{event} {inst_type}".strip())
+    raise FrameError(f"unexpected event {event!r}")
+
+
+def parse_liquidations(
+    frame: str | bytes, recv_ms: int, instruments: dict[str, OkxInstrument]
+) -> Parsed:
+    """Parse one text frame (not the bare "pong") into records."""
+    try:
+        decoded = _DECODER.decode(frame)
+    except msgspec.DecodeError as exc:
+        raise FrameError(str(exc)) from exc
+    if decoded.event is not None:
+        return _control(decoded)
+    if decoded.data is None:
+        raise FrameError("neither an event nor data")
+    if decoded.arg is not None and decoded.arg.channel not in ("", CHANNEL):
+        raise FrameError(f"unexpected channel {decoded.arg.channel!r}")
+    records: list[Liquidation] = []
+    rejected: list[Rejection] | None = None
+    for entry in decoded.data:
+        instrument = instruments.get(entry.inst_id)
+        for detail in entry.details:
+            problem: str | None = None
+            unknown = False
+            side = _POSITION_SIDES.get(detail.pos_side)
+            if side is None and detail.pos_side in ("net", ""):
+                side = _NET_ORDER_SIDES.get(detail.side)
+            if instrument is None:
+                problem, unknown = "no instrument metadata (ctVal)", True
+            elif side is None:
+                problem = f"unknown side posSide={detail.pos_side!r} side={detail.side!r}"
+            elif not is_positive_finite(detail.size):
+                problem = f"size {detail.size!r} is not a positive finite number"
+            elif not is_positive_finite(detail.price):
+                problem = f"price {detail.price!r} is not a positive finite number"
+            else:
+                contracts = detail.size * instrument.contract_value
+                if instrument.inverse:
+                    notional = contracts
+                    qty = contracts / detail.price
+                else:
+                    qty = contracts
+                    notional = contracts * detail.price
+                records.append(
+                    Liquidation(
+                        exchange=EXCHANGE,
+                        market=_MARKETS[instrument.inst_type],
+                        symbol=entry.inst_id,
+                        base=instrument.base,
+                        side=side,
+                        price=detail.price / instrument.multiplier,
+                        qty_base=qty * instrument.multiplier,
+                        notional_usd=notional,
+                        ts_ms=detail.ts_ms,
+                        recv_ms=recv_ms,
+                    )
+                )
+            if problem is not None:
+                rejected = rejected or []
+                rejected.append(Rejection(problem, entry.inst_id, unknown_instrument=unknown))
+    return Parsed(records, rejected)
+
+
+class _InstrumentRow(msgspec.Struct, gc=False):
+    inst_id: str = msgspec.field(name="instId")
+    inst_type: str = msgspec.field(name="instType")
+    ct_type: str = msgspec.field(name="ctType", default="")
+    ct_val: str = msgspec.field(name="ctVal", default="")
+    ct_mult: str = msgspec.field(name="ctMult", default="1")
+    ct_val_ccy: str = msgspec.field(name="ctValCcy", default="")
+
+
+class _InstrumentsBody(msgspec.Struct, gc=False):
+    code: str | int
+    data: list[_InstrumentRow]
+    msg: str = ""
+
+
+_INSTRUMENTS_DECODER = msgspec.json.Decoder(_InstrumentsBody)
+
+
+def _positive(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if is_positive_finite(value) else None
+
+
+def _instrument(row: _InstrumentRow) -> OkxInstrument | None:
+    if row.inst_type not in _MARKETS:
+        return None
+    parts = row.inst_id.split("-")
+    if len(parts) < 3:
+        return None
+    coin, quote = parts[0], parts[1]
+    ct_val = _positive(row.ct_val)
+    ct_mult = _positive(row.ct_mult)
+    if ct_val is None or ct_mult is None:
+        return None
+    base, multiplier = split_multiplier(coin)
+    if row.ct_type == "linear" and row.ct_val_ccy == coin and quote in USD_QUOTES:
+        inverse = False
+    elif row.ct_type == "inverse" and row.ct_val_ccy in USD_QUOTES:
+        inverse = True
+    else:
+        return None  # a contract we cannot value in USD: never guess its size
+    return OkxInstrument(row.inst_id, row.inst_type, base, multiplier, inverse, ct_val * ct_mult)
+
+
+def parse_instruments(body: str | bytes) -> tuple[dict[str, OkxInstrument], int]:
+    """Read `GET /api/v5/public/instruments` into (instId -> instrument, rows skipped).
+
+    Rows of other types, or without a usable ctVal/ctType/ctValCcy, are skipped. A missing
+    `ctMult` counts as 1 (its neutral value); a present but invalid one skips the row.
+    """
+    try:
+        decoded = _INSTRUMENTS_DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise FrameError(f"instruments: {exc}") from exc
+    if str(decoded.code) != "0":
+        raise FrameError(f"instruments: error {decoded.code}: {decoded.msg}")
+    instruments: dict[str, OkxInstrument] = {}
+    skipped = 0
+    for row in decoded.data:
+        instrument = _instrument(row)
+        if instrument is None:
+            skipped += 1
+        else:
+            instruments[instrument.inst_id] = instrument
+    return instruments, skipped
+
+
+class OkxFeed(Feed):
+    """`liquidation-orders` for SWAP and FUTURES on one connection, valued with `ctVal`."""
+
+    feed_id = "okx"
+    exchange = EXCHANGE
+    # OKX: "This data doesn't represent the total number of liquidations on OKX."
+    coverage = Coverage.PARTIAL
+    capture_source = "okx-instruments"
+
+    def __init__(
+        self,
+        url: str,
+        rest_url: str,
+        policy: ConnectionPolicy | None = None,
+        inst_types: tuple[str, ...] = INST_TYPES,
+    ) -> None:
+        self.url = url
+        self.rest_url = rest_url.rstrip("/")
+        # OKX closes a connection after 30 s without traffic and ignores protocol pings: send
+        # the text "ping" after 20 s of silence and give up when "pong" is not back by 30 s.
+        self.policy = policy or ConnectionPolicy(
+            app_ping="ping", app_ping_after_idle_s=20.0, idle_timeout_s=30.0
+        )
+        self.inst_types = inst_types
+        self._by_type: dict[str, dict[str, OkxInstrument]] = {}
+        self.instruments: dict[str, OkxInstrument] = {}
+
+    def subscribe_messages(self) -> list[str]:
+        """Return the one subscribe frame covering every instrument type."""
+        return [subscribe_message(self.inst_types)]
+
+    def metadata_documents(self) -> list[MetadataDocument]:
+        """Return one instruments document per instrument type."""
+        return [
+            MetadataDocument(
+                capture_source=self.capture_source,
+                cache_key=f"{self.capture_source}/{inst_type}",
+                url=f"{self.rest_url}/api/v5/public/instruments",
+                params={"instType": inst_type},
+                apply=self.apply_instruments,
+            )
+            for inst_type in self.inst_types
+        ]
+
+    def apply_instruments(self, body: str) -> str:
+        """Install an instruments body, replacing the tables of the types it lists."""
+        instruments, skipped = parse_instruments(body)
+        by_type: dict[str, dict[str, OkxInstrument]] = {}
+        for inst_id, instrument in instruments.items():
+            by_type.setdefault(instrument.inst_type, {})[inst_id] = instrument
+        self._by_type.update(by_type)
+        merged: dict[str, OkxInstrument] = {}
+        for table in self._by_type.values():
+            merged.update(table)
+        self.instruments = merged
+        types = ",".join(sorted(by_type)) or "none"
+        return f"{len(instruments)} instruments ({types}), {skipped} rows skipped"
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Parsed:
+        """Parse one frame; the bare text "pong" answers our ping."""
+        if frame in ("pong", b"pong"):
+            return Parsed([], control="pong")
+        return parse_liquidations(frame, recv_ms, self.instruments)

@@ -1,0 +1,53 @@
+"""Shared result types and checks for the pure frame parsers."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from collectors.record import Liquidation
+
+_INF = math.inf
+
+
+class FrameError(ValueError):
+    """A frame that cannot be decoded at all: invalid JSON or the wrong shape."""
+
+
+class Rejection(msgspec.Struct, frozen=True, gc=False):
+    """One entry of an otherwise decodable frame that did not become a record."""
+
+    reason: str
+    instrument: str = ""
+    unknown_instrument: bool = False  # metadata is missing: a refetch may rescue it
+
+
+class Parsed(msgspec.Struct, gc=False):
+    """What one frame yields: records, rejected entries and control information."""
+
+    records: list[Liquidation]
+    rejected: list[Rejection] | None = None
+    control: str | None = None  # a short description of an ack, pong or notice frame
+    reconnect: bool = False  # the exchange announced that it will close this connection
+
+
+def is_positive_finite(value: float) -> bool:
+    """Return True for 0 < value < inf (False for NaN, zero, negatives and infinities)."""
+    return 0.0 < value < _INF
+
+
+def truncate(frame: str | bytes, limit: int = 300) -> str:
+    """Shorten a raw frame for a log line; escape control characters so it stays one line."""
+    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+    shown = text[:limit]
+    if not shown.isprintable():
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    if len(text) <= limit:
+        return shown
+    return f"{shown}... ({len(text)} chars)"
+
+
+def decode_error(exc: msgspec.DecodeError) -> FrameError:
+    """Turn a msgspec decode or validation error into a FrameError with its reason."""
+    return FrameError(str(exc))
