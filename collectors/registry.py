@@ -1,0 +1,38 @@
+"""Build the configured feeds by id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.feed import Feed
+from collectors.okx import OkxFeed
+
+FEED_IDS = ("binance-usdm", "binance-coinm", "okx")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where each feed connects; every one is overridable (tests point them at local servers)."""
+
+    binance_usdm_ws: str = "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+    binance_coinm_ws: str = "wss://dstream.binance.com/ws/!forceOrder@arr"
+    binance_coinm_rest: str = "https://dapi.binance.com"
+    okx_ws: str = "wss://ws.okx.com:8443/ws/v5/public"
+    okx_rest: str = "https://www.okx.com"
+
+
+def build_feed(feed_id: str, endpoints: Endpoints) -> Feed:
+    """Return the feed with this id; raise ValueError for an unknown id."""
+    if feed_id == "binance-usdm":
+        return BinanceUsdmFeed(endpoints.binance_usdm_ws)
+    if feed_id == "binance-coinm":
+        return BinanceCoinmFeed(endpoints.binance_coinm_ws, endpoints.binance_coinm_rest)
+    if feed_id == "okx":
+        return OkxFeed(endpoints.okx_ws, endpoints.okx_rest)
+    raise ValueError(f"unknown feed {feed_id!r}; known feeds: {', '.join(FEED_IDS)}")
+
+
+def build_feeds(feed_ids: tuple[str, ...] | list[str], endpoints: Endpoints) -> list[Feed]:
+    """Return the feeds for these ids, in order."""
+    return [build_feed(feed_id, endpoints) for feed_id in feed_ids]

@@ -1,0 +1,87 @@
+"""Run every configured feed and its metadata refresh side by side, forever."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
+
+import httpx
+
+from collectors.connection import FeedRunner
+from collectors.feed import Feed
+from collectors.metadata import FrameRecorder, MetadataCache, MetadataManager
+from collectors.processor import Sink
+from collectors.stats import FeedStats
+
+log = logging.getLogger(__name__)
+
+
+class CollectorService:
+    """Own one FeedRunner per feed and one MetadataManager per feed that needs metadata."""
+
+    def __init__(
+        self,
+        feeds: list[Feed],
+        sink: Sink,
+        *,
+        http: httpx.AsyncClient | None,
+        cache: MetadataCache | None,
+        recorder: FrameRecorder | None = None,
+        metadata_refresh_s: float = 1800.0,
+        restart_delay_s: float = 5.0,
+    ) -> None:
+        self.runners: dict[str, FeedRunner] = {}
+        self.metadata: dict[str, MetadataManager] = {}
+        self._restart_delay_s = restart_delay_s
+        for feed in feeds:
+            documents = feed.metadata_documents()
+            manager = None
+            if documents:
+                manager = MetadataManager(
+                    feed.feed_id,
+                    documents,
+                    http=http,
+                    cache=cache,
+                    recorder=recorder,
+                    refresh_s=metadata_refresh_s,
+                )
+                self.metadata[feed.feed_id] = manager
+            self.runners[feed.feed_id] = FeedRunner(feed, sink, metadata=manager, recorder=recorder)
+
+    def stats(self) -> list[FeedStats]:
+        """Return every feed's live counters."""
+        return [runner.stats for runner in self.runners.values()]
+
+    async def run(self) -> None:
+        """Load metadata, then run every feed until cancelled."""
+        feed_ids = list(self.metadata)
+        prepared = await asyncio.gather(
+            *(self.metadata[f].prepare() for f in feed_ids), return_exceptions=True
+        )
+        async with asyncio.TaskGroup() as group:
+            for feed_id, outcome in zip(feed_ids, prepared, strict=True):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome  # CancelledError and friends propagate
+                    log.error("%s: loading metadata failed: %r", feed_id, outcome)
+                manager = self.metadata[feed_id]
+                fresh = outcome is True
+                group.create_task(
+                    self._supervise(f"{feed_id} metadata", partial(manager.run, fresh=fresh))
+                )
+            for feed_id, runner in self.runners.items():
+                group.create_task(self._supervise(feed_id, runner.run))
+
+    async def _supervise(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a forever-task; if a bug makes it raise, log it and start it again."""
+        while True:
+            try:
+                await factory()
+            except Exception:  # one feed's bug must not stop the others
+                log.exception(
+                    "%s stopped unexpectedly; restarting in %.0fs", name, self._restart_delay_s
+                )
+            await asyncio.sleep(self._restart_delay_s)
