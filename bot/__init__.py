@@ -1,0 +1,1 @@
+"""Run the liquidation bot: composition root, console mode, Telegram layer."""

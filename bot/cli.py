@@ -1,0 +1,102 @@
+"""Parse the command line: `liquidation-bot [run|record FILE|replay FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.app import run_console, run_record, run_replay
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liquidation-bot",
+        description="Crypto liquidation alerts: collect exchange liquidation feeds and report "
+        "them on Telegram (or print them when TELEGRAM_BOT_TOKEN is not set).",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default command)")
+    record = commands.add_parser("record", help="write raw frames to a capture file")
+    record.add_argument("file", type=Path, help="capture file to write (JSON lines)")
+    record.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop after this many seconds"
+    )
+    replay = commands.add_parser("replay", help="run a capture file through the parsers")
+    replay.add_argument("file", type=Path, help="capture file to read")
+    replay.add_argument(
+        "--events", action="store_true", help="print one JSON object per liquidation"
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr; keep httpx quiet because its request lines contain the bot token."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_settings() -> Settings | None:
+    """Read settings; print each problem on one line and return None if they are invalid."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]).upper()
+            sys.stderr.write(f"configuration error: {field}: {error['msg']}\n")
+        return None
+
+
+def _run_with_signals(main: Callable[[asyncio.Event], Coroutine[Any, Any, object]]) -> None:
+    """Run `main(stop)` on a fresh loop; SIGINT and SIGTERM set `stop` for a clean exit."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "replay":
+        configure_logging("WARNING")
+        return run_replay(args.file, events=args.events, out=sys.stdout, err=sys.stderr)
+    settings = load_settings()
+    if settings is None:
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "record":
+        if args.duration is not None and args.duration <= 0:
+            sys.stderr.write("record: --duration must be a positive number of seconds\n")
+            return 2
+        path: Path = args.file
+        _run_with_signals(lambda stop: run_record(settings, path, args.duration, stop, sys.stderr))
+        return 0
+    if settings.telegram_bot_token is None:
+        _run_with_signals(lambda stop: run_console(settings, sys.stdout, stop))
+        return 0
+    sys.stderr.write(
+        "TELEGRAM_BOT_TOKEN is set, but the Telegram layer is not part of this version yet; "
+        "unset it to run console mode.\n"
+    )
+    return 2

@@ -1,0 +1,75 @@
+"""Read the bot's settings once from the environment (and `.env`), typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from collectors.registry import FEED_IDS, Endpoints
+
+_DEFAULT_ENDPOINTS = Endpoints()
+
+
+class Settings(BaseSettings):
+    """Every setting, with its default; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    database_path: Path = Path("data/liquidations.db")
+    exchanges: Annotated[tuple[str, ...], NoDecode] = FEED_IDS
+    binance_usdm_ws_url: str = _DEFAULT_ENDPOINTS.binance_usdm_ws
+    binance_coinm_ws_url: str = _DEFAULT_ENDPOINTS.binance_coinm_ws
+    binance_coinm_rest_url: str = _DEFAULT_ENDPOINTS.binance_coinm_rest
+    okx_ws_url: str = _DEFAULT_ENDPOINTS.okx_ws
+    okx_rest_url: str = _DEFAULT_ENDPOINTS.okx_rest
+    metadata_refresh_s: float = Field(default=1800.0, gt=0)
+    status_interval_s: float = Field(default=60.0, gt=0)
+    min_event_usd: float = Field(default=10.0, ge=0)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("exchanges", mode="before")
+    @classmethod
+    def _split_feed_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            unknown = [item for item in value if item not in FEED_IDS]
+            if unknown:
+                raise ValueError(
+                    f"unknown feed id(s) {', '.join(map(str, unknown))}; "
+                    f"choose from {','.join(FEED_IDS)}"
+                )
+            if not value:
+                raise ValueError(f"no feed configured; choose from {','.join(FEED_IDS)}")
+            return tuple(dict.fromkeys(value))
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    def endpoints(self) -> Endpoints:
+        """Return the exchange endpoints."""
+        return Endpoints(
+            binance_usdm_ws=self.binance_usdm_ws_url,
+            binance_coinm_ws=self.binance_coinm_ws_url,
+            binance_coinm_rest=self.binance_coinm_rest_url,
+            okx_ws=self.okx_ws_url,
+            okx_rest=self.okx_rest_url,
+        )
