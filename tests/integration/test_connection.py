@@ -1,0 +1,282 @@
+"""The shared connection loop against a local WebSocket server: drops, stalls, garbage, rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from collectors.binance import BinanceUsdmFeed, parse_usdm
+from collectors.connection import FeedRunner
+from collectors.feed import Backoff, ConnectionPolicy
+from collectors.okx import OkxFeed
+from tests.support.fixtures import lines, text
+from tests.support.sinks import CollectingSink
+from tests.support.waiting import eventually
+from tests.support.ws_server import Peer, ScriptedServer, frames_then
+
+USDM = lines("binance_usdm_forceorder.jsonl")
+OKX = lines("okx_liquidation_orders.jsonl")
+OKX_VALUED = [f for i, f in enumerate(OKX) if i != 3]  # CNPY is not in the instruments fixture
+FAST = Backoff(initial_s=0.05, max_s=0.2, healthy_after_s=0.5)
+
+
+@contextlib.asynccontextmanager
+async def running(runner: FeedRunner) -> AsyncIterator[FeedRunner]:
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def okx_feed(url: str, policy: ConnectionPolicy | None = None) -> OkxFeed:
+    feed = OkxFeed(url, "http://unused", policy=policy or ConnectionPolicy(backoff=FAST))
+    feed.apply_instruments(text("okx_instruments_swap.json"))
+    return feed
+
+
+def expected_usdm(frames: list[str]) -> list[tuple[str, int]]:
+    return [(r.symbol, r.ts_ms) for f in frames for r in parse_usdm(f, 0).records]
+
+
+async def _flushed(peer: Peer) -> None:
+    """Return once the client has read everything sent so far (its pong follows them)."""
+    await (await peer.ws.ping())
+
+
+async def test_reconnect_after_a_drop_resubscribes_and_loses_nothing_after_it() -> None:
+    async def first(peer: Peer) -> None:
+        await peer.send_all(USDM[:5])
+        await _flushed(peer)
+        peer.abort()
+
+    async with ScriptedServer(first, frames_then(USDM[5:])) as server:
+        url = server.url("/market/ws/!forceOrder@arr")
+        sink = CollectingSink()
+        runner = FeedRunner(BinanceUsdmFeed(url, ConnectionPolicy()), sink)
+        async with running(runner):
+            await sink.wait_records(len(USDM))
+            peers = await server.wait_connections(2)
+        assert [(r.symbol, r.ts_ms) for r in sink.records] == expected_usdm(USDM)
+        assert [p.path for p in peers] == ["/market/ws/!forceOrder@arr"] * 2
+        assert runner.stats.reconnects == 1
+        assert runner.stats.events == len(USDM)
+        assert [s.up for s in sink.states] == [False, True, False, True, False]
+        assert sink.states[2].reason.startswith("connection lost")
+
+
+async def test_first_retry_comes_within_a_second() -> None:
+    opened: list[float] = []
+
+    async def drop(peer: Peer) -> None:
+        opened.append(time.monotonic())
+        peer.abort()
+
+    async def hold(peer: Peer) -> None:
+        opened.append(time.monotonic())
+        await peer.hold()
+
+    async with ScriptedServer(drop, hold) as server:
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), ConnectionPolicy()), CollectingSink())
+        async with running(runner):
+            await server.wait_connections(2)
+    assert 0.5 <= opened[1] - opened[0] < 1.5  # Backoff().delay(0) lies in [0.5, 1.0]
+
+
+async def test_okx_subscribes_on_every_connect_and_reads_every_frame() -> None:
+    async def first(peer: Peer) -> None:
+        await peer.expect(lambda m: '"op":"subscribe"' in m)
+        await peer.send(lines("okx_ws_control.jsonl")[0])  # the subscribe ack
+        await peer.send_all(OKX[:3])
+        await _flushed(peer)
+        peer.abort()
+
+    async with ScriptedServer(first, frames_then(OKX[3:], after='"op":"subscribe"')) as server:
+        sink = CollectingSink()
+        feed = okx_feed(server.url())
+        runner = FeedRunner(feed, sink)
+        async with running(runner):
+            await sink.wait_records(len(OKX_VALUED))
+            peers = await server.wait_connections(2)
+        subscribe = feed.subscribe_messages()[0]
+        assert [p.received[0] for p in peers] == [subscribe, subscribe]
+        assert len(sink.records) == len(OKX_VALUED)
+        assert runner.stats.control_frames == 1
+        assert runner.stats.unknown_instrument_events == 1  # CNPY-USDT-SWAP, no metadata manager
+
+
+async def test_okx_text_ping_keeps_a_quiet_connection_alive() -> None:
+    policy = ConnectionPolicy(
+        app_ping="ping", app_ping_after_idle_s=0.1, idle_timeout_s=0.35, backoff=FAST
+    )
+    async with ScriptedServer(frames_then([], after="subscribe")) as server:
+        runner = FeedRunner(okx_feed(server.url(), policy), CollectingSink())
+        async with running(runner):
+            [peer] = await server.wait_connections(1)
+            for _ in range(4):
+                await peer.expect(lambda m: m == "ping")
+                peer.received.remove("ping")
+        assert len(server.peers) == 1
+        assert runner.stats.reconnects == 0
+        assert runner.stats.control_frames >= 3  # the pongs
+
+
+async def test_watchdog_reconnects_a_silent_okx_socket() -> None:
+    policy = ConnectionPolicy(
+        app_ping="ping", app_ping_after_idle_s=0.1, idle_timeout_s=0.3, backoff=FAST
+    )
+    async with ScriptedServer(
+        frames_then(OKX[:1], after="subscribe"),
+        frames_then(OKX[1:2], after="subscribe"),
+        answer_text_ping=False,  # the server stalls: pings go unanswered
+    ) as server:
+        sink = CollectingSink()
+        runner = FeedRunner(okx_feed(server.url(), policy), sink)
+        async with running(runner):
+            await sink.wait_records(2)
+            peers = await server.wait_connections(2)
+        assert "ping" in peers[0].received
+        assert runner.stats.reconnects >= 1
+        down = [s for s in sink.states if not s.up and s.reason.startswith("watchdog")]
+        assert down
+        assert down[0].reason.startswith("watchdog: no frame for 0.3")
+
+
+async def test_binance_data_silence_reconnects_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    policy = ConnectionPolicy(data_silence_s=0.3, backoff=FAST)
+    async with ScriptedServer(frames_then(USDM[:1]), frames_then(USDM[1:2])) as server:
+        sink = CollectingSink()
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), sink)
+        with caplog.at_level(logging.WARNING, logger="collectors.connection"):
+            async with running(runner):
+                await sink.wait_records(2)
+                await server.wait_connections(2)
+        assert any("no liquidation for" in r.getMessage() for r in caplog.records)
+        assert any("check the URL" in r.getMessage() for r in caplog.records)
+
+
+async def test_garbage_is_counted_and_skipped_without_reconnecting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    garbage = ["not json", "{}", '{"e":"forceOrder","o":{"s":"X"}}', "\x00\xff", USDM[0][:40]]
+    frames = [garbage[0], USDM[0], *garbage[1:], USDM[1]]
+    async with ScriptedServer(frames_then(frames)) as server:
+        sink = CollectingSink()
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), ConnectionPolicy(backoff=FAST)), sink)
+        with caplog.at_level(logging.WARNING, logger="collectors.processor"):
+            async with running(runner):
+                await eventually(lambda: runner.stats.frames == len(frames))
+        assert [(r.symbol, r.ts_ms) for r in sink.records] == expected_usdm(USDM[:2])
+        assert runner.stats.bad_frames == len(garbage)
+        assert runner.stats.reconnects == 0
+        assert len(server.peers) == 1
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == len(garbage)
+        assert warnings[0] == (
+            "binance-usdm: bad frame skipped (JSON is malformed: invalid character (byte 4)): "
+            "not json"
+        )
+        assert warnings[3].endswith("): \\x00ÿ")  # control characters escaped: one log line
+
+
+async def test_oversized_frame_reconnects_then_delivers_the_next_frame() -> None:
+    policy = ConnectionPolicy(max_frame_bytes=4096, backoff=FAST)
+    huge = '{"e":"forceOrder","pad":"' + "x" * 10_000 + '"}'
+    async with ScriptedServer(frames_then([huge]), frames_then(USDM[:1])) as server:
+        sink = CollectingSink()
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), sink)
+        async with running(runner):
+            await sink.wait_records(1)
+        assert runner.stats.reconnects == 1
+        assert "1009" in sink.states[2].reason
+
+
+async def test_planned_rotation_opens_the_new_socket_first_and_drops_duplicates() -> None:
+    policy = ConnectionPolicy(max_age_s=0.3, rotation_overlap_s=0.1, backoff=FAST)
+    opened: dict[int, float] = {}
+    closed: dict[int, float] = {}
+
+    async def same_frames(peer: Peer) -> None:
+        opened[peer.index] = time.monotonic()
+        await peer.send_all(USDM)
+        await peer.hold()
+        closed[peer.index] = time.monotonic()
+
+    async with ScriptedServer(same_frames) as server:
+        sink = CollectingSink()
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), sink)
+        async with running(runner):
+            await eventually(lambda: runner.stats.rotations >= 2 and 1 in closed, timeout=5)
+        assert opened[1] < closed[0]  # make before break
+        assert opened[2] < closed[1]
+        assert len(sink.records) == len(USDM)  # every later copy was a duplicate
+        assert runner.stats.duplicates >= len(USDM)
+        assert runner.stats.reconnects == 0
+        assert [s.up for s in sink.states] == [False, True, False]  # never went down
+
+
+async def test_okx_upgrade_notice_rotates() -> None:
+    notice = lines("okx_ws_control.jsonl")[1]
+    async with ScriptedServer(
+        frames_then([notice], after="subscribe"), frames_then(OKX[:1], after="subscribe")
+    ) as server:
+        sink = CollectingSink()
+        runner = FeedRunner(okx_feed(server.url()), sink)
+        async with running(runner):
+            await sink.wait_records(1)
+            await server.wait_connections(2)
+        assert runner.stats.rotations == 1
+        assert runner.stats.reconnects == 0
+
+
+async def test_refused_connections_back_off_without_a_tight_loop() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    policy = ConnectionPolicy(backoff=Backoff(initial_s=0.1, max_s=0.4))
+    sink = CollectingSink()
+    runner = FeedRunner(BinanceUsdmFeed(f"ws://127.0.0.1:{port}/ws", policy), sink)
+    started = time.monotonic()
+    async with running(runner):
+        with pytest.raises(TimeoutError):  # a tight loop would pass 50 tries at once
+            await eventually(lambda: runner.stats.connect_failures > 50, timeout=1.5)
+    elapsed = time.monotonic() - started
+    # Delays are at least 0.05, 0.1, 0.2, 0.2, ...: at most 9 tries in 1.5 s, at least 4.
+    assert 4 <= runner.stats.connect_failures <= 9, (runner.stats.connect_failures, elapsed)
+    assert "connect failed" in runner.stats.last_error
+    assert [s.up for s in sink.states] == [False]
+
+
+async def test_backoff_grows_for_short_lived_connections_and_resets_after_a_healthy_one() -> None:
+    policy = ConnectionPolicy(backoff=Backoff(initial_s=0.2, max_s=1.6, healthy_after_s=0.5))
+    events: list[tuple[str, int, float]] = []
+
+    async def short(peer: Peer) -> None:
+        events.append(("open", peer.index, time.monotonic()))
+        if peer.index == 3:
+            await asyncio.sleep(0.7)  # a healthy connection: longer than healthy_after_s
+        await peer.ws.close()
+        events.append(("close", peer.index, time.monotonic()))
+
+    async with ScriptedServer(short) as server:
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), CollectingSink())
+        async with running(runner):
+            await server.wait_connections(5, timeout=10)
+    gaps = {}
+    for kind, index, at in events:
+        if kind == "close":
+            reopen = [t for k, i, t in events if k == "open" and i == index + 1]
+            if reopen:
+                gaps[index] = reopen[0] - at
+    assert gaps[0] >= 0.1  # delay(0) in [0.1, 0.2]
+    assert gaps[1] >= 0.2  # delay(1) in [0.2, 0.4]
+    assert gaps[2] >= 0.4  # delay(2) in [0.4, 0.8]
+    assert gaps[3] < 0.6  # reset: delay(0) again, where delay(3) would be >= 0.8

@@ -1,0 +1,168 @@
+"""Instrument metadata: fetched over REST, cached in SQLite, refetched once for unknown ids."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from collectors.binance import BinanceCoinmFeed
+from collectors.feed import Backoff, ConnectionPolicy
+from collectors.metadata_cache import SqliteMetadataCache
+from collectors.okx import OkxFeed
+from collectors.record import Side
+from collectors.service import CollectorService
+from tests.support.fixtures import lines, text
+from tests.support.rest_server import RestStub
+from tests.support.sinks import CollectingSink
+from tests.support.waiting import eventually
+from tests.support.ws_server import ScriptedServer, frames_then
+
+FAST = ConnectionPolicy(backoff=Backoff(initial_s=0.05, max_s=0.2))
+EXCHANGE_INFO = "/dapi/v1/exchangeInfo"
+COINM_DOC = lines("binance_coinm_forceorder.jsonl")[0]  # BTCUSD_200925, 1 contract, SELL
+
+
+def exchange_info(*extra: str) -> str:
+    """The 2021 exchangeInfo fixture, plus 100-USD BTC contracts under the given symbols."""
+    info = json.loads(text("binance_coinm_exchangeinfo.json"))
+    template = next(s for s in info["symbols"] if s["symbol"] == "BTCUSD_PERP")
+    info["symbols"] += [{**template, "symbol": symbol} for symbol in extra]
+    return json.dumps(info)
+
+
+@contextlib.asynccontextmanager
+async def collecting(
+    service: CollectorService,
+) -> AsyncIterator[CollectorService]:
+    task = asyncio.create_task(service.run())
+    try:
+        yield service
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def coinm_service(
+    ws_url: str, rest: RestStub, db: Path, sink: CollectingSink
+) -> AsyncIterator[CollectorService]:
+    feed = BinanceCoinmFeed(ws_url, rest.url(), policy=FAST)
+    async with httpx.AsyncClient(timeout=5) as http, SqliteMetadataCache(db) as cache:
+        service = CollectorService([feed], sink, http=http, cache=cache, metadata_refresh_s=3600)
+        async with collecting(service):
+            yield service
+
+
+async def test_contract_sizes_are_fetched_cached_and_used_after_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    async with RestStub() as rest, ScriptedServer(frames_then([COINM_DOC])) as server:
+        rest.set(EXCHANGE_INFO, exchange_info("BTCUSD_200925"))
+        sink = CollectingSink()
+        async with coinm_service(server.url(), rest, db, sink):
+            [record] = await sink.wait_records(1)
+        assert (record.notional_usd, record.side, record.base) == (100.0, Side.LONG, "BTC")
+        assert rest.requests[EXCHANGE_INFO] == 1
+
+        # Restart while the REST endpoint is down: the cached body values the event.
+        rest.set(EXCHANGE_INFO, '{"code":-1,"msg":"down"}', status=503)
+        sink = CollectingSink()
+        async with coinm_service(server.url(), rest, db, sink) as service:
+            [record] = await sink.wait_records(1)
+            await eventually(lambda: rest.requests[EXCHANGE_INFO] >= 2)
+            status = service.metadata["binance-coinm"].status
+            await eventually(lambda: status.failures >= 1)
+        assert record.notional_usd == 100.0
+        assert status.loaded == {"binance-coinm-exchangeinfo": "37 contracts"}
+        assert "HTTP 503" in status.last_error
+
+
+async def test_unknown_symbol_triggers_one_refetch_that_rescues_it(tmp_path: Path) -> None:
+    async with RestStub() as rest, ScriptedServer(frames_then([COINM_DOC])) as server:
+        rest.set(EXCHANGE_INFO, exchange_info())
+        sink = CollectingSink()
+        async with coinm_service(server.url(), rest, tmp_path / "bot.db", sink) as service:
+            await eventually(lambda: rest.requests[EXCHANGE_INFO] == 1)
+            await server.wait_connections(1)
+            # The listing appears on REST just after the first fetch.
+            rest.set(EXCHANGE_INFO, exchange_info("BTCUSD_200925"))
+            [record] = await sink.wait_records(1)
+            stats = service.runners["binance-coinm"].stats
+        assert record.symbol == "BTCUSD_200925"
+        assert rest.requests[EXCHANGE_INFO] == 2
+        assert stats.unknown_instrument_events == 0
+
+
+async def test_still_unknown_after_the_refetch_is_skipped_counted_and_not_refetched_again(
+    tmp_path: Path,
+) -> None:
+    second = COINM_DOC.replace("1591154240949", "1591154240999")
+    async with RestStub() as rest, ScriptedServer(frames_then([COINM_DOC, second])) as server:
+        rest.set(EXCHANGE_INFO, exchange_info())
+        sink = CollectingSink()
+        async with coinm_service(server.url(), rest, tmp_path / "bot.db", sink) as service:
+            stats = service.runners["binance-coinm"].stats
+            await eventually(lambda: stats.unknown_instrument_events == 2)
+        assert sink.records == []
+        assert rest.requests[EXCHANGE_INFO] == 2  # the start-up fetch and ONE refetch
+
+
+async def test_okx_instruments_for_swap_and_futures(tmp_path: Path) -> None:
+    path = "/api/v5/public/instruments"
+    futures = json.dumps(
+        {
+            "code": "0",
+            "msg": "",
+            "data": [
+                {
+                    "instId": "BTC-USD-261225",
+                    "instType": "FUTURES",
+                    "ctType": "inverse",
+                    "ctVal": "100",
+                    "ctMult": "1",
+                    "ctValCcy": "USD",
+                }
+            ],
+        }
+    )
+    push = json.dumps(
+        {
+            "arg": {"channel": "liquidation-orders", "instType": "FUTURES"},
+            "data": [
+                {
+                    "instId": "BTC-USD-261225",
+                    "instType": "FUTURES",
+                    "details": [
+                        {"bkPx": "90000", "posSide": "net", "side": "buy", "sz": "3", "ts": "5"}
+                    ],
+                }
+            ],
+        }
+    )
+    frames = [lines("okx_liquidation_orders.jsonl")[5], push]
+    async with RestStub() as rest, ScriptedServer(frames_then(frames, after="subscribe")) as ws:
+        rest.set(path, text("okx_instruments_swap.json"), query="instType=SWAP")
+        rest.set(path, futures, query="instType=FUTURES")
+        feed = OkxFeed(ws.url(), rest.url(), policy=FAST)
+        sink = CollectingSink()
+        async with (
+            httpx.AsyncClient(timeout=5) as http,
+            SqliteMetadataCache(tmp_path / "bot.db") as cache,
+        ):
+            service = CollectorService([feed], sink, http=http, cache=cache)
+            async with collecting(service):
+                records = await sink.wait_records(2)
+            cached = await cache.load("okx-instruments/FUTURES")
+            assert cached is not None
+            assert cached[0] == futures
+        assert [(r.market, r.symbol, r.side, r.notional_usd) for r in records] == [
+            ("swap", "BTC-USDT-SWAP", Side.LONG, 7067.06235),
+            ("futures", "BTC-USD-261225", Side.SHORT, 300.0),
+        ]
+        assert rest.requests[f"{path}?instType=SWAP"] == 1
+        assert rest.requests[f"{path}?instType=FUTURES"] == 1

@@ -1,0 +1,79 @@
+"""Start local stand-ins for every implemented exchange feed at once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.settings import Settings
+from tests.support.fixtures import lines, text
+from tests.support.rest_server import RestStub
+from tests.support.ws_server import Script, ScriptedServer, frames_then
+
+USDM_FRAMES = lines("binance_usdm_forceorder.jsonl")
+COINM_FRAMES = lines("binance_coinm_forceorder.jsonl")[:1]
+OKX_FRAMES = lines("okx_liquidation_orders.jsonl")
+EMPTY_OKX_LIST = '{"code":"0","msg":"","data":[]}'
+
+
+def coinm_exchange_info() -> str:
+    """The exchangeInfo fixture plus the 2020 quarterly that the recorded COIN-M frame uses."""
+    info = json.loads(text("binance_coinm_exchangeinfo.json"))
+    template = next(s for s in info["symbols"] if s["symbol"] == "BTCUSD_PERP")
+    info["symbols"].append({**template, "symbol": "BTCUSD_200925"})
+    return json.dumps(info)
+
+
+@dataclass
+class Exchanges:
+    """The running stand-ins and settings that point the bot at them."""
+
+    usdm: ScriptedServer
+    coinm: ScriptedServer
+    okx: ScriptedServer
+    rest: RestStub
+
+    def settings(self, database: Path, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_path": database,
+            "binance_usdm_ws_url": self.usdm.url("/market/ws/!forceOrder@arr"),
+            "binance_coinm_ws_url": self.coinm.url("/ws/!forceOrder@arr"),
+            "binance_coinm_rest_url": self.rest.url(),
+            "okx_ws_url": self.okx.url("/ws/v5/public"),
+            "okx_rest_url": self.rest.url(),
+            **overrides,
+        }
+        return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+    def env(self, database: Path) -> dict[str, str]:
+        """The same settings as environment variables, for a subprocess."""
+        settings = self.settings(database)
+        return {
+            "DATABASE_PATH": str(database),
+            "BINANCE_USDM_WS_URL": settings.binance_usdm_ws_url,
+            "BINANCE_COINM_WS_URL": settings.binance_coinm_ws_url,
+            "BINANCE_COINM_REST_URL": settings.binance_coinm_rest_url,
+            "OKX_WS_URL": settings.okx_ws_url,
+            "OKX_REST_URL": settings.okx_rest_url,
+        }
+
+
+@contextlib.asynccontextmanager
+async def exchanges(
+    usdm: Script | None = None, coinm: Script | None = None, okx: Script | None = None
+) -> AsyncIterator[Exchanges]:
+    """Serve the recorded frames of each feed (once per connection) and their metadata."""
+    async with (
+        ScriptedServer(usdm or frames_then(USDM_FRAMES)) as usdm_server,
+        ScriptedServer(coinm or frames_then(COINM_FRAMES)) as coinm_server,
+        ScriptedServer(okx or frames_then(OKX_FRAMES, after="subscribe")) as okx_server,
+        RestStub() as rest,
+    ):
+        rest.set("/dapi/v1/exchangeInfo", coinm_exchange_info())
+        instruments = "/api/v5/public/instruments"
+        rest.set(instruments, text("okx_instruments_swap.json"), query="instType=SWAP")
+        rest.set(instruments, EMPTY_OKX_LIST, query="instType=FUTURES")
+        yield Exchanges(usdm_server, coinm_server, okx_server, rest)

@@ -1,0 +1,106 @@
+"""Console lines and the human formats they use."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bot.console import ConsoleSink, format_event_line, format_status_line
+from bot.formatting import format_duration, format_price, format_usd, format_utc
+from collectors.record import Coverage, Liquidation, Side
+from collectors.stats import FeedStats
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0, "$0"),
+        (512.4, "$512"),
+        (999.4, "$999"),
+        (999.6, "$1.00K"),
+        (15703.861, "$15.70K"),
+        (999_994, "$999.99K"),
+        (999_999, "$1.00M"),
+        (1_234_567, "$1.23M"),
+        (2_100_000_000, "$2.10B"),
+        (-2500, "-$2.50K"),
+    ],
+)
+def test_format_usd(value: float, text: str) -> None:
+    assert format_usd(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(82651.9, "82,651.90"), (2.585, "2.585"), (0.04499, "0.04499"), (0.000012, "0.00001200")],
+)
+def test_format_price(value: float, text: str) -> None:
+    assert format_price(value) == text
+
+
+def test_format_time_and_duration() -> None:
+    assert format_utc(1791565602120) == "2026-10-09 17:06:42 UTC"
+    assert [format_duration(s) for s in (45, 725, 3725, 190000)] == [
+        "45s",
+        "12m05s",
+        "1h02m",
+        "2d04h",
+    ]
+
+
+LONG = Liquidation(
+    "binance", "usdm", "BTCUSDT", "BTC", Side.LONG, 82651.9, 0.19, 15703.861, 1791565602120, 0
+)
+
+
+def test_event_line() -> None:
+    assert format_event_line(LONG) == (
+        "2026-10-09 17:06:42 UTC  binance usdm   BTC        LONG  liquidated    $15.70K  "
+        "at 82,651.90"
+    )
+    short = Liquidation("okx", "swap", "ETH-USD-SWAP", "ETH", Side.SHORT, 2500.0, 0.012, 30.0, 0, 0)
+    colored = format_event_line(short, color=True)
+    assert "\x1b[32mSHORT liquidated\x1b[0m" in colored  # green: a short was liquidated
+    assert "\x1b[31m" in format_event_line(LONG, color=True)  # red: a long
+
+
+def test_sink_applies_the_floor() -> None:
+    out = io.StringIO()
+    sink = ConsoleSink(out, min_usd=10.0, color=False)
+    tiny = Liquidation("okx", "swap", "X-USDT-SWAP", "X", Side.SHORT, 1.0, 2.0, 2.0, 0, 0)
+    sink.on_liquidation(tiny)
+    sink.on_liquidation(LONG)
+    assert out.getvalue().splitlines() == [format_event_line(LONG)]
+    assert sink.printed == 1
+
+
+def test_status_line() -> None:
+    stats = FeedStats("okx", Coverage.PARTIAL, events=1234, bad_frames=2, reconnects=3)
+    stats.transition(True, 1_000_000)
+    stats.last_event_ms = 1_000_000 + 50_000
+    assert format_status_line(stats, 1_000_000 + 62_000) == (
+        "status okx: up 1m02s, 1,234 events, 2 bad frames, 0 unknown-instrument events, "
+        "3 reconnects, last event 12s ago"
+    )
+    stats.transition(False, 1_100_000)
+    stats.last_error = "watchdog: no frame for 30.0s"
+    assert format_status_line(stats, 1_100_000).startswith(
+        "status okx: DOWN (watchdog: no frame for 30.0s), 1,234 events"
+    )
+
+
+def test_uptime_within_a_window() -> None:
+    stats = FeedStats("okx", Coverage.PARTIAL)
+    stats.transition(False, 0)
+    stats.transition(True, 100)
+    stats.transition(False, 300)
+    stats.transition(True, 400)
+    assert stats.uptime_ms(0, 500) == 300
+    assert stats.uptime_ms(150, 450) == 200
+    assert [(i.up, i.start_ms, i.end_ms) for i in stats.intervals] == [
+        (False, 0, 100),
+        (True, 100, 300),
+        (False, 300, 400),
+        (True, 400, None),
+    ]

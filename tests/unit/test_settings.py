@@ -1,0 +1,82 @@
+"""Settings: defaults as documented, parsing, and `.env.example` covering every key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_defaults() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.telegram_bot_token is None
+    assert settings.telegram_base_url == "https://api.telegram.org/bot"
+    assert settings.database_path == Path("data/liquidations.db")
+    assert settings.exchanges == ("binance-usdm", "binance-coinm", "okx")
+    assert settings.binance_usdm_ws_url == "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+    assert settings.binance_coinm_ws_url == "wss://dstream.binance.com/ws/!forceOrder@arr"
+    assert settings.binance_coinm_rest_url == "https://dapi.binance.com"
+    assert settings.okx_ws_url == "wss://ws.okx.com:8443/ws/v5/public"
+    assert settings.okx_rest_url == "https://www.okx.com"
+    assert settings.min_event_usd == 10.0
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGES", " OKX , binance-usdm,okx ")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret")
+    monkeypatch.setenv("OKX_WS_URL", "ws://127.0.0.1:1/ws")
+    settings = Settings(_env_file=None)
+    assert settings.exchanges == ("okx", "binance-usdm")
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "123:secret"
+    assert "123:secret" not in repr(settings)
+    assert settings.endpoints().okx_ws == "ws://127.0.0.1:1/ws"
+
+
+def test_blank_token_means_console_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "  ")
+    assert Settings(_env_file=None).telegram_bot_token is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("okx,bitmex", "unknown feed id(s) bitmex"), ("", "no feed configured")],
+)
+def test_bad_exchange_list(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    monkeypatch.setenv("EXCHANGES", value)
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Settings(_env_file=None)
+
+
+def test_env_example_documents_every_setting_with_its_default() -> None:
+    text = ENV_EXAMPLE.read_text()
+    documented = dict(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
+    assert set(documented) == {name.upper() for name in Settings.model_fields}
+    defaults = Settings(_env_file=None)
+    for name in Settings.model_fields:
+        value = getattr(defaults, name)
+        shown = documented[name.upper()]
+        if value is None:
+            assert shown == ""
+        elif isinstance(value, tuple):
+            assert shown == ",".join(value)
+        elif isinstance(value, float):
+            assert float(shown) == value
+        else:
+            assert shown == str(value)
+    # Each key has a comment line right above it (possibly after other comments).
+    for line_no, line in enumerate(text.splitlines()):
+        if re.match(r"^#? ?[A-Z][A-Z0-9_]+=", line):
+            assert text.splitlines()[line_no - 1].startswith("# "), line
