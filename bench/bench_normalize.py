@@ -182,7 +182,10 @@ def main() -> None:
         ("binance-coinm (bare)", coinm, binance_frames(count, rng, coinm=True, combined=False)),
         ("okx", okx, okx_frames(count, rng)),
     ]
-    print(f"python {sys.version.split()[0]}, orjson {orjson.__version__}; {count:,} frames per feed, best of {repeat}")
+    print(
+        f"python {sys.version.split()[0]}, orjson {orjson.__version__}; "
+        f"{count:,} frames per feed, best of {repeat}"
+    )
     print(
         f"{'feed':<25}{'orjson decode/s':>16}{'parse ev/s':>13}{'ratio':>7}"
         f"{'process ev/s':>14}{'ratio':>7}"
