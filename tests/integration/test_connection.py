@@ -115,7 +115,7 @@ async def test_okx_subscribes_on_every_connect_and_reads_every_frame() -> None:
 
 async def test_okx_text_ping_keeps_a_quiet_connection_alive() -> None:
     policy = ConnectionPolicy(
-        app_ping="ping", app_ping_after_idle_s=0.1, idle_timeout_s=0.35, backoff=FAST
+        app_ping="ping", app_ping_after_idle_s=0.1, idle_timeout_s=1.0, backoff=FAST
     )
     async with ScriptedServer(frames_then([], after="subscribe")) as server:
         runner = FeedRunner(okx_feed(server.url(), policy), CollectingSink())

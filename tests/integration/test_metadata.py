@@ -20,7 +20,7 @@ from tests.support.fixtures import lines, text
 from tests.support.rest_server import RestStub
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
-from tests.support.ws_server import ScriptedServer, frames_then
+from tests.support.ws_server import Peer, ScriptedServer, frames_then
 
 FAST = ConnectionPolicy(backoff=Backoff(initial_s=0.05, max_s=0.2))
 EXCHANGE_INFO = "/dapi/v1/exchangeInfo"
@@ -83,14 +83,22 @@ async def test_contract_sizes_are_fetched_cached_and_used_after_a_restart(tmp_pa
 
 
 async def test_unknown_symbol_triggers_one_refetch_that_rescues_it(tmp_path: Path) -> None:
-    async with RestStub() as rest, ScriptedServer(frames_then([COINM_DOC])) as server:
+    listed = asyncio.Event()
+
+    async def after_listing(peer: Peer) -> None:
+        await listed.wait()
+        await peer.send(COINM_DOC)
+        await peer.hold()
+
+    async with RestStub() as rest, ScriptedServer(after_listing) as server:
         rest.set(EXCHANGE_INFO, exchange_info())
         sink = CollectingSink()
         async with coinm_service(server.url(), rest, tmp_path / "bot.db", sink) as service:
             await eventually(lambda: rest.requests[EXCHANGE_INFO] == 1)
             await server.wait_connections(1)
-            # The listing appears on REST just after the first fetch.
+            # The listing appears on REST after the start-up fetch, before its first event.
             rest.set(EXCHANGE_INFO, exchange_info("BTCUSD_200925"))
+            listed.set()
             [record] = await sink.wait_records(1)
             stats = service.runners["binance-coinm"].stats
         assert record.symbol == "BTCUSD_200925"
