@@ -1,0 +1,262 @@
+"""Answer the bot's questions about liquidations with typed results: the only read API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aggregation.coverage import CoverageTracker, FeedCoverage
+from aggregation.windows import MAX_EXCHANGES, FloatArray, IntArray, WindowStore
+from collectors.record import Liquidation
+
+
+def wall_clock_ms() -> int:
+    """Return the current time in milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SideTotals:
+    """Liquidated USD and event counts, long and short."""
+
+    long_usd: float
+    short_usd: float
+    long_count: int
+    short_count: int
+
+    @property
+    def total_usd(self) -> float:
+        """Return long plus short USD."""
+        return self.long_usd + self.short_usd
+
+    @property
+    def count(self) -> int:
+        """Return long plus short events."""
+        return self.long_count + self.short_count
+
+
+EMPTY = SideTotals(0.0, 0.0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeTotals:
+    """One exchange's totals."""
+
+    exchange: str
+    totals: SideTotals
+
+
+@dataclass(frozen=True, slots=True)
+class WindowTotals:
+    """Totals of one rolling window ending at `end_ms`, overall and per exchange."""
+
+    window_s: int
+    end_ms: int
+    totals: SideTotals
+    exchanges: tuple[ExchangeTotals, ...]  # exchanges with events, largest first
+
+
+@dataclass(frozen=True, slots=True)
+class RankedAsset:
+    """An asset on a leaderboard."""
+
+    asset: str
+    usd: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    """The most-liquidated assets of a window, on each side."""
+
+    window_s: int
+    end_ms: int
+    longs: tuple[RankedAsset, ...]
+    shorts: tuple[RankedAsset, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTotals:
+    """One asset's totals in a window."""
+
+    asset: str
+    totals: SideTotals
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    """Everything a scheduled summary reports for [start_ms, end_ms)."""
+
+    start_ms: int
+    end_ms: int
+    totals: SideTotals
+    exchanges: tuple[ExchangeTotals, ...]
+    longs: tuple[RankedAsset, ...]
+    shorts: tuple[RankedAsset, ...]
+    largest: Liquidation | None
+    coverage: tuple[FeedCoverage, ...]
+
+
+class LiquidationQueries:
+    """Read windows, leaderboards, latest and largest events, and coverage."""
+
+    def __init__(
+        self,
+        windows: WindowStore,
+        coverage: CoverageTracker,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._windows = windows
+        self._coverage = coverage
+        self._clock = clock
+
+    @property
+    def windows_s(self) -> tuple[int, ...]:
+        """Return the configured windows, shortest first."""
+        return self._windows.windows_s
+
+    def now_ms(self) -> int:
+        """Return the time queries are answered at."""
+        return max(self._clock(), self._windows.clock_ms)
+
+    def assets(self) -> tuple[str, ...]:
+        """Return every asset name seen (in memory), sorted."""
+        return tuple(sorted(self._windows.asset_names))
+
+    def market(self, now_ms: int | None = None) -> tuple[WindowTotals, ...]:
+        """Return every window's market-wide totals."""
+        return self._window_totals(None, now_ms)
+
+    def asset(self, asset: str, now_ms: int | None = None) -> tuple[WindowTotals, ...] | None:
+        """Return every window's totals for one asset, or None if the asset is unknown."""
+        index = self._windows.asset_index(asset)
+        if index is None:
+            return None
+        return self._window_totals(index, now_ms)
+
+    def leaderboard(self, window_s: int, n: int = 10, now_ms: int | None = None) -> Leaderboard:
+        """Return the top n assets by long- and short-liquidated USD in a configured window."""
+        w = self._window_position(window_s)
+        end = self.now_ms() if now_ms is None else now_ms
+        usd, count = self._windows.totals(end)
+        per_asset_usd = usd[w].sum(axis=1)  # (assets, 2)
+        per_asset_count = count[w].sum(axis=1)
+        return Leaderboard(
+            window_s=window_s,
+            end_ms=end,
+            longs=self._ranked(per_asset_usd[:, 0], per_asset_count[:, 0], n),
+            shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], n),
+        )
+
+    def asset_table(self, window_s: int, now_ms: int | None = None) -> tuple[AssetTotals, ...]:
+        """Return every asset with events in a configured window, largest total first."""
+        w = self._window_position(window_s)
+        usd, count = self._windows.totals(self.now_ms() if now_ms is None else now_ms)
+        per_asset_usd = usd[w].sum(axis=1)
+        per_asset_count = count[w].sum(axis=1)
+        active = np.flatnonzero(per_asset_count.sum(axis=1))
+        order = active[np.argsort(-per_asset_usd[active].sum(axis=1), kind="stable")]
+        names = self._windows.asset_names
+        return tuple(
+            AssetTotals(names[a], _side_totals(per_asset_usd[a], per_asset_count[a]))
+            for a in order.tolist()
+        )
+
+    def largest(
+        self, window_s: int, k: int = 5, now_ms: int | None = None
+    ) -> tuple[Liquidation, ...]:
+        """Return the k largest single liquidations of a window, largest first."""
+        end = self.now_ms() if now_ms is None else now_ms
+        end_sec = max(end, self._windows.clock_ms) // 1000
+        start_ms = (end_sec - window_s + 1) * 1000
+        return tuple(self._windows.largest(start_ms, (end_sec + 1) * 1000, k))
+
+    def latest(
+        self, n: int = 10, asset: str | None = None, min_usd: float = 0.0
+    ) -> tuple[Liquidation, ...]:
+        """Return the newest n liquidations (by event time) of at least min_usd, newest first."""
+        return tuple(self._windows.latest(n, asset, min_usd))
+
+    def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
+        """Summarize [start_ms, end_ms): totals, exchanges, top assets, largest, coverage."""
+        usd, count = self._windows.range_totals(start_ms, end_ms)
+        per_asset_usd = usd.sum(axis=1)
+        per_asset_count = count.sum(axis=1)
+        largest = self._windows.largest(start_ms, end_ms, 1)
+        return PeriodSummary(
+            start_ms=start_ms,
+            end_ms=end_ms,
+            totals=_side_totals(usd.sum(axis=(0, 1)), count.sum(axis=(0, 1))),
+            exchanges=self._exchanges(usd.sum(axis=0), count.sum(axis=0)),
+            longs=self._ranked(per_asset_usd[:, 0], per_asset_count[:, 0], top_n),
+            shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], top_n),
+            largest=largest[0] if largest else None,
+            coverage=self._coverage.report(start_ms, end_ms),
+        )
+
+    def coverage(self, start_ms: int, end_ms: int) -> tuple[FeedCoverage, ...]:
+        """Return each feed's coverage of [start_ms, end_ms)."""
+        return self._coverage.report(start_ms, end_ms)
+
+    def window_coverage(self, window_s: int, now_ms: int | None = None) -> tuple[FeedCoverage, ...]:
+        """Return each feed's coverage of the window ending now."""
+        end = self.now_ms() if now_ms is None else now_ms
+        return self._coverage.report(end - window_s * 1000, end)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _window_position(self, window_s: int) -> int:
+        try:
+            return self._windows.windows_s.index(window_s)
+        except ValueError:
+            raise ValueError(
+                f"{window_s}s is not a configured window ({self._windows.windows_s})"
+            ) from None
+
+    def _window_totals(self, asset: int | None, now_ms: int | None) -> tuple[WindowTotals, ...]:
+        end = self.now_ms() if now_ms is None else now_ms
+        usd, count = self._windows.totals(end)
+        if asset is None:
+            by_exchange_usd = usd.sum(axis=1)  # (windows, exchanges, 2)
+            by_exchange_count = count.sum(axis=1)
+        else:
+            by_exchange_usd = usd[:, asset]
+            by_exchange_count = count[:, asset]
+        return tuple(
+            WindowTotals(
+                window_s=window,
+                end_ms=end,
+                totals=_side_totals(
+                    by_exchange_usd[w].sum(axis=0), by_exchange_count[w].sum(axis=0)
+                ),
+                exchanges=self._exchanges(by_exchange_usd[w], by_exchange_count[w]),
+            )
+            for w, window in enumerate(self._windows.windows_s)
+        )
+
+    def _exchanges(self, usd: FloatArray, count: IntArray) -> tuple[ExchangeTotals, ...]:
+        """usd/count shaped (MAX_EXCHANGES, 2) -> exchanges with events, largest first."""
+        names = self._windows.exchange_names
+        rows = [
+            ExchangeTotals(names[e], _side_totals(usd[e], count[e]))
+            for e in range(min(len(names), MAX_EXCHANGES))
+            if count[e].sum() > 0
+        ]
+        rows.sort(key=lambda row: -row.totals.total_usd)
+        return tuple(rows)
+
+    def _ranked(self, usd: FloatArray, count: IntArray, n: int) -> tuple[RankedAsset, ...]:
+        active = np.flatnonzero(count)
+        if len(active) == 0 or n <= 0:
+            return ()
+        top = active[np.argpartition(-usd[active], n - 1)[:n]] if len(active) > n else active
+        order = top[np.lexsort((top, -usd[top]))]
+        names = self._windows.asset_names
+        return tuple(RankedAsset(names[a], float(usd[a]), int(count[a])) for a in order.tolist())
+
+
+def _side_totals(usd: FloatArray, count: IntArray) -> SideTotals:
+    return SideTotals(float(usd[0]), float(usd[1]), int(count[0]), int(count[1]))

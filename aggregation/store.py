@@ -1,0 +1,565 @@
+"""Persist liquidations, feed intervals and backfills to SQLite, and read them back fast.
+
+One writer (an aiosqlite connection) drains a bounded in-memory buffer in batched transactions
+at least every `flush_interval_s`; ingest never waits on the disk. Rows are keyed by the event's
+natural identity, so re-delivered or re-imported events are ignored (idempotent storage).
+
+For fast restarts the writer also keeps one packed "segment" per sealed minute (the minute's
+rows, column by column). A write into a sealed minute marks its segment dirty in the same
+transaction, so a segment is never trusted when it could be stale; dirty segments are rebuilt
+by the next maintenance pass, and the loader reads rows instead of any dirty segment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import numpy as np
+import numpy.typing as npt
+
+from aggregation.windows import EVENT_DTYPE, Instrument
+from collectors.record import Liquidation, Side
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_MINUTE_MS = 60_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS instruments (
+    id       INTEGER PRIMARY KEY,
+    exchange TEXT NOT NULL,
+    market   TEXT NOT NULL,
+    symbol   TEXT NOT NULL,
+    base     TEXT NOT NULL,
+    UNIQUE (exchange, market, symbol)
+);
+CREATE TABLE IF NOT EXISTS liquidations (
+    ts_ms         INTEGER NOT NULL,
+    instrument_id INTEGER NOT NULL REFERENCES instruments (id),
+    side          INTEGER NOT NULL CHECK (side IN (0, 1)),
+    qty_base      REAL NOT NULL,
+    price         REAL NOT NULL,
+    notional_usd  REAL NOT NULL,
+    recv_ms       INTEGER NOT NULL,
+    PRIMARY KEY (ts_ms, instrument_id, side, qty_base, price)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segments (
+    minute INTEGER PRIMARY KEY,
+    dirty  INTEGER NOT NULL,
+    rows   INTEGER NOT NULL,
+    data   BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_intervals (
+    feed_id  TEXT NOT NULL,
+    up       INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms   INTEGER,
+    reason   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (feed_id, start_ms)
+);
+CREATE TABLE IF NOT EXISTS backfills (
+    feed_id  TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms   INTEGER NOT NULL,
+    events   INTEGER NOT NULL,
+    done_ms  INTEGER NOT NULL,
+    PRIMARY KEY (feed_id, start_ms, end_ms)
+);
+"""
+
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO liquidations "
+    "(ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT_EVENTS = (
+    "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms "
+    "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms"
+)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class FeedIntervalRow:
+    """A stored span during which a feed was up or down (`end_ms` None: still open)."""
+
+    feed_id: str
+    up: bool
+    start_ms: int
+    end_ms: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRow:
+    """A stored record that a gap of a feed was backfilled."""
+
+    feed_id: str
+    start_ms: int
+    end_ms: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a restart needs: the events since a time, and the feed history."""
+
+    events: npt.NDArray[np.void]  # EVENT_DTYPE, sorted by ts; `inst` indexes `instruments`
+    instruments: list[Instrument]
+    intervals: list[FeedIntervalRow]
+    backfills: list[BackfillRow]
+    heartbeat_ms: int | None  # when the previous process last wrote
+
+
+@dataclass(frozen=True, slots=True)
+class _StateChange:
+    feed_id: str
+    up: bool
+    ts_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Backfill:
+    feed_id: str
+    start_ms: int
+    end_ms: int
+    events: int
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Counters of the writer."""
+
+    written: int = 0  # new rows
+    duplicates: int = 0  # rows the unique key ignored
+    dropped: int = 0  # events the full buffer could not take (logged)
+    batches: int = 0
+    pending: int = 0
+    last_flush_ms: int | None = None
+    segments_sealed: int = 0
+    rows_pruned: int = 0
+
+
+def private_file(path: Path) -> None:
+    """Create the file (and folder) if needed, readable and writable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(descriptor)
+    os.chmod(path, 0o600)
+
+
+class LiquidationStore:
+    """SQLite persistence for the aggregation layer."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        retention_s: int = 48 * 3600,
+        flush_interval_s: float = 0.5,
+        max_batch: int = 20_000,
+        max_pending: int = 1_000_000,
+        seal_after_s: int = 120,
+        maintenance_interval_s: float = 30.0,
+        prune_step_ms: int = 10 * _MINUTE_MS,
+    ) -> None:
+        self.path = Path(path)
+        self.stats = StoreStats()
+        self._retention_s = retention_s
+        self._flush_interval_s = flush_interval_s
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._seal_after_s = seal_after_s
+        self._maintenance_interval_s = maintenance_interval_s
+        self._prune_step_ms = prune_step_ms
+        self._db: aiosqlite.Connection | None = None
+        self._buffer: deque[Liquidation | _StateChange | _Backfill] = deque()
+        self._wake = asyncio.Event()
+        self._instrument_ids: dict[tuple[str, str, str], int] = {}
+        self._frontier: int = -1  # every minute <= frontier with rows has a segment row
+        self._segment_minutes: set[int] = set()
+        self._last_maintenance = 0.0
+        self._drop_logged_at = 0.0
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> LiquidationStore:
+        """Create the file owner-only, open the writer connection and migrate the schema."""
+        private_file(self.path)
+        db = await aiosqlite.connect(self.path, timeout=10.0)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.executescript(_SCHEMA)
+        async with db.execute("SELECT value FROM meta WHERE name = 'schema_version'") as cur:
+            row = await cur.fetchone()
+        if row is None:
+            await db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        elif int(row[0]) > SCHEMA_VERSION:
+            await db.close()
+            raise RuntimeError(
+                f"{self.path} was written by a newer version (schema {row[0]}); "
+                f"this version reads schema {SCHEMA_VERSION}"
+            )
+        await db.commit()
+        self._db = db
+        async with db.execute("SELECT id, exchange, market, symbol FROM instruments") as cur:
+            async for ident, exchange, market, symbol in cur:
+                self._instrument_ids[(exchange, market, symbol)] = int(ident)
+        async with db.execute("SELECT value FROM meta WHERE name = 'seal_frontier'") as cur:
+            row = await cur.fetchone()
+        self._frontier = -1 if row is None else int(row[0])
+        async with db.execute("SELECT minute FROM segments") as cur:
+            self._segment_minutes = {int(minute) async for (minute,) in cur}
+        return self
+
+    async def close(self) -> None:
+        """Write everything still buffered and close."""
+        if self._db is None:
+            return
+        try:
+            await self.flush()
+        finally:
+            await self._db.close()
+            self._db = None
+
+    async def __aenter__(self) -> LiquidationStore:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("LiquidationStore is not open")
+        return self._db
+
+    # --- ingest side (never blocks) -------------------------------------------------------
+
+    def enqueue(self, record: Liquidation) -> bool:
+        """Buffer one event for the next flush; False (counted, logged) if the buffer is full."""
+        if len(self._buffer) >= self._max_pending:
+            self.stats.dropped += 1
+            now = time.monotonic()
+            if now - self._drop_logged_at >= 10.0:
+                self._drop_logged_at = now
+                log.error(
+                    "database buffer full (%d events): %d event(s) not stored so far; "
+                    "is the disk stalled?",
+                    self._max_pending,
+                    self.stats.dropped,
+                )
+            return False
+        self._buffer.append(record)
+        if len(self._buffer) >= self._max_batch:
+            self._wake.set()
+        return True
+
+    def enqueue_state(self, feed_id: str, up: bool, ts_ms: int, reason: str) -> None:
+        """Buffer a feed's up/down transition."""
+        self._buffer.append(_StateChange(feed_id, up, ts_ms, reason))
+
+    def enqueue_backfill(self, feed_id: str, start_ms: int, end_ms: int, events: int) -> None:
+        """Buffer the record that a feed's gap was backfilled."""
+        self._buffer.append(_Backfill(feed_id, start_ms, end_ms, events))
+
+    # --- writer ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Flush at least every flush interval and keep segments and retention up, forever."""
+        while True:
+            try:
+                async with asyncio.timeout(self._flush_interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+            if time.monotonic() - self._last_maintenance >= self._maintenance_interval_s:
+                await self.maintain()
+
+    async def flush(self) -> None:
+        """Write everything buffered so far, in batches of at most `max_batch` rows."""
+        async with self._lock:
+            while self._buffer:
+                batch: list[Liquidation | _StateChange | _Backfill] = []
+                buffer = self._buffer
+                while buffer and len(batch) < self._max_batch:
+                    batch.append(buffer.popleft())
+                await self._write(batch)
+            self.stats.pending = 0
+
+    async def _write(self, batch: list[Liquidation | _StateChange | _Backfill]) -> None:
+        db = self._conn()
+        records = [item for item in batch if isinstance(item, Liquidation)]
+        await self._ensure_instruments(records)
+        ids = self._instrument_ids
+        rows = [
+            (
+                r.ts_ms,
+                ids[(r.exchange, r.market, r.symbol)],
+                0 if r.side is Side.LONG else 1,
+                r.qty_base,
+                r.price,
+                r.notional_usd,
+                r.recv_ms,
+            )
+            for r in records
+        ]
+        before = db.total_changes
+        await db.executemany(_INSERT_EVENT, rows)
+        written = db.total_changes - before
+        # A write at or before the frontier makes that minute's segment stale (or creates a
+        # placeholder for a minute that had no rows): mark it dirty in this same transaction.
+        frontier = self._frontier
+        sealed = {m for m in {r.ts_ms // _MINUTE_MS for r in records} if m <= frontier}
+        if sealed:
+            await db.executemany(
+                "INSERT INTO segments (minute, dirty, rows, data) VALUES (?, 1, 0, x'') "
+                "ON CONFLICT (minute) DO UPDATE SET dirty = 1",
+                [(minute,) for minute in sorted(sealed)],
+            )
+            self._segment_minutes |= sealed
+        for item in batch:
+            if isinstance(item, _StateChange):
+                await db.execute(
+                    "UPDATE feed_intervals SET end_ms = ? WHERE feed_id = ? AND end_ms IS NULL",
+                    (item.ts_ms, item.feed_id),
+                )
+                await db.execute(
+                    "INSERT OR REPLACE INTO feed_intervals "
+                    "(feed_id, up, start_ms, end_ms, reason) VALUES (?, ?, ?, NULL, ?)",
+                    (item.feed_id, int(item.up), item.ts_ms, item.reason[:500]),
+                )
+            elif isinstance(item, _Backfill):
+                await db.execute(
+                    "INSERT OR REPLACE INTO backfills VALUES (?, ?, ?, ?, ?)",
+                    (item.feed_id, item.start_ms, item.end_ms, item.events, _now_ms()),
+                )
+        now = _now_ms()
+        await db.execute("INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now,))
+        await db.commit()
+        self.stats.written += written
+        self.stats.duplicates += len(rows) - written
+        self.stats.batches += 1
+        self.stats.last_flush_ms = now
+
+    async def _ensure_instruments(self, records: Iterable[Liquidation]) -> None:
+        new = {
+            (r.exchange, r.market, r.symbol): r.base
+            for r in records
+            if (r.exchange, r.market, r.symbol) not in self._instrument_ids
+        }
+        if not new:
+            return
+        db = self._conn()
+        await db.executemany(
+            "INSERT OR IGNORE INTO instruments (exchange, market, symbol, base) "
+            "VALUES (?, ?, ?, ?)",
+            [(e, m, s, base) for (e, m, s), base in new.items()],
+        )
+        for exchange, market, symbol in new:
+            async with db.execute(
+                "SELECT id FROM instruments WHERE exchange = ? AND market = ? AND symbol = ?",
+                (exchange, market, symbol),
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            self._instrument_ids[(exchange, market, symbol)] = int(row[0])
+
+    # --- maintenance: segments and retention ----------------------------------------------
+
+    async def maintain(self, now_ms: int | None = None) -> None:
+        """Seal finished minutes, rebuild dirty segments and prune beyond retention."""
+        async with self._lock:
+            now = _now_ms() if now_ms is None else now_ms
+            self._last_maintenance = time.monotonic()
+            await self._seal((now // 1000 - self._seal_after_s) * 1000 // _MINUTE_MS - 1)
+            await self._prune(now - self._retention_s * 1000)
+
+    async def _seal(self, up_to_minute: int) -> None:
+        db = self._conn()
+        async with db.execute("SELECT minute FROM segments WHERE dirty = 1") as cur:
+            dirty = [int(minute) async for (minute,) in cur]
+        ranges = [(m, m) for m in dirty]
+        if up_to_minute > self._frontier:
+            ranges.append((self._frontier + 1, up_to_minute))
+        for first, last in ranges:
+            rows = await db.execute_fetchall(
+                _SELECT_EVENTS, (first * _MINUTE_MS, (last + 1) * _MINUTE_MS)
+            )
+            segments = await asyncio.to_thread(_pack_minutes, list(rows))
+            await db.executemany(
+                "INSERT OR REPLACE INTO segments (minute, dirty, rows, data) VALUES (?, 0, ?, ?)",
+                segments,
+            )
+            if first == last and first in dirty and not segments:
+                await db.execute("DELETE FROM segments WHERE minute = ?", (first,))
+            self._segment_minutes |= {minute for minute, _, _ in segments}
+            self.stats.segments_sealed += len(segments)
+        if up_to_minute > self._frontier:
+            await db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('seal_frontier', ?)", (up_to_minute,)
+            )
+            self._frontier = up_to_minute
+        await db.commit()
+
+    async def _prune(self, cutoff_ms: int) -> None:
+        db = self._conn()
+        async with db.execute("SELECT MIN(ts_ms) FROM liquidations") as cur:
+            row = await cur.fetchone()
+        oldest = None if row is None or row[0] is None else int(row[0])
+        while oldest is not None and oldest < cutoff_ms:
+            step = min(cutoff_ms, oldest + self._prune_step_ms)
+            cursor = await db.execute("DELETE FROM liquidations WHERE ts_ms < ?", (step,))
+            self.stats.rows_pruned += max(cursor.rowcount, 0)
+            await db.commit()
+            oldest = step
+        cutoff_minute = cutoff_ms // _MINUTE_MS
+        await db.execute("DELETE FROM segments WHERE minute < ?", (cutoff_minute,))
+        if cutoff_ms % _MINUTE_MS:
+            # The cut went through this minute: its segment still holds the pruned rows.
+            await db.execute("UPDATE segments SET dirty = 1 WHERE minute = ?", (cutoff_minute,))
+        await db.execute(
+            "DELETE FROM feed_intervals WHERE end_ms IS NOT NULL AND end_ms < ?", (cutoff_ms,)
+        )
+        await db.execute("DELETE FROM backfills WHERE end_ms < ?", (cutoff_ms,))
+        await db.commit()
+        self._segment_minutes = {m for m in self._segment_minutes if m >= cutoff_minute}
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def snapshot(self, since_ms: int) -> Snapshot:
+        """Return the events with ts >= since_ms and the feed history, for a restart."""
+        await self.flush()
+        return await asyncio.to_thread(_read_snapshot, self.path, since_ms)
+
+    async def close_open_intervals(self, at_ms: int) -> int:
+        """Close intervals a previous process left open (it stopped at `at_ms`)."""
+        db = self._conn()
+        cursor = await db.execute(
+            "UPDATE feed_intervals SET end_ms = MAX(start_ms, ?) WHERE end_ms IS NULL", (at_ms,)
+        )
+        await db.commit()
+        return max(cursor.rowcount, 0)
+
+    async def count_events(self) -> int:
+        """Return how many events the database holds."""
+        async with self._conn().execute("SELECT COUNT(*) FROM liquidations") as cur:
+            row = await cur.fetchone()
+        return 0 if row is None else int(row[0])
+
+    def db_bytes(self) -> int:
+        """Return the size of the database file and its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            candidate = Path(f"{self.path}{suffix}")
+            if candidate.exists():
+                total += candidate.stat().st_size
+        return total
+
+    def pending(self) -> int:
+        """Return how many items wait for the next flush."""
+        return len(self._buffer)
+
+
+def _pack_minutes(rows: Sequence[Any]) -> list[tuple[int, int, bytes]]:
+    """Pack rows (sorted by ts) into one (minute, count, blob) per minute."""
+    if not rows:
+        return []
+    events = np.array(rows, dtype=EVENT_DTYPE)
+    minutes = events["ts"] // _MINUTE_MS
+    bounds = np.flatnonzero(np.diff(minutes)) + 1
+    starts = np.concatenate(([0], bounds)).tolist()
+    ends = np.concatenate((bounds, [len(events)])).tolist()
+    return [
+        (int(minutes[start]), end - start, events[start:end].tobytes())
+        for start, end in zip(starts, ends, strict=True)
+    ]
+
+
+def _read_snapshot(path: Path, since_ms: int) -> Snapshot:
+    """Read a snapshot with a private read connection (runs in a worker thread)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+    try:
+        instruments_rows = db.execute(
+            "SELECT id, exchange, market, symbol, base FROM instruments ORDER BY id"
+        ).fetchall()
+        index_of = {int(row[0]): position for position, row in enumerate(instruments_rows)}
+        instruments = [Instrument(r[1], r[2], r[3], r[4]) for r in instruments_rows]
+        frontier_row = db.execute("SELECT value FROM meta WHERE name = 'seal_frontier'").fetchone()
+        frontier = -1 if frontier_row is None else int(frontier_row[0])
+        first_minute = since_ms // _MINUTE_MS
+        parts: list[npt.NDArray[np.void]] = []
+        clean: set[int] = set()
+        for minute, data in db.execute(
+            "SELECT minute, data FROM segments WHERE minute >= ? AND dirty = 0 ORDER BY minute",
+            (first_minute,),
+        ):
+            parts.append(np.frombuffer(data, dtype=EVENT_DTYPE))
+            clean.add(int(minute))
+        # Rows for every minute without a clean segment: dirty ones and the unsealed tail.
+        dirty = [
+            int(m)
+            for (m,) in db.execute(
+                "SELECT minute FROM segments WHERE minute >= ? AND dirty = 1", (first_minute,)
+            )
+        ]
+        spans = [(m * _MINUTE_MS, (m + 1) * _MINUTE_MS) for m in dirty]
+        spans.append((max(since_ms, (frontier + 1) * _MINUTE_MS), 2**62))
+        for lo, hi in spans:
+            rows = np.fromiter(db.execute(_SELECT_EVENTS, (lo, hi)), dtype=EVENT_DTYPE, count=-1)
+            if len(rows):
+                parts.append(rows)
+        events = np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
+        events = events[events["ts"] >= since_ms]
+        events = events[np.argsort(events["ts"], kind="stable")]
+        if len(events):
+            mapping = np.zeros(max(index_of) + 1, dtype=np.int32)
+            for ident, position in index_of.items():
+                mapping[ident] = position
+            events = events.copy()
+            events["inst"] = mapping[events["inst"]]
+        intervals = [
+            FeedIntervalRow(r[0], bool(r[1]), int(r[2]), None if r[3] is None else int(r[3]), r[4])
+            for r in db.execute(
+                "SELECT feed_id, up, start_ms, end_ms, reason FROM feed_intervals "
+                "ORDER BY feed_id, start_ms"
+            )
+        ]
+        backfills = [
+            BackfillRow(r[0], int(r[1]), int(r[2]), int(r[3]))
+            for r in db.execute(
+                "SELECT feed_id, start_ms, end_ms, events FROM backfills ORDER BY start_ms"
+            )
+        ]
+        heartbeat = db.execute("SELECT value FROM meta WHERE name = 'heartbeat_ms'").fetchone()
+        return Snapshot(
+            events=events,
+            instruments=instruments,
+            intervals=intervals,
+            backfills=backfills,
+            heartbeat_ms=None if heartbeat is None else int(heartbeat[0]),
+        )
+    finally:
+        db.close()
