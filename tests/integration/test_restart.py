@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from aggregation.coverage import FeedInfo
@@ -30,7 +31,7 @@ def stream(count: int, seed: int = 3) -> list[Liquidation]:
         recv += rng.randint(0, 2_000)
         if result and rng.random() < 0.05:
             old = rng.choice(result)
-            result.append(Liquidation(**{**_fields(old), "recv_ms": recv}))
+            result.append(msgspec.structs.replace(old, recv_ms=recv))
             continue
         asset = f"C{int(rng.paretovariate(1.1)) % 40}"
         exchange, market, symbol = rng.choice(
@@ -44,10 +45,6 @@ def stream(count: int, seed: int = 3) -> list[Liquidation]:
             Liquidation(exchange, market, symbol, asset, side, price, qty, qty * price, ts, recv)
         )
     return result
-
-
-def _fields(record: Liquidation) -> dict[str, object]:
-    return {name: getattr(record, name) for name in record.__struct_fields__}
 
 
 def figures(queries: LiquidationQueries, now: int) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,7 +40,7 @@ class Brute:
         ts = record.ts_ms
         if ts > record.recv_ms + TOLERANCE_MS:
             ts = record.recv_ms
-            record = Liquidation(**{**_fields(record), "ts_ms": ts})
+            record = msgspec.structs.replace(record, ts_ms=ts)
         if ts // 1000 <= self.clock // 1000 - RETENTION:
             return Outcome.STALE
         identity = (record.exchange, record.market, record.symbol, ts, record.side,
@@ -54,10 +55,6 @@ class Brute:
     def inside(self, window: int, now_ms: int) -> list[Liquidation]:
         now_sec = now_ms // 1000
         return [r for _, r in self.accepted if now_sec - window < r.ts_ms // 1000 <= now_sec]
-
-
-def _fields(record: Liquidation) -> dict[str, object]:
-    return {name: getattr(record, name) for name in record.__struct_fields__}
 
 
 @st.composite
@@ -75,7 +72,7 @@ def streams(draw: st.DrawFn) -> list[tuple[str, object]]:
             continue
         if kind == "repeat" and sent:
             old = draw(st.sampled_from(sent))
-            steps.append(("event", Liquidation(**{**_fields(old), "recv_ms": recv})))
+            steps.append(("event", msgspec.structs.replace(old, recv_ms=recv)))
             continue
         exchange, market, symbol, base = draw(st.sampled_from(INSTRUMENTS))
         if kind == "stale":
