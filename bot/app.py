@@ -1,21 +1,31 @@
-"""Compose the process: settings -> collectors -> sinks; console, record and replay modes."""
+"""Compose the process: console, record and replay modes on top of the shared runtime."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import sqlite3
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-import httpx
 import msgspec
 
-from bot.console import ConsoleSink, format_status_line, print_status, use_color
+from aggregation.coverage import CoverageTracker
+from aggregation.query import LiquidationQueries
+from aggregation.store import LiquidationStore, private_file
+from aggregation.windows import DEFAULT_WINDOWS_S, WindowStore
+from bot.console import (
+    ConsolePrinter,
+    format_replay_summary,
+    format_status_line,
+    print_status,
+    use_color,
+)
+from bot.runtime import Runtime, http_client
 from bot.settings import Settings
-from collectors.capture import CaptureWriter, ReplayReport, read_capture, replay
+from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import Liquidation
 from collectors.registry import FEED_IDS, Endpoints, build_feeds
@@ -31,23 +41,6 @@ CONSOLE_BANNER = (
 )
 
 
-def prepare_database_file(path: Path) -> None:
-    """Create the database file (and its folder) readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(descriptor)
-    os.chmod(path, 0o600)
-
-
-def http_client() -> httpx.AsyncClient:
-    """Return the REST client used for exchange metadata."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0),
-        headers={"User-Agent": "liquidation-bot"},
-        follow_redirects=True,
-    )
-
-
 async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, None]) -> None:
     """Run forever-coroutines until `stop` is set; an error in any of them propagates."""
     async with asyncio.TaskGroup() as group:
@@ -58,25 +51,21 @@ async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, Non
 
 
 async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> None:
-    """Run the collectors and print each liquidation and a periodic status line."""
-    prepare_database_file(settings.database_path)
-    sink = ConsoleSink(out, min_usd=settings.min_event_usd, color=use_color(out))
-    async with http_client() as http, SqliteMetadataCache(settings.database_path) as cache:
-        service = CollectorService(
-            build_feeds(settings.exchanges, settings.endpoints()),
-            sink,
-            http=http,
-            cache=cache,
-            metadata_refresh_s=settings.metadata_refresh_s,
-        )
+    """Run collectors and aggregation; print each liquidation and periodic status lines."""
+    printer = ConsolePrinter(out, min_usd=settings.min_event_usd, color=use_color(out))
+    async with Runtime(settings, listeners=[printer.print_event]) as runtime:
+        loaded = runtime.start_report.events_loaded if runtime.start_report else 0
         out.write(CONSOLE_BANNER)
         out.write(
-            f"Feeds: {', '.join(settings.exchanges)}. Events under "
+            f"Feeds: {', '.join(settings.exchanges)}. Database: {settings.database_path} "
+            f"({loaded:,} events of the last 24 h restored). Events under "
             f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
         )
         out.flush()
         await run_until_stopped(
-            stop, service.run(), print_status(out, service.stats, settings.status_interval_s)
+            stop,
+            runtime.run(),
+            print_status(out, runtime.feed_stats, runtime.queries, settings.status_interval_s),
         )
 
 
@@ -103,7 +92,7 @@ async def run_record(
     settings: Settings, path: Path, duration_s: float | None, stop: asyncio.Event, err: TextIO
 ) -> list[FeedStats]:
     """Write every raw frame and metadata body of the configured feeds to a capture file."""
-    prepare_database_file(settings.database_path)
+    private_file(settings.database_path)  # the metadata cache lives there
     sink = _CountingSink()
     writer = CaptureWriter(path).open()
     loop = asyncio.get_running_loop()
@@ -122,7 +111,7 @@ async def run_record(
                 stop,
                 service.run(),
                 _flush_every(writer, 1.0),
-                print_status(err, service.stats, settings.status_interval_s),
+                print_status(err, service.stats, None, settings.status_interval_s),
             )
     finally:
         if timer is not None:
@@ -149,32 +138,41 @@ class EventLine(msgspec.Struct):
     ts_ms: int
 
 
-class _EventPrinter:
-    """Write one JSON object per liquidation."""
+class _ReplaySink:
+    """Count replayed events on event time; print and store them if asked."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(
+        self, windows: WindowStore, out: TextIO | None, store: LiquidationStore | None
+    ) -> None:
+        self.windows = windows
         self._out = out
+        self._store = store
         self._encoder = msgspec.json.Encoder()
 
     def on_liquidation(self, record: Liquidation) -> None:
-        line = EventLine(
-            exchange=record.exchange,
-            market=record.market,
-            symbol=record.symbol,
-            base=record.base,
-            side=record.side.value,
-            price=record.price,
-            qty=record.qty_base,
-            notional_usd=record.notional_usd,
-            ts_ms=record.ts_ms,
-        )
-        self._out.write(self._encoder.encode(line).decode() + "\n")
+        # Windows are measured on event time: the replay's clock is the newest event time.
+        self.windows.add(msgspec.structs.replace(record, recv_ms=record.ts_ms))
+        if self._store is not None:
+            self._store.enqueue(record)
+        if self._out is not None:
+            line = EventLine(
+                exchange=record.exchange,
+                market=record.market,
+                symbol=record.symbol,
+                base=record.base,
+                side=record.side.value,
+                price=record.price,
+                qty=record.qty_base,
+                notional_usd=record.notional_usd,
+                ts_ms=record.ts_ms,
+            )
+            self._out.write(self._encoder.encode(line).decode() + "\n")
 
     def on_feed_state(self, change: FeedStateChange) -> None:
         pass
 
 
-def replay_summary(report: ReplayReport) -> list[str]:
+def replay_feed_lines(report: ReplayReport) -> list[str]:
     """Return the per-feed lines printed at the end of a replay."""
     lines = []
     for feed_id, stats in report.feeds.items():
@@ -187,19 +185,58 @@ def replay_summary(report: ReplayReport) -> list[str]:
     return lines
 
 
-def run_replay(path: Path, *, events: bool, out: TextIO, err: TextIO) -> int:
+async def _replay(
+    capture: BinaryIO, sink: _ReplaySink, store: LiquidationStore | None
+) -> ReplayReport:
+    replayer = Replayer(build_feeds(FEED_IDS, Endpoints()), sink)
+    for count, item in enumerate(read_capture(capture), start=1):
+        replayer.process(item)
+        if store is not None and count % 20_000 == 0:
+            await store.flush()  # keep the write buffer bounded on long captures
+    if store is not None:
+        await store.flush()
+    return replayer.finish()
+
+
+async def run_replay(
+    path: Path, *, events: bool, out: TextIO, err: TextIO, store_path: Path | None = None
+) -> int:
     """Replay a capture through the real parsers; return the exit status."""
-    feeds = build_feeds(FEED_IDS, Endpoints())
-    sink = _EventPrinter(out) if events else _CountingSink()
     try:
-        with path.open("rb") as capture:
-            report = replay(read_capture(capture), feeds, sink)
+        capture = path.open("rb")
     except OSError as exc:
         err.write(f"replay: cannot read {path}: {exc.strerror or exc}\n")
         return 2
+    windows = WindowStore(DEFAULT_WINDOWS_S)
+    store = None
+    if store_path is not None:
+        try:
+            store = await LiquidationStore(store_path).open()
+        except (OSError, sqlite3.Error, RuntimeError) as exc:
+            capture.close()
+            err.write(f"replay: cannot open database {store_path}: {exc}\n")
+            return 2
+    sink = _ReplaySink(windows, out if events else None, store)
+    try:
+        with capture:
+            report = await _replay(capture, sink, store)
+    except OSError as exc:  # the file went away or the disk failed mid-read
+        err.write(f"replay: cannot read {path}: {exc.strerror or exc}\n")
+        return 2
+    finally:
+        if store is not None:
+            await store.close()
     if not events:
-        for line in replay_summary(report):
+        queries = LiquidationQueries(windows, CoverageTracker([]), clock=lambda: 0)
+        for line in replay_feed_lines(report):
             out.write(line + "\n")
+        if windows.counters.counted:
+            out.write(format_replay_summary(queries))
+    if store is not None:
+        err.write(
+            f"replay: stored into {store_path}: {store.stats.written:,} new rows, "
+            f"{store.stats.duplicates:,} already there\n"
+        )
     bad = sum(stats.bad_frames for stats in report.feeds.values())
     produced = sum(stats.events for stats in report.feeds.values())
     err.write(

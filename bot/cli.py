@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--events", action="store_true", help="print one JSON object per liquidation"
     )
+    replay.add_argument(
+        "--store",
+        action="store_true",
+        help="also write the events into DATABASE_PATH (idempotent: a second import adds nothing)",
+    )
     return parser
 
 
@@ -78,12 +83,25 @@ def _run_with_signals(main: Callable[[asyncio.Event], Coroutine[Any, Any, object
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "replay":
+    if args.command == "replay" and not args.store:
         configure_logging("WARNING")
-        return run_replay(args.file, events=args.events, out=sys.stdout, err=sys.stderr)
+        return asyncio.run(
+            run_replay(args.file, events=args.events, out=sys.stdout, err=sys.stderr)
+        )
     settings = load_settings()
     if settings is None:
         return 2
+    if args.command == "replay":
+        configure_logging("WARNING")
+        return asyncio.run(
+            run_replay(
+                args.file,
+                events=args.events,
+                out=sys.stdout,
+                err=sys.stderr,
+                store_path=settings.database_path,
+            )
+        )
     configure_logging(settings.log_level)
     if args.command == "record":
         if args.duration is not None and args.duration <= 0:

@@ -1,20 +1,27 @@
-"""Print liquidations and feed status lines to a terminal (console mode, no Telegram)."""
+"""Print liquidations, feed status and window totals to a terminal (console mode, replay)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
+from bot.durations import format_window
 from bot.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Liquidation, Side
-from collectors.stats import FeedStateChange, FeedStats
+from collectors.stats import FeedStats
 
 _RED = "\x1b[31m"
 _GREEN = "\x1b[32m"
 _RESET = "\x1b[0m"
+
+DATA_NOTE = (
+    "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
+    "lower bound; OKX reports only part of its liquidations."
+)
 
 
 def use_color(stream: TextIO) -> bool:
@@ -53,8 +60,22 @@ def format_status_line(stats: FeedStats, now_ms: int) -> str:
     )
 
 
-class ConsoleSink:
-    """A collector sink that prints every liquidation at or above a USD floor."""
+def _sides(totals: SideTotals) -> str:
+    return (
+        f"{format_usd(totals.total_usd)} (long {format_usd(totals.long_usd)} / "
+        f"short {format_usd(totals.short_usd)})"
+    )
+
+
+def format_market_line(windows: Sequence[WindowTotals]) -> str:
+    """Return one line of market-wide totals for every window."""
+    return "totals " + " | ".join(
+        f"{format_window(w.window_s)} {_sides(w.totals)}" for w in windows
+    )
+
+
+class ConsolePrinter:
+    """Print every new liquidation at or above a USD floor."""
 
     def __init__(self, out: TextIO, *, min_usd: float, color: bool) -> None:
         self._out = out
@@ -62,24 +83,58 @@ class ConsoleSink:
         self._color = color
         self.printed = 0
 
-    def on_liquidation(self, record: Liquidation) -> None:
+    def print_event(self, record: Liquidation) -> None:
         """Print one line if the event is at least the floor."""
         if record.notional_usd >= self._min_usd:
             self._out.write(format_event_line(record, color=self._color) + "\n")
             self._out.flush()
             self.printed += 1
 
-    def on_feed_state(self, change: FeedStateChange) -> None:
-        """Feed transitions are logged by the collectors; nothing to print here."""
-
 
 async def print_status(
-    out: TextIO, stats: Callable[[], list[FeedStats]], interval_s: float
+    out: TextIO,
+    stats: Callable[[], list[FeedStats]],
+    queries: LiquidationQueries | None,
+    interval_s: float,
 ) -> None:
-    """Print one status line per feed every `interval_s`, forever."""
+    """Every `interval_s`, print a status line per feed and, with queries, the totals."""
     while True:
         await asyncio.sleep(interval_s)
         now = time.time_ns() // 1_000_000
         for feed_stats in stats():
             out.write(format_status_line(feed_stats, now) + "\n")
+        if queries is not None:
+            out.write(format_market_line(queries.market()) + "\n")
+            out.write(DATA_NOTE + "\n")
         out.flush()
+
+
+def _ranked(assets: Sequence[RankedAsset]) -> str:
+    if not assets:
+        return "none"
+    return "  ".join(f"{i}. {a.asset} {format_usd(a.usd)}" for i, a in enumerate(assets, 1))
+
+
+def format_replay_summary(queries: LiquidationQueries, top: int = 10) -> str:
+    """Return window totals and leaderboards as of the newest event (windows on event time)."""
+    market = queries.market()
+    end = market[0].end_ms
+    lines = [f"As of {format_utc(end)} (the capture's newest event; windows on event time):"]
+    lines.append(f"{'window':<8}{'long':>12}{'short':>12}{'total':>12}{'events':>9}")
+    for totals in market:
+        t = totals.totals
+        lines.append(
+            f"{format_window(totals.window_s):<8}{format_usd(t.long_usd):>12}"
+            f"{format_usd(t.short_usd):>12}{format_usd(t.total_usd):>12}{t.count:>9,}"
+        )
+    longest = market[-1]
+    for exchange in longest.exchanges:
+        name = format_window(longest.window_s)
+        lines.append(f"  {name} {exchange.exchange}: {_sides(exchange.totals)}")
+    for window_s in queries.windows_s:
+        board = queries.leaderboard(window_s, top)
+        name = format_window(window_s)
+        lines.append(f"Top longs liquidated, {name}: {_ranked(board.longs)}")
+        lines.append(f"Top shorts liquidated, {name}: {_ranked(board.shorts)}")
+    lines.append(DATA_NOTE)
+    return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.durations import parse_duration
 from collectors.registry import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     binance_coinm_rest_url: str = _DEFAULT_ENDPOINTS.binance_coinm_rest
     okx_ws_url: str = _DEFAULT_ENDPOINTS.okx_ws
     okx_rest_url: str = _DEFAULT_ENDPOINTS.okx_rest
+    windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
+    retention_hours: float = Field(default=48.0, gt=0)
     metadata_refresh_s: float = Field(default=1800.0, gt=0)
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
@@ -54,6 +57,19 @@ class Settings(BaseSettings):
             if not value:
                 raise ValueError(f"no feed configured; choose from {','.join(FEED_IDS)}")
             return tuple(dict.fromkeys(value))
+        return value
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _parse_windows(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part for part in value.split(",") if part.strip()]
+            if not parts:
+                raise ValueError("list at least one window, e.g. 3m,15m,1h,4h,24h")
+            seconds = sorted({parse_duration(part) for part in parts})
+            if seconds[-1] > 86400:
+                raise ValueError("windows longer than 24h are not kept in memory")
+            return tuple(seconds)
         return value
 
     @field_validator("log_level")

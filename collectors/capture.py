@@ -102,47 +102,65 @@ class ReplayReport:
     last_ms: int | None = None
 
 
-def replay(
-    lines: Iterable[CaptureLine | CaptureProblem], feeds: list[Feed], sink: Sink
-) -> ReplayReport:
-    """Run captured frames through the feeds' real parsers into `sink`, in capture order.
+class Replayer:
+    """Run captured frames through the feeds' real parsers into `sink`, one line at a time.
 
     Metadata lines are installed into the feed that uses them before later frames are parsed.
     Problems are logged (not raised) and counted in the report.
     """
-    processors = {feed.feed_id: FrameProcessor(feed, sink, throttle_logs=False) for feed in feeds}
-    appliers = {
-        document.capture_source: document.apply
-        for feed in feeds
-        for document in feed.metadata_documents()
-    }
-    report = ReplayReport(feeds={feed_id: p.stats for feed_id, p in processors.items()})
-    for item in lines:
+
+    def __init__(self, feeds: list[Feed], sink: Sink) -> None:
+        self._processors = {
+            feed.feed_id: FrameProcessor(feed, sink, throttle_logs=False) for feed in feeds
+        }
+        self._appliers = {
+            document.capture_source: document.apply
+            for feed in feeds
+            for document in feed.metadata_documents()
+        }
+        self.report = ReplayReport(feeds={f: p.stats for f, p in self._processors.items()})
+
+    def process(self, item: CaptureLine | CaptureProblem) -> None:
+        """Handle one capture line."""
+        report = self.report
         if isinstance(item, CaptureProblem):
             report.problems += 1
             log.warning("capture line %d skipped: %s", item.line_no, item.reason)
-            continue
+            return
         report.lines += 1
-        processor = processors.get(item.source)
+        processor = self._processors.get(item.source)
         if processor is not None:
             report.first_ms = item.recv_ms if report.first_ms is None else report.first_ms
             report.last_ms = item.recv_ms
             parsed = processor.process(item.frame, item.recv_ms)
             if parsed is not None and parsed.rejected:
                 processor.skip_unknown([r for r in parsed.rejected if r.unknown_instrument])
-            continue
-        apply = appliers.get(item.source)
+            return
+        apply = self._appliers.get(item.source)
         if apply is None:
             report.unknown_sources[item.source] = report.unknown_sources.get(item.source, 0) + 1
-            continue
+            return
         try:
             summary = apply(item.frame)
         except FrameError as exc:
             report.metadata_failed += 1
             log.warning("capture: %s body unusable: %s", item.source, exc)
-            continue
+            return
         report.metadata_applied += 1
         log.info("capture: installed %s (%s)", item.source, summary)
-    for source, count in report.unknown_sources.items():
-        log.warning("capture: %d line(s) from unconfigured source %r skipped", count, source)
-    return report
+
+    def finish(self) -> ReplayReport:
+        """Report unconfigured sources and return the report."""
+        for source, count in self.report.unknown_sources.items():
+            log.warning("capture: %d line(s) from unconfigured source %r skipped", count, source)
+        return self.report
+
+
+def replay(
+    lines: Iterable[CaptureLine | CaptureProblem], feeds: list[Feed], sink: Sink
+) -> ReplayReport:
+    """Replay every line (see Replayer) and return the report."""
+    replayer = Replayer(feeds, sink)
+    for item in lines:
+        replayer.process(item)
+    return replayer.finish()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from bot.console import DATA_NOTE
 from tests.support.fixtures import lines, text
 
 
@@ -67,11 +69,45 @@ def test_replay_events_prints_only_json_lines(tmp_path: Path) -> None:
 def test_replay_summary_without_events(tmp_path: Path) -> None:
     result = _run("replay", str(_capture(tmp_path / "c.jsonl")))
     assert result.returncode == 0
+    # The newest event is the 2026-10-09 Binance BTC long ($15,703.86); within 24 h of it are
+    # OKX BTC ($7,067.06 long) and OKX CELO ($1,914.59 short, 139.5 s earlier). The other
+    # recorded frames are older, so they are replayed but outside every window.
+    rows = [
+        f"{w:<8}     $22.77K      $1.91K     $24.69K        3"
+        for w in ("3m", "15m", "1h", "4h", "24h")
+    ]
+    boards = [
+        line
+        for w in ("3m", "15m", "1h", "4h", "24h")
+        for line in (
+            f"Top longs liquidated, {w}: 1. BTC $22.77K",
+            f"Top shorts liquidated, {w}: 1. CELO $1.91K",
+        )
+    ]
     assert result.stdout.splitlines() == [
         "binance-usdm: 11 frames, 11 events, 0 bad frames, 0 unknown-instrument events, "
         "0 duplicates",
         "okx: 7 frames, 6 events, 0 bad frames, 1 unknown-instrument events, 0 duplicates",
+        "As of 2026-10-09 17:06:42 UTC (the capture's newest event; windows on event time):",
+        "window          long       short       total   events",
+        *rows,
+        "  24h binance: $15.70K (long $15.70K / short $0)",
+        "  24h okx: $8.98K (long $7.07K / short $1.91K)",
+        *boards,
+        DATA_NOTE,
     ]
+
+
+def test_replay_store_imports_once(tmp_path: Path) -> None:
+    capture = _capture(tmp_path / "c.jsonl")
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
+    first = _run("replay", str(capture), "--store", env=env, cwd=tmp_path)
+    second = _run("replay", str(capture), "--store", env=env, cwd=tmp_path)
+    assert first.returncode == second.returncode == 0
+    assert f"stored into {tmp_path / 'bot.db'}: 17 new rows, 0 already there" in first.stderr
+    assert f"stored into {tmp_path / 'bot.db'}: 0 new rows, 17 already there" in second.stderr
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM liquidations").fetchone()[0] == 17
 
 
 def test_replay_of_a_missing_file_exits_2(tmp_path: Path) -> None:

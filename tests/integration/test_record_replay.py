@@ -61,7 +61,7 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
     assert sources.count("binance-coinm-exchangeinfo") == 1
 
     out, err = io.StringIO(), io.StringIO()
-    assert run_replay(capture, events=True, out=out, err=err) == 0
+    assert await run_replay(capture, events=True, out=out, err=err) == 0
     replayed = [json.loads(line) for line in out.getvalue().splitlines()]
     expected = [
         {

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bot.console import ConsoleSink, format_event_line, format_status_line
+from bot.console import ConsolePrinter, format_event_line, format_status_line
 from bot.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Coverage, Liquidation, Side
 from collectors.stats import FeedStats
@@ -65,14 +65,14 @@ def test_event_line() -> None:
     assert "\x1b[31m" in format_event_line(LONG, color=True)  # red: a long
 
 
-def test_sink_applies_the_floor() -> None:
+def test_printer_applies_the_floor() -> None:
     out = io.StringIO()
-    sink = ConsoleSink(out, min_usd=10.0, color=False)
+    printer = ConsolePrinter(out, min_usd=10.0, color=False)
     tiny = Liquidation("okx", "swap", "X-USDT-SWAP", "X", Side.SHORT, 1.0, 2.0, 2.0, 0, 0)
-    sink.on_liquidation(tiny)
-    sink.on_liquidation(LONG)
+    printer.print_event(tiny)
+    printer.print_event(LONG)
     assert out.getvalue().splitlines() == [format_event_line(LONG)]
-    assert sink.printed == 1
+    assert printer.printed == 1
 
 
 def test_status_line() -> None:

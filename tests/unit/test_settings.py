@@ -60,23 +60,30 @@ def test_bad_exchange_list(monkeypatch: pytest.MonkeyPatch, value: str, message:
         Settings(_env_file=None)
 
 
-def test_env_example_documents_every_setting_with_its_default() -> None:
+def test_env_example_documents_every_setting_with_its_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     text = ENV_EXAMPLE.read_text()
     documented = dict(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
     assert set(documented) == {name.upper() for name in Settings.model_fields}
     defaults = Settings(_env_file=None)
+    for name, shown in documented.items():
+        if shown:
+            monkeypatch.setenv(name, shown)
+    parsed = Settings(_env_file=None)
     for name in Settings.model_fields:
-        value = getattr(defaults, name)
-        shown = documented[name.upper()]
-        if value is None:
-            assert shown == ""
-        elif isinstance(value, tuple):
-            assert shown == ",".join(value)
-        elif isinstance(value, float):
-            assert float(shown) == value
-        else:
-            assert shown == str(value)
+        assert getattr(parsed, name) == getattr(defaults, name), name
     # Each key has a comment line right above it (possibly after other comments).
-    for line_no, line in enumerate(text.splitlines()):
+    lines = text.splitlines()
+    for line_no, line in enumerate(lines):
         if re.match(r"^#? ?[A-Z][A-Z0-9_]+=", line):
-            assert text.splitlines()[line_no - 1].startswith("# "), line
+            assert lines[line_no - 1].startswith("# "), line
+
+
+def test_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WINDOWS", "1h, 3m,15m,1h")
+    assert Settings(_env_file=None).windows == (180, 900, 3600)
+    for bad, message in [("2d", "longer than 24h"), ("5x", "is not a duration"), (",", "at least")]:
+        monkeypatch.setenv("WINDOWS", bad)
+        with pytest.raises(ValidationError, match=message):
+            Settings(_env_file=None)
