@@ -2,13 +2,14 @@
 
 A capture is JSON lines `{"recv_ms": int, "source": str, "frame": str}`. `source` is a feed id
 with `frame` the raw text frame, or a metadata source (`okx-instruments`,
-`binance-coinm-exchangeinfo`) with `frame` the REST response body that the parser used.
+`binance-coinm-exchangeinfo`, `bybit-instruments`) with `frame` the REST response body that the
+parser used (for a paginated document, the JSON array of its page bodies).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -108,14 +109,17 @@ def replay(
     """Run captured frames through the feeds' real parsers into `sink`, in capture order.
 
     Metadata lines are installed into the feed that uses them before later frames are parsed.
-    Problems are logged (not raised) and counted in the report.
+    A source shared by several feeds (`bybit-instruments`: linear and inverse) goes to each of
+    them; each installs the bodies that are its own and rejects the others. Problems are logged
+    (not raised) and counted in the report.
     """
     processors = {feed.feed_id: FrameProcessor(feed, sink, throttle_logs=False) for feed in feeds}
-    appliers = {
-        document.capture_source: document.apply
-        for feed in feeds
-        for document in feed.metadata_documents()
-    }
+    appliers: dict[str, list[Callable[[str], str]]] = {}
+    for feed in feeds:
+        for document in feed.metadata_documents():
+            known = appliers.setdefault(document.capture_source, [])
+            if document.apply not in known:  # OKX: two documents, one apply
+                known.append(document.apply)
     report = ReplayReport(feeds={feed_id: p.stats for feed_id, p in processors.items()})
     for item in lines:
         if isinstance(item, CaptureProblem):
@@ -131,18 +135,23 @@ def replay(
             if parsed is not None and parsed.rejected:
                 processor.skip_unknown([r for r in parsed.rejected if r.unknown_instrument])
             continue
-        apply = appliers.get(item.source)
-        if apply is None:
+        applies = appliers.get(item.source)
+        if applies is None:
             report.unknown_sources[item.source] = report.unknown_sources.get(item.source, 0) + 1
             continue
-        try:
-            summary = apply(item.frame)
-        except FrameError as exc:
+        summaries: list[str] = []
+        errors: list[str] = []
+        for apply in applies:
+            try:
+                summaries.append(apply(item.frame))
+            except FrameError as exc:
+                errors.append(str(exc))
+        if not summaries:
             report.metadata_failed += 1
-            log.warning("capture: %s body unusable: %s", item.source, exc)
+            log.warning("capture: %s body unusable: %s", item.source, "; ".join(errors))
             continue
         report.metadata_applied += 1
-        log.info("capture: installed %s (%s)", item.source, summary)
+        log.info("capture: installed %s (%s)", item.source, "; ".join(summaries))
     for source, count in report.unknown_sources.items():
         log.warning("capture: %d line(s) from unconfigured source %r skipped", count, source)
     return report

@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from collectors.binance import BinanceCoinmFeed
 from collectors.feed import Backoff, ConnectionPolicy
+from collectors.metadata import MetadataDocument, MetadataManager
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.okx import OkxFeed
+from collectors.parsing import FrameError
 from collectors.record import Side
 from collectors.service import CollectorService
 from tests.support.fixtures import lines, text
@@ -174,3 +177,93 @@ async def test_okx_instruments_for_swap_and_futures(tmp_path: Path) -> None:
         ]
         assert rest.requests[f"{path}?instType=SWAP"] == 1
         assert rest.requests[f"{path}?instType=FUTURES"] == 1
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def record(self, source: str, recv_ms: int, frame: str) -> None:
+        self.lines.append((source, frame))
+
+
+def _page(item: int, cursor: str) -> str:
+    return json.dumps({"items": [item], "next": cursor}, separators=(",", ":"))
+
+
+def _next_page(body: str) -> dict[str, str] | None:
+    cursor = json.loads(body)["next"]
+    if cursor == "broken":
+        raise FrameError("no cursor field")
+    return {"cursor": cursor} if cursor else None
+
+
+async def test_a_paginated_document_is_fetched_page_by_page_and_installed_as_one(
+    tmp_path: Path,
+) -> None:
+    installed: list[str] = []
+
+    def apply(body: str) -> str:
+        installed.append(body)
+        return f"{len(json.loads(body))} pages"
+
+    recorder = _Recorder()
+    async with (
+        RestStub() as rest,
+        httpx.AsyncClient(timeout=5) as http,
+        SqliteMetadataCache(tmp_path / "bot.db") as cache,
+    ):
+        rest.set("/items", _page(1, "p2"), query="kind=a")
+        rest.set("/items", _page(2, "p3"), query="cursor=p2&kind=a")
+        rest.set("/items", _page(3, ""), query="cursor=p3&kind=a")
+        document = MetadataDocument(
+            "items", "items/a", f"{rest.url()}/items", {"kind": "a"}, apply, _next_page
+        )
+        manager = MetadataManager("f", [document], http=http, cache=cache, recorder=recorder)
+        assert await manager.refresh()
+        cached = await cache.load("items/a")
+    body = f"[{_page(1, 'p2')},{_page(2, 'p3')},{_page(3, '')}]"
+    assert installed == [body]
+    assert [page["items"] for page in json.loads(body)] == [[1], [2], [3]]
+    assert cached is not None
+    assert cached[0] == body
+    assert recorder.lines == [("items", body)]
+    assert manager.status.loaded == {"items/a": "3 pages"}
+    assert sorted(rest.requests.items()) == [
+        ("/items?cursor=p2&kind=a", 1),
+        ("/items?cursor=p3&kind=a", 1),
+        ("/items?kind=a", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pages", "error"),
+    [
+        # A cursor that comes back would page forever.
+        ({"kind=a": _page(1, "p2"), "cursor=p2&kind=a": _page(2, "p2")}, "does not end"),
+        # A page that fails over HTTP fails the whole document.
+        ({"kind=a": _page(1, "p2"), "cursor=p2&kind=a": ""}, "HTTP 503"),
+        # A page whose cursor cannot be read fails it too.
+        ({"kind=a": _page(1, "broken")}, "page 1: no cursor field"),
+    ],
+)
+async def test_a_paginated_document_that_does_not_complete_installs_nothing(
+    pages: dict[str, str], error: str
+) -> None:
+    installed: list[str] = []
+
+    def apply(body: str) -> str:
+        installed.append(body)
+        return "installed"
+
+    async with RestStub() as rest, httpx.AsyncClient(timeout=5) as http:
+        for query, body in pages.items():
+            rest.set("/items", body, query=query, status=200 if body else 503)
+        document = MetadataDocument(
+            "items", "items/a", f"{rest.url()}/items", {"kind": "a"}, apply, _next_page
+        )
+        manager = MetadataManager("f", [document], http=http, cache=None)
+        assert not await manager.refresh()
+    assert installed == []
+    assert error in manager.status.last_error
+    assert manager.status.loaded == {}
