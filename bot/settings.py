@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     binance_coinm_rest_url: str = _DEFAULT_ENDPOINTS.binance_coinm_rest
     okx_ws_url: str = _DEFAULT_ENDPOINTS.okx_ws
     okx_rest_url: str = _DEFAULT_ENDPOINTS.okx_rest
+    bybit_ws_linear_url: str = _DEFAULT_ENDPOINTS.bybit_linear_ws
+    bybit_ws_inverse_url: str = _DEFAULT_ENDPOINTS.bybit_inverse_ws
+    bybit_rest_url: str = _DEFAULT_ENDPOINTS.bybit_rest
     metadata_refresh_s: float = Field(default=1800.0, gt=0)
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
@@ -72,4 +75,7 @@ class Settings(BaseSettings):
             binance_coinm_rest=self.binance_coinm_rest_url,
             okx_ws=self.okx_ws_url,
             okx_rest=self.okx_rest_url,
+            bybit_linear_ws=self.bybit_ws_linear_url,
+            bybit_inverse_ws=self.bybit_ws_inverse_url,
+            bybit_rest=self.bybit_rest_url,
         )
