@@ -101,6 +101,8 @@ def decode_frame(frame: str | bytes) -> BybitFrame:
 
 def _reply(frame: BybitFrame) -> Parsed:
     op = frame.op
+    if op == "pong":  # the shape of other Bybit channels' pong: {"op":"pong","args":[...]}
+        return Parsed([], control="pong")
     if op not in ("subscribe", "unsubscribe", "ping"):
         raise FrameError(f"unexpected op {op!r}")
     if frame.success is None:

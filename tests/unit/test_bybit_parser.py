@@ -163,6 +163,8 @@ def test_an_unknown_symbol_asks_for_metadata() -> None:
     [
         (lines("bybit_ws_control.jsonl")[0], "subscribe"),
         (lines("bybit_ws_control.jsonl")[1], "pong"),
+        ('{"success":true,"ret_msg":"","req_id":"0.4","op":"subscribe"}', "subscribe 0.4"),
+        ('{"args":["1672916271846"],"op":"pong"}', "pong"),  # documented for other channels
     ],
 )
 def test_control_frames(frame: str, control: str) -> None:
