@@ -222,7 +222,7 @@ async def test_a_new_listing_is_picked_up_by_the_refresh_and_subscribed_on_the_l
 async def test_a_json_ping_goes_out_every_interval_and_its_pong_keeps_the_socket() -> None:
     async with ScriptedServer(frames_then([]), auto_reply=replies()) as server:
         runner = FeedRunner(
-            linear_feed(server.url(), app_ping_every_s=0.1, idle_timeout_s=0.35), CollectingSink()
+            linear_feed(server.url(), app_ping_every_s=0.1, idle_timeout_s=1.0), CollectingSink()
         )
         async with running(runner):
             [peer] = await server.wait_connections(1)
