@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     binance_coinm_rest_url: str = _DEFAULT_ENDPOINTS.binance_coinm_rest
     okx_ws_url: str = _DEFAULT_ENDPOINTS.okx_ws
     okx_rest_url: str = _DEFAULT_ENDPOINTS.okx_rest
+    bybit_ws_linear_url: str = _DEFAULT_ENDPOINTS.bybit_linear_ws
+    bybit_ws_inverse_url: str = _DEFAULT_ENDPOINTS.bybit_inverse_ws
+    bybit_rest_url: str = _DEFAULT_ENDPOINTS.bybit_rest
     windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
     retention_hours: float = Field(default=48.0, gt=0)
     metadata_refresh_s: float = Field(default=1800.0, gt=0)
@@ -88,4 +91,7 @@ class Settings(BaseSettings):
             binance_coinm_rest=self.binance_coinm_rest_url,
             okx_ws=self.okx_ws_url,
             okx_rest=self.okx_rest_url,
+            bybit_linear_ws=self.bybit_ws_linear_url,
+            bybit_inverse_ws=self.bybit_ws_inverse_url,
+            bybit_rest=self.bybit_rest_url,
         )

@@ -2,13 +2,14 @@
 
 A capture is JSON lines `{"recv_ms": int, "source": str, "frame": str}`. `source` is a feed id
 with `frame` the raw text frame, or a metadata source (`okx-instruments`,
-`binance-coinm-exchangeinfo`) with `frame` the REST response body that the parser used.
+`binance-coinm-exchangeinfo`, `bybit-instruments`) with `frame` the REST response body that the
+parser used (for a paginated document, the JSON array of its page bodies).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -106,18 +107,21 @@ class Replayer:
     """Run captured frames through the feeds' real parsers into `sink`, one line at a time.
 
     Metadata lines are installed into the feed that uses them before later frames are parsed.
-    Problems are logged (not raised) and counted in the report.
+    A source shared by several feeds (`bybit-instruments`: linear and inverse) goes to each of
+    them; each installs the bodies that are its own and rejects the others. Problems are logged
+    (not raised) and counted in the report.
     """
 
     def __init__(self, feeds: list[Feed], sink: Sink) -> None:
         self._processors = {
             feed.feed_id: FrameProcessor(feed, sink, throttle_logs=False) for feed in feeds
         }
-        self._appliers = {
-            document.capture_source: document.apply
-            for feed in feeds
-            for document in feed.metadata_documents()
-        }
+        self._appliers: dict[str, list[Callable[[str], str]]] = {}
+        for feed in feeds:
+            for document in feed.metadata_documents():
+                known = self._appliers.setdefault(document.capture_source, [])
+                if document.apply not in known:  # OKX: two documents, one apply
+                    known.append(document.apply)
         self.report = ReplayReport(feeds={f: p.stats for f, p in self._processors.items()})
 
     def process(self, item: CaptureLine | CaptureProblem) -> None:
@@ -136,18 +140,23 @@ class Replayer:
             if parsed is not None and parsed.rejected:
                 processor.skip_unknown([r for r in parsed.rejected if r.unknown_instrument])
             return
-        apply = self._appliers.get(item.source)
-        if apply is None:
+        applies = self._appliers.get(item.source)
+        if applies is None:
             report.unknown_sources[item.source] = report.unknown_sources.get(item.source, 0) + 1
             return
-        try:
-            summary = apply(item.frame)
-        except FrameError as exc:
+        summaries: list[str] = []
+        errors: list[str] = []
+        for apply in applies:
+            try:
+                summaries.append(apply(item.frame))
+            except FrameError as exc:
+                errors.append(str(exc))
+        if not summaries:
             report.metadata_failed += 1
-            log.warning("capture: %s body unusable: %s", item.source, exc)
+            log.warning("capture: %s body unusable: %s", item.source, "; ".join(errors))
             return
         report.metadata_applied += 1
-        log.info("capture: installed %s (%s)", item.source, summary)
+        log.info("capture: installed %s (%s)", item.source, "; ".join(summaries))
 
     def finish(self) -> ReplayReport:
         """Report unconfigured sources and return the report."""

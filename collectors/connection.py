@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from collectors.feed import Feed
+from collectors.feed import Feed, Outbox
 from collectors.metadata import FrameRecorder, MetadataManager, now_ms
 from collectors.processor import FrameProcessor, Sink
 from collectors.stats import FeedStateChange, FeedStats
@@ -24,6 +24,8 @@ _MAX_RESCUES = 100
 @dataclass(slots=True)
 class _Session:
     ws: ClientConnection
+    connection: int
+    generation: int  # which socket of this connection sends its outbox (the newest)
     opened: float
     last_frame: float
     last_event: float
@@ -43,6 +45,10 @@ class FeedRunner:
     every connect, sends the feed's keepalive, reconnects a socket that went silent past it,
     and rotates before the exchange's maximum connection age by opening the new socket first.
     A frame that cannot be parsed is logged (truncated), counted and dropped; the socket stays.
+
+    A feed with an `Outbox` may want several connections (each runs the loop above and gets its
+    own subscribe frames) and frames sent on an open socket after the connect-time subscribe.
+    The feed counts as up while none of its connections is down.
     """
 
     def __init__(
@@ -60,53 +66,90 @@ class FeedRunner:
         self._metadata = metadata
         self._recorder = recorder
         self._rescues: set[asyncio.Task[None]] = set()
+        self._up: dict[int, bool] = {}  # connection -> up; absent until its first attempt
+        self._generations: dict[int, int] = {}  # connection -> sockets opened so far
 
     # --- connection lifecycle -------------------------------------------------------------
 
     async def run(self) -> None:
         """Run until cancelled."""
-        policy = self.feed.policy
-        loop = asyncio.get_running_loop()
         self._set_state(up=False, reason="starting")
-        attempt = 0
-        ws: ClientConnection | None = None
+        outbox = self.feed.outbox
         try:
-            while True:
-                if ws is None:
-                    ws = await self._open()
-                    if ws is None:
-                        delay = policy.backoff.delay(attempt)
-                        attempt += 1
-                        log.info("%s: retrying in %.1fs", self.feed.feed_id, delay)
-                        await asyncio.sleep(delay)
-                        continue
-                    self._set_state(up=True, reason="connected")
-                connected_at = loop.time()
-                end = await self._serve(ws)
-                ws = end.successor
-                if ws is not None:
-                    self.stats.rotations += 1
-                    log.info("%s: rotated to a new connection (%s)", self.feed.feed_id, end.reason)
-                    continue
-                self.stats.reconnects += 1
-                self._set_state(up=False, reason=end.reason)
-                if loop.time() - connected_at >= policy.backoff.healthy_after_s:
-                    attempt = 0
-                delay = policy.backoff.delay(attempt)
-                attempt += 1
-                log.warning(
-                    "%s: disconnected (%s); reconnecting in %.1fs",
-                    self.feed.feed_id,
-                    end.reason,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+            if outbox is None:
+                await self._run_connection(0)
+            else:
+                await self._run_connections(outbox)
         finally:
             for task in self._rescues:
                 task.cancel()
             await asyncio.gather(*self._rescues, return_exceptions=True)
             if self.stats.connected:
                 self._set_state(up=False, reason="stopped")
+
+    async def _run_connections(self, outbox: Outbox) -> None:
+        """Run one connection loop per connection the feed wants, adding them as it asks."""
+        running = 0
+        async with asyncio.TaskGroup() as group:
+            wanted = outbox.connections
+            for connection in range(wanted):
+                self._up[connection] = False  # the feed is up once all of these are
+            while True:
+                for connection in range(running, wanted):
+                    group.create_task(self._run_connection(connection), name=self._name(connection))
+                running = wanted
+                wanted = await outbox.wait_for_connections(running)
+                log.info("%s: opening connection %d of %d", self.feed.feed_id, running + 1, wanted)
+
+    async def _run_connection(self, connection: int) -> None:
+        """Keep one connection up forever: open, serve, rotate or reconnect with backoff."""
+        policy = self.feed.policy
+        loop = asyncio.get_running_loop()
+        name = self._name(connection)
+        attempt = 0
+        ws: ClientConnection | None = None
+        while True:
+            if ws is None:
+                ws = await self._open(connection)
+                if ws is None:
+                    self._connection_state(connection, up=False, reason=self.stats.last_error)
+                    delay = policy.backoff.delay(attempt)
+                    attempt += 1
+                    log.info("%s: retrying in %.1fs", name, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                self._connection_state(connection, up=True, reason="connected")
+            connected_at = loop.time()
+            end = await self._serve(ws, connection)
+            ws = end.successor
+            if ws is not None:
+                self.stats.rotations += 1
+                log.info("%s: rotated to a new connection (%s)", name, end.reason)
+                continue
+            self.stats.reconnects += 1
+            self._connection_state(connection, up=False, reason=end.reason)
+            if loop.time() - connected_at >= policy.backoff.healthy_after_s:
+                attempt = 0
+            delay = policy.backoff.delay(attempt)
+            attempt += 1
+            log.warning("%s: disconnected (%s); reconnecting in %.1fs", name, end.reason, delay)
+            await asyncio.sleep(delay)
+
+    def _name(self, connection: int) -> str:
+        feed_id = self.feed.feed_id
+        return feed_id if connection == 0 else f"{feed_id}[{connection}]"
+
+    def _connection_state(self, connection: int, *, up: bool, reason: str) -> None:
+        """Record one connection's state; the feed is up while none of its connections is down."""
+        self._up[connection] = up
+        if len(self._up) > 1:
+            reason = f"connection {connection}: {reason}"
+        if not up:
+            self.stats.last_error = reason
+            if self.stats.connected:
+                self._set_state(up=False, reason=reason)
+        elif not self.stats.connected and all(self._up.values()):
+            self._set_state(up=True, reason=reason)
 
     def _set_state(self, *, up: bool, reason: str) -> None:
         ts = now_ms()
@@ -115,7 +158,7 @@ class FeedRunner:
             self.stats.last_error = reason
         self._sink.on_feed_state(FeedStateChange(self.feed.feed_id, up, ts, reason))
 
-    async def _open(self) -> ClientConnection | None:
+    async def _open(self, connection: int) -> ClientConnection | None:
         """Connect and subscribe once; return None (logged) on failure."""
         policy = self.feed.policy
         try:
@@ -130,27 +173,42 @@ class FeedRunner:
         except (OSError, TimeoutError, WebSocketException) as exc:
             self.stats.connect_failures += 1
             self.stats.last_error = f"connect failed: {exc!r}"
-            log.warning("%s: connect to %s failed: %r", self.feed.feed_id, self.feed.url, exc)
+            log.warning("%s: connect to %s failed: %r", self._name(connection), self.feed.url, exc)
             return None
+        # From now on this socket sends the connection's outbox, even while a predecessor is
+        # still being read during a rotation.
+        self._generations[connection] = self._generations.get(connection, 0) + 1
+        if self.feed.outbox is not None:
+            # What was queued for the previous socket: the full subscribe below covers it.
+            self.feed.outbox.clear(connection)
         try:
-            for message in self.feed.subscribe_messages():
+            for index, message in enumerate(self.feed.subscribe_messages(connection)):
+                if index and policy.send_interval_s:
+                    await asyncio.sleep(policy.send_interval_s)
                 await ws.send(message)
         except ConnectionClosed as exc:
             self.stats.last_error = f"closed while subscribing: {exc}"
-            log.warning("%s: closed while subscribing: %s", self.feed.feed_id, exc)
+            log.warning("%s: closed while subscribing: %s", self._name(connection), exc)
             await ws.close()
             return None
-        log.info("%s: connected to %s", self.feed.feed_id, self.feed.url)
+        except asyncio.CancelledError:
+            await ws.close()
+            raise
+        log.info("%s: connected to %s", self._name(connection), self.feed.url)
         return ws
 
-    async def _serve(self, ws: ClientConnection) -> _SessionEnd:
+    async def _serve(self, ws: ClientConnection, connection: int) -> _SessionEnd:
         """Read one connection until it ends, the watchdog fires or a successor is ready."""
         now = asyncio.get_running_loop().time()
-        session = _Session(ws, opened=now, last_frame=now, last_event=now)
-        tasks = [asyncio.create_task(self._read(session), name=f"{self.feed.feed_id}-read")]
+        generation = self._generations[connection]
+        session = _Session(ws, connection, generation, opened=now, last_frame=now, last_event=now)
+        name = self._name(connection)
+        tasks = [asyncio.create_task(self._read(session), name=f"{name}-read")]
         policy = self.feed.policy
         if policy.app_ping is not None:
             tasks.append(asyncio.create_task(self._keepalive(session, policy.app_ping)))
+        if self.feed.outbox is not None:
+            tasks.append(asyncio.create_task(self._send_outbox(session, self.feed.outbox)))
         if policy.idle_timeout_s is not None or policy.data_silence_s is not None:
             tasks.append(asyncio.create_task(self._watchdog(session)))
         tasks.append(asyncio.create_task(self._rotation(session)))
@@ -160,7 +218,7 @@ class FeedRunner:
             try:
                 end = finished.result()
             except Exception as exc:  # a bug ends this session, not the feed
-                log.exception("%s: session task %s failed", self.feed.feed_id, finished.get_name())
+                log.exception("%s: session task %s failed", name, finished.get_name())
                 end = _SessionEnd(f"internal error: {exc!r}")
         finally:
             for task in tasks:
@@ -179,6 +237,14 @@ class FeedRunner:
         return _SessionEnd(f"closed by the server: code {ws.close_code} {ws.close_reason!r}")
 
     async def _keepalive(self, session: _Session, ping: str) -> _SessionEnd:
+        every = self.feed.policy.app_ping_every_s
+        if every is not None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await session.ws.send(ping)
+                except ConnectionClosed as exc:
+                    return _SessionEnd(f"connection lost while pinging: {exc}")
         loop = asyncio.get_running_loop()
         after_idle = self.feed.policy.app_ping_after_idle_s
         last_ping = -after_idle
@@ -193,6 +259,26 @@ class FeedRunner:
                 last_ping = now
                 continue
             await asyncio.sleep(after_idle - (now - quiet_since))
+
+    async def _send_outbox(self, session: _Session, outbox: Outbox) -> _SessionEnd:
+        """Send what the feed queues for this connection while it is open, paced."""
+        interval = self.feed.policy.send_interval_s
+        connection = session.connection
+        while self._generations[connection] == session.generation:
+            frames, next_due = outbox.take_due(connection)
+            for index, frame in enumerate(frames):
+                if index and interval:
+                    await asyncio.sleep(interval)
+                try:
+                    await session.ws.send(frame)
+                except ConnectionClosed as exc:
+                    # The frames not sent are covered by the subscribe after the reconnect.
+                    return _SessionEnd(f"connection lost while sending: {exc}")
+            await outbox.wait(connection, next_due)
+        # A successor socket has taken over the outbox; this one is only read until the session
+        # ends (and cancels this wait on a future that nobody resolves).
+        handed_over: asyncio.Future[_SessionEnd] = asyncio.get_running_loop().create_future()
+        return await handed_over
 
     async def _watchdog(self, session: _Session) -> _SessionEnd:
         loop = asyncio.get_running_loop()
@@ -210,7 +296,7 @@ class FeedRunner:
                 log.warning(
                     "%s: no liquidation for %.0fs; reconnecting. If this repeats, check the URL "
                     "(%s) and whether the exchange serves this location.",
-                    self.feed.feed_id,
+                    self._name(session.connection),
                     now - session.last_event,
                     self.feed.url,
                 )
@@ -227,7 +313,7 @@ class FeedRunner:
         reason = "server notice" if session.rotate.is_set() else "maximum connection age"
         attempt = 0
         while True:
-            successor = await self._open()
+            successor = await self._open(session.connection)
             if successor is not None:
                 break
             await asyncio.sleep(policy.backoff.delay(attempt))

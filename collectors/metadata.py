@@ -33,15 +33,26 @@ class MetadataCache(Protocol):
         """Store the body, replacing the previous one."""
 
 
+# A paginated document stops here even if the exchange keeps handing out cursors.
+MAX_PAGES = 50
+
+
 @dataclass(frozen=True, slots=True)
 class MetadataDocument:
-    """One REST document a feed needs, and how to install it into the feed's tables."""
+    """One REST document a feed needs, and how to install it into the feed's tables.
+
+    A paginated document sets `next_page`: given a page body, it returns the query parameters of
+    the next page (added to `params`), or None after the last page; it raises FrameError if the
+    page is unusable. The pages are fetched in order and installed, cached and recorded together
+    as ONE body: the JSON array of the raw page bodies, `[page1,page2,...]`.
+    """
 
     capture_source: str  # name in capture files, e.g. "okx-instruments"
     cache_key: str  # e.g. "okx-instruments/SWAP"
     url: str
     params: dict[str, str]
     apply: Callable[[str], str]  # install the body; return a summary; raise FrameError if unusable
+    next_page: Callable[[str], dict[str, str] | None] | None = None
 
 
 def now_ms() -> int:
@@ -130,25 +141,64 @@ class MetadataManager:
             self._refreshes_started += 1
             return await self._fetch_all(self._http)
 
+    async def _get(
+        self, http: httpx.AsyncClient, document: MetadataDocument, params: dict[str, str]
+    ) -> str | None:
+        """GET one page; return its body, or None (logged and counted) on failure."""
+        try:
+            response = await http.get(document.url, params=params)
+        except httpx.HTTPError as exc:
+            self._fail(f"{document.cache_key}: GET {document.url} failed: {exc!r}")
+            return None
+        if response.status_code != 200:
+            hint = " (restricted location)" if response.status_code == 451 else ""
+            self._fail(
+                f"{document.cache_key}: GET {document.url} answered "
+                f"HTTP {response.status_code}{hint}: {truncate(response.text, 200)}"
+            )
+            return None
+        return response.text
+
+    async def _get_pages(
+        self,
+        http: httpx.AsyncClient,
+        document: MetadataDocument,
+        next_page: Callable[[str], dict[str, str] | None],
+    ) -> str | None:
+        """GET every page of a paginated document; return them as one JSON array, or None."""
+        pages: list[str] = []
+        params = document.params
+        seen = [params]
+        while True:
+            page = await self._get(http, document, params)
+            if page is None:
+                return None
+            pages.append(page)
+            try:
+                more = next_page(page)
+            except FrameError as exc:
+                self._fail(f"{document.cache_key}: page {len(pages)}: {exc}")
+                return None
+            if more is None:
+                return "[" + ",".join(pages) + "]"
+            params = {**document.params, **more}
+            if params in seen or len(pages) >= MAX_PAGES:
+                # A repeated cursor would loop forever; keep the tables we have instead.
+                self._fail(f"{document.cache_key}: pagination does not end (page {len(pages)})")
+                return None
+            seen.append(params)
+
     async def _fetch_all(self, http: httpx.AsyncClient) -> bool:
         ok = True
         for document in self.documents:
             fetched_ms = now_ms()
-            try:
-                response = await http.get(document.url, params=document.params)
-            except httpx.HTTPError as exc:
-                self._fail(f"{document.cache_key}: GET {document.url} failed: {exc!r}")
+            if document.next_page is None:
+                body = await self._get(http, document, document.params)
+            else:
+                body = await self._get_pages(http, document, document.next_page)
+            if body is None:
                 ok = False
                 continue
-            if response.status_code != 200:
-                hint = " (restricted location)" if response.status_code == 451 else ""
-                self._fail(
-                    f"{document.cache_key}: GET {document.url} answered "
-                    f"HTTP {response.status_code}{hint}: {truncate(response.text, 200)}"
-                )
-                ok = False
-                continue
-            body = response.text
             if not self._install(document, body, fetched_ms):
                 ok = False
                 continue

@@ -243,7 +243,7 @@ class OkxFeed(Feed):
         self._by_type: dict[str, dict[str, OkxInstrument]] = {}
         self.instruments: dict[str, OkxInstrument] = {}
 
-    def subscribe_messages(self) -> list[str]:
+    def subscribe_messages(self, connection: int = 0) -> list[str]:
         """Return the one subscribe frame covering every instrument type."""
         return [subscribe_message(self.inst_types)]
 

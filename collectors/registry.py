@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.bybit import BybitFeed
 from collectors.feed import Feed
 from collectors.okx import OkxFeed
 
-FEED_IDS = ("binance-usdm", "binance-coinm", "okx")
+FEED_IDS = ("binance-usdm", "binance-coinm", "okx", "bybit-linear", "bybit-inverse")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,9 @@ class Endpoints:
     binance_coinm_rest: str = "https://dapi.binance.com"
     okx_ws: str = "wss://ws.okx.com:8443/ws/v5/public"
     okx_rest: str = "https://www.okx.com"
+    bybit_linear_ws: str = "wss://stream.bybit.com/v5/public/linear"
+    bybit_inverse_ws: str = "wss://stream.bybit.com/v5/public/inverse"
+    bybit_rest: str = "https://api.bybit.com"
 
 
 def build_feed(feed_id: str, endpoints: Endpoints) -> Feed:
@@ -30,6 +34,10 @@ def build_feed(feed_id: str, endpoints: Endpoints) -> Feed:
         return BinanceCoinmFeed(endpoints.binance_coinm_ws, endpoints.binance_coinm_rest)
     if feed_id == "okx":
         return OkxFeed(endpoints.okx_ws, endpoints.okx_rest)
+    if feed_id == "bybit-linear":
+        return BybitFeed("linear", endpoints.bybit_linear_ws, endpoints.bybit_rest)
+    if feed_id == "bybit-inverse":
+        return BybitFeed("inverse", endpoints.bybit_inverse_ws, endpoints.bybit_rest)
     raise ValueError(f"unknown feed {feed_id!r}; known feeds: {', '.join(FEED_IDS)}")
 
 

@@ -13,8 +13,9 @@ import pytest
 
 from collectors.binance import BinanceUsdmFeed, parse_usdm
 from collectors.connection import FeedRunner
-from collectors.feed import Backoff, ConnectionPolicy
+from collectors.feed import Backoff, ConnectionPolicy, Outbox
 from collectors.okx import OkxFeed
+from collectors.stats import FeedStateChange
 from tests.support.fixtures import lines, text
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
@@ -280,3 +281,108 @@ async def test_backoff_grows_for_short_lived_connections_and_resets_after_a_heal
     assert gaps[1] >= 0.2  # delay(1) in [0.2, 0.4]
     assert gaps[2] >= 0.4  # delay(2) in [0.4, 0.8]
     assert gaps[3] < 0.6  # reset: delay(0) again, where delay(3) would be >= 0.8
+
+
+class _OutboxFeed(BinanceUsdmFeed):
+    """USDⓈ-M frames, plus subscribe frames per connection and an outbox (like Bybit's)."""
+
+    def __init__(self, url: str, policy: ConnectionPolicy, connections: int = 1) -> None:
+        super().__init__(url, policy)
+        self.outbox = Outbox()
+        self.outbox.want_connections(connections)
+
+    def subscribe_messages(self, connection: int = 0) -> list[str]:
+        return [f"subscribe {connection} a", f"subscribe {connection} b"]
+
+
+async def test_outbox_frames_go_out_on_the_open_socket_paced_and_are_dropped_on_reconnect() -> None:
+    policy = ConnectionPolicy(send_interval_s=0.05, backoff=FAST)
+    async with ScriptedServer(frames_then([])) as server:
+        feed = _OutboxFeed(server.url(), policy)
+        outbox = feed.outbox
+        assert outbox is not None
+        runner = FeedRunner(feed, CollectingSink())
+        async with running(runner):
+            [first] = await server.wait_connections(1)
+            await first.expect(lambda m: m == "subscribe 0 b")
+            outbox.put(0, ["late 1", "late 2"])
+            outbox.put(0, ["delayed"], delay_s=0.2)
+            outbox.put(0, ["stale"], delay_s=60)
+            await first.expect(lambda m: m == "delayed")
+            first.abort()
+            [_, second] = await server.wait_connections(2)
+            await second.expect(lambda m: m == "subscribe 0 b")
+            outbox.put(0, ["after reconnect"])
+            await second.expect(lambda m: m == "after reconnect")
+        assert first.received == ["subscribe 0 a", "subscribe 0 b", "late 1", "late 2", "delayed"]
+        assert second.received == ["subscribe 0 a", "subscribe 0 b", "after reconnect"]
+        assert outbox.pending(0) == 0  # "stale" was dropped: the resubscribe covers it
+    at = first.received_at
+    assert at[1] - at[0] >= 0.05  # subscribe frames are paced
+    assert at[3] - at[2] >= 0.05  # and so are outbox frames
+    assert at[4] - at[3] >= 0.1  # "delayed" waited for its time
+
+
+class _PeersWhenUp(CollectingSink):
+    """Also note how many connections the server had accepted when the feed went up."""
+
+    def __init__(self, server: ScriptedServer) -> None:
+        super().__init__()
+        self.server = server
+        self.peers_when_up: list[int] = []
+
+    def on_feed_state(self, change: FeedStateChange) -> None:
+        if change.up:
+            self.peers_when_up.append(len(self.server.peers))
+        super().on_feed_state(change)
+
+
+async def test_a_feed_can_ask_for_more_connections_and_is_up_only_when_all_are() -> None:
+    policy = ConnectionPolicy(backoff=FAST)
+    async with ScriptedServer(frames_then([])) as server:
+        feed = _OutboxFeed(server.url(), policy, connections=2)
+        outbox = feed.outbox
+        assert outbox is not None
+        sink = _PeersWhenUp(server)
+        runner = FeedRunner(feed, sink)
+        async with running(runner):
+            peers = await server.wait_connections(2)
+            for peer in peers:
+                await peer.expect(lambda m: m.endswith(" b"))
+            await sink.wait_until(lambda: runner.stats.connected)
+            assert sink.peers_when_up == [2]  # up once both connections are, not after the first
+            by_connection = {p.received[0].split()[1]: p for p in peers}
+            assert set(by_connection) == {"0", "1"}
+            outbox.put(1, ["for connection 1"])
+            await by_connection["1"].expect(lambda m: m == "for connection 1")
+
+            by_connection["1"].abort()
+            await server.wait_connections(3)
+            await sink.wait_until(lambda: len(sink.states) == 4)  # down, then up again
+
+            outbox.want_connections(3)
+            fourth = (await server.wait_connections(4))[3]
+            await fourth.expect(lambda m: m == "subscribe 2 b")
+        assert "for connection 1" not in by_connection["0"].received
+        assert [s.up for s in sink.states] == [False, True, False, True, False]
+        assert sink.states[1].reason in ("connection 0: connected", "connection 1: connected")
+        assert sink.states[2].reason.startswith("connection 1: connection lost")
+        assert runner.stats.reconnects == 1
+
+
+async def test_interval_pings_go_out_whatever_the_traffic() -> None:
+    policy = ConnectionPolicy(app_ping="hb", app_ping_every_s=0.1, backoff=FAST)
+
+    async def busy(peer: Peer) -> None:
+        while not peer.closed.is_set():  # a frame every 20 ms: never idle
+            await peer.send(USDM[0])
+            await asyncio.sleep(0.02)
+
+    async with ScriptedServer(busy) as server:
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), CollectingSink())
+        async with running(runner):
+            [peer] = await server.wait_connections(1)
+            await eventually(lambda: peer.received.count("hb") >= 3)
+        gaps = [b - a for a, b in zip(peer.received_at, peer.received_at[1:], strict=False)]
+    assert all(gap >= 0.09 for gap in gaps)
+    assert runner.stats.frames > 10

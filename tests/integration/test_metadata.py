@@ -6,16 +6,22 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import pytest
 
 from collectors.binance import BinanceCoinmFeed
+from collectors.bybit import BybitFeed, bybit_policy
 from collectors.feed import Backoff, ConnectionPolicy
+from collectors.metadata import MetadataDocument, MetadataManager
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.okx import OkxFeed
+from collectors.parsing import FrameError
 from collectors.record import Side
 from collectors.service import CollectorService
+from tests.support import bybit
 from tests.support.fixtures import lines, text
 from tests.support.rest_server import RestStub
 from tests.support.sinks import CollectingSink
@@ -24,6 +30,7 @@ from tests.support.ws_server import Peer, ScriptedServer, frames_then
 
 FAST = ConnectionPolicy(backoff=Backoff(initial_s=0.05, max_s=0.2))
 EXCHANGE_INFO = "/dapi/v1/exchangeInfo"
+BYBIT_INSTRUMENTS = "/v5/market/instruments-info"
 COINM_DOC = lines("binance_coinm_forceorder.jsonl")[0]  # BTCUSD_200925, 1 contract, SELL
 
 
@@ -174,3 +181,152 @@ async def test_okx_instruments_for_swap_and_futures(tmp_path: Path) -> None:
         ]
         assert rest.requests[f"{path}?instType=SWAP"] == 1
         assert rest.requests[f"{path}?instType=FUTURES"] == 1
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def record(self, source: str, recv_ms: int, frame: str) -> None:
+        self.lines.append((source, frame))
+
+
+def _page(item: int, cursor: str) -> str:
+    return json.dumps({"items": [item], "next": cursor}, separators=(",", ":"))
+
+
+def _next_page(body: str) -> dict[str, str] | None:
+    cursor = json.loads(body)["next"]
+    if cursor == "broken":
+        raise FrameError("no cursor field")
+    return {"cursor": cursor} if cursor else None
+
+
+async def test_a_paginated_document_is_fetched_page_by_page_and_installed_as_one(
+    tmp_path: Path,
+) -> None:
+    installed: list[str] = []
+
+    def apply(body: str) -> str:
+        installed.append(body)
+        return f"{len(json.loads(body))} pages"
+
+    recorder = _Recorder()
+    async with (
+        RestStub() as rest,
+        httpx.AsyncClient(timeout=5) as http,
+        SqliteMetadataCache(tmp_path / "bot.db") as cache,
+    ):
+        rest.set("/items", _page(1, "p2"), query="kind=a")
+        rest.set("/items", _page(2, "p3"), query="cursor=p2&kind=a")
+        rest.set("/items", _page(3, ""), query="cursor=p3&kind=a")
+        document = MetadataDocument(
+            "items", "items/a", f"{rest.url()}/items", {"kind": "a"}, apply, _next_page
+        )
+        manager = MetadataManager("f", [document], http=http, cache=cache, recorder=recorder)
+        assert await manager.refresh()
+        cached = await cache.load("items/a")
+    body = f"[{_page(1, 'p2')},{_page(2, 'p3')},{_page(3, '')}]"
+    assert installed == [body]
+    assert [page["items"] for page in json.loads(body)] == [[1], [2], [3]]
+    assert cached is not None
+    assert cached[0] == body
+    assert recorder.lines == [("items", body)]
+    assert manager.status.loaded == {"items/a": "3 pages"}
+    assert sorted(rest.requests.items()) == [
+        ("/items?cursor=p2&kind=a", 1),
+        ("/items?cursor=p3&kind=a", 1),
+        ("/items?kind=a", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pages", "error"),
+    [
+        # A cursor that comes back would page forever.
+        ({"kind=a": _page(1, "p2"), "cursor=p2&kind=a": _page(2, "p2")}, "does not end"),
+        # A page that fails over HTTP fails the whole document.
+        ({"kind=a": _page(1, "p2"), "cursor=p2&kind=a": ""}, "HTTP 503"),
+        # A page whose cursor cannot be read fails it too.
+        ({"kind=a": _page(1, "broken")}, "page 1: no cursor field"),
+    ],
+)
+async def test_a_paginated_document_that_does_not_complete_installs_nothing(
+    pages: dict[str, str], error: str
+) -> None:
+    installed: list[str] = []
+
+    def apply(body: str) -> str:
+        installed.append(body)
+        return "installed"
+
+    async with RestStub() as rest, httpx.AsyncClient(timeout=5) as http:
+        for query, body in pages.items():
+            rest.set("/items", body, query=query, status=200 if body else 503)
+        document = MetadataDocument(
+            "items", "items/a", f"{rest.url()}/items", {"kind": "a"}, apply, _next_page
+        )
+        manager = MetadataManager("f", [document], http=http, cache=None)
+        assert not await manager.refresh()
+    assert installed == []
+    assert error in manager.status.last_error
+    assert manager.status.loaded == {}
+
+
+async def test_bybit_instruments_are_paged_by_cursor_cached_and_used_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "bot.db"
+    rows = [bybit.row(*r) for r in bybit.LINEAR_ROWS]
+    # Bybit hands out opaque, already-escaped cursors; they go back exactly as received.
+    first = bybit.page("linear", rows[:4], "first%3DROSEUSDT%26last%3DBTCUSDT")
+    second = bybit.page("linear", rows[4:8], "first%3DBTCUSDT%26last%3D1000PEPEUSDT")
+    third = bybit.page("linear", rows[8:])
+    queries = [
+        "category=linear&limit=1000",
+        "category=linear&cursor=first%3DROSEUSDT%26last%3DBTCUSDT&limit=1000",
+        "category=linear&cursor=first%3DBTCUSDT%26last%3D1000PEPEUSDT&limit=1000",
+    ]
+    frames = lines("bybit_all_liquidation.jsonl")
+
+    @contextlib.asynccontextmanager
+    async def bybit_service(ws_url: str, rest: RestStub) -> AsyncIterator[CollectorService]:
+        feed = BybitFeed(
+            "linear", ws_url, rest.url(), replace(bybit_policy(), backoff=FAST.backoff)
+        )
+        async with httpx.AsyncClient(timeout=5) as http, SqliteMetadataCache(db) as cache:
+            service = CollectorService([feed], sink, http=http, cache=cache)
+            async with collecting(service):
+                yield service
+
+    script = frames_then(frames, after="allLiquidation.SHIB1000USDT")  # the last topic listed
+    async with RestStub() as rest, ScriptedServer(script) as server:
+        for query, body in zip(queries, [first, second, third], strict=True):
+            rest.set(BYBIT_INSTRUMENTS, body, query=query)
+        sink = CollectingSink()
+        async with bybit_service(server.url(), rest) as service:
+            records = await sink.wait_records(6)
+            status = service.metadata["bybit-linear"].status
+        assert [rest.requests[f"{BYBIT_INSTRUMENTS}?{q}"] for q in queries] == [1, 1, 1]
+        assert status.loaded == {
+            "bybit-instruments/linear": "9 instruments, 0 rows skipped, 9 new topics, "
+            "1 connection(s)"
+        }
+        async with SqliteMetadataCache(db) as cache:
+            cached = await cache.load("bybit-instruments/linear")
+        assert cached is not None
+        assert cached[0] == bybit.pages(first, second, third)
+
+        # Restart while REST is down: the cached pages give the symbols to subscribe and value.
+        rest.set(BYBIT_INSTRUMENTS, '{"retCode":10006,"retMsg":"Too many visits!"}', status=403)
+        for query in queries:
+            rest.set(BYBIT_INSTRUMENTS, "", query=query, status=403)
+        sink = CollectingSink()
+        async with bybit_service(server.url(), rest) as service:
+            again = await sink.wait_records(6)
+            status = service.metadata["bybit-linear"].status
+            await eventually(lambda: status.failures >= 1)
+    assert [(r.symbol, r.notional_usd) for r in again] == [
+        (r.symbol, r.notional_usd) for r in records
+    ]
+    assert "HTTP 403" in status.last_error

@@ -14,14 +14,33 @@ from bot.app import run_record, run_replay
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.registry import build_feeds
 from collectors.service import CollectorService
-from tests.support.exchanges import COINM_FRAMES, OKX_FRAMES, USDM_FRAMES, exchanges
+from tests.support import bybit
+from tests.support.exchanges import (
+    BYBIT_INVERSE_FRAMES,
+    BYBIT_LINEAR_EVENTS,
+    BYBIT_LINEAR_FRAMES,
+    COINM_FRAMES,
+    OKX_FRAMES,
+    USDM_FRAMES,
+    bybit_linear_pages,
+    exchanges,
+)
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
 
 # Lines a full recording holds: every frame, the exchangeInfo body, both OKX instruments bodies,
-# and both again from the one refetch that the unknown CNPY-USDT-SWAP triggers.
-EXPECTED_LINES = len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) + 3 + 2
-EXPECTED_EVENTS = len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) - 1  # CNPY unknown
+# both again from the one refetch that the unknown CNPY-USDT-SWAP triggers, and one Bybit
+# instruments document per category (the linear one holds its two pages).
+BYBIT_FRAMES = len(BYBIT_LINEAR_FRAMES) + len(BYBIT_INVERSE_FRAMES)
+EXPECTED_LINES = len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) + 3 + 2 + BYBIT_FRAMES + 2
+EXPECTED_EVENTS = (
+    len(USDM_FRAMES)
+    + len(COINM_FRAMES)
+    + len(OKX_FRAMES)
+    - 1  # CNPY unknown
+    + BYBIT_LINEAR_EVENTS
+    + len(BYBIT_INVERSE_FRAMES)
+)
 
 
 def _line_count(path: Path) -> int:
@@ -59,6 +78,16 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
     sources = [json.loads(line)["source"] for line in capture.read_text().splitlines()]
     assert sources.count("okx-instruments") == 4
     assert sources.count("binance-coinm-exchangeinfo") == 1
+    assert sources.count("bybit-linear") == len(BYBIT_LINEAR_FRAMES)
+    assert sources.count("bybit-inverse") == len(BYBIT_INVERSE_FRAMES)
+    bodies = [
+        json.loads(line)["frame"]
+        for line in capture.read_text().splitlines()
+        if json.loads(line)["source"] == "bybit-instruments"
+    ]
+    assert sorted(bodies) == sorted(
+        [bybit.pages(*bybit_linear_pages()), bybit.pages(bybit.inverse_page())]
+    )
 
     out, err = io.StringIO(), io.StringIO()
     assert await run_replay(capture, events=True, out=out, err=err) == 0
@@ -79,6 +108,10 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
     ]
     key = lambda e: (e["exchange"], e["market"], e["ts_ms"], e["symbol"])  # noqa: E731
     assert sorted(replayed, key=key) == sorted(expected, key=key)
+    replayed_bybit = [(e["market"], e["base"]) for e in replayed if e["exchange"] == "bybit"]
+    assert len(replayed_bybit) == BYBIT_LINEAR_EVENTS + len(BYBIT_INVERSE_FRAMES)
+    assert ("inverse", "BTC") in replayed_bybit
+    assert ("linear", "BTC") in replayed_bybit
     assert list(replayed[0]) == [
         "exchange",
         "market",

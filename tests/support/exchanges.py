@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import Settings
+from tests.support import bybit
 from tests.support.fixtures import lines, text
 from tests.support.rest_server import RestStub
 from tests.support.ws_server import Script, ScriptedServer, frames_then
@@ -17,6 +18,28 @@ USDM_FRAMES = lines("binance_usdm_forceorder.jsonl")
 COINM_FRAMES = lines("binance_coinm_forceorder.jsonl")[:1]
 OKX_FRAMES = lines("okx_liquidation_orders.jsonl")
 EMPTY_OKX_LIST = '{"code":"0","msg":"","data":[]}'
+BYBIT_LINEAR_FRAMES = lines("bybit_all_liquidation.jsonl")  # six liquidations in five frames
+BYBIT_LINEAR_EVENTS = len(BYBIT_LINEAR_FRAMES) + 1
+# No inverse push was recorded: this one is synthetic, in the documented shape.
+BYBIT_INVERSE_FRAMES = [
+    json.dumps(
+        {
+            "topic": "allLiquidation.BTCUSD",
+            "type": "snapshot",
+            "ts": 1791565601482,
+            "data": [{"T": 1791565601100, "s": "BTCUSD", "S": "Sell", "v": "2500", "p": "82400.5"}],
+        },
+        separators=(",", ":"),
+    )
+]
+BYBIT_INSTRUMENTS = "/v5/market/instruments-info"
+BYBIT_SECOND_PAGE = "category=linear&cursor=page2&limit=1000"
+
+
+def bybit_linear_pages() -> tuple[str, str]:
+    """The linear instruments over two pages (the second asked for by cursor)."""
+    rows = [bybit.row(*r) for r in bybit.LINEAR_ROWS]
+    return bybit.page("linear", rows[:5], "page2"), bybit.page("linear", rows[5:])
 
 
 def coinm_exchange_info() -> str:
@@ -34,6 +57,8 @@ class Exchanges:
     usdm: ScriptedServer
     coinm: ScriptedServer
     okx: ScriptedServer
+    bybit_linear: ScriptedServer
+    bybit_inverse: ScriptedServer
     rest: RestStub
 
     def settings(self, database: Path, **overrides: object) -> Settings:
@@ -44,6 +69,9 @@ class Exchanges:
             "binance_coinm_rest_url": self.rest.url(),
             "okx_ws_url": self.okx.url("/ws/v5/public"),
             "okx_rest_url": self.rest.url(),
+            "bybit_ws_linear_url": self.bybit_linear.url("/v5/public/linear"),
+            "bybit_ws_inverse_url": self.bybit_inverse.url("/v5/public/inverse"),
+            "bybit_rest_url": self.rest.url(),
             **overrides,
         }
         return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -58,6 +86,9 @@ class Exchanges:
             "BINANCE_COINM_REST_URL": settings.binance_coinm_rest_url,
             "OKX_WS_URL": settings.okx_ws_url,
             "OKX_REST_URL": settings.okx_rest_url,
+            "BYBIT_WS_LINEAR_URL": settings.bybit_ws_linear_url,
+            "BYBIT_WS_INVERSE_URL": settings.bybit_ws_inverse_url,
+            "BYBIT_REST_URL": settings.bybit_rest_url,
         }
 
 
@@ -66,14 +97,22 @@ async def exchanges(
     usdm: Script | None = None, coinm: Script | None = None, okx: Script | None = None
 ) -> AsyncIterator[Exchanges]:
     """Serve the recorded frames of each feed (once per connection) and their metadata."""
+    linear = frames_then(BYBIT_LINEAR_FRAMES, after="allLiquidation.SHIB1000USDT")
+    inverse = frames_then(BYBIT_INVERSE_FRAMES, after="allLiquidation.BTCUSDH27")
     async with (
         ScriptedServer(usdm or frames_then(USDM_FRAMES)) as usdm_server,
         ScriptedServer(coinm or frames_then(COINM_FRAMES)) as coinm_server,
         ScriptedServer(okx or frames_then(OKX_FRAMES, after="subscribe")) as okx_server,
+        ScriptedServer(linear) as bybit_linear,
+        ScriptedServer(inverse) as bybit_inverse,
         RestStub() as rest,
     ):
         rest.set("/dapi/v1/exchangeInfo", coinm_exchange_info())
         instruments = "/api/v5/public/instruments"
         rest.set(instruments, text("okx_instruments_swap.json"), query="instType=SWAP")
         rest.set(instruments, EMPTY_OKX_LIST, query="instType=FUTURES")
-        yield Exchanges(usdm_server, coinm_server, okx_server, rest)
+        first, second = bybit_linear_pages()
+        rest.set(BYBIT_INSTRUMENTS, first, query="category=linear&limit=1000")
+        rest.set(BYBIT_INSTRUMENTS, second, query=BYBIT_SECOND_PAGE)
+        rest.set(BYBIT_INSTRUMENTS, bybit.inverse_page(), query="category=inverse&limit=1000")
+        yield Exchanges(usdm_server, coinm_server, okx_server, bybit_linear, bybit_inverse, rest)

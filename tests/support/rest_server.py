@@ -16,6 +16,7 @@ class Route:
     status: int = 200
     body: str = ""
     bodies_by_query: dict[str, str] = field(default_factory=dict)
+    statuses_by_query: dict[str, int] = field(default_factory=dict)
 
 
 class RestStub:
@@ -30,10 +31,11 @@ class RestStub:
     def set(self, path: str, body: str = "", *, status: int = 200, query: str = "") -> None:
         """Answer `path` (and optionally only this query value) with `body`."""
         route = self.routes.setdefault(path, Route())
-        route.status = status
         if query:
             route.bodies_by_query[query] = body
+            route.statuses_by_query[query] = status
         else:
+            route.status = status
             route.body = body
 
     def url(self) -> str:
@@ -47,7 +49,8 @@ class RestStub:
         if route is None:
             return web.Response(status=404, text='{"code":404,"msg":"not found"}')
         body = route.bodies_by_query.get(query, route.body)
-        return web.Response(status=route.status, text=body, content_type="application/json")
+        status = route.statuses_by_query.get(query, route.status)
+        return web.Response(status=status, text=body, content_type="application/json")
 
     async def __aenter__(self) -> RestStub:
         app = web.Application()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+# Maps a client message to the server's automatic answer (None: no answer).
+Reply = Callable[[str], str | None]
 
 
 @dataclass
@@ -20,7 +24,9 @@ class Peer:
     ws: ServerConnection
     path: str
     answer_text_ping: bool = True  # reply "pong" to the text "ping" (OKX)
+    auto_reply: Reply | None = None  # answer client messages (Bybit acks and pongs)
     received: list[str] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # time.monotonic() of each
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -59,10 +65,14 @@ class Peer:
             async for message in self.ws:
                 text = message if isinstance(message, str) else message.decode()
                 self.received.append(text)
+                self.received_at.append(time.monotonic())
                 self._arrived.set()
-                if text == "ping" and self.answer_text_ping:
+                reply = "pong" if text == "ping" and self.answer_text_ping else None
+                if self.auto_reply is not None:
+                    reply = self.auto_reply(text)
+                if reply is not None:
                     with contextlib.suppress(ConnectionClosed):
-                        await self.ws.send("pong")
+                        await self.ws.send(reply)
         except ConnectionClosed:
             pass
         finally:
@@ -75,9 +85,12 @@ Script = Callable[[Peer], Awaitable[None]]
 class ScriptedServer:
     """Serve `scripts[i]` to the i-th connection (the last script repeats)."""
 
-    def __init__(self, *scripts: Script, answer_text_ping: bool = True) -> None:
+    def __init__(
+        self, *scripts: Script, answer_text_ping: bool = True, auto_reply: Reply | None = None
+    ) -> None:
         self._scripts = scripts
         self._answer_text_ping = answer_text_ping
+        self.auto_reply = auto_reply  # read at each accepted connection
         self._server: Server | None = None
         self.peers: list[Peer] = []
         self._connected = asyncio.Condition()
@@ -108,7 +121,8 @@ class ScriptedServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         index = len(self.peers)
-        peer = Peer(index, ws, ws.request.path if ws.request else "", self._answer_text_ping)
+        path = ws.request.path if ws.request else ""
+        peer = Peer(index, ws, path, self._answer_text_ping, self.auto_reply)
         self.peers.append(peer)
         async with self._connected:
             self._connected.notify_all()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from collectors.assets import binance_usdm_base, split_multiplier
+from collectors.assets import binance_usdm_base, split_multiplier, split_multiplier_affix
 from collectors.binance import CoinmContract, parse_coinm, parse_usdm
 from collectors.okx import OkxFeed
 
@@ -35,6 +35,30 @@ def test_binance_usdm_base(symbol: str, expected: tuple[str, float] | None) -> N
 def test_split_multiplier_needs_a_letter_after_the_prefix() -> None:
     assert split_multiplier("1000") == ("1000", 1.0)
     assert split_multiplier("1000SATS") == ("SATS", 1000.0)
+
+
+@pytest.mark.parametrize(
+    ("coin", "expected"),
+    [
+        ("BTC", ("BTC", 1.0)),
+        ("1000PEPE", ("PEPE", 1000.0)),
+        ("10000000AIDOGE", ("AIDOGE", 10_000_000.0)),
+        ("1000000CHEEMS", ("CHEEMS", 1_000_000.0)),
+        ("SHIB1000", ("SHIB", 1000.0)),
+        ("1INCH", ("1INCH", 1.0)),
+        ("HPOS10I", ("HPOS10I", 1.0)),
+        ("API3", ("API3", 1.0)),
+        ("LUNA2", ("LUNA2", 1.0)),
+        ("1000", ("1000", 1.0)),  # no letter before or after: not a multiplier
+    ],
+)
+def test_split_multiplier_affix(coin: str, expected: tuple[str, float]) -> None:
+    assert split_multiplier_affix(coin) == expected
+
+
+def test_prefix_only_split_leaves_a_suffix_alone() -> None:
+    assert split_multiplier("SHIB1000") == ("SHIB1000", 1.0)
+    assert split_multiplier("10000000AIDOGE") == ("AIDOGE", 10_000_000.0)
 
 
 def _usdm(symbol: str) -> str:

@@ -7,11 +7,14 @@ import json
 import pytest
 
 from collectors.binance import CoinmContract, parse_coinm, parse_usdm
+from collectors.bybit import BybitInstrument
+from collectors.bybit import parse_liquidations as parse_bybit
 from collectors.okx import OkxInstrument, parse_liquidations
 from collectors.parsing import FrameError, Parsed
 
 _OKX = {"BTC-USDT-SWAP": OkxInstrument("BTC-USDT-SWAP", "SWAP", "BTC", 1.0, False, 0.01)}
 _COINM = {"BTCUSD_PERP": CoinmContract("BTC", 100.0)}
+_BYBIT = {"BTCUSDT": BybitInstrument("BTCUSDT", "BTC", 1.0, False)}
 _ORDER = {"s": "BTCUSDT", "S": "SELL", "q": "1", "p": "100", "ap": "100", "z": "1", "T": 1}
 
 
@@ -38,6 +41,16 @@ def _okx(**changes: object) -> str:
     return json.dumps({"data": [{"instId": "BTC-USDT-SWAP", "details": [detail]}]})
 
 
+def _bybit(**changes: object) -> str:
+    entry: dict[str, object] = {"T": 1, "s": "BTCUSDT", "S": "Buy", "v": "1", "p": "100"}
+    entry.update(changes)
+    for key, value in changes.items():
+        if value is None:
+            del entry[key]
+    frame = {"topic": "allLiquidation.BTCUSDT", "type": "snapshot", "ts": 1, "data": [entry]}
+    return json.dumps(frame)
+
+
 UNDECODABLE = [
     ("usdm", "not json"),
     ("usdm", ""),
@@ -61,6 +74,21 @@ UNDECODABLE = [
     ("okx", '{"data":[{"instId":"BTC-USDT-SWAP"}]}'),
     ("okx", '{"event":"error","code":"60012","msg":"Invalid request"}'),
     ("okx", '{"event":"mystery"}'),
+    ("bybit", "not json"),
+    ("bybit", "{}"),
+    ("bybit", _bybit(v=None)),
+    ("bybit", _bybit(T="soon")),
+    ("bybit", _bybit(p={"deep": ["x"]})),
+    ("bybit", '{"topic":"allLiquidation.BTCUSDT","data":{"s":"BTCUSDT"}}'),
+    ("bybit", '{"topic":"allLiquidation.BTCUSDT"}'),
+    ("bybit", '{"topic":"publicTrade.BTCUSDT","data":[]}'),
+    # the deprecated `liquidation.{symbol}` shape: never subscribed, never parsed
+    ("bybit", '{"topic":"liquidation.BTCUSDT","data":{"side":"Buy","size":"1","price":"1"}}'),
+    # error replies and unknown operations
+    ("bybit", '{"success":false,"ret_msg":"error:handler not found","op":"subscribe"}'),
+    ("bybit", '{"success":false,"ret_msg":"","op":"ping"}'),
+    ("bybit", '{"ret_msg":"","op":"subscribe"}'),
+    ("bybit", '{"success":true,"op":"auth"}'),
 ]
 
 REJECTED = [
@@ -77,6 +105,13 @@ REJECTED = [
     ("okx", _okx(bkPx="0"), "price 0.0 is not a positive finite number"),
     ("okx", _okx(bkPx="-Infinity"), "price -inf is not a positive finite number"),
     ("okx", _okx(posSide="net", side=""), "unknown side posSide='net' side=''"),
+    ("bybit", _bybit(v="0"), "size 0.0 is not a positive finite number"),
+    ("bybit", _bybit(v="-2"), "size -2.0 is not a positive finite number"),
+    ("bybit", _bybit(v="NaN"), "size nan is not a positive finite number"),
+    ("bybit", _bybit(p="0"), "price 0.0 is not a positive finite number"),
+    ("bybit", _bybit(p="-Infinity"), "price -inf is not a positive finite number"),
+    ("bybit", _bybit(S="Long"), "unknown position side 'Long'"),
+    ("bybit", _bybit(S=""), "unknown position side ''"),
 ]
 
 
@@ -85,6 +120,8 @@ def _parse(feed: str, frame: str) -> Parsed:
         return parse_usdm(frame, 0)
     if feed == "coinm":
         return parse_coinm(frame, 0, _COINM)
+    if feed == "bybit":
+        return parse_bybit(frame, 0, _BYBIT)
     return parse_liquidations(frame, 0, _OKX)
 
 
@@ -107,3 +144,4 @@ def test_unknown_fields_are_ignored() -> None:
     frame = _binance(ps="BTCUSDT", st=1, brand_new={"nested": [1, 2]})
     assert len(parse_usdm(frame, 0).records) == 1
     assert len(parse_liquidations(_okx(bkLoss="0", ccy="", extra="x"), 0, _OKX).records) == 1
+    assert len(parse_bybit(_bybit(i="x", brand_new={"n": [1]}), 0, _BYBIT).records) == 1

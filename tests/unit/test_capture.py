@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.bybit import BybitFeed
 from collectors.capture import CaptureLine, CaptureProblem, CaptureWriter, read_capture, replay
 from collectors.okx import OkxFeed
+from collectors.record import Side
+from tests.support import bybit
 from tests.support.fixtures import lines, text
 from tests.support.sinks import CollectingSink
 
@@ -77,3 +82,32 @@ def test_capture_line_is_the_documented_json() -> None:
         "source": "okx",
         "frame": "x",
     }
+
+
+def test_the_shared_bybit_source_reaches_both_feeds_and_each_takes_its_own() -> None:
+    linear = BybitFeed("linear", "ws://x", "http://x")
+    inverse = BybitFeed("inverse", "ws://x", "http://x")
+    inverse_push = json.dumps(
+        {
+            "topic": "allLiquidation.BTCUSD",
+            "type": "snapshot",
+            "ts": 2,
+            "data": [{"T": 1, "s": "BTCUSD", "S": "Sell", "v": "800", "p": "80000"}],
+        }
+    )
+    capture: list[CaptureLine | CaptureProblem] = [
+        CaptureLine(1, "bybit-instruments", bybit.pages(bybit.inverse_page())),
+        CaptureLine(2, "bybit-instruments", bybit.pages(bybit.linear_page())),
+        CaptureLine(3, "bybit-linear", lines("bybit_all_liquidation.jsonl")[4]),
+        CaptureLine(4, "bybit-inverse", inverse_push),
+        CaptureLine(5, "bybit-instruments", '[{"retCode":10001,"retMsg":"params error"}]'),
+    ]
+    sink = CollectingSink()
+    report = replay(capture, [linear, inverse], sink)
+    assert [(r.market, r.symbol, r.side, r.notional_usd) for r in sink.records] == [
+        ("linear", "BTCUSDT", Side.LONG, pytest.approx(494.3814)),
+        ("linear", "BTCUSDT", Side.LONG, pytest.approx(3130.9834)),
+        ("inverse", "BTCUSD", Side.SHORT, 800.0),
+    ]
+    assert (report.metadata_applied, report.metadata_failed) == (2, 1)
+    assert (len(linear.instruments), len(inverse.instruments)) == (9, 3)

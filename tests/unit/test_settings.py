@@ -24,12 +24,21 @@ def test_defaults() -> None:
     assert settings.telegram_bot_token is None
     assert settings.telegram_base_url == "https://api.telegram.org/bot"
     assert settings.database_path == Path("data/liquidations.db")
-    assert settings.exchanges == ("binance-usdm", "binance-coinm", "okx")
+    assert settings.exchanges == (
+        "binance-usdm",
+        "binance-coinm",
+        "okx",
+        "bybit-linear",
+        "bybit-inverse",
+    )
     assert settings.binance_usdm_ws_url == "wss://fstream.binance.com/market/ws/!forceOrder@arr"
     assert settings.binance_coinm_ws_url == "wss://dstream.binance.com/ws/!forceOrder@arr"
     assert settings.binance_coinm_rest_url == "https://dapi.binance.com"
     assert settings.okx_ws_url == "wss://ws.okx.com:8443/ws/v5/public"
     assert settings.okx_rest_url == "https://www.okx.com"
+    assert settings.bybit_ws_linear_url == "wss://stream.bybit.com/v5/public/linear"
+    assert settings.bybit_ws_inverse_url == "wss://stream.bybit.com/v5/public/inverse"
+    assert settings.bybit_rest_url == "https://api.bybit.com"
     assert settings.min_event_usd == 10.0
 
 
@@ -37,12 +46,17 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXCHANGES", " OKX , binance-usdm,okx ")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret")
     monkeypatch.setenv("OKX_WS_URL", "ws://127.0.0.1:1/ws")
+    monkeypatch.setenv("BYBIT_WS_INVERSE_URL", "ws://127.0.0.1:2/inverse")
+    monkeypatch.setenv("BYBIT_REST_URL", "http://127.0.0.1:3")
     settings = Settings(_env_file=None)
     assert settings.exchanges == ("okx", "binance-usdm")
     assert settings.telegram_bot_token is not None
     assert settings.telegram_bot_token.get_secret_value() == "123:secret"
     assert "123:secret" not in repr(settings)
     assert settings.endpoints().okx_ws == "ws://127.0.0.1:1/ws"
+    assert settings.endpoints().bybit_inverse_ws == "ws://127.0.0.1:2/inverse"
+    assert settings.endpoints().bybit_rest == "http://127.0.0.1:3"
+    assert settings.endpoints().bybit_linear_ws == "wss://stream.bybit.com/v5/public/linear"
 
 
 def test_blank_token_means_console_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,12 +7,18 @@ import json
 import pytest
 
 from collectors.binance import CoinmContract, parse_coinm, parse_usdm
+from collectors.bybit import BybitInstrument
+from collectors.bybit import parse_liquidations as parse_bybit
 from collectors.okx import OkxInstrument, parse_liquidations
 from collectors.parsing import Parsed
 from collectors.record import Side
 
 _OKX = {"BTC-USDT-SWAP": OkxInstrument("BTC-USDT-SWAP", "SWAP", "BTC", 1.0, False, 0.01)}
 _COINM = {"BTCUSD_PERP": CoinmContract("BTC", 100.0)}
+_BYBIT = {
+    "BTCUSDT": BybitInstrument("BTCUSDT", "BTC", 1.0, False),
+    "BTCUSD": BybitInstrument("BTCUSD", "BTC", 1.0, True),
+}
 
 
 def _binance(symbol: str, side: str) -> str:
@@ -30,6 +36,12 @@ def _okx(pos_side: str | None, side: str) -> str:
     if pos_side is not None:
         detail["posSide"] = pos_side
     return json.dumps({"data": [{"instId": "BTC-USDT-SWAP", "details": [detail]}]})
+
+
+def _bybit(symbol: str, side: str) -> Parsed:
+    entry = {"T": 1, "s": symbol, "S": side, "v": "1", "p": "100"}
+    frame = {"topic": f"allLiquidation.{symbol}", "type": "snapshot", "ts": 1, "data": [entry]}
+    return parse_bybit(json.dumps(frame), 0, _BYBIT)
 
 
 def _usdm(side: str) -> Parsed:
@@ -58,6 +70,11 @@ SIDE_TABLE = [
     ("okx posSide=net side=buy", lambda: _okx_parse("net", "buy"), Side.SHORT),
     ("okx posSide missing side=sell", lambda: _okx_parse(None, "sell"), Side.LONG),
     ("okx posSide missing side=buy", lambda: _okx_parse(None, "buy"), Side.SHORT),
+    # Bybit: `S` is the POSITION side, so the letter is the opposite of Binance's order side.
+    ("bybit linear S=Buy", lambda: _bybit("BTCUSDT", "Buy"), Side.LONG),
+    ("bybit linear S=Sell", lambda: _bybit("BTCUSDT", "Sell"), Side.SHORT),
+    ("bybit inverse S=Buy", lambda: _bybit("BTCUSD", "Buy"), Side.LONG),
+    ("bybit inverse S=Sell", lambda: _bybit("BTCUSD", "Sell"), Side.SHORT),
 ]
 
 
@@ -79,6 +96,8 @@ def test_side_is_the_liquidated_position(case: str, parse: object, expected: Sid
         lambda: _coinm(""),
         lambda: _okx_parse("net", "hold"),
         lambda: _okx_parse("both", "sell"),
+        lambda: _bybit("BTCUSDT", "BUY"),
+        lambda: _bybit("BTCUSDT", "long"),
     ],
 )
 def test_unknown_side_is_rejected(parse: object) -> None:
