@@ -38,7 +38,7 @@ class FeedCoverage:
     coverage: Coverage  # throttled (a lower bound), partial or complete when up
     uptime_share: float  # 0..1 of the window the feed was connected
     down_ms: int
-    gaps: tuple[Gap, ...]  # listed gaps of at least MIN_LISTED_GAP_MS, oldest first
+    gaps: tuple[Gap, ...]  # gaps of at least the tracker's min_listed_gap_ms, oldest first
     connected: bool  # up at the end of the window
 
     @property
@@ -50,8 +50,11 @@ class FeedCoverage:
 class CoverageTracker:
     """Keep up intervals and backfill marks per feed; pure, in memory."""
 
-    def __init__(self, feeds: Sequence[FeedInfo]) -> None:
+    def __init__(
+        self, feeds: Sequence[FeedInfo], *, min_listed_gap_ms: int = MIN_LISTED_GAP_MS
+    ) -> None:
         self.feeds = {feed.feed_id: feed for feed in feeds}
+        self.min_listed_gap_ms = min_listed_gap_ms
         self._up: dict[str, list[list[int | None]]] = {feed.feed_id: [] for feed in feeds}
         self._backfills: dict[str, list[tuple[int, int]]] = {f.feed_id: [] for f in feeds}
 
@@ -118,7 +121,7 @@ class CoverageTracker:
             gaps = tuple(
                 Gap(lo, hi, any(f_lo <= lo and hi <= f_hi for f_lo, f_hi in fills))
                 for lo, hi in holes
-                if hi - lo >= MIN_LISTED_GAP_MS
+                if hi - lo >= self.min_listed_gap_ms
             )
             intervals = self._up.get(feed_id, [])
             connected = bool(intervals) and intervals[-1][1] is None

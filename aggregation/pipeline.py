@@ -41,6 +41,7 @@ class Aggregation:
         self.windows = windows
         self.coverage = CoverageTracker(feeds)
         self.queries = LiquidationQueries(windows, self.coverage, clock)
+        self.errors = 0
         self._clock = clock
 
     async def start(self) -> StartReport:
@@ -67,8 +68,16 @@ class Aggregation:
         return StartReport(loaded, snapshot.heartbeat_ms)
 
     def ingest(self, record: Liquidation) -> Outcome:
-        """Count an event in memory and buffer it for the database (duplicates are dropped)."""
-        outcome = self.windows.add(record)
+        """Count an event in memory and buffer it for the database (duplicates are dropped).
+
+        Never raises: an unexpected error is logged and counted, and the event is still stored.
+        """
+        try:
+            outcome = self.windows.add(record)
+        except Exception:  # a bug must not stop the feeds; the row still reaches the disk
+            self.errors += 1
+            log.exception("window store failed on %r", record)
+            outcome = Outcome.STALE
         if outcome is not Outcome.DUPLICATE:
             self.store.enqueue(record)  # stale events are stored too, just not counted live
         return outcome

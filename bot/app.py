@@ -18,6 +18,7 @@ from aggregation.store import LiquidationStore, private_file
 from aggregation.windows import DEFAULT_WINDOWS_S, WindowStore
 from bot.console import (
     ConsolePrinter,
+    format_ingest_line,
     format_replay_summary,
     format_status_line,
     print_status,
@@ -62,10 +63,18 @@ async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> N
             f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
         )
         out.flush()
+        aggregation = runtime.aggregation
+
+        def ingest_line() -> list[str]:
+            store = aggregation.store
+            return [format_ingest_line(aggregation.windows.counters, store.stats, store.pending())]
+
         await run_until_stopped(
             stop,
             runtime.run(),
-            print_status(out, runtime.feed_stats, runtime.queries, settings.status_interval_s),
+            print_status(
+                out, runtime.feed_stats, runtime.queries, settings.status_interval_s, ingest_line
+            ),
         )
 
 

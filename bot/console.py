@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
+from aggregation.store import StoreStats
+from aggregation.windows import IngestCounters
 from bot.durations import format_window
 from bot.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Liquidation, Side
@@ -91,18 +93,31 @@ class ConsolePrinter:
             self.printed += 1
 
 
+def format_ingest_line(counters: IngestCounters, store: StoreStats, pending: int) -> str:
+    """Return one line of what ingest and the database writer did."""
+    return (
+        f"ingest: {counters.counted:,} counted, {counters.duplicates:,} duplicates, "
+        f"{counters.stale:,} older than every window, {counters.clamped:,} future times clamped; "
+        f"database: {store.written:,} rows written, {pending:,} pending, "
+        f"{store.dropped:,} dropped"
+    )
+
+
 async def print_status(
     out: TextIO,
     stats: Callable[[], list[FeedStats]],
     queries: LiquidationQueries | None,
     interval_s: float,
+    extra: Callable[[], list[str]] | None = None,
 ) -> None:
-    """Every `interval_s`, print a status line per feed and, with queries, the totals."""
+    """Every `interval_s`, print a status line per feed, any extra lines and the totals."""
     while True:
         await asyncio.sleep(interval_s)
         now = time.time_ns() // 1_000_000
         for feed_stats in stats():
             out.write(format_status_line(feed_stats, now) + "\n")
+        for line in extra() if extra is not None else ():
+            out.write(line + "\n")
         if queries is not None:
             out.write(format_market_line(queries.market()) + "\n")
             out.write(DATA_NOTE + "\n")

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # Shorter outages are a reconnect blip: not worth a round of REST requests.
 MIN_BACKFILL_GAP_MS = 5_000
+# A drop is noticed late (OKX's watchdog allows 30 s of silence), so history is fetched from
+# this long before the recorded gap; the idempotent merge ignores what was already seen.
+BACKFILL_LEAD_MS = 60_000
 HISTORY_MS = 24 * 3600 * 1000
 
 LiquidationListener = Callable[[Liquidation], None]
@@ -74,6 +77,7 @@ class Runtime:
     listeners: list[LiquidationListener] = field(default_factory=list)
     clock: Callable[[], int] = wall_clock_ms
     backfill_stats: BackfillStats = field(default_factory=BackfillStats)
+    min_backfill_gap_ms: int = MIN_BACKFILL_GAP_MS
 
     def __post_init__(self) -> None:
         self.feeds: list[Feed] = build_feeds(self.settings.exchanges, self.settings.endpoints())
@@ -165,12 +169,17 @@ class Runtime:
         self.aggregation.feed_state(change.feed_id, change.up, change.ts_ms, change.reason)
         if (
             gap_start is not None
-            and change.ts_ms - gap_start >= MIN_BACKFILL_GAP_MS
+            and change.ts_ms - gap_start >= self.min_backfill_gap_ms
             and any(isinstance(f, OkxFeed) and f.feed_id == change.feed_id for f in self.feeds)
         ):
             task = asyncio.create_task(self.backfill(change.feed_id, gap_start, change.ts_ms))
             self._backfills.add(task)
             task.add_done_callback(self._backfills.discard)
+
+    async def wait_backfills(self) -> None:
+        """Wait until the backfills under way are done (tests and clean shutdowns)."""
+        while self._backfills:
+            await asyncio.gather(*self._backfills, return_exceptions=True)
 
     async def backfill(self, feed_id: str, start_ms: int, end_ms: int) -> None:
         """Fetch the gap [start_ms, end_ms] from OKX's history and merge it idempotently."""
@@ -185,7 +194,9 @@ class Runtime:
             if not active:
                 log.info("%s: no instrument active in the last 24 h: nothing to backfill", feed_id)
                 return
-            result = await OkxBackfill(feed, self._http).fetch(start_ms, end_ms, active)
+            result = await OkxBackfill(feed, self._http).fetch(
+                start_ms - BACKFILL_LEAD_MS, end_ms, active
+            )
             self.backfill_stats.runs += 1
             if result.errors:
                 self.backfill_stats.errors += len(result.errors)
@@ -201,7 +212,7 @@ class Runtime:
                     self.aggregation.ingest(record)
                 return
             counters = self.aggregation.ingest_backfill(
-                feed_id, result.covered_from_ms, end_ms, result.records
+                feed_id, max(start_ms, result.covered_from_ms), end_ms, result.records
             )
             self.backfill_stats.events += counters.counted
             log.info(

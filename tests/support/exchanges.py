@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,15 +94,18 @@ class Exchanges:
 
 @contextlib.asynccontextmanager
 async def exchanges(
-    usdm: Script | None = None, coinm: Script | None = None, okx: Script | None = None
+    usdm: Sequence[Script] = (),
+    coinm: Sequence[Script] = (),
+    okx: Sequence[Script] = (),
 ) -> AsyncIterator[Exchanges]:
-    """Serve the recorded frames of each feed (once per connection) and their metadata."""
+    """Serve each feed: the given scripts per connection (the last repeats), or by default the
+    recorded frames once per connection; and their metadata."""
     linear = frames_then(BYBIT_LINEAR_FRAMES, after="allLiquidation.SHIB1000USDT")
     inverse = frames_then(BYBIT_INVERSE_FRAMES, after="allLiquidation.BTCUSDH27")
     async with (
-        ScriptedServer(usdm or frames_then(USDM_FRAMES)) as usdm_server,
-        ScriptedServer(coinm or frames_then(COINM_FRAMES)) as coinm_server,
-        ScriptedServer(okx or frames_then(OKX_FRAMES, after="subscribe")) as okx_server,
+        ScriptedServer(*(usdm or [frames_then(USDM_FRAMES)])) as usdm_server,
+        ScriptedServer(*(coinm or [frames_then(COINM_FRAMES)])) as coinm_server,
+        ScriptedServer(*(okx or [frames_then(OKX_FRAMES, after="subscribe")])) as okx_server,
         ScriptedServer(linear) as bybit_linear,
         ScriptedServer(inverse) as bybit_inverse,
         RestStub() as rest,

@@ -6,7 +6,16 @@ import io
 
 import pytest
 
-from bot.console import ConsolePrinter, format_event_line, format_status_line
+from aggregation.query import SideTotals, WindowTotals
+from aggregation.store import StoreStats
+from aggregation.windows import IngestCounters
+from bot.console import (
+    ConsolePrinter,
+    format_event_line,
+    format_ingest_line,
+    format_market_line,
+    format_status_line,
+)
 from bot.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Coverage, Liquidation, Side
 from collectors.stats import FeedStats
@@ -104,3 +113,22 @@ def test_uptime_within_a_window() -> None:
         (False, 300, 400),
         (True, 400, None),
     ]
+
+
+def test_ingest_line() -> None:
+    counters = IngestCounters(counted=1200, duplicates=3, stale=2, clamped=1)
+    store = StoreStats(written=1195, dropped=0)
+    assert format_ingest_line(counters, store, 7) == (
+        "ingest: 1,200 counted, 3 duplicates, 2 older than every window, 1 future times "
+        "clamped; database: 1,195 rows written, 7 pending, 0 dropped"
+    )
+
+
+def test_market_line() -> None:
+    windows = [
+        WindowTotals(180, 0, SideTotals(1500.0, 250.0, 2, 1), ()),
+        WindowTotals(3600, 0, SideTotals(2_500_000.0, 0.0, 9, 0), ()),
+    ]
+    assert format_market_line(windows) == (
+        "totals 3m $1.75K (long $1.50K / short $250) | 1h $2.50M (long $2.50M / short $0)"
+    )
