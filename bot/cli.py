@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.telegram_bot_token is None:
         _run_with_signals(lambda stop: run_console(settings, sys.stdout, stop))
         return 0
-    sys.stderr.write(
-        "TELEGRAM_BOT_TOKEN is set, but the Telegram layer is not part of this version yet; "
-        "unset it to run console mode.\n"
-    )
-    return 2
+    from bot.telegram_app import run_telegram  # noqa: PLC0415 - console mode needs none of it
+
+    _run_with_signals(lambda stop: run_telegram(settings, stop))
+    return 0

@@ -8,7 +8,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.commands import UsageError, parse_schedule
 from bot.durations import parse_duration
+from bot.rules import Schedule
 from collectors.registry import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     bybit_rest_url: str = _DEFAULT_ENDPOINTS.bybit_rest
     windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
     retention_hours: float = Field(default=48.0, gt=0)
+    default_min_usd: float = Field(default=100_000.0, ge=1_000.0)
+    admin_user_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    channel_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    summary_schedule: str = "every 1h"
+    alert_max_age_s: float = Field(default=600.0, gt=0)
     metadata_refresh_s: float = Field(default=1800.0, gt=0)
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
@@ -74,6 +81,32 @@ class Settings(BaseSettings):
                 raise ValueError("windows longer than 24h are not kept in memory")
             return tuple(seconds)
         return value
+
+    @field_validator("admin_user_ids", "channel_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(int(part) for part in value.split(",") if part.strip())
+            except ValueError:
+                raise ValueError("list numeric ids separated by commas: 12345,-1001234") from None
+        return value
+
+    @field_validator("summary_schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        try:
+            request = parse_schedule(value.split())
+        except UsageError as exc:
+            raise ValueError(f"{exc.reason} (e.g. every 1h or daily 08:00)") from None
+        if request.off:
+            raise ValueError("use a schedule (e.g. every 1h); leave CHANNEL_IDS empty for none")
+        return value
+
+    def default_schedule(self, chat_id: int) -> Schedule:
+        """Return the SUMMARY_SCHEDULE for a chat."""
+        request = parse_schedule(self.summary_schedule.split())
+        return Schedule(chat_id, request.every_s, request.daily_minute)
 
     @field_validator("log_level")
     @classmethod

@@ -161,3 +161,21 @@ def frames_then(frames: list[str], then: str = "hold", *, after: str | None = No
             await peer.hold()
 
     return script
+
+
+class LiveFeed:
+    """A script that sends whatever frames the test pushes, while the connection lasts."""
+
+    def __init__(self) -> None:
+        self._frames: asyncio.Queue[str] = asyncio.Queue()
+        self.connected = asyncio.Event()
+
+    def push(self, *frames: str) -> None:
+        """Queue frames for the open connection (or the next one)."""
+        for frame in frames:
+            self._frames.put_nowait(frame)
+
+    async def __call__(self, peer: Peer) -> None:
+        self.connected.set()
+        while True:
+            await peer.send(await self._frames.get())

@@ -1,0 +1,429 @@
+"""Deliver alerts and messages to chats within Telegram's limits, merging what cannot go singly.
+
+Each chat has its own queue and pace: one message per second to a private chat, one per three
+seconds (20 a minute) to a group or channel. Alerts that pile up while a chat must wait are
+merged into one digest. A chat's queue is bounded: it keeps the largest alerts, and what it cannot
+hold is counted and reported in the next message to that chat. python-telegram-bot's
+AIORateLimiter keeps the overall rate (30 messages a second) and retries 429s first.
+
+Telegram errors: 403 (blocked, kicked) and "chat not found" end delivery to that chat (its owner
+is told through `ChatEvents`); a group upgraded to a supergroup moves the queue to the new id and
+resends; 429 waits `retry_after`; a 400 "can't parse entities" is resent as plain text; a timeout
+is not resent (the message may have arrived) but counted as uncertain and reported; other network
+errors are retried with backoff, then counted as failed and reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import heapq
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot import messages
+from bot.storage import PendingChat
+from collectors.record import Liquidation
+
+log = logging.getLogger(__name__)
+
+
+class ChatEvents(Protocol):
+    """What the dispatcher tells the rest of the bot about chats."""
+
+    async def chat_gone(self, chat_id: int, reason: str) -> None:
+        """The bot may no longer write to this chat (blocked, kicked, deleted)."""
+
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup with a new id."""
+
+
+@dataclass(slots=True)
+class DispatchStats:
+    """What the dispatcher did."""
+
+    alerts_queued: int = 0
+    alerts_delivered: int = 0  # alerts carried by messages Telegram accepted
+    messages_sent: int = 0
+    digests_sent: int = 0
+    alerts_dropped: int = 0  # a chat's bounded queue was full (reported to the chat)
+    alerts_uncertain: int = 0  # Telegram timed out: maybe delivered (reported)
+    alerts_failed: int = 0  # undeliverable after retries (reported)
+    alerts_undeliverable: int = 0  # the chat blocked or removed the bot
+    rate_limited: int = 0  # 429s that outlasted the rate limiter's own retries
+    network_retries: int = 0
+    plain_text_resends: int = 0
+    chats_gone: int = 0
+    migrations: int = 0
+
+
+class _Outcome(enum.Enum):
+    SENT = "sent"
+    GONE = "gone"
+    MIGRATED = "migrated"
+    RETRY_AFTER = "retry_after"
+    NETWORK = "network"
+    UNCERTAIN = "uncertain"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    outcome: _Outcome
+    detail: str = ""
+    delay_s: float = 0.0
+    new_chat_id: int = 0
+
+
+@dataclass(slots=True)
+class _ChatQueue:
+    alerts: list[tuple[float, int, Liquidation]] = field(default_factory=list)  # min-heap
+    messages: deque[str] = field(default_factory=deque)
+    dropped: int = 0  # not reported yet
+    uncertain: int = 0
+    failed: int = 0
+    ready_at: float = 0.0
+    attempts: int = 0
+    scheduled: bool = False
+    in_flight: bool = False
+
+    def has_work(self) -> bool:
+        return bool(self.alerts or self.messages)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """Return RetryAfter's delay (an int today, a timedelta in later PTB versions)."""
+    value: object = exc.retry_after
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+class AlertDispatcher:
+    """Per-chat queues and pacing in front of the Bot API."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        events: ChatEvents,
+        *,
+        private_interval_s: float = 1.0,
+        group_interval_s: float = 3.0,
+        max_alerts_per_chat: int = 200,
+        workers: int = 8,
+        max_attempts: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bot = bot
+        self._events = events
+        self._private_interval_s = private_interval_s
+        self._group_interval_s = group_interval_s
+        self._max_alerts = max_alerts_per_chat
+        self._workers = workers
+        self._max_attempts = max_attempts
+        self._clock = clock
+        self._queues: dict[int, _ChatQueue] = {}
+        self._ready: list[tuple[float, int, int]] = []  # (ready_at, seq, chat_id)
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stats = DispatchStats()
+
+    # --- queueing (never blocks) ----------------------------------------------------------
+
+    def enqueue_alert(self, chat_id: int, record: Liquidation) -> None:
+        """Queue an alert; a full queue keeps the largest alerts and counts the rest."""
+        queue = self._queue(chat_id)
+        self.stats.alerts_queued += 1
+        self._seq += 1
+        item = (record.notional_usd, self._seq, record)
+        if len(queue.alerts) < self._max_alerts:
+            heapq.heappush(queue.alerts, item)
+        else:
+            heapq.heappushpop(queue.alerts, item)  # the smallest alert goes
+            queue.dropped += 1
+            self.stats.alerts_dropped += 1
+        self._schedule(chat_id, queue)
+
+    def enqueue_message(self, chat_id: int, html: str) -> None:
+        """Queue one message (a summary, a notice); messages go before pending alerts."""
+        queue = self._queue(chat_id)
+        queue.messages.append(html)
+        self._schedule(chat_id, queue)
+
+    def forget(self, chat_id: int) -> int:
+        """Drop everything queued for a chat; return how many alerts were dropped."""
+        queue = self._queues.pop(chat_id, None)
+        if queue is None:
+            return 0
+        self.stats.alerts_undeliverable += len(queue.alerts)
+        return len(queue.alerts)
+
+    def restore(self, pending: list[PendingChat]) -> None:
+        """Queue what a previous run could not send."""
+        for owed in pending:
+            queue = self._queue(owed.chat_id)
+            queue.messages.extend(owed.messages)
+            for record in owed.alerts:
+                self._seq += 1
+                heapq.heappush(queue.alerts, (record.notional_usd, self._seq, record))
+            queue.dropped += owed.dropped
+            queue.uncertain += owed.uncertain
+            self._schedule(owed.chat_id, queue)
+
+    def snapshot(self) -> list[PendingChat]:
+        """Return everything still owed, to persist at shutdown."""
+        return [
+            PendingChat(
+                chat_id=chat_id,
+                alerts=[item[2] for item in sorted(queue.alerts, key=lambda i: i[1])],
+                messages=list(queue.messages),
+                dropped=queue.dropped,
+                uncertain=queue.uncertain + queue.failed,
+            )
+            for chat_id, queue in sorted(self._queues.items())
+            if queue.has_work() or queue.dropped or queue.uncertain or queue.failed
+        ]
+
+    def pending_alerts(self) -> int:
+        """Return how many alerts wait, over all chats."""
+        return sum(len(queue.alerts) for queue in self._queues.values())
+
+    def pending_chats(self) -> int:
+        """Return how many chats have something waiting."""
+        return sum(1 for queue in self._queues.values() if queue.has_work())
+
+    def _queue(self, chat_id: int) -> _ChatQueue:
+        queue = self._queues.get(chat_id)
+        if queue is None:
+            queue = self._queues[chat_id] = _ChatQueue()
+        return queue
+
+    def _schedule(self, chat_id: int, queue: _ChatQueue) -> None:
+        if queue.scheduled or queue.in_flight or not queue.has_work():
+            return
+        queue.scheduled = True
+        self._seq += 1
+        heapq.heappush(self._ready, (queue.ready_at, self._seq, chat_id))
+        self._idle.clear()
+        self._wake.set()
+
+    # --- delivery -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver forever with a few concurrent workers."""
+        async with asyncio.TaskGroup() as group:
+            for number in range(self._workers):
+                group.create_task(self._worker(), name=f"dispatch-{number}")
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until nothing is waiting or in flight (True), or until the timeout (False)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._ready or any(q.in_flight for q in self._queues.values()):
+                    self._idle.clear()
+                    await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _worker(self) -> None:
+        while True:
+            chat_id = await self._next_ready()
+            queue = self._queues.get(chat_id)
+            if queue is None:
+                continue
+            queue.scheduled = False
+            queue.in_flight = True
+            try:
+                await self._deliver(chat_id, queue)
+            except Exception:  # a bug must not stop delivery to every other chat
+                log.exception("delivery to chat %d failed", chat_id)
+            finally:
+                queue.in_flight = False
+                current = self._queues.get(chat_id)
+                if current is not None:
+                    self._schedule(chat_id, current)
+                if not self._ready and not any(q.in_flight for q in self._queues.values()):
+                    self._idle.set()
+
+    async def _next_ready(self) -> int:
+        while True:
+            now = self._clock()
+            if self._ready and self._ready[0][0] <= now:
+                return heapq.heappop(self._ready)[2]
+            timeout = self._ready[0][0] - now if self._ready else None
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def _interval(self, chat_id: int) -> float:
+        # Negative ids are groups, supergroups and channels: Telegram allows 20 a minute.
+        return self._group_interval_s if chat_id < 0 else self._private_interval_s
+
+    async def _deliver(self, chat_id: int, queue: _ChatQueue) -> None:
+        taken: list[tuple[float, int, Liquidation]] = []
+        if queue.messages:
+            text = queue.messages[0]
+        else:
+            taken, queue.alerts = queue.alerts, []
+            records = [item[2] for item in sorted(taken, key=lambda i: i[1])]
+            unreported = queue.uncertain + queue.failed
+            if len(records) == 1:
+                notice = messages.dropped_notice(queue.dropped, unreported)
+                text = messages.alert(records[0])
+                text = f"{notice}\n{text}" if notice else text
+            else:
+                text = messages.digest(records, dropped=queue.dropped, uncertain=unreported)
+        try:
+            result = await self._send(chat_id, text)
+        except asyncio.CancelledError:
+            # Stopping mid-send: Telegram may or may not have it. Resending could duplicate, so
+            # count it as uncertain; the count is stored and reported to the chat next time.
+            if taken:
+                queue.uncertain += len(taken)
+                self.stats.alerts_uncertain += len(taken)
+            raise
+        await self._settle(chat_id, queue, taken, result)
+
+    async def _settle(
+        self,
+        chat_id: int,
+        queue: _ChatQueue,
+        taken: list[tuple[float, int, Liquidation]],
+        result: _Result,
+    ) -> None:
+        outcome = result.outcome
+        if outcome in (_Outcome.SENT, _Outcome.UNCERTAIN, _Outcome.FAILED):
+            self._settle_done(chat_id, queue, len(taken), result)
+        elif outcome is _Outcome.GONE:
+            self.stats.chats_gone += 1
+            self.stats.alerts_undeliverable += len(taken) + len(queue.alerts)
+            self._queues.pop(chat_id, None)
+            log.warning("chat %d is gone (%s); alerts and schedule stop", chat_id, result.detail)
+            await self._events.chat_gone(chat_id, result.detail)
+        else:
+            # Retryable: put the alerts back (merged with what arrived meanwhile) and wait.
+            for item in taken:
+                heapq.heappush(queue.alerts, item)
+            while len(queue.alerts) > self._max_alerts:
+                heapq.heappop(queue.alerts)
+                queue.dropped += 1
+                self.stats.alerts_dropped += 1
+            if outcome is _Outcome.MIGRATED:
+                await self._move(chat_id, queue, result.new_chat_id)
+            elif outcome is _Outcome.RETRY_AFTER:
+                self.stats.rate_limited += 1
+                queue.ready_at = self._clock() + result.delay_s
+            else:
+                self._retry_later(chat_id, queue, bool(taken), result.detail)
+
+    def _settle_done(self, chat_id: int, queue: _ChatQueue, carried: int, result: _Result) -> None:
+        """The message left the queue: sent, refused, or maybe delivered (timeout)."""
+        stats = self.stats
+        if carried:
+            queue.dropped = queue.uncertain = queue.failed = 0  # reported in this message
+        else:
+            queue.messages.popleft()
+        queue.attempts = 0
+        queue.ready_at = self._clock() + self._interval(chat_id)
+        if result.outcome is _Outcome.SENT:
+            stats.messages_sent += 1
+            stats.alerts_delivered += carried
+            stats.digests_sent += int(carried > 1)
+        elif result.outcome is _Outcome.UNCERTAIN:
+            queue.uncertain += carried
+            stats.alerts_uncertain += carried
+            log.warning("chat %d: Telegram timed out; not resending", chat_id)
+        else:
+            queue.failed += carried
+            stats.alerts_failed += carried
+            log.error("chat %d: message refused: %s", chat_id, result.detail)
+
+    async def _move(self, chat_id: int, queue: _ChatQueue, new_chat_id: int) -> None:
+        """Carry a migrated group's queue to its supergroup id and send there."""
+        self.stats.migrations += 1
+        self._queues.pop(chat_id, None)
+        target = self._queue(new_chat_id)
+        for item in queue.alerts:
+            heapq.heappush(target.alerts, item)
+        target.messages.extend(queue.messages)
+        target.dropped += queue.dropped
+        target.uncertain += queue.uncertain
+        target.failed += queue.failed
+        log.info("chat %d became supergroup %d; resending there", chat_id, new_chat_id)
+        await self._events.chat_migrated(chat_id, new_chat_id)
+        self._schedule(new_chat_id, target)
+
+    def _retry_later(self, chat_id: int, queue: _ChatQueue, alerts: bool, detail: str) -> None:
+        """Back off after a network error; give the message up after max_attempts."""
+        queue.attempts += 1
+        self.stats.network_retries += 1
+        if queue.attempts >= self._max_attempts:
+            queue.attempts = 0
+            if alerts:  # count what it carried, to report it in the next message
+                carried = len(queue.alerts)
+                queue.alerts = []
+                queue.failed += carried
+                self.stats.alerts_failed += carried
+            else:
+                queue.messages.popleft()
+            log.error(
+                "chat %d: giving up after %d attempts: %s", chat_id, self._max_attempts, detail
+            )
+        queue.ready_at = self._clock() + min(60.0, 2.0**queue.attempts)
+
+    async def _send(self, chat_id: int, text: str) -> _Result:
+        html = True
+        while True:
+            try:
+                await self._bot.send_message(
+                    chat_id=chat_id, text=text, parse_mode=ParseMode.HTML if html else None
+                )
+            except Forbidden as exc:
+                return _Result(_Outcome.GONE, exc.message)
+            except ChatMigrated as exc:
+                return _Result(_Outcome.MIGRATED, new_chat_id=int(exc.new_chat_id))
+            except RetryAfter as exc:
+                return _Result(_Outcome.RETRY_AFTER, delay_s=retry_after_seconds(exc))
+            except BadRequest as exc:
+                lowered = exc.message.lower()
+                if html and "can't parse entities" in lowered:
+                    # An escaping bug: the content still matters, so send it without markup.
+                    log.error("chat %d: %s; resending as plain text", chat_id, exc.message)
+                    self.stats.plain_text_resends += 1
+                    html = False
+                    text = messages.plain_text(text)
+                    continue
+                if "chat not found" in lowered:
+                    return _Result(_Outcome.GONE, exc.message)
+                return _Result(_Outcome.FAILED, exc.message)
+            except TimedOut:
+                return _Result(_Outcome.UNCERTAIN)
+            except NetworkError as exc:
+                return _Result(_Outcome.NETWORK, exc.message)
+            except TelegramError as exc:  # e.g. InvalidToken: nothing to retry
+                return _Result(_Outcome.FAILED, exc.message)
+            return _Result(_Outcome.SENT)

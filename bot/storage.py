@@ -1,0 +1,268 @@
+"""Persist chats, their rules and summary schedules, and alerts not yet sent at shutdown."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import aiosqlite
+import msgspec
+
+from bot.rules import Rule, Schedule
+from collectors.record import Liquidation, Side
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bot_chats (
+    chat_id    INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    title      TEXT NOT NULL DEFAULT '',
+    active     INTEGER NOT NULL DEFAULT 1,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bot_rules (
+    rule_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id    INTEGER NOT NULL,
+    assets     TEXT NOT NULL,
+    min_usd    REAL NOT NULL,
+    side       TEXT,
+    exchanges  TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bot_rules_chat ON bot_rules (chat_id);
+CREATE TABLE IF NOT EXISTS bot_schedules (
+    chat_id      INTEGER PRIMARY KEY,
+    every_s      INTEGER,
+    daily_minute INTEGER,
+    source       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bot_pending (
+    chat_id    INTEGER PRIMARY KEY,
+    payload    BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+"""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PendingChat(msgspec.Struct):
+    """What was still owed to one chat when the bot stopped."""
+
+    chat_id: int
+    alerts: list[Liquidation] = []
+    messages: list[str] = []  # HTML messages (summaries, notices)
+    dropped: int = 0
+    uncertain: int = 0
+
+
+_PENDING = msgspec.json.Decoder(PendingChat)
+_ENCODER = msgspec.json.Encoder()
+
+
+def _rule(row: aiosqlite.Row) -> Rule:
+    """Decode (rule_id, chat_id, assets, min_usd, side, exchanges)."""
+    side = None if row[4] is None else Side(row[4])
+    return Rule(int(row[0]), int(row[1]), _split(row[2]), float(row[3]), side, _split(row[5]))
+
+
+def _join(values: frozenset[str]) -> str:
+    return ",".join(sorted(values))
+
+
+def _split(text: str) -> frozenset[str]:
+    return frozenset(v for v in text.split(",") if v)
+
+
+class BotStore:
+    """The bot's tables in the shared database file (one small connection; writes are rare)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> BotStore:
+        """Open and create the tables."""
+        db = await aiosqlite.connect(self.path, timeout=10.0)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.executescript(_SCHEMA)
+        await db.commit()
+        self._db = db
+        return self
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("BotStore is not open")
+        return self._db
+
+    # --- chats ----------------------------------------------------------------------------
+
+    async def upsert_chat(self, chat_id: int, kind: str, title: str, *, active: bool) -> None:
+        """Record a chat (and whether it may receive messages)."""
+        db = self._conn()
+        await db.execute(
+            "INSERT INTO bot_chats (chat_id, kind, title, active, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, "
+            "title = excluded.title, active = excluded.active, updated_ms = excluded.updated_ms",
+            (chat_id, kind, title[:255], int(active), _now_ms()),
+        )
+        await db.commit()
+
+    async def set_active(self, chat_id: int, active: bool) -> None:
+        """Enable or disable a chat (a blocked or kicked bot disables it until /start)."""
+        db = self._conn()
+        await db.execute(
+            "INSERT INTO bot_chats (chat_id, kind, active, updated_ms) VALUES (?, '', ?, ?) "
+            "ON CONFLICT (chat_id) DO UPDATE SET active = excluded.active, "
+            "updated_ms = excluded.updated_ms",
+            (chat_id, int(active), _now_ms()),
+        )
+        await db.commit()
+
+    async def inactive_chats(self) -> set[int]:
+        """Return the chats that may not receive messages."""
+        async with self._conn().execute("SELECT chat_id FROM bot_chats WHERE active = 0") as cur:
+            return {int(chat_id) async for (chat_id,) in cur}
+
+    async def migrate_chat(self, old: int, new: int) -> None:
+        """Move everything of a group to its new supergroup id."""
+        db = self._conn()
+        for table in ("bot_rules", "bot_pending"):
+            await db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
+        await db.execute(
+            "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
+            "SELECT ?, every_s, daily_minute, source FROM bot_schedules WHERE chat_id = ?",
+            (new, old),
+        )
+        await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
+        await db.execute(
+            "INSERT OR REPLACE INTO bot_chats (chat_id, kind, title, active, updated_ms) "
+            "SELECT ?, 'supergroup', title, active, ? FROM bot_chats WHERE chat_id = ?",
+            (new, _now_ms(), old),
+        )
+        await db.execute("DELETE FROM bot_chats WHERE chat_id = ?", (old,))
+        await db.commit()
+
+    # --- rules ----------------------------------------------------------------------------
+
+    async def add_rule(
+        self,
+        chat_id: int,
+        assets: frozenset[str],
+        min_usd: float,
+        side: Side | None,
+        exchanges: frozenset[str],
+    ) -> Rule:
+        """Store a rule and return it with its id."""
+        db = self._conn()
+        cursor = await db.execute(
+            "INSERT INTO bot_rules (chat_id, assets, min_usd, side, exchanges, created_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                chat_id,
+                _join(assets),
+                min_usd,
+                None if side is None else side.value,
+                _join(exchanges),
+                _now_ms(),
+            ),
+        )
+        await db.commit()
+        assert cursor.lastrowid is not None
+        return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges)
+
+    async def replace_rule(self, rule: Rule) -> None:
+        """Store a rule's new asset set (after some of its assets were unsubscribed)."""
+        db = self._conn()
+        await db.execute(
+            "UPDATE bot_rules SET assets = ? WHERE rule_id = ?", (_join(rule.assets), rule.rule_id)
+        )
+        await db.commit()
+
+    async def delete_rules(self, rule_ids: list[int]) -> None:
+        """Delete rules by id."""
+        db = self._conn()
+        await db.executemany("DELETE FROM bot_rules WHERE rule_id = ?", [(i,) for i in rule_ids])
+        await db.commit()
+
+    async def load_rules(self) -> list[Rule]:
+        """Return every rule of every active chat."""
+        async with self._conn().execute(
+            "SELECT r.rule_id, r.chat_id, r.assets, r.min_usd, r.side, r.exchanges "
+            "FROM bot_rules r LEFT JOIN bot_chats c ON c.chat_id = r.chat_id "
+            "WHERE COALESCE(c.active, 1) = 1 ORDER BY r.rule_id"
+        ) as cur:
+            return [_rule(row) async for row in cur]
+
+    async def rules_of(self, chat_id: int) -> list[Rule]:
+        """Return one chat's rules (active or not), oldest first."""
+        return [r for r in await self._all_rules() if r.chat_id == chat_id]
+
+    async def _all_rules(self) -> list[Rule]:
+        async with self._conn().execute(
+            "SELECT rule_id, chat_id, assets, min_usd, side, exchanges FROM bot_rules "
+            "ORDER BY rule_id"
+        ) as cur:
+            return [_rule(row) async for row in cur]
+
+    # --- schedules ------------------------------------------------------------------------
+
+    async def set_schedule(self, schedule: Schedule, *, source: str = "command") -> None:
+        """Store a chat's summary schedule (`source`: set by a command or by CHANNEL_IDS)."""
+        db = self._conn()
+        await db.execute(
+            "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
+            "VALUES (?, ?, ?, ?)",
+            (schedule.chat_id, schedule.every_s, schedule.daily_minute, source),
+        )
+        await db.commit()
+
+    async def delete_schedule(self, chat_id: int) -> None:
+        """Turn a chat's summaries off."""
+        db = self._conn()
+        await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (chat_id,))
+        await db.commit()
+
+    async def load_schedules(self) -> list[tuple[Schedule, str]]:
+        """Return every active chat's schedule and where it came from."""
+        async with self._conn().execute(
+            "SELECT s.chat_id, s.every_s, s.daily_minute, s.source FROM bot_schedules s "
+            "LEFT JOIN bot_chats c ON c.chat_id = s.chat_id WHERE COALESCE(c.active, 1) = 1"
+        ) as cur:
+            return [(Schedule(int(r[0]), r[1], r[2]), str(r[3])) async for r in cur]
+
+    async def schedule_of(self, chat_id: int) -> Schedule | None:
+        """Return a chat's schedule, if any."""
+        async with self._conn().execute(
+            "SELECT every_s, daily_minute FROM bot_schedules WHERE chat_id = ?", (chat_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else Schedule(chat_id, row[0], row[1])
+
+    # --- alerts owed across a restart ------------------------------------------------------
+
+    async def save_pending(self, pending: list[PendingChat]) -> None:
+        """Store what could not be sent before stopping (replacing what was stored)."""
+        db = self._conn()
+        await db.execute("DELETE FROM bot_pending")
+        await db.executemany(
+            "INSERT INTO bot_pending (chat_id, payload, created_ms) VALUES (?, ?, ?)",
+            [(p.chat_id, _ENCODER.encode(p), _now_ms()) for p in pending],
+        )
+        await db.commit()
+
+    async def take_pending(self) -> list[PendingChat]:
+        """Return and delete what a previous run could not send."""
+        db = self._conn()
+        async with db.execute("SELECT payload FROM bot_pending ORDER BY chat_id") as cur:
+            rows = [_PENDING.decode(payload) async for (payload,) in cur]
+        await db.execute("DELETE FROM bot_pending")
+        await db.commit()
+        return rows

@@ -1,0 +1,109 @@
+"""Run each chat's scheduled summary on python-telegram-bot's JobQueue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from telegram.ext import ContextTypes, Job, JobQueue
+
+from aggregation.query import LiquidationQueries, wall_clock_ms
+from bot import messages
+from bot.dispatcher import AlertDispatcher
+from bot.rules import Schedule
+
+log = logging.getLogger(__name__)
+
+# A summary is late rather than lost if the loop was busy at the due time.
+JOB_KWARGS = {"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
+_LABELS = {900: "last 15 minutes", 3600: "last hour", 14400: "last 4 hours", 86400: "last 24 hours"}
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def job_name(chat_id: int) -> str:
+    """Return the deterministic JobQueue name of a chat's summary job."""
+    return f"summary:{chat_id}"
+
+
+def first_run(every_s: int, now_ms: int) -> dt.datetime:
+    """Return the next clock-aligned time for a period (every 15m: :00, :15, :30, :45 UTC)."""
+    next_ms = (now_ms // (every_s * 1000) + 1) * every_s * 1000
+    return dt.datetime.fromtimestamp(next_ms / 1000, tz=dt.UTC)
+
+
+class SummaryScheduler:
+    """Add, move and remove per-chat summary jobs; build and queue the summaries."""
+
+    def __init__(
+        self,
+        job_queue: JobQueue[Context],
+        queries: LiquidationQueries,
+        dispatcher: AlertDispatcher,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._job_queue = job_queue
+        self._queries = queries
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._schedules: dict[int, Schedule] = {}
+
+    def set(self, schedule: Schedule) -> None:
+        """Schedule (or reschedule) a chat's summaries."""
+        self.remove(schedule.chat_id)
+        self._schedules[schedule.chat_id] = schedule
+        name = job_name(schedule.chat_id)
+        if schedule.every_s is not None:
+            self._job_queue.run_repeating(
+                self._run,
+                interval=schedule.every_s,
+                first=first_run(schedule.every_s, self._clock()),
+                name=name,
+                data=schedule,
+                job_kwargs=JOB_KWARGS,
+            )
+        else:
+            minute = schedule.daily_minute or 0
+            self._job_queue.run_daily(
+                self._run,
+                time=dt.time(minute // 60, minute % 60, tzinfo=dt.UTC),
+                name=name,
+                data=schedule,
+                job_kwargs=JOB_KWARGS,
+            )
+
+    def remove(self, chat_id: int) -> None:
+        """Stop a chat's summaries."""
+        self._schedules.pop(chat_id, None)
+        for job in self._job_queue.get_jobs_by_name(job_name(chat_id)):
+            job.schedule_removal()
+
+    def move(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Carry a schedule to a group's new supergroup id."""
+        schedule = self._schedules.get(old_chat_id)
+        self.remove(old_chat_id)
+        if schedule is not None:
+            self.set(Schedule(new_chat_id, schedule.every_s, schedule.daily_minute))
+
+    def schedule_of(self, chat_id: int) -> Schedule | None:
+        """Return a chat's active schedule."""
+        return self._schedules.get(chat_id)
+
+    def jobs(self) -> tuple[Job[Context], ...]:
+        """Return the scheduled summary jobs."""
+        return tuple(j for j in self._job_queue.jobs() if j.name and j.name.startswith("summary:"))
+
+    def send_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
+        """Build a chat's summary for the period ending now (or at end_ms) and queue it."""
+        end = self._clock() if end_ms is None else end_ms
+        period_ms = schedule.period_s * 1000
+        summary = self._queries.period(end - period_ms, end, top_n=5)
+        label = _LABELS.get(schedule.period_s, f"last {schedule.period_s // 60} minutes")
+        self._dispatcher.enqueue_message(schedule.chat_id, messages.summary(summary, label=label))
+
+    async def _run(self, context: Context) -> None:
+        job = context.job
+        assert job is not None
+        assert isinstance(job.data, Schedule)
+        self.send_summary(job.data)

@@ -1,0 +1,280 @@
+"""Run the Telegram bot beside the collectors in one event loop (PTB started by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ChatMemberHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers, messages
+from bot.alerts import AlertRouter
+from bot.app import run_until_stopped
+from bot.chats import ChatDirectory
+from bot.console import format_ingest_line, format_status_line
+from bot.dispatcher import AlertDispatcher
+from bot.formatting import format_duration
+from bot.handlers import Services
+from bot.rules import RuleIndex
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.storage import BotStore
+from bot.summaries import SummaryScheduler
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.MY_CHAT_MEMBER,
+    Update.CALLBACK_QUERY,
+]
+COMMANDS = {
+    "start": handlers.start,
+    "help": handlers.help_command,
+    "subscribe": handlers.subscribe,
+    "unsubscribe": handlers.unsubscribe,
+    "subs": handlers.subs,
+    "stats": handlers.stats,
+    "top": handlers.top,
+    "latest": handlers.latest,
+    "summary": handlers.summary,
+    "status": handlers.status,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramTuning:
+    """Rates and timeouts of the Telegram side (Telegram's published limits by default)."""
+
+    overall_per_s: float = 30.0
+    group_per_minute: float = 20.0
+    limiter_retries: int = 3
+    private_interval_s: float = 1.0
+    group_interval_s: float = 3.0
+    dispatch_workers: int = 8
+    drain_timeout_s: float = 5.0
+    poll_timeout_s: int = 10
+    init_retry_s: float = 5.0
+
+
+def file_base_url(base_url: str) -> str:
+    """Return the file download base for a Bot API base: .../bot -> .../file/bot."""
+    return base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
+
+
+def build_application(settings: Settings, tuning: TelegramTuning) -> Application:  # type: ignore[type-arg]
+    """Build the PTB Application: token, base URL, rate limiter, defaults and handlers."""
+    assert settings.telegram_bot_token is not None
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(file_base_url(settings.telegram_base_url))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=tuning.overall_per_s,
+                overall_time_period=1,
+                group_max_rate=tuning.group_per_minute,
+                group_time_period=60,
+                max_retries=tuning.limiter_retries,
+            )
+        )
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                tzinfo=dt.UTC,
+            )
+        )
+        .build()
+    )
+    # Commands come as messages (private chats, groups) or as channel posts; an edited
+    # command is not run again.
+    where = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    for name, callback in COMMANDS.items():
+        application.add_handler(CommandHandler(name, callback, filters=where))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
+    application.add_handler(
+        ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    application.add_handler(MessageHandler(filters.COMMAND & where, handlers.unknown), group=1)
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+async def _initialize(application: Application, retry_s: float) -> None:  # type: ignore[type-arg]
+    """Call getMe until Telegram answers; a wrong token is fatal and said plainly."""
+    while True:
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise SystemExit(
+                "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
+            ) from None
+        except NetworkError as exc:
+            log.warning("Telegram is unreachable (%s); retrying in %.0fs", exc, retry_s)
+            await asyncio.sleep(retry_s)
+        else:
+            return
+
+
+def _status_lines(runtime: Runtime, services: Services, started: float) -> list[str]:
+    now = time.time_ns() // 1_000_000
+    aggregation = runtime.aggregation
+    dispatch = services.dispatcher.stats
+    lines = [f"uptime {format_duration(time.monotonic() - started)}"]
+    lines += [format_status_line(s, now) for s in runtime.feed_stats()]
+    store = aggregation.store
+    lines.append(format_ingest_line(aggregation.windows.counters, store.stats, store.pending()))
+    lines.append(
+        f"alerts: {dispatch.alerts_queued:,} queued, {dispatch.alerts_delivered:,} delivered in "
+        f"{dispatch.messages_sent:,} messages ({dispatch.digests_sent:,} digests), "
+        f"{services.dispatcher.pending_alerts():,} pending in "
+        f"{services.dispatcher.pending_chats():,} chats, {dispatch.alerts_dropped:,} dropped, "
+        f"{dispatch.alerts_uncertain:,} uncertain, {dispatch.alerts_failed:,} failed, "
+        f"{dispatch.rate_limited:,} rate-limited, {dispatch.chats_gone:,} chats gone"
+    )
+    lines.append(
+        f"rules: {len(services.rules):,} in {len(services.rules.chats()):,} chats; "
+        f"summaries: {len(services.scheduler.jobs()):,} scheduled; "
+        f"late events without alert: {services.router.too_old:,}"
+    )
+    backfill = runtime.backfill_stats
+    lines.append(
+        f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
+        f"{backfill.errors:,} errors"
+    )
+    lines.append(f"database: {store.db_bytes() / 1e6:,.1f} MB at {store.path}")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class RunningBot:
+    """What `run_telegram` built, handed to `on_ready` (tests observe and drive it)."""
+
+    application: Application  # type: ignore[type-arg]
+    services: Services
+    runtime: Runtime
+
+
+async def run_telegram(
+    settings: Settings,
+    stop: asyncio.Event,
+    tuning: TelegramTuning | None = None,
+    on_ready: Callable[[RunningBot], None] | None = None,
+) -> None:
+    """Run collectors, aggregation and the bot until `stop` is set; then stop cleanly.
+
+    On stop: polling ends, alerts still queued get `drain_timeout_s` to go out, what remains
+    is stored for the next start, and the database writer flushes.
+    """
+    tuning = tuning or TelegramTuning()
+    started = time.monotonic()
+    async with Runtime(settings) as runtime:
+        store = await BotStore(settings.database_path).open()
+        application = build_application(settings, tuning)
+        try:
+            await _initialize(application, tuning.init_retry_s)
+            services = await _wire(settings, tuning, runtime, store, application, started)
+            running = RunningBot(application, services, runtime)
+            await _serve(tuning, running, store, stop, on_ready)
+        finally:
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+            await store.close()
+
+
+async def _wire(
+    settings: Settings,
+    tuning: TelegramTuning,
+    runtime: Runtime,
+    store: BotStore,
+    application: Application,  # type: ignore[type-arg]
+    started: float,
+) -> Services:
+    rules = RuleIndex(await store.load_rules())
+    chats = ChatDirectory(store, rules)
+    dispatcher = AlertDispatcher(
+        application.bot,
+        chats,
+        private_interval_s=tuning.private_interval_s,
+        group_interval_s=tuning.group_interval_s,
+        workers=tuning.dispatch_workers,
+    )
+    assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+    scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher)
+    chats.attach(scheduler)
+    router = AlertRouter(rules, dispatcher, max_age_s=settings.alert_max_age_s)
+    services = Services(
+        settings=settings,
+        queries=runtime.queries,
+        store=store,
+        rules=rules,
+        dispatcher=dispatcher,
+        scheduler=scheduler,
+        chats=chats,
+        router=router,
+    )
+    services.status_lines = lambda: _status_lines(runtime, services, started)
+    application.bot_data["services"] = services
+    runtime.listeners.append(router.on_liquidation)
+    dispatcher.restore(await store.take_pending())
+    scheduled = set()
+    for schedule, _source in await store.load_schedules():
+        scheduler.set(schedule)
+        scheduled.add(schedule.chat_id)
+    for channel_id in settings.channel_ids:
+        if channel_id not in scheduled:  # a schedule set by the channel's admins wins
+            schedule = settings.default_schedule(channel_id)
+            scheduler.set(schedule)
+            await store.set_schedule(schedule, source="CHANNEL_IDS")
+    return services
+
+
+async def _serve(
+    tuning: TelegramTuning,
+    running: RunningBot,
+    store: BotStore,
+    stop: asyncio.Event,
+    on_ready: Callable[[RunningBot], None] | None,
+) -> None:
+    application, services, runtime = running.application, running.services, running.runtime
+    await application.bot.set_my_commands(list(messages.COMMANDS))
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0.0, timeout=tuning.poll_timeout_s, allowed_updates=ALLOWED_UPDATES
+    )
+    dispatching = asyncio.create_task(services.dispatcher.run(), name="dispatcher")
+    log.info("Telegram bot @%s is running", application.bot.username)
+    if on_ready is not None:
+        on_ready(running)
+    try:
+        await run_until_stopped(stop, runtime.run())
+    finally:
+        runtime.listeners.remove(services.router.on_liquidation)
+        await application.updater.stop()
+        if not await services.dispatcher.drain(tuning.drain_timeout_s):
+            log.warning("stopping with alerts still queued; they are stored for the next start")
+        dispatching.cancel()
+        await asyncio.gather(dispatching, return_exceptions=True)
+        await store.save_pending(services.dispatcher.snapshot())
+        await application.stop()
