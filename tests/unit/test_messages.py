@@ -353,9 +353,9 @@ def test_top_with_a_long_board_fits() -> None:
 
 
 def test_latest_newest_first_with_the_floor() -> None:
-    message = latest([BTC_LONG, SOL_LONG, ETH_SHORT], asset=None, min_usd=250_000)
+    message = latest([BTC_LONG, SOL_LONG, ETH_SHORT], asset=None, min_usd=25_000)
     assert message == (
-        "🕒 <b>Latest liquidations, all assets</b> (at least $250K)\n"
+        "🕒 <b>Latest liquidations, all assets</b> (at least $25K)\n"
         "🔴 SOL long $49.90K at 142.57 · bybit linear · 17:07:27 UTC\n"
         "🟢 ETH short $251.23K at 2,512.30 · okx swap · 17:07:01 UTC\n"
         "🔴 BTC long $1.23M at 82,651.90 · binance usdm · 17:06:42 UTC"
