@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.app import run_console, run_record, run_replay
+from bot.logs import configure_logging
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,17 +45,6 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the events into DATABASE_PATH (idempotent: a second import adds nothing)",
     )
     return parser
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr; keep httpx quiet because its request lines contain the bot token."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def load_settings() -> Settings | None:
@@ -102,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 store_path=settings.database_path,
             )
         )
-    configure_logging(settings.log_level)
+    token = settings.telegram_bot_token
+    configure_logging(settings.log_level, [token.get_secret_value()] if token else [])
     if args.command == "record":
         if args.duration is not None and args.duration <= 0:
             sys.stderr.write("record: --duration must be a positive number of seconds\n")
@@ -114,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         _run_with_signals(lambda stop: run_console(settings, sys.stdout, stop))
         return 0
     from bot.telegram_app import run_telegram  # noqa: PLC0415 - console mode needs none of it
+
+    # PTB 22 warns on every 429 that RetryAfter.retry_after becomes a timedelta; opt in now
+    # (the dispatcher reads both forms).
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
     _run_with_signals(lambda stop: run_telegram(settings, stop))
     return 0

@@ -20,6 +20,7 @@ import enum
 import heapq
 import logging
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot import messages
 from bot.storage import PendingChat
@@ -110,7 +112,10 @@ class _ChatQueue:
 
 def retry_after_seconds(exc: RetryAfter) -> float:
     """Return RetryAfter's delay (an int today, a timedelta in later PTB versions)."""
-    value: object = exc.retry_after
+    with warnings.catch_warnings():
+        # PTB 22 warns that the int becomes a timedelta; both are handled below.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = exc.retry_after
     if isinstance(value, timedelta):
         return value.total_seconds()
     assert isinstance(value, int | float)

@@ -286,7 +286,14 @@ async def status(update: Update, context: Context) -> None:
 
 
 async def unknown(update: Update, context: Context) -> None:
-    """Answer a command the bot does not know."""
+    """Answer a command the bot does not know (unless it is addressed to another bot)."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command = message.text.split(maxsplit=1)[0]
+    _, _, addressee = command.partition("@")
+    if addressee and addressee.lower() != (context.bot.username or "").lower():
+        return  # "/cmd@otherbot" in a group is none of our business
     await reply(update, messages.usage("unknown command", "/help"))
 
 

@@ -114,7 +114,8 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> Application
     application.add_handler(
         ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    application.add_handler(MessageHandler(filters.COMMAND & where, handlers.unknown), group=1)
+    # Last in the same group: it runs only when no command above matched.
+    application.add_handler(MessageHandler(filters.COMMAND & where, handlers.unknown))
     application.add_error_handler(handlers.on_error)
     return application
 

@@ -177,5 +177,14 @@ class LiveFeed:
 
     async def __call__(self, peer: Peer) -> None:
         self.connected.set()
-        while True:
-            await peer.send(await self._frames.get())
+        closed = asyncio.create_task(peer.closed.wait())
+        try:
+            while True:
+                frame = asyncio.create_task(self._frames.get())
+                done, _ = await asyncio.wait({frame, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if frame not in done:
+                    frame.cancel()
+                    return  # the client went away
+                await peer.send(frame.result())
+        finally:
+            closed.cancel()
