@@ -22,7 +22,7 @@ _RESET = "\x1b[0m"
 
 DATA_NOTE = (
     "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
-    "lower bound; OKX reports only part of its liquidations."
+    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them."
 )
 
 

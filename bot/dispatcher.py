@@ -151,6 +151,7 @@ class AlertDispatcher:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closing = False
         self.stats = DispatchStats()
 
     # --- queueing (never blocks) ----------------------------------------------------------
@@ -240,20 +241,39 @@ class AlertDispatcher:
             for number in range(self._workers):
                 group.create_task(self._worker(), name=f"dispatch-{number}")
 
-    async def drain(self, timeout_s: float) -> bool:
-        """Wait until nothing is waiting or in flight (True), or until the timeout (False)."""
+    async def drain(self, timeout_s: float, grace_s: float = 2.0) -> bool:
+        """Deliver what can go within `timeout_s`, then stop taking work.
+
+        Return True if nothing was left. Sends already on the wire at the deadline get
+        `grace_s` to finish: an answer beats guessing whether Telegram delivered them.
+        """
+        drained = True
         try:
             async with asyncio.timeout(timeout_s):
-                while self._ready or any(q.in_flight for q in self._queues.values()):
+                while self._busy():
                     self._idle.clear()
                     await self._idle.wait()
         except TimeoutError:
-            return False
-        return True
+            drained = False
+        self._closing = True
+        self._wake.set()  # idle workers return
+        try:
+            async with asyncio.timeout(grace_s):
+                while any(q.in_flight for q in self._queues.values()):
+                    self._idle.clear()
+                    await self._idle.wait()
+        except TimeoutError:
+            pass
+        return drained and not self._busy()
+
+    def _busy(self) -> bool:
+        return bool(self._ready) or any(q.in_flight for q in self._queues.values())
 
     async def _worker(self) -> None:
         while True:
             chat_id = await self._next_ready()
+            if chat_id is None:
+                return  # closing
             queue = self._queues.get(chat_id)
             if queue is None:
                 continue
@@ -268,11 +288,11 @@ class AlertDispatcher:
                 current = self._queues.get(chat_id)
                 if current is not None:
                     self._schedule(chat_id, current)
-                if not self._ready and not any(q.in_flight for q in self._queues.values()):
+                if self._closing or not self._busy():
                     self._idle.set()
 
-    async def _next_ready(self) -> int:
-        while True:
+    async def _next_ready(self) -> int | None:
+        while not self._closing:
             now = self._clock()
             if self._ready and self._ready[0][0] <= now:
                 return heapq.heappop(self._ready)[2]
@@ -283,6 +303,7 @@ class AlertDispatcher:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+        return None
 
     def _interval(self, chat_id: int) -> float:
         # Negative ids are groups, supergroups and channels: Telegram allows 20 a minute.
@@ -290,11 +311,13 @@ class AlertDispatcher:
 
     async def _deliver(self, chat_id: int, queue: _ChatQueue) -> None:
         taken: list[tuple[float, int, Liquidation]] = []
+        reported = (0, 0, 0)  # (dropped, uncertain, failed) that this message tells the chat
         if queue.messages:
             text = queue.messages[0]
         else:
             taken, queue.alerts = queue.alerts, []
             records = [item[2] for item in sorted(taken, key=lambda i: i[1])]
+            reported = (queue.dropped, queue.uncertain, queue.failed)
             unreported = queue.uncertain + queue.failed
             if len(records) == 1:
                 notice = messages.dropped_notice(queue.dropped, unreported)
@@ -311,18 +334,19 @@ class AlertDispatcher:
                 queue.uncertain += len(taken)
                 self.stats.alerts_uncertain += len(taken)
             raise
-        await self._settle(chat_id, queue, taken, result)
+        await self._settle(chat_id, queue, taken, reported, result)
 
     async def _settle(
         self,
         chat_id: int,
         queue: _ChatQueue,
         taken: list[tuple[float, int, Liquidation]],
+        reported: tuple[int, int, int],
         result: _Result,
     ) -> None:
         outcome = result.outcome
         if outcome in (_Outcome.SENT, _Outcome.UNCERTAIN, _Outcome.FAILED):
-            self._settle_done(chat_id, queue, len(taken), result)
+            self._settle_done(chat_id, queue, len(taken), reported, result)
         elif outcome is _Outcome.GONE:
             self.stats.chats_gone += 1
             self.stats.alerts_undeliverable += len(taken) + len(queue.alerts)
@@ -345,11 +369,21 @@ class AlertDispatcher:
             else:
                 self._retry_later(chat_id, queue, bool(taken), result.detail)
 
-    def _settle_done(self, chat_id: int, queue: _ChatQueue, carried: int, result: _Result) -> None:
+    def _settle_done(
+        self,
+        chat_id: int,
+        queue: _ChatQueue,
+        carried: int,
+        reported: tuple[int, int, int],
+        result: _Result,
+    ) -> None:
         """The message left the queue: sent, refused, or maybe delivered (timeout)."""
         stats = self.stats
         if carried:
-            queue.dropped = queue.uncertain = queue.failed = 0  # reported in this message
+            # What this message told the chat is reported; what piled up meanwhile is not.
+            queue.dropped -= reported[0]
+            queue.uncertain -= reported[1]
+            queue.failed -= reported[2]
         else:
             queue.messages.popleft()
         queue.attempts = 0

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import LinkPreviewOptions, Update
+from telegram import BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -259,6 +259,12 @@ async def _serve(
 ) -> None:
     application, services, runtime = running.application, running.services, running.runtime
     await application.bot.set_my_commands(list(messages.COMMANDS))
+    admin_menu = [*messages.COMMANDS, ("status", "Feeds, queues and counters (bot admins)")]
+    for admin_id in services.settings.admin_user_ids:
+        try:  # /status shows in the menu of the bot's admins only
+            await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # e.g. the admin has not started the bot yet
+            log.warning("could not set the admin command menu for %d: %s", admin_id, exc)
     await application.start()
     assert application.updater is not None
     await application.updater.start_polling(

@@ -137,6 +137,8 @@ async def test_commands_set_and_read(tmp_path: Path) -> None:
             "/status is for the bot's administrators", "/stats"
         )
         api.add_private_chat(ADMIN)
+        admin_menu = api.commands_for({"type": "chat", "chat_id": ADMIN})
+        assert [c["command"] for c in admin_menu][-1] == "status"
         status = await h.command(ADMIN, ADMIN, "/status")
         assert "binance-usdm" in status
         assert "alerts: 0 queued" in status
@@ -370,3 +372,42 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             )
         with sqlite3.connect(tmp_path / "bot.db") as db:
             assert db.execute("SELECT COUNT(*) FROM bot_pending").fetchone() == (0,)
+
+
+async def test_channel_ids_get_the_default_schedule_without_a_command(tmp_path: Path) -> None:
+    channel = -1005555
+    async with FakeBotApi() as api:
+        api.add_channel(channel)
+        async with running_bot(
+            tmp_path, api, channel_ids=(channel,), summary_schedule="every 4h"
+        ) as h:
+            scheduler = h.bot.services.scheduler
+            assert scheduler.schedule_of(channel) == Schedule(channel, every_s=14400)
+            [job] = scheduler.jobs()
+            assert job.name == f"summary:{channel}"
+            api.push_channel_post(channel, "/summary daily 06:30")  # the channel's admins decide
+            await api.wait_until(
+                lambda: scheduler.schedule_of(channel) == Schedule(channel, daily_minute=390)
+            )
+        async with running_bot(
+            tmp_path, api, channel_ids=(channel,), summary_schedule="every 4h"
+        ) as h:
+            assert h.bot.services.scheduler.schedule_of(channel) == Schedule(
+                channel, daily_minute=390
+            )
+
+
+async def test_commands_with_the_bot_name_and_the_rule_limit(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        for i in range(50):
+            await h.command(USER, USER, f"/subscribe@{api.bot_username} C{i}")
+        assert len(h.bot.services.rules.rules_for(USER)) == 50
+        assert await h.command(USER, USER, "/subscribe BTC") == messages.usage(
+            "this chat already has 50 rules; remove some first", "/unsubscribe #12"
+        )
+        mark = api.mark()
+        api.push_text(USER, USER, "/subscribe@some_other_bot BTC")  # not for us: no answer
+        reply = await h.command(USER, USER, f"/unsubscribe@{api.bot_username} c1 #3")
+        assert reply == messages.rules_removed(2)
+        assert len(api.calls_to("sendMessage", chat_id=USER, since=mark)) == 1

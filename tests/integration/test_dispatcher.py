@@ -1,0 +1,152 @@
+"""The alert dispatcher against the fake Bot API: retries, timeouts, overflow, pacing, restore."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot import messages
+from bot.dispatcher import AlertDispatcher
+from bot.storage import PendingChat
+from collectors.record import Liquidation, Side
+from tests.support.bot_api import FakeBotApi
+
+CHAT = 555
+
+
+class Events:
+    def __init__(self) -> None:
+        self.gone: list[tuple[int, str]] = []
+        self.migrated: list[tuple[int, int]] = []
+
+    async def chat_gone(self, chat_id: int, reason: str) -> None:
+        self.gone.append((chat_id, reason))
+
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        self.migrated.append((old_chat_id, new_chat_id))
+
+
+def record(usd: float, ts: int = 1_800_000_000_000) -> Liquidation:
+    return Liquidation("okx", "swap", "BTC-USDT-SWAP", "BTC", Side.LONG, usd, 1.0, usd, ts, ts)
+
+
+@contextlib.asynccontextmanager
+async def dispatching(
+    api: FakeBotApi, *, read_timeout: float = 5.0, **options: object
+) -> AsyncIterator[tuple[AlertDispatcher, Events]]:
+    bot = ExtBot(
+        api.token,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=HTTPXRequest(read_timeout=read_timeout),
+        rate_limiter=AIORateLimiter(max_retries=0),
+    )
+    events = Events()
+    async with bot:
+        options.setdefault("private_interval_s", 0.05)
+        dispatcher = AlertDispatcher(bot, events, **options)  # type: ignore[arg-type]
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            yield dispatcher, events
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_server_errors_are_retried_with_backoff_then_delivered() -> None:
+    async with FakeBotApi() as api, dispatching(api) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        api.fail_next_raw("sendMessage", 502, times=2)
+        alert = record(50_000.0)
+        dispatcher.enqueue_alert(CHAT, alert)
+        [call] = await api.wait_for("sendMessage", lambda c: c.status == 200, timeout=15)
+        await api.wait_until(lambda: dispatcher.stats.alerts_delivered == 1)
+        assert call.params["text"] == messages.alert(alert)
+        assert [c.status for c in api.calls_to("sendMessage")] == [502, 502, 200]
+        assert dispatcher.stats.network_retries == 2
+
+
+async def test_giving_up_is_counted_and_reported_in_the_next_message() -> None:
+    async with FakeBotApi() as api, dispatching(api, max_attempts=2) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        api.fail_next_raw("sendMessage", 500, times=2)
+        dispatcher.enqueue_alert(CHAT, record(50_000.0))
+        await api.wait_until(lambda: dispatcher.stats.alerts_failed == 1, timeout=15)
+        later = record(70_000.0, ts=1_800_000_060_000)
+        dispatcher.enqueue_alert(CHAT, later)
+        [call] = await api.wait_for("sendMessage", lambda c: c.status == 200, timeout=15)
+        assert call.params["text"] == f"{messages.dropped_notice(0, 1)}\n{messages.alert(later)}"
+
+
+async def test_a_timeout_is_not_resent_but_reported() -> None:
+    async with FakeBotApi() as api, dispatching(api, read_timeout=0.3) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        api.hang_next(
+            "sendMessage", chat_id=CHAT
+        )  # Telegram keeps it (delivered) but never answers
+        first = record(50_000.0)
+        dispatcher.enqueue_alert(CHAT, first)
+        await api.wait_until(lambda: dispatcher.stats.alerts_uncertain == 1)
+        api.release_hung()  # Telegram had it all along
+        await api.wait_for("sendMessage", lambda c: c.params["text"] == messages.alert(first))
+        later = record(70_000.0, ts=1_800_000_060_000)
+        dispatcher.enqueue_alert(CHAT, later)
+        expected = f"{messages.dropped_notice(0, 1)}\n{messages.alert(later)}"
+        await api.wait_for("sendMessage", lambda c: c.params["text"] == expected)
+        await api.wait_until(lambda: dispatcher.stats.alerts_delivered == 1)
+        # The first alert reached Telegram once: the dispatcher never resent it.
+        texts = [c.params["text"] for c in api.calls_to("sendMessage")]
+        assert texts == [messages.alert(first), expected]
+
+
+async def test_a_full_queue_keeps_the_largest_and_reports_the_rest() -> None:
+    async with FakeBotApi() as api:
+        api.add_private_chat(CHAT)
+        api.delay_next("sendMessage", 0.5, chat_id=CHAT)  # the first send holds the chat
+        async with dispatching(api, max_alerts_per_chat=5) as (dispatcher, _):
+            dispatcher.enqueue_alert(CHAT, record(1.0))
+            await api.wait_until(lambda: dispatcher.pending_alerts() == 0)
+            for usd in range(1, 21):
+                dispatcher.enqueue_alert(
+                    CHAT, record(float(usd) * 1_000, ts=1_800_000_000_000 + usd)
+                )
+            await api.wait_until(lambda: dispatcher.stats.digests_sent == 1, timeout=10)
+        [_, digest] = api.calls_to("sendMessage", status=200)
+        kept = [record(float(usd) * 1_000, ts=1_800_000_000_000 + usd) for usd in range(16, 21)]
+        assert digest.params["text"] == messages.digest(kept, dropped=15)
+        assert dispatcher.stats.alerts_dropped == 15
+
+
+async def test_pacing_merges_a_burst_into_one_digest() -> None:
+    async with FakeBotApi() as api, dispatching(api, private_interval_s=0.5) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        first = record(10_000.0)
+        dispatcher.enqueue_alert(CHAT, first)
+        await api.wait_for("sendMessage", lambda c: c.status == 200)
+        burst = [record(float(i) * 1_000, ts=1_800_000_000_100 + i) for i in range(1, 31)]
+        for alert in burst:
+            dispatcher.enqueue_alert(CHAT, alert)
+        calls = await api.wait_for("sendMessage", lambda c: c.status == 200, count=2)
+        assert calls[0].params["text"] == messages.alert(first)
+        assert calls[1].params["text"] == messages.digest(burst)
+        assert calls[1].at - calls[0].at >= 0.45  # the chat's pace held
+
+
+async def test_restored_pending_work_is_sent() -> None:
+    async with FakeBotApi() as api, dispatching(api) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        owed = record(90_000.0)
+        dispatcher.restore(
+            [PendingChat(CHAT, alerts=[owed], messages=["<b>summary</b>"], uncertain=2)]
+        )
+        calls = await api.wait_for("sendMessage", lambda c: c.status == 200, count=2)
+        await api.wait_until(lambda: dispatcher.stats.messages_sent == 2)
+        assert [c.params["text"] for c in calls] == [
+            "<b>summary</b>",
+            f"{messages.dropped_notice(0, 2)}\n{messages.alert(owed)}",
+        ]
+        assert dispatcher.snapshot() == []
