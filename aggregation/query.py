@@ -180,6 +180,12 @@ class LiquidationQueries:
         """Return the newest n liquidations (by event time) of at least min_usd, newest first."""
         return tuple(self._windows.latest(n, asset, min_usd))
 
+    def events_between(
+        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0
+    ) -> tuple[Liquidation, ...]:
+        """Return the events of [start_ms, end_ms) of at least min_usd, oldest first."""
+        return tuple(self._windows.events_between(start_ms, end_ms, min_usd=min_usd))
+
     def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
         """Summarize [start_ms, end_ms): totals, exchanges, top assets, largest, coverage."""
         usd, count = self._windows.range_totals(start_ms, end_ms)

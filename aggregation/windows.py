@@ -506,6 +506,22 @@ class WindowStore:
             del found[n:]
         return [self._record_at(minute, position) for _, minute, position in found]
 
+    def events_between(
+        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0, limit: int = 100_000
+    ) -> list[Liquidation]:
+        """Return the counted events with start_ms <= ts < end_ms and at least min_usd, oldest
+        first (at most `limit`, the newest kept)."""
+        found: list[tuple[int, int, int]] = []  # (ts, minute, position)
+        for minute in self._minutes(start_ms // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS):
+            chunk = self._chunks[minute]
+            ts = np.frombuffer(chunk.ts, dtype=np.int64)
+            usd = np.frombuffer(chunk.usd, dtype=np.float64)
+            positions = np.flatnonzero((ts >= start_ms) & (ts < end_ms) & (usd >= min_usd))
+            found.extend((int(ts[p]), minute, int(p)) for p in positions.tolist())
+            del ts, usd
+        found.sort()
+        return [self._record_at(minute, position) for _, minute, position in found[-limit:]]
+
     def _record_at(self, minute: int, position: int) -> Liquidation:
         chunk = self._chunks[minute]
         return self._record(

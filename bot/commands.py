@@ -20,6 +20,8 @@ SUMMARY_EVERY_S = (900, 3600, 14400)
 _SIZE = re.compile(r"^\$?(\d+(?:\.\d+)?)([kmb]?)$", re.IGNORECASE)
 _GROUPED_SIZE = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+)$")
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
+# 1e6 or 2.5E5: meant as a size, but too easy to mistype as 1e66; ask for 1m instead.
+_SCIENTIFIC = re.compile(r"^\$?\d+(?:\.\d+)?e[+-]?\d+$", re.IGNORECASE)
 _RULE_ID = re.compile(r"^#?(\d{1,9})$")
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _SIDES = {"long": Side.LONG, "longs": Side.LONG, "short": Side.SHORT, "shorts": Side.SHORT}
@@ -91,6 +93,11 @@ def normalize_asset(token: str) -> str:
 
     Raise UsageError for anything that cannot be an asset name.
     """
+    if _SCIENTIFIC.match(token):
+        raise UsageError(
+            f"{_quote(token)} is not a size: write sizes as 250k, 1.5m or 2000000",
+            "/subscribe BTC 1m",
+        )
     symbol = token.upper().lstrip("$")
     if not _SYMBOL.match(symbol):
         raise UsageError(

@@ -41,7 +41,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import messages
-from bot.storage import PendingChat
+from bot.storage import PendingChat, event_key
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,19 @@ class ChatEvents(Protocol):
 
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup with a new id."""
+
+
+class Journal(Protocol):
+    """Where the dispatcher records deliveries for crash recovery."""
+
+    async def on_wire(self, chat_id: int, keys: list[str]) -> None:
+        """Durably mark alerts as being sent (before the send)."""
+
+    def done(self, chat_id: int, keys: list[str]) -> None:
+        """Mark alerts as settled."""
+
+    def not_sent(self, chat_id: int, keys: list[str]) -> None:
+        """Unmark alerts known not to have arrived."""
 
 
 @dataclass(slots=True)
@@ -136,9 +149,11 @@ class AlertDispatcher:
         workers: int = 8,
         max_attempts: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        journal: Journal | None = None,
     ) -> None:
         self._bot = bot
         self._events = events
+        self._journal = journal
         self._private_interval_s = private_interval_s
         self._group_interval_s = group_interval_s
         self._max_alerts = max_alerts_per_chat
@@ -175,6 +190,11 @@ class AlertDispatcher:
         queue = self._queue(chat_id)
         queue.messages.append(html)
         self._schedule(chat_id, queue)
+
+    def note_uncertain(self, chat_id: int, count: int) -> None:
+        """Tell a chat that `count` alerts may not have arrived (a crash recovery found them)."""
+        self.stats.alerts_uncertain += count
+        self.enqueue_message(chat_id, messages.dropped_notice(0, count))
 
     def forget(self, chat_id: int) -> int:
         """Drop everything queued for a chat; return how many alerts were dropped."""
@@ -325,6 +345,9 @@ class AlertDispatcher:
                 text = f"{notice}\n{text}" if notice else text
             else:
                 text = messages.digest(records, dropped=queue.dropped, uncertain=unreported)
+        keys = [event_key(item[2]) for item in taken] if taken and self._journal else []
+        if keys and self._journal is not None:
+            await self._journal.on_wire(chat_id, keys)
         try:
             result = await self._send(chat_id, text)
         except asyncio.CancelledError:
@@ -335,6 +358,16 @@ class AlertDispatcher:
                 self.stats.alerts_uncertain += len(taken)
             raise
         await self._settle(chat_id, queue, taken, reported, result)
+        if keys and self._journal is not None:
+            if result.outcome in (
+                _Outcome.SENT,
+                _Outcome.UNCERTAIN,
+                _Outcome.FAILED,
+                _Outcome.GONE,
+            ):
+                self._journal.done(chat_id, keys)
+            else:  # retryable: it did not arrive, and goes again (maybe to a new chat id)
+                self._journal.not_sent(chat_id, keys)
 
     async def _settle(
         self,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telegram import Chat, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from aggregation.query import LiquidationQueries
 from bot import messages
@@ -27,6 +28,7 @@ from bot.commands import (
     parse_window,
 )
 from bot.dispatcher import AlertDispatcher
+from bot.journal import AlertJournal
 from bot.rules import MAX_RULES_PER_CHAT, Rule, RuleIndex, Schedule
 from bot.settings import Settings
 from bot.storage import BotStore
@@ -62,6 +64,38 @@ class AdminCache:
 
 
 @dataclass
+class CommandLimiter:
+    """Allow each sender at most `per_minute` commands in any 60 s; say so once when over."""
+
+    per_minute: int
+    _hits: dict[int, deque[float]] = field(default_factory=dict)
+    _told: set[int] = field(default_factory=set)
+
+    def check(self, sender: int, now: float) -> tuple[bool, bool]:
+        """Return (allowed, tell the sender now)."""
+        hits = self._hits.setdefault(sender, deque())
+        while hits and hits[0] <= now - 60.0:
+            hits.popleft()
+        if len(hits) < self.per_minute:
+            hits.append(now)
+            self._told.discard(sender)
+            return True, False
+        if sender in self._told:
+            return False, False
+        self._told.add(sender)
+        if len(self._hits) > 10_000:  # forget senders that went quiet
+            quiet = [s for s, h in self._hits.items() if not h or h[-1] <= now - 60.0]
+            for old in quiet:
+                del self._hits[old]
+        return False, True
+
+    def retry_in_s(self, sender: int, now: float) -> int:
+        """Return the seconds until the sender may send a command again."""
+        hits = self._hits.get(sender)
+        return 1 if not hits else max(1, int(hits[0] + 60.0 - now) + 1)
+
+
+@dataclass
 class Services:
     """Everything the handlers use; stored in `application.bot_data["services"]`."""
 
@@ -73,8 +107,10 @@ class Services:
     scheduler: SummaryScheduler
     chats: ChatDirectory
     router: AlertRouter
+    journal: AlertJournal
     status_lines: Callable[[], list[str]] = list  # the admin status report
     admins: AdminCache = field(default_factory=AdminCache)
+    limiter: CommandLimiter = field(default_factory=lambda: CommandLimiter(20))
 
 
 def services_of(context: Context) -> Services:
@@ -123,6 +159,31 @@ async def _configure_or_refuse(update: Update, context: Context) -> bool:
         return True
     await reply(update, messages.not_admin())
     return False
+
+
+async def limit_commands(update: Update, context: Context) -> None:
+    """Stop a sender's commands beyond the per-minute limit (runs before every handler)."""
+    message = update.effective_message
+    if message is None or not (message.text or "").startswith("/"):
+        return
+    user = update.effective_user
+    chat = update.effective_chat
+    sender = user.id if user is not None else (chat.id if chat is not None else 0)
+    limiter = services_of(context).limiter
+    now = time.monotonic()
+    allowed, tell = limiter.check(sender, now)
+    if allowed:
+        return
+    if tell:
+        await reply(
+            update,
+            messages.usage(
+                f"too many commands: at most {limiter.per_minute} a minute; "
+                f"try again in {limiter.retry_in_s(sender, now)} s",
+                "/help",
+            ),
+        )
+    raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: Context) -> None:

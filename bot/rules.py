@@ -21,6 +21,7 @@ class Rule:
     min_usd: float
     side: Side | None = None  # None: both sides
     exchanges: frozenset[str] = frozenset()  # empty: every exchange
+    created_ms: int = field(default=0, compare=False)  # when it was added (crash recovery)
 
     def matches(self, record: Liquidation) -> bool:
         """Return True if the event passes every filter of this rule."""

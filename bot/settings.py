@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     channel_ids: Annotated[tuple[int, ...], NoDecode] = ()
     summary_schedule: str = "every 1h"
     alert_max_age_s: float = Field(default=600.0, gt=0)
+    commands_per_minute: int = Field(default=20, ge=1)
     metadata_refresh_s: float = Field(default=1800.0, gt=0)
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)

@@ -40,7 +40,22 @@ CREATE TABLE IF NOT EXISTS bot_pending (
     payload    BLOB NOT NULL,
     created_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS bot_alert_log (
+    chat_id    INTEGER NOT NULL,
+    event_key  TEXT NOT NULL,
+    state      INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, event_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bot_meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
+
+# Alert journal states: written durably before a send, and after it (batched).
+ON_THE_WIRE = 1
+DONE = 2
 
 
 def _now_ms() -> int:
@@ -61,10 +76,20 @@ _PENDING = msgspec.json.Decoder(PendingChat)
 _ENCODER = msgspec.json.Encoder()
 
 
+def event_key(record: Liquidation) -> str:
+    """Return an event's identity as text (floats in repr: exact)."""
+    return (
+        f"{record.exchange}|{record.market}|{record.symbol}|{record.ts_ms}|"
+        f"{record.side.value}|{record.qty_base!r}|{record.price!r}"
+    )
+
+
 def _rule(row: aiosqlite.Row) -> Rule:
     """Decode (rule_id, chat_id, assets, min_usd, side, exchanges)."""
     side = None if row[4] is None else Side(row[4])
-    return Rule(int(row[0]), int(row[1]), _split(row[2]), float(row[3]), side, _split(row[5]))
+    return Rule(
+        int(row[0]), int(row[1]), _split(row[2]), float(row[3]), side, _split(row[5]), int(row[6])
+    )
 
 
 def _join(values: frozenset[str]) -> str:
@@ -162,6 +187,7 @@ class BotStore:
     ) -> Rule:
         """Store a rule and return it with its id."""
         db = self._conn()
+        created = _now_ms()
         cursor = await db.execute(
             "INSERT INTO bot_rules (chat_id, assets, min_usd, side, exchanges, created_ms) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -171,12 +197,12 @@ class BotStore:
                 min_usd,
                 None if side is None else side.value,
                 _join(exchanges),
-                _now_ms(),
+                created,
             ),
         )
         await db.commit()
         assert cursor.lastrowid is not None
-        return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges)
+        return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges, created)
 
     async def replace_rule(self, rule: Rule) -> None:
         """Store a rule's new asset set (after some of its assets were unsubscribed)."""
@@ -195,7 +221,7 @@ class BotStore:
     async def load_rules(self) -> list[Rule]:
         """Return every rule of every active chat."""
         async with self._conn().execute(
-            "SELECT r.rule_id, r.chat_id, r.assets, r.min_usd, r.side, r.exchanges "
+            "SELECT r.rule_id, r.chat_id, r.assets, r.min_usd, r.side, r.exchanges, r.created_ms "
             "FROM bot_rules r LEFT JOIN bot_chats c ON c.chat_id = r.chat_id "
             "WHERE COALESCE(c.active, 1) = 1 ORDER BY r.rule_id"
         ) as cur:
@@ -207,7 +233,7 @@ class BotStore:
 
     async def _all_rules(self) -> list[Rule]:
         async with self._conn().execute(
-            "SELECT rule_id, chat_id, assets, min_usd, side, exchanges FROM bot_rules "
+            "SELECT rule_id, chat_id, assets, min_usd, side, exchanges, created_ms FROM bot_rules "
             "ORDER BY rule_id"
         ) as cur:
             return [_rule(row) async for row in cur]
@@ -266,3 +292,76 @@ class BotStore:
         await db.execute("DELETE FROM bot_pending")
         await db.commit()
         return rows
+
+    # --- the alert journal (crash safety) -------------------------------------------------
+
+    async def mark_on_wire(self, chat_id: int, keys: list[str]) -> None:
+        """Record, durably and before the send, that these alerts are going to a chat."""
+        db = self._conn()
+        now = _now_ms()
+        await db.executemany(
+            "INSERT OR REPLACE INTO bot_alert_log (chat_id, event_key, state, updated_ms) "
+            "VALUES (?, ?, ?, ?)",
+            [(chat_id, key, ON_THE_WIRE, now) for key in keys],
+        )
+        await db.commit()
+
+    async def mark_done(self, done: list[tuple[int, str]]) -> None:
+        """Record that alerts were settled (sent, refused or reported as uncertain)."""
+        if not done:
+            return
+        db = self._conn()
+        now = _now_ms()
+        await db.executemany(
+            "UPDATE bot_alert_log SET state = ?, updated_ms = ? "
+            "WHERE chat_id = ? AND event_key = ?",
+            [(DONE, now, chat_id, key) for chat_id, key in done],
+        )
+        await db.commit()
+
+    async def forget_alerts(self, entries: list[tuple[int, str]]) -> None:
+        """Drop journal entries of alerts known not to have arrived (they will be resent)."""
+        if not entries:
+            return
+        db = self._conn()
+        await db.executemany(
+            "DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?", entries
+        )
+        await db.commit()
+
+    async def journal(self) -> dict[int, dict[str, int]]:
+        """Return chat -> event key -> state, for crash recovery."""
+        result: dict[int, dict[str, int]] = {}
+        async with self._conn().execute(
+            "SELECT chat_id, event_key, state FROM bot_alert_log"
+        ) as cur:
+            async for chat_id, key, state in cur:
+                result.setdefault(int(chat_id), {})[str(key)] = int(state)
+        return result
+
+    async def prune_journal(self, before_ms: int) -> None:
+        """Forget journal entries older than recovery could need."""
+        db = self._conn()
+        await db.execute("DELETE FROM bot_alert_log WHERE updated_ms < ?", (before_ms,))
+        await db.commit()
+
+    async def settle_journal(self) -> None:
+        """Mark every entry done (after recovery has reported or resent what it had to)."""
+        db = self._conn()
+        await db.execute("UPDATE bot_alert_log SET state = ?", (DONE,))
+        await db.commit()
+
+    async def mark_clean_stop(self) -> None:
+        """Record that this run stopped cleanly (its pending alerts were stored)."""
+        db = self._conn()
+        await db.execute("INSERT OR REPLACE INTO bot_meta VALUES ('clean_stop', ?)", (_now_ms(),))
+        await db.commit()
+
+    async def take_clean_stop(self) -> bool:
+        """Return True if the previous run stopped cleanly; clear the mark for this run."""
+        db = self._conn()
+        async with db.execute("SELECT value FROM bot_meta WHERE name = 'clean_stop'") as cur:
+            row = await cur.fetchone()
+        await db.execute("DELETE FROM bot_meta WHERE name = 'clean_stop'")
+        await db.commit()
+        return row is not None

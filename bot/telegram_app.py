@@ -20,6 +20,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -27,14 +28,16 @@ from bot import handlers, messages
 from bot.alerts import AlertRouter
 from bot.app import run_until_stopped
 from bot.chats import ChatDirectory
+from bot.commands import MIN_RULE_USD
 from bot.console import format_ingest_line, format_status_line
 from bot.dispatcher import AlertDispatcher
 from bot.formatting import format_duration
-from bot.handlers import Services
+from bot.handlers import CommandLimiter, Services
+from bot.journal import AlertJournal
 from bot.rules import RuleIndex
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage import BotStore
+from bot.storage import ON_THE_WIRE, BotStore, event_key
 from bot.summaries import SummaryScheduler
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,8 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> Application
     # Commands come as messages (private chats, groups) or as channel posts; an edited
     # command is not run again.
     where = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    # Group -1 runs first: a sender over the command limit stops there.
+    application.add_handler(TypeHandler(Update, handlers.limit_commands), group=-1)
     for name, callback in COMMANDS.items():
         application.add_handler(CommandHandler(name, callback, filters=where))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
@@ -213,12 +218,14 @@ async def _wire(
 ) -> Services:
     rules = RuleIndex(await store.load_rules())
     chats = ChatDirectory(store, rules)
+    journal = AlertJournal(store)
     dispatcher = AlertDispatcher(
         application.bot,
         chats,
         private_interval_s=tuning.private_interval_s,
         group_interval_s=tuning.group_interval_s,
         workers=tuning.dispatch_workers,
+        journal=journal,
     )
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher)
@@ -233,11 +240,16 @@ async def _wire(
         scheduler=scheduler,
         chats=chats,
         router=router,
+        journal=journal,
+        limiter=CommandLimiter(settings.commands_per_minute),
     )
     services.status_lines = lambda: _status_lines(runtime, services, started)
     application.bot_data["services"] = services
     runtime.listeners.append(router.on_liquidation)
+    clean = await store.take_clean_stop()
     dispatcher.restore(await store.take_pending())
+    if not clean:
+        await _recover(settings, runtime, store, rules, dispatcher)
     scheduled = set()
     for schedule, _source in await store.load_schedules():
         scheduler.set(schedule)
@@ -248,6 +260,44 @@ async def _wire(
             scheduler.set(schedule)
             await store.set_schedule(schedule, source="CHANNEL_IDS")
     return services
+
+
+async def _recover(
+    settings: Settings,
+    runtime: Runtime,
+    store: BotStore,
+    rules: RuleIndex,
+    dispatcher: AlertDispatcher,
+) -> None:
+    """After an unclean stop, settle the alerts of the last ALERT_MAX_AGE_S from the journal.
+
+    An alert marked on the wire may have arrived: it is reported, never resent. A matched
+    alert with no mark never left: it is sent now.
+    """
+    journal = await store.journal()
+    uncertain = {
+        chat_id: sum(1 for state in states.values() if state == ON_THE_WIRE)
+        for chat_id, states in journal.items()
+    }
+    now = time.time_ns() // 1_000_000
+    since = now - int(settings.alert_max_age_s * 1000)
+    resent = 0
+    for record in runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
+        key = event_key(record)
+        for chat_id, rule in rules.match(record).items():
+            if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):
+                dispatcher.enqueue_alert(chat_id, record)
+                resent += 1
+    for chat_id, count in uncertain.items():
+        if count:
+            dispatcher.note_uncertain(chat_id, count)
+    await store.settle_journal()
+    if resent or any(uncertain.values()):
+        log.warning(
+            "recovered after an unclean stop: %d alert(s) to send, %d reported as uncertain",
+            resent,
+            sum(uncertain.values()),
+        )
 
 
 async def _serve(
@@ -271,6 +321,7 @@ async def _serve(
         poll_interval=0.0, timeout=tuning.poll_timeout_s, allowed_updates=ALLOWED_UPDATES
     )
     dispatching = asyncio.create_task(services.dispatcher.run(), name="dispatcher")
+    journaling = asyncio.create_task(services.journal.run(), name="alert-journal")
     log.info("Telegram bot @%s is running", application.bot.username)
     if on_ready is not None:
         on_ready(running)
@@ -282,6 +333,9 @@ async def _serve(
         if not await services.dispatcher.drain(tuning.drain_timeout_s):
             log.warning("stopping with alerts still queued; they are stored for the next start")
         dispatching.cancel()
-        await asyncio.gather(dispatching, return_exceptions=True)
+        journaling.cancel()
+        await asyncio.gather(dispatching, journaling, return_exceptions=True)
+        await services.journal.flush()
         await store.save_pending(services.dispatcher.snapshot())
+        await store.mark_clean_stop()
         await application.stop()

@@ -109,6 +109,11 @@ def test_subscribe(args: list[str], request_: SubscribeRequest) -> None:
             "/subscribe BTC ETH 250k",
         ),
         (
+            ["BTC", "1e999"],
+            "'1e999' is not a size: write sizes as 250k, 1.5m or 2000000",
+            "/subscribe BTC 1m",
+        ),
+        (
             ["BTC'; DROP TABLE bot_rules;--"],
             '"BTC\'; DROP TABLE bot_rul…" is not an asset name (letters and digits only)',
             "/subscribe BTC ETH 250k",
