@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -306,7 +306,7 @@ class LiquidationStore:
                 buffer = self._buffer
                 while buffer and len(batch) < self._max_batch:
                     batch.append(buffer.popleft())
-                await self._write(batch)
+                await _uncancelled(self._write(batch))
             self.stats.pending = 0
 
     async def _write(self, batch: list[Liquidation | _StateChange | _Backfill]) -> None:
@@ -563,3 +563,24 @@ def _read_snapshot(path: Path, since_ms: int) -> Snapshot:
         )
     finally:
         db.close()
+
+
+async def _uncancelled(write: Coroutine[Any, Any, None]) -> None:
+    """Run one batch's transaction to its commit even if the caller is cancelled meanwhile.
+
+    The batch has left the buffer and aiosqlite's thread keeps executing after a cancelled await:
+    giving up halfway would lose the batch and leave its transaction open, locking the file for
+    every other connection. The cancellation is delivered once the commit is done.
+    """
+    task = asyncio.ensure_future(write)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
