@@ -26,7 +26,7 @@ import msgspec
 from collectors.assets import USD_QUOTES, split_multiplier_affix
 from collectors.feed import ConnectionPolicy, Feed, Outbox
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite
+from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite, out_of_range
 from collectors.record import Coverage, Liquidation, Side
 
 log = logging.getLogger(__name__)
@@ -153,20 +153,21 @@ def frame_records(
             else:
                 qty = entry.size
                 notional = entry.size * entry.price
-            records.append(
-                Liquidation(
-                    exchange=EXCHANGE,
-                    market="inverse" if instrument.inverse else "linear",
-                    symbol=entry.symbol,
-                    base=instrument.base,
-                    side=side,
-                    price=entry.price / multiplier,
-                    qty_base=qty * multiplier,
-                    notional_usd=notional,
-                    ts_ms=entry.ts_ms,
-                    recv_ms=recv_ms,
-                )
+            record = Liquidation(
+                exchange=EXCHANGE,
+                market="inverse" if instrument.inverse else "linear",
+                symbol=entry.symbol,
+                base=instrument.base,
+                side=side,
+                price=entry.price / multiplier,
+                qty_base=qty * multiplier,
+                notional_usd=notional,
+                ts_ms=entry.ts_ms,
+                recv_ms=recv_ms,
             )
+            problem = out_of_range(record)
+            if problem is None:
+                records.append(record)
         if problem is not None:
             rejected = rejected or []
             rejected.append(Rejection(problem, entry.symbol, unknown_instrument=unknown))

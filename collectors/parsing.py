@@ -37,6 +37,21 @@ def is_positive_finite(value: float) -> bool:
     return 0.0 < value < _INF
 
 
+def out_of_range(record: Liquidation) -> str | None:
+    """Return why a built record's price, quantity or notional is unusable, or None if all are fine.
+
+    Inputs are checked one by one before; their products and quotients can still overflow to
+    inf (1e200 * 1e200) or underflow to zero (1e-200 * 1e-200).
+    """
+    if not is_positive_finite(record.price):
+        return f"price {record.price!r} out of range"
+    if not is_positive_finite(record.qty_base):
+        return f"qty_base {record.qty_base!r} out of range"
+    if not is_positive_finite(record.notional_usd):
+        return f"notional_usd {record.notional_usd!r} out of range"
+    return None
+
+
 def truncate(frame: str | bytes, limit: int = 300) -> str:
     """Shorten a raw frame for a log line; escape control characters so it stays one line."""
     text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")

@@ -1,0 +1,66 @@
+"""Bad input found by fuzzing, pinned as exact cases: each is counted and never becomes a record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from collectors.processor import FrameProcessor
+from tests.support.feeds import build_feed
+from tests.support.sinks import CollectingSink
+
+
+def _binance(symbol: str = "BTCUSDT", **order: str) -> str:
+    fields = {"s": symbol, "S": "SELL", "p": "100", "ap": "100", "z": "1", "T": 1, **order}
+    return json.dumps({"e": "forceOrder", "E": 1, "o": fields})
+
+
+def _okx(size: str, price: str) -> str:
+    detail = {"bkPx": price, "sz": size, "posSide": "long", "side": "sell", "ts": "1"}
+    return json.dumps({"data": [{"instId": "BTC-USDT-SWAP", "details": [detail]}]})
+
+
+def _bybit(symbol: str, size: str, price: str) -> str:
+    entry = {"T": 1, "s": symbol, "S": "Buy", "v": size, "p": price}
+    return json.dumps({"topic": f"allLiquidation.{symbol}", "data": [entry]})
+
+
+# Each input is positive and finite; what the parser derives from them is not.
+OVERFLOWS = [
+    ("binance-usdm", _binance(z="1e200", ap="1e200"), "BTCUSDT: notional_usd inf out of range"),
+    (
+        "binance-usdm",
+        _binance(z="1e-200", ap="1e-200"),
+        "BTCUSDT: notional_usd 0.0 out of range",
+    ),
+    (
+        "binance-usdm",
+        _binance("1000PEPEUSDT", z="1e307", ap="1"),
+        "1000PEPEUSDT: qty_base inf out of range",
+    ),
+    (
+        "binance-coinm",
+        _binance("BTCUSD_PERP", z="1", ap="1e-307"),
+        "BTCUSD_PERP: qty_base inf out of range",
+    ),
+    ("okx", _okx("1e308", "1e308"), "BTC-USDT-SWAP: notional_usd inf out of range"),
+    ("okx", _okx("1e-300", "1e-300"), "BTC-USDT-SWAP: notional_usd 0.0 out of range"),
+    ("bybit-linear", _bybit("BTCUSDT", "1e300", "1e300"), "BTCUSDT: notional_usd inf out of range"),
+    ("bybit-inverse", _bybit("BTCUSD", "1e300", "1e-300"), "BTCUSD: qty_base inf out of range"),
+    ("bybit-inverse", _bybit("BTCUSD", "1e-320", "1e300"), "BTCUSD: qty_base 0.0 out of range"),
+]
+
+
+@pytest.mark.parametrize(("feed_id", "frame", "reason"), OVERFLOWS)
+def test_values_that_overflow_or_underflow_when_combined_are_rejected(
+    feed_id: str, frame: str, reason: str
+) -> None:
+    sink = CollectingSink()
+    processor = FrameProcessor(build_feed(feed_id), sink)
+    parsed = processor.process(frame, 1)
+    assert parsed is not None
+    assert [f"{r.instrument}: {r.reason}" for r in parsed.rejected or []] == [reason]
+    assert sink.records == []
+    assert (processor.stats.bad_frames, processor.stats.rejected_events) == (1, 1)
+    assert processor.stats.last_error == f"bad frame: {reason}"
