@@ -99,6 +99,10 @@ class FrameProcessor:
         if parsed.control is not None:
             stats.control_frames += 1
             log.debug("%s: %s", self.feed.feed_id, parsed.control)
+        elif not parsed.records and not parsed.rejected:
+            # A push without a single event (`"data":[]`) would otherwise be counted nowhere.
+            self._bad_frame(frame, "no events")
+            return None
         self.emit(parsed.records)
         if parsed.rejected:
             invalid = [r for r in parsed.rejected if not r.unknown_instrument]

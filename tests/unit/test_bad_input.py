@@ -64,3 +64,28 @@ def test_values_that_overflow_or_underflow_when_combined_are_rejected(
     assert sink.records == []
     assert (processor.stats.bad_frames, processor.stats.rejected_events) == (1, 1)
     assert processor.stats.last_error == f"bad frame: {reason}"
+
+
+EMPTY_PUSHES = [
+    ("binance-usdm", '{"stream":"!forceOrder@arr","data":[]}'),
+    ("binance-usdm", "[]"),
+    ("binance-coinm", "[]"),
+    ("okx", '{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[]}'),
+    ("okx", '{"data":[{"instId":"BTC-USDT-SWAP","details":[]}]}'),
+    ("bybit-linear", '{"topic":"allLiquidation.BTCUSDT","type":"snapshot","data":[]}'),
+    ("bybit-inverse", '{"topic":"allLiquidation.BTCUSD","data":[]}'),
+]
+
+
+@pytest.mark.parametrize(("feed_id", "frame"), EMPTY_PUSHES)
+def test_a_push_without_events_is_a_bad_frame(
+    feed_id: str, frame: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = CollectingSink()
+    processor = FrameProcessor(build_feed(feed_id), sink)
+    assert processor.process(frame, 1) is None
+    stats = processor.stats
+    assert (stats.frames, stats.bad_frames, stats.control_frames, stats.events) == (1, 1, 0, 0)
+    assert stats.rejected_events == 0  # no entry to reject: the frame itself is bad
+    assert stats.last_error == "bad frame: no events"
+    assert caplog.messages == [f"{feed_id}: bad frame skipped (no events): {frame}"]
