@@ -13,7 +13,14 @@ import msgspec
 from collectors.assets import binance_usdm_base, split_multiplier
 from collectors.feed import ConnectionPolicy, Feed
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite, out_of_range
+from collectors.parsing import (
+    UNDECODABLE,
+    FrameError,
+    Parsed,
+    Rejection,
+    is_positive_finite,
+    out_of_range,
+)
 from collectors.record import Coverage, Liquidation, Side
 
 EXCHANGE = "binance"
@@ -67,7 +74,7 @@ def _orders(frame: str | bytes) -> list[_Order] | str:
     """Decode a frame into its forced orders, or a control description."""
     try:
         decoded = _DECODER.decode(frame)
-    except msgspec.DecodeError as exc:
+    except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
     if isinstance(decoded, list):
         return [_checked(event) for event in decoded]

@@ -26,7 +26,14 @@ import msgspec
 from collectors.assets import USD_QUOTES, split_multiplier_affix
 from collectors.feed import ConnectionPolicy, Feed, Outbox
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite, out_of_range
+from collectors.parsing import (
+    UNDECODABLE,
+    FrameError,
+    Parsed,
+    Rejection,
+    is_positive_finite,
+    out_of_range,
+)
 from collectors.record import Coverage, Liquidation, Side
 
 log = logging.getLogger(__name__)
@@ -95,7 +102,7 @@ def decode_frame(frame: str | bytes) -> BybitFrame:
     """Decode one text frame; raise FrameError if it is not JSON of the expected shape."""
     try:
         return _DECODER.decode(frame)
-    except msgspec.DecodeError as exc:
+    except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
 
 

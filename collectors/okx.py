@@ -13,7 +13,14 @@ import msgspec
 from collectors.assets import USD_QUOTES, split_multiplier
 from collectors.feed import ConnectionPolicy, Feed
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite, out_of_range
+from collectors.parsing import (
+    UNDECODABLE,
+    FrameError,
+    Parsed,
+    Rejection,
+    is_positive_finite,
+    out_of_range,
+)
 from collectors.record import Coverage, Liquidation, Side
 
 EXCHANGE = "okx"
@@ -92,7 +99,7 @@ def parse_liquidations(
     """Parse one text frame (not the bare "pong") into records."""
     try:
         decoded = _DECODER.decode(frame)
-    except msgspec.DecodeError as exc:
+    except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
     if decoded.event is not None:
         return _control(decoded)

@@ -15,6 +15,11 @@ class FrameError(ValueError):
     """A frame that cannot be decoded at all: invalid JSON or the wrong shape."""
 
 
+# What decoding a frame raises when the frame is not usable JSON of the expected shape. msgspec
+# raises RecursionError, not DecodeError, for a value nested about a thousand levels deep.
+UNDECODABLE = (msgspec.DecodeError, RecursionError)
+
+
 class Rejection(msgspec.Struct, frozen=True, gc=False):
     """One entry of an otherwise decodable frame that did not become a record."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
 from collectors.processor import FrameProcessor
-from tests.support.feeds import build_feed
+from tests.support.feeds import FEED_IDS, VALID_FRAMES, build_feed
 from tests.support.sinks import CollectingSink
 
 
@@ -89,3 +90,29 @@ def test_a_push_without_events_is_a_bad_frame(
     assert stats.rejected_events == 0  # no entry to reject: the frame itself is bad
     assert stats.last_error == "bad frame: no events"
     assert caplog.messages == [f"{feed_id}: bad frame skipped (no events): {frame}"]
+
+
+# Deeper than the recursion limit of any interpreter (CPython 3.11 stops near 1,000, 3.12+ later).
+_DEPTH = 100_000
+
+
+@pytest.mark.parametrize("feed_id", FEED_IDS)
+@pytest.mark.parametrize("nest", ["array", "object"])
+def test_a_value_nested_too_deep_is_a_bad_frame_not_a_parser_failure(
+    feed_id: str, nest: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    deep = "[" * _DEPTH + "1" + "]" * _DEPTH
+    if nest == "object":
+        deep = '{"a":' * _DEPTH + "1" + "}" * _DEPTH
+    frame = VALID_FRAMES[feed_id][0]
+    frame = frame[:-1] + f',"extra":{deep}}}'  # an unknown key: ignored, but still decoded
+    processor = FrameProcessor(build_feed(feed_id), CollectingSink())
+    with caplog.at_level(logging.WARNING, logger="collectors"):
+        assert processor.process(frame, 1) is None
+    reason = "maximum recursion depth exceeded while deserializing an object"
+    assert (processor.stats.bad_frames, processor.stats.events) == (1, 0)
+    assert processor.stats.last_error == f"bad frame: {reason}"
+    shown = f"{frame[:300]}... ({len(frame)} chars)"  # the raw frame, truncated
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, f"{feed_id}: bad frame skipped ({reason}): {shown}")
+    ]
