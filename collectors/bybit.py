@@ -33,6 +33,7 @@ from collectors.parsing import (
     Rejection,
     is_positive_finite,
     out_of_range,
+    truncate,
 )
 from collectors.record import Coverage, Liquidation, Side
 
@@ -436,7 +437,7 @@ class TopicSubscriptions:
             req_id,
             len(chunk.topics),
             chunk.connection,
-            ret_msg,
+            truncate(ret_msg),  # Bybit's text: keep the warning one short line
             sorted(named) or "none",
             sum(len(part) for part in retry),
             len(retry),

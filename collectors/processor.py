@@ -149,10 +149,12 @@ class FrameProcessor:
             "%s: skipped %d event(s) of unknown instrument(s) %s",
             self.feed.feed_id,
             len(rejected),
-            sorted({r.instrument for r in rejected}),
+            truncate(repr(sorted({r.instrument for r in rejected}))),  # names come off the wire
         )
 
     def _bad_frame(self, frame: str | bytes, reason: str, *, logged: bool = False) -> None:
+        # Reasons quote the exchange (an error message, a symbol): keep the line one short line.
+        reason = truncate(reason)
         self.stats.bad_frames += 1
         self.stats.last_error = f"bad frame: {reason}"
         if not logged:

@@ -116,3 +116,77 @@ def test_a_value_nested_too_deep_is_a_bad_frame_not_a_parser_failure(
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.WARNING, f"{feed_id}: bad frame skipped ({reason}): {shown}")
     ]
+
+
+# Exchange text in a reason, as the JSON frames carry it (escaped) and as the log line shows it.
+EXCHANGE_TEXT = [
+    (
+        "okx",
+        '{"event":"error","code":"60012","msg":"Invalid request\\nline two\\u2028three"}',
+        "error event 60012: Invalid request\\nline two\\u2028three",
+    ),
+    (
+        "binance-usdm",
+        '{"error":{"code":2,"msg":"Invalid request:\\r\\nunknown variant"},"id":1}',
+        "request error 2: Invalid request:\\r\\nunknown variant",
+    ),
+    (
+        "bybit-linear",
+        '{"success":false,"ret_msg":"error:\\u0085handler not found","op":"subscribe","req_id":"7"}',
+        "subscribe 7 failed: error:\\x85handler not found",
+    ),
+]
+
+
+@pytest.mark.parametrize(("feed_id", "frame", "shown"), EXCHANGE_TEXT)
+def test_line_breaks_in_exchange_text_stay_escaped_in_the_one_log_line(
+    feed_id: str, frame: str, shown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    processor = FrameProcessor(build_feed(feed_id), CollectingSink())
+    assert processor.process(frame, 1) is None
+    assert caplog.messages == [f"{feed_id}: bad frame skipped ({shown}): {frame}"]
+    assert len(caplog.messages[0].splitlines()) == 1
+    assert processor.stats.last_error == f"bad frame: {shown}"
+
+
+def test_a_ten_megabyte_value_in_a_reason_is_cut_short(caplog: pytest.LogCaptureFixture) -> None:
+    side = "x" * 10_000_000
+    frame = _binance(S=side)
+    processor = FrameProcessor(build_feed("binance-usdm"), CollectingSink())
+    assert processor.process(frame, 1) is not None
+    reason = f"BTCUSDT: unknown order side '{side}'"
+    shown = f"{reason[:300]}... ({len(reason)} chars)"
+    raw = f"{frame[:300]}... ({len(frame)} chars)"
+    assert caplog.messages == [f"binance-usdm: bad frame skipped ({shown}): {raw}"]
+    assert processor.stats.last_error == f"bad frame: {shown}"
+    assert (processor.stats.bad_frames, processor.stats.rejected_events) == (1, 1)
+
+
+def test_a_ten_megabyte_unknown_instrument_is_cut_short(caplog: pytest.LogCaptureFixture) -> None:
+    inst_id = "Z" * 10_000_000
+    frame = _okx("1", "100").replace("BTC-USDT-SWAP", inst_id)
+    processor = FrameProcessor(build_feed("okx"), CollectingSink())
+    parsed = processor.process(frame, 1)
+    assert parsed is not None
+    assert parsed.rejected is not None
+    processor.skip_unknown(parsed.rejected)  # as the runner does without a metadata manager
+    names = repr([inst_id])
+    assert caplog.messages == [
+        f"okx: skipped 1 event(s) of unknown instrument(s) {names[:300]}... ({len(names)} chars)"
+    ]
+    assert (processor.stats.bad_frames, processor.stats.unknown_instrument_events) == (0, 1)
+
+
+def test_a_rejected_bybit_subscription_logs_its_reason_on_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    feed = build_feed("bybit-linear")
+    [subscribe] = feed.subscribe_messages(0)
+    req_id = json.loads(subscribe)["req_id"]
+    reply = {"success": False, "ret_msg": "busy\nretry later", "op": "subscribe", "req_id": req_id}
+    processor = FrameProcessor(feed, CollectingSink())
+    assert processor.process(json.dumps(reply), 1) is None
+    assert len(caplog.messages) == 2  # the retry plan, then the bad frame
+    assert all(len(message.splitlines()) == 1 for message in caplog.messages)
+    assert "rejected: busy\\nretry later; " in caplog.messages[0]
+    assert processor.stats.bad_frames == 1
