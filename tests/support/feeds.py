@@ -30,6 +30,18 @@ CONTROL_FRAMES: dict[str, list[str]] = {
     "bybit-linear": lines("bybit_ws_control.jsonl"),
     "bybit-inverse": lines("bybit_ws_control.jsonl"),
 }
+# Error replies to a request: bad frames (the recorded OKX one; the others in the documented shape).
+ERROR_FRAMES: dict[str, list[str]] = {
+    "binance-usdm": ['{"error":{"code":2,"msg":"Invalid request: unknown variant"},"id":1}'],
+    "binance-coinm": ['{"error":{"code":2,"msg":"Invalid request: unknown variant"},"id":1}'],
+    "okx": lines("okx_ws_control.jsonl")[2:],
+    "bybit-linear": [
+        '{"success":false,"ret_msg":"error:handler not found","conn_id":"c","req_id":"0.1","op":"subscribe"}'
+    ],
+    "bybit-inverse": [
+        '{"success":false,"ret_msg":"error:handler not found","conn_id":"c","req_id":"0.1","op":"subscribe"}'
+    ],
+}
 # A frame that yields only an event of an instrument without metadata.
 UNKNOWN_INSTRUMENT_FRAMES: dict[str, str] = {
     "binance-coinm": VALID_FRAMES["binance-coinm"][0].replace("BTCUSD_200925", "XYZUSD_PERP"),
