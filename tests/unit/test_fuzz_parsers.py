@@ -45,10 +45,17 @@ from tests.support.sinks import CollectingSink
 
 _LONG = settings.get_current_profile_name() == "long"
 # The default run is small and the same every time (CI); the long profile explores afresh.
-FUZZ = settings(
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    **({} if _LONG else {"max_examples": 25, "derandomize": True, "database": None}),
+_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
+FUZZ = (
+    settings(deadline=None, suppress_health_check=_HEALTH)
+    if _LONG
+    else settings(
+        deadline=None,
+        suppress_health_check=_HEALTH,
+        max_examples=25,
+        derandomize=True,
+        database=None,
+    )
 )
 
 _RECV_MS = 1_700_000_000_000
@@ -196,9 +203,9 @@ def _check_frame(
     # "parser failed" error: every bad input is recognised as such.
     mine = [r for r in logged[logged_before:] if r.name == "collectors.processor"]
     assert len(mine) == (landed == "bad") + bool(unknown)
-    for record in logged[logged_before:]:
-        assert record.levelno == logging.WARNING, record.getMessage()[:500]
-        message = record.getMessage()
+    for entry in logged[logged_before:]:
+        assert entry.levelno == logging.WARNING, entry.getMessage()[:500]
+        message = entry.getMessage()
         assert len(message.splitlines()) == 1, message[:500]
         assert len(message) <= _MAX_LOG_CHARS, message[:500]
 
