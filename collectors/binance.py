@@ -13,7 +13,14 @@ import msgspec
 from collectors.assets import binance_usdm_base, split_multiplier
 from collectors.feed import ConnectionPolicy, Feed
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite
+from collectors.parsing import (
+    UNDECODABLE,
+    FrameError,
+    Parsed,
+    Rejection,
+    is_positive_finite,
+    out_of_range,
+)
 from collectors.record import Coverage, Liquidation, Side
 
 EXCHANGE = "binance"
@@ -67,7 +74,7 @@ def _orders(frame: str | bytes) -> list[_Order] | str:
     """Decode a frame into its forced orders, or a control description."""
     try:
         decoded = _DECODER.decode(frame)
-    except msgspec.DecodeError as exc:
+    except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
     if isinstance(decoded, list):
         return [_checked(event) for event in decoded]
@@ -121,20 +128,21 @@ def parse_usdm(frame: str | bytes, recv_ms: int) -> Parsed:
         else:
             qty, price = fill
             base, multiplier = asset
-            records.append(
-                Liquidation(
-                    exchange=EXCHANGE,
-                    market="usdm",
-                    symbol=order.symbol,
-                    base=base,
-                    side=side,
-                    price=price / multiplier,
-                    qty_base=qty * multiplier,
-                    notional_usd=qty * price,
-                    ts_ms=order.trade_ms,
-                    recv_ms=recv_ms,
-                )
+            record = Liquidation(
+                exchange=EXCHANGE,
+                market="usdm",
+                symbol=order.symbol,
+                base=base,
+                side=side,
+                price=price / multiplier,
+                qty_base=qty * multiplier,
+                notional_usd=qty * price,
+                ts_ms=order.trade_ms,
+                recv_ms=recv_ms,
             )
+            problem = out_of_range(record)
+            if problem is None:
+                records.append(record)
         if problem is not None:
             rejected = rejected or []
             rejected.append(Rejection(problem, order.symbol))
@@ -203,20 +211,21 @@ def parse_coinm(frame: str | bytes, recv_ms: int, contracts: dict[str, CoinmCont
                 contracts_filled, price = fill
                 notional = contracts_filled * contract.contract_size_usd
                 multiplier = contract.multiplier
-                records.append(
-                    Liquidation(
-                        exchange=EXCHANGE,
-                        market="coinm",
-                        symbol=order.symbol,
-                        base=contract.base,
-                        side=side,
-                        price=price / multiplier,
-                        qty_base=notional / price * multiplier,
-                        notional_usd=notional,
-                        ts_ms=order.trade_ms,
-                        recv_ms=recv_ms,
-                    )
+                record = Liquidation(
+                    exchange=EXCHANGE,
+                    market="coinm",
+                    symbol=order.symbol,
+                    base=contract.base,
+                    side=side,
+                    price=price / multiplier,
+                    qty_base=notional / price * multiplier,
+                    notional_usd=notional,
+                    ts_ms=order.trade_ms,
+                    recv_ms=recv_ms,
                 )
+                problem = out_of_range(record)
+                if problem is None:
+                    records.append(record)
         if problem is not None:
             rejected = rejected or []
             rejected.append(Rejection(problem, order.symbol, unknown_instrument=unknown))

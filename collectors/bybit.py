@@ -26,7 +26,15 @@ import msgspec
 from collectors.assets import USD_QUOTES, split_multiplier_affix
 from collectors.feed import ConnectionPolicy, Feed, Outbox
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite
+from collectors.parsing import (
+    UNDECODABLE,
+    FrameError,
+    Parsed,
+    Rejection,
+    is_positive_finite,
+    out_of_range,
+    truncate,
+)
 from collectors.record import Coverage, Liquidation, Side
 
 log = logging.getLogger(__name__)
@@ -95,7 +103,7 @@ def decode_frame(frame: str | bytes) -> BybitFrame:
     """Decode one text frame; raise FrameError if it is not JSON of the expected shape."""
     try:
         return _DECODER.decode(frame)
-    except msgspec.DecodeError as exc:
+    except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
 
 
@@ -153,20 +161,21 @@ def frame_records(
             else:
                 qty = entry.size
                 notional = entry.size * entry.price
-            records.append(
-                Liquidation(
-                    exchange=EXCHANGE,
-                    market="inverse" if instrument.inverse else "linear",
-                    symbol=entry.symbol,
-                    base=instrument.base,
-                    side=side,
-                    price=entry.price / multiplier,
-                    qty_base=qty * multiplier,
-                    notional_usd=notional,
-                    ts_ms=entry.ts_ms,
-                    recv_ms=recv_ms,
-                )
+            record = Liquidation(
+                exchange=EXCHANGE,
+                market="inverse" if instrument.inverse else "linear",
+                symbol=entry.symbol,
+                base=instrument.base,
+                side=side,
+                price=entry.price / multiplier,
+                qty_base=qty * multiplier,
+                notional_usd=notional,
+                ts_ms=entry.ts_ms,
+                recv_ms=recv_ms,
             )
+            problem = out_of_range(record)
+            if problem is None:
+                records.append(record)
         if problem is not None:
             rejected = rejected or []
             rejected.append(Rejection(problem, entry.symbol, unknown_instrument=unknown))
@@ -428,7 +437,7 @@ class TopicSubscriptions:
             req_id,
             len(chunk.topics),
             chunk.connection,
-            ret_msg,
+            truncate(ret_msg),  # Bybit's text: keep the warning one short line
             sorted(named) or "none",
             sum(len(part) for part in retry),
             len(retry),

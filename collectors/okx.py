@@ -13,7 +13,14 @@ import msgspec
 from collectors.assets import USD_QUOTES, split_multiplier
 from collectors.feed import ConnectionPolicy, Feed
 from collectors.metadata import MetadataDocument
-from collectors.parsing import FrameError, Parsed, Rejection, is_positive_finite
+from collectors.parsing import (
+    UNDECODABLE,
+    FrameError,
+    Parsed,
+    Rejection,
+    is_positive_finite,
+    out_of_range,
+)
 from collectors.record import Coverage, Liquidation, Side
 
 EXCHANGE = "okx"
@@ -92,7 +99,7 @@ def parse_liquidations(
     """Parse one text frame (not the bare "pong") into records."""
     try:
         decoded = _DECODER.decode(frame)
-    except msgspec.DecodeError as exc:
+    except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
     if decoded.event is not None:
         return _control(decoded)
@@ -126,20 +133,21 @@ def parse_liquidations(
                 else:
                     qty = contracts
                     notional = contracts * detail.price
-                records.append(
-                    Liquidation(
-                        exchange=EXCHANGE,
-                        market=_MARKETS[instrument.inst_type],
-                        symbol=entry.inst_id,
-                        base=instrument.base,
-                        side=side,
-                        price=detail.price / instrument.multiplier,
-                        qty_base=qty * instrument.multiplier,
-                        notional_usd=notional,
-                        ts_ms=detail.ts_ms,
-                        recv_ms=recv_ms,
-                    )
+                record = Liquidation(
+                    exchange=EXCHANGE,
+                    market=_MARKETS[instrument.inst_type],
+                    symbol=entry.inst_id,
+                    base=instrument.base,
+                    side=side,
+                    price=detail.price / instrument.multiplier,
+                    qty_base=qty * instrument.multiplier,
+                    notional_usd=notional,
+                    ts_ms=detail.ts_ms,
+                    recv_ms=recv_ms,
                 )
+                problem = out_of_range(record)
+                if problem is None:
+                    records.append(record)
             if problem is not None:
                 rejected = rejected or []
                 rejected.append(Rejection(problem, entry.inst_id, unknown_instrument=unknown))

@@ -15,6 +15,11 @@ class FrameError(ValueError):
     """A frame that cannot be decoded at all: invalid JSON or the wrong shape."""
 
 
+# What decoding a frame raises when the frame is not usable JSON of the expected shape. msgspec
+# raises RecursionError, not DecodeError, for a value nested about a thousand levels deep.
+UNDECODABLE = (msgspec.DecodeError, RecursionError)
+
+
 class Rejection(msgspec.Struct, frozen=True, gc=False):
     """One entry of an otherwise decodable frame that did not become a record."""
 
@@ -35,6 +40,21 @@ class Parsed(msgspec.Struct, gc=False):
 def is_positive_finite(value: float) -> bool:
     """Return True for 0 < value < inf (False for NaN, zero, negatives and infinities)."""
     return 0.0 < value < _INF
+
+
+def out_of_range(record: Liquidation) -> str | None:
+    """Return why a built record's price, quantity or notional is unusable, or None if all are fine.
+
+    Inputs are checked one by one before; their products and quotients can still overflow to
+    inf (1e200 * 1e200) or underflow to zero (1e-200 * 1e-200).
+    """
+    if not is_positive_finite(record.price):
+        return f"price {record.price!r} out of range"
+    if not is_positive_finite(record.qty_base):
+        return f"qty_base {record.qty_base!r} out of range"
+    if not is_positive_finite(record.notional_usd):
+        return f"notional_usd {record.notional_usd!r} out of range"
+    return None
 
 
 def truncate(frame: str | bytes, limit: int = 300) -> str:

@@ -99,6 +99,10 @@ class FrameProcessor:
         if parsed.control is not None:
             stats.control_frames += 1
             log.debug("%s: %s", self.feed.feed_id, parsed.control)
+        elif not parsed.records and not parsed.rejected:
+            # A push without a single event (`"data":[]`) would otherwise be counted nowhere.
+            self._bad_frame(frame, "no events")
+            return None
         self.emit(parsed.records)
         if parsed.rejected:
             invalid = [r for r in parsed.rejected if not r.unknown_instrument]
@@ -145,10 +149,12 @@ class FrameProcessor:
             "%s: skipped %d event(s) of unknown instrument(s) %s",
             self.feed.feed_id,
             len(rejected),
-            sorted({r.instrument for r in rejected}),
+            truncate(repr(sorted({r.instrument for r in rejected}))),  # names come off the wire
         )
 
     def _bad_frame(self, frame: str | bytes, reason: str, *, logged: bool = False) -> None:
+        # Reasons quote the exchange (an error message, a symbol): keep the line one short line.
+        reason = truncate(reason)
         self.stats.bad_frames += 1
         self.stats.last_error = f"bad frame: {reason}"
         if not logged:
