@@ -447,6 +447,52 @@ class WindowStore:
         counts: IntArray = np.bincount(keys, minlength=n_keys).astype(np.int64, copy=False)
         return usd_totals[:n_keys].reshape(shape), counts[:n_keys].reshape(shape)
 
+    def range_series(
+        self, start_ms: int, end_ms: int, bucket_ms: int, asset: int | None = None
+    ) -> tuple[FloatArray, IntArray]:
+        """Return (usd, count) shaped (buckets, MAX_EXCHANGES, 2) for events in [start, end).
+
+        Buckets are aligned to `end_ms`: with n = ceil((end - start) / bucket_ms), bucket i
+        holds the events with end - (n - i) * bucket_ms <= ts < end - (n - i - 1) * bucket_ms,
+        so only the oldest one can be shorter (it starts at `start_ms`). `asset` is an asset
+        index (None: every asset). Scans the events of the range, like `range_totals`.
+        """
+        if bucket_ms <= 0:
+            raise ValueError("a bucket must be longer than zero")
+        n_buckets = max(0, -(-(end_ms - start_ms) // bucket_ms))
+        per_bucket = MAX_EXCHANGES * 2  # key % per_bucket == exchange * 2 + side
+        origin_ms = end_ms - n_buckets * bucket_ms
+        cells: list[IntArray] = []
+        usds: list[FloatArray] = []
+        for minute in self._minutes(start_ms // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS):
+            chunk = self._chunks[minute]
+            ts = np.frombuffer(chunk.ts, dtype=np.int64)
+            key = np.frombuffer(chunk.key, dtype=np.int32)
+            usd = np.frombuffer(chunk.usd, dtype=np.float64)
+            keep: npt.NDArray[np.bool_] | None = None
+            if minute * _MINUTE_MS < start_ms or (minute + 1) * _MINUTE_MS > end_ms:
+                keep = (ts >= start_ms) & (ts < end_ms)
+            if asset is not None:
+                mine = key // per_bucket == asset
+                keep = mine if keep is None else keep & mine
+            if keep is not None:
+                ts, key, usd = ts[keep], key[keep], usd[keep]
+            else:
+                usd = usd.copy()  # no view may outlive the call: `add` resizes the arrays
+            cells.append((ts - origin_ms) // bucket_ms * per_bucket + key % per_bucket)
+            usds.append(usd)
+            del ts, key, usd
+        n_cells = n_buckets * per_bucket
+        shape = (n_buckets, MAX_EXCHANGES, 2)
+        if not cells:
+            return np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        index = np.concatenate(cells)
+        usd_totals: FloatArray = np.bincount(
+            index, weights=np.concatenate(usds), minlength=n_cells
+        ).astype(np.float64, copy=False)
+        counts: IntArray = np.bincount(index, minlength=n_cells).astype(np.int64, copy=False)
+        return usd_totals.reshape(shape), counts.reshape(shape)
+
     def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
         """Return the k largest events (by USD) with start_ms <= ts < end_ms, largest first."""
         if k <= 0:
