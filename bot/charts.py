@@ -312,7 +312,7 @@ def _usd_axis(axes: Axes, long_peak: float, short_peak: float) -> None:
         return
     top = max(long_peak, 0.25 * peak) * 1.1
     bottom = max(short_peak, 0.25 * peak) * 1.1
-    locator = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+    locator = MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10])
     ticks = [float(t) for t in locator.tick_values(-bottom, top) if -bottom <= t <= top]
     axes.set_ylim(-bottom, top)
     axes.set_yticks(
