@@ -100,6 +100,57 @@ class PeriodSummary:
     coverage: tuple[FeedCoverage, ...]
 
 
+# Bucket lengths a chart may use: round steps that divide a minute, an hour or a day.
+BUCKET_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+                  7200, 10800, 21600, 43200)  # fmt: skip
+DEFAULT_BUCKETS = 60
+
+
+def bucket_seconds(span_s: int, buckets: int = DEFAULT_BUCKETS) -> int:
+    """Return the shortest step of BUCKET_STEPS_S that cuts span_s into at most `buckets`."""
+    if span_s <= 0 or buckets <= 0:
+        raise ValueError("the span and the number of buckets must be positive")
+    for step in BUCKET_STEPS_S:
+        if -(-span_s // step) <= buckets:
+            return step
+    return -(-span_s // buckets)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Liquidated USD per time bucket, exchange and side over [start_ms, end_ms).
+
+    Buckets end at `end_ms` and are `bucket_s` long; only the oldest can be shorter (when
+    `bucket_s` does not divide the span): `edges_ms` gives the exact bounds.
+    `long_usd[e][b]` is exchange `exchanges[e]`'s long-liquidated USD in bucket b.
+    """
+
+    start_ms: int
+    end_ms: int
+    bucket_s: int
+    asset: str | None  # None: every asset
+    exchanges: tuple[str, ...]  # exchanges with events in the span, by name
+    long_usd: tuple[tuple[float, ...], ...]
+    short_usd: tuple[tuple[float, ...], ...]
+    totals: SideTotals
+
+    @property
+    def buckets(self) -> int:
+        """Return the number of buckets."""
+        return -(-(self.end_ms - self.start_ms) // (self.bucket_s * 1000))
+
+    @property
+    def span_s(self) -> int:
+        """Return the covered seconds (the window length)."""
+        return (self.end_ms - self.start_ms) // 1000
+
+    @property
+    def edges_ms(self) -> tuple[int, ...]:
+        """Return the buckets + 1 bucket bounds, oldest first (the first is start_ms)."""
+        n, step = self.buckets, self.bucket_s * 1000
+        return (self.start_ms, *(self.end_ms - (n - i) * step for i in range(1, n + 1)))
+
+
 class LiquidationQueries:
     """Read windows, leaderboards, latest and largest events, and coverage."""
 
@@ -201,6 +252,60 @@ class LiquidationQueries:
             shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], top_n),
             largest=largest[0] if largest else None,
             coverage=self._coverage.report(start_ms, end_ms),
+        )
+
+    def series(
+        self,
+        window_s: int,
+        asset: str | None = None,
+        now_ms: int | None = None,
+        buckets: int = DEFAULT_BUCKETS,
+    ) -> Series:
+        """Return liquidated USD per bucket, exchange and side over the window ending now.
+
+        Any window from 1 s up to the store's retention (at least 24 h) works, configured or
+        not; the bucket length is `bucket_seconds(window_s, buckets)`. An asset never seen
+        gives an empty series.
+        """
+        if not 0 < window_s <= self._windows.retention_s:
+            raise ValueError(
+                f"a chart window must be 1s to {self._windows.retention_s}s, not {window_s}s"
+            )
+        end = self.now_ms() if now_ms is None else now_ms
+        # The same clamp as the window totals: they never go back before the newest event.
+        end_sec = max(end, self._windows.clock_ms) // 1000
+        start_ms = (end_sec - window_s + 1) * 1000
+        return self.period_series(start_ms, (end_sec + 1) * 1000, asset, buckets)
+
+    def period_series(
+        self,
+        start_ms: int,
+        end_ms: int,
+        asset: str | None = None,
+        buckets: int = DEFAULT_BUCKETS,
+    ) -> Series:
+        """Return liquidated USD per bucket, exchange and side over [start_ms, end_ms)."""
+        if end_ms - start_ms < 1000:
+            raise ValueError("a series must span at least one second")
+        bucket_s = bucket_seconds(-(-(end_ms - start_ms) // 1000), buckets)
+        index = None if asset is None else self._windows.asset_index(asset)
+        if asset is not None and index is None:  # never seen: nothing to scan
+            n = -(-(end_ms - start_ms) // (bucket_s * 1000))
+            usd: FloatArray = np.zeros((n, MAX_EXCHANGES, 2))
+            count: IntArray = np.zeros((n, MAX_EXCHANGES, 2), dtype=np.int64)
+        else:
+            usd, count = self._windows.range_series(start_ms, end_ms, bucket_s * 1000, index)
+        names = self._windows.exchange_names
+        active = sorted((names[e], e) for e in range(len(names)) if count[:, e].sum() > 0)
+        return Series(
+            start_ms=start_ms,
+            end_ms=end_ms,
+            bucket_s=bucket_s,
+            asset=asset,
+            exchanges=tuple(name for name, _ in active),
+            long_usd=tuple(tuple(usd[:, e, 0].tolist()) for _, e in active),
+            short_usd=tuple(tuple(usd[:, e, 1].tolist()) for _, e in active),
+            totals=_side_totals(usd.sum(axis=(0, 1)), count.sum(axis=(0, 1))),
         )
 
     def coverage(self, start_ms: int, end_ms: int) -> tuple[FeedCoverage, ...]:

@@ -447,6 +447,47 @@ class WindowStore:
         counts: IntArray = np.bincount(keys, minlength=n_keys).astype(np.int64, copy=False)
         return usd_totals[:n_keys].reshape(shape), counts[:n_keys].reshape(shape)
 
+    def range_series(
+        self, start_ms: int, end_ms: int, bucket_ms: int, asset: int | None = None
+    ) -> tuple[FloatArray, IntArray]:
+        """Return (usd, count) shaped (buckets, MAX_EXCHANGES, 2) for events in [start, end).
+
+        Buckets are aligned to `end_ms`: with n = ceil((end - start) / bucket_ms), bucket i
+        holds the events with end - (n - i) * bucket_ms <= ts < end - (n - i - 1) * bucket_ms,
+        so only the oldest one can be shorter (it starts at `start_ms`). `asset` is an asset
+        index (None: every asset). Scans the events of the range, like `range_totals`.
+        """
+        if bucket_ms <= 0:
+            raise ValueError("a bucket must be longer than zero")
+        n_buckets = max(0, -(-(end_ms - start_ms) // bucket_ms))
+        per_bucket = MAX_EXCHANGES * 2  # key % per_bucket == exchange * 2 + side
+        shape = (n_buckets, MAX_EXCHANGES, 2)
+        chunks = [
+            self._chunks[m]
+            for m in self._minutes(start_ms // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS)
+        ]
+        if not chunks:
+            return np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        # One concatenation, then whole-array arithmetic: per-minute numpy calls would cost
+        # more than the arithmetic itself (a day is 1,440 chunks). It also copies the columns,
+        # so no view outlives the call (`add` resizes the arrays under a view).
+        ts = np.concatenate([np.frombuffer(c.ts, dtype=np.int64) for c in chunks])
+        key = np.concatenate([np.frombuffer(c.key, dtype=np.int32) for c in chunks])
+        usd = np.concatenate([np.frombuffer(c.usd, dtype=np.float64) for c in chunks])
+        keep = (ts >= start_ms) & (ts < end_ms)
+        if asset is not None:
+            keep &= key // per_bucket == asset
+        if not keep.all():
+            ts, key, usd = ts[keep], key[keep], usd[keep]
+        origin_ms = end_ms - n_buckets * bucket_ms
+        index = (ts - origin_ms) // bucket_ms * per_bucket + key % per_bucket
+        n_cells = n_buckets * per_bucket
+        usd_totals: FloatArray = np.bincount(index, weights=usd, minlength=n_cells).astype(
+            np.float64, copy=False
+        )
+        counts: IntArray = np.bincount(index, minlength=n_cells).astype(np.int64, copy=False)
+        return usd_totals.reshape(shape), counts.reshape(shape)
+
     def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
         """Return the k largest events (by USD) with start_ms <= ts < end_ms, largest first."""
         if k <= 0:

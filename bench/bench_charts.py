@@ -1,0 +1,108 @@
+"""Measure 24-hour charts: the series query on the event loop and the PNG render off it.
+
+    python bench/bench_charts.py            # 500,000 events over 24 h, 15 renders per chart
+    python bench/bench_charts.py --quick    # 50,000 events, 5 renders (CI smoke)
+
+The series comes from a real window store holding a day of events on three exchanges, so the
+chart has realistic bars: 48 buckets (30 min, the default for 24 h) and a dense 288 (5 min).
+Figures: the query (it runs on the event loop), the first render in the process (it also loads
+the fonts) and the median of the following renders, beside the goal of 300 ms per 24 h chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import matplotlib
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aggregation.coverage import CoverageTracker  # noqa: E402
+from aggregation.query import LiquidationQueries  # noqa: E402
+from aggregation.windows import WindowStore  # noqa: E402
+from bot.charts import render_chart  # noqa: E402
+from collectors.record import Liquidation, Side  # noqa: E402
+
+DAY_MS = 86_400_000
+GOAL_MS = 300.0
+VENUES = [("binance", "usdm"), ("okx", "swap"), ("bybit", "linear")]
+ASSETS = ["BTC", "ETH", "SOL", "XRP", "DOGE", "PEPE", "SUI", "WIF"]
+
+
+def day_store(count: int, end_ms: int, seed: int = 7) -> WindowStore:
+    """A day of events: heavy-tailed sizes, mostly BTC/ETH, two liquidation cascades."""
+    rng = random.Random(seed)
+    store = WindowStore()
+    start = end_ms - DAY_MS
+    for i in range(count):
+        ts = start + i * DAY_MS // count
+        hour = (ts - start) / 3_600_000
+        # A long squeeze around hour 9 and a short squeeze around hour 17.
+        long_bias = 0.55 + 0.4 * (8.5 < hour < 9.5) - 0.4 * (16.5 < hour < 17.5)
+        size = min(rng.paretovariate(1.3) * 2_000, 20_000_000)
+        size *= 1 + 8 * ((8.5 < hour < 9.5) or (16.5 < hour < 17.5))
+        exchange, market = VENUES[rng.randrange(3)]
+        asset = ASSETS[min(int(rng.paretovariate(1.2)) - 1, len(ASSETS) - 1)]
+        side = Side.LONG if rng.random() < long_bias else Side.SHORT
+        price = 100.0 + i % 997
+        store.add(
+            Liquidation(
+                exchange, market, f"{asset}X", asset, side, price, size / price, size, ts, ts
+            )
+        )
+    return store
+
+
+def timed(action: Callable[[], object], runs: int) -> float:
+    """Return the median of `runs` calls in milliseconds."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="50,000 events, 5 runs")
+    args = parser.parse_args()
+    count, runs = (50_000, 5) if args.quick else (args.events, args.runs)
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"python {sys.version.split()[0]}, matplotlib {matplotlib.__version__}; "
+          f"{count:,} events over 24 h on 3 exchanges; medians of {runs} runs")  # fmt: skip
+
+    end_ms = 1_800_000_000_000
+    queries = LiquidationQueries(day_store(count, end_ms), CoverageTracker([]), lambda: end_ms)
+    for buckets in (48, 288):
+        for asset in (None, "BTC"):
+            query = partial(queries.series, 86_400, asset, buckets=buckets)
+            print(f"series query (on the event loop), 24 h, {buckets} buckets, "
+                  f"{asset or 'all assets'}: {timed(query, runs):.1f} ms")  # fmt: skip
+
+    charts = {buckets: queries.series(86_400, buckets=buckets) for buckets in (48, 288)}
+    started = time.perf_counter()
+    render_chart(charts[48])
+    print(f"first render in the process (loads the fonts): "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms")  # fmt: skip
+    for buckets, chart in charts.items():
+        median = timed(partial(render_chart, chart), runs)
+        size = len(render_chart(chart))
+        verdict = "OK" if median < GOAL_MS else "OVER"
+        print(f"render 24 h chart, {buckets} buckets x {len(chart.exchanges)} exchanges, "
+              f"1200x675: {median:.0f} ms, {size / 1024:.0f} KiB PNG "
+              f"(goal < {GOAL_MS:.0f} ms: {verdict})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
