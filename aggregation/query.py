@@ -216,6 +216,27 @@ class LiquidationQueries:
             for a in order.tolist()
         )
 
+    def asset_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
+        """Return the USD liquidated per asset (assets with events only) in the window ending now.
+
+        Any window up to the retention works: a configured one costs a lookup per asset, any
+        other scans its events once for every asset.
+        """
+        end = self.now_ms() if now_ms is None else now_ms
+        if window_s in self._windows.windows_s:
+            w = self._window_position(window_s)
+            per_asset = self._windows.totals(end)[0][w].sum(axis=(1, 2))
+        else:
+            if not 0 < window_s <= self._windows.retention_s:
+                raise ValueError(f"a window must be 1s to {self._windows.retention_s}s")
+            end_sec = max(end, self._windows.clock_ms) // 1000
+            start_ms = (end_sec - window_s + 1) * 1000
+            per_asset = self._windows.range_totals(start_ms, (end_sec + 1) * 1000)[0].sum(
+                axis=(1, 2)
+            )
+        names = self._windows.asset_names
+        return {names[a]: float(per_asset[a]) for a in np.flatnonzero(per_asset).tolist()}
+
     def largest(
         self, window_s: int, k: int = 5, now_ms: int | None = None
     ) -> tuple[Liquidation, ...]:

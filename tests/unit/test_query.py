@@ -92,3 +92,12 @@ def test_period_summary() -> None:
     assert summary.largest.notional_usd == 5_000.0
     [okx] = summary.coverage
     assert okx.uptime_share == 1.0
+
+
+def test_asset_volumes_for_configured_and_other_windows() -> None:
+    q = queries()
+    assert q.asset_volumes(3600) == {"BTC": 1_700.0, "ETH": 5_050.0, "SOL": 300.0}
+    assert q.asset_volumes(60) == {"BTC": 1_500.0}
+    # 30 min is not configured: the events are scanned, with the same boundaries.
+    assert q.asset_volumes(1800) == {"BTC": 1_700.0, "ETH": 5_000.0}
+    assert q.asset_volumes(3600 + 1) == {"BTC": 1_700.0, "ETH": 5_050.0, "SOL": 300.0, "DOGE": 9.0}
