@@ -125,6 +125,7 @@ async def test_kill_9_neither_repeats_nor_silently_loses_alerts(tmp_path: Path) 
         stored_matching = db_count(path, "WHERE notional_usd >= 10000")
         assert stored_matching >= 1
 
+        restart = api.mark()
         second = await start(env, tmp_path)
         try:
 
@@ -135,7 +136,13 @@ async def test_kill_9_neither_repeats_nor_silently_loses_alerts(tmp_path: Path) 
                 ]
                 return sum(carried(t) + reported(t) for t in texts) >= stored_matching
 
-            await api.wait_until(lambda: all(settled(c) for c in CHATS), timeout=60)
+            # The first process may have sent enough already: wait for the second to be up
+            # (polling: its signal handlers are set) before the SIGTERM.
+            await api.wait_until(
+                lambda: bool(api.calls_to("getUpdates", since=restart))
+                and all(settled(c) for c in CHATS),
+                timeout=60,
+            )
             second.send_signal(signal.SIGTERM)
             async with asyncio.timeout(30):
                 _, stderr = await second.communicate()
