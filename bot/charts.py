@@ -9,8 +9,8 @@ file and colours explicitly, and the PNG carries no timestamp, so one input give
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
-import time
 from pathlib import Path
 
 import matplotlib
@@ -29,7 +29,7 @@ from matplotlib.ticker import MaxNLocator
 
 from aggregation.query import Series
 from bot.durations import format_window
-from bot.formatting import format_usd, format_utc
+from bot.formatting import format_time, format_usd
 
 # The layout is drawn on an 8-inch-wide figure; the dpi scales it to the requested pixels, so
 # every size looks the same. 1200 px (Telegram shows photos ~1280 wide) is 150 dpi: a 10 pt
@@ -89,12 +89,14 @@ def render_chart(
     *,
     title: str | None = None,
     lang: str = "en",
+    tz: dt.tzinfo = dt.UTC,
     width_px: int = 1200,
     height_px: int = 675,
 ) -> bytes:
     """Return a PNG of liquidated USD per bucket: longs up, shorts down, stacked by exchange.
 
     `title` replaces the default headline (`chart_title`); the totals line is always drawn.
+    Times are shown in `tz`, ticks at round times of that zone's clock.
     """
     if width_px < 200 or height_px < 150:
         raise ValueError("a chart must be at least 200 x 150 pixels")
@@ -104,7 +106,7 @@ def render_chart(
         figsize=((width_px + 0.25) / dpi, (height_px + 0.25) / dpi), dpi=dpi, facecolor="white"
     )
     FigureCanvasAgg(figure)  # attaches itself: the figure renders with Agg, headless
-    _draw(figure, series, title if title is not None else chart_title(series, lang), lang)
+    _draw(figure, series, title if title is not None else chart_title(series, lang), lang, tz)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
     return buffer.getvalue()
@@ -115,12 +117,19 @@ async def render_chart_async(
     *,
     title: str | None = None,
     lang: str = "en",
+    tz: dt.tzinfo = dt.UTC,
     width_px: int = 1200,
     height_px: int = 675,
 ) -> bytes:
     """Render in a worker thread (rendering is CPU-bound) and return the PNG bytes."""
     return await asyncio.to_thread(
-        render_chart, series, title=title, lang=lang, width_px=width_px, height_px=height_px
+        render_chart,
+        series,
+        title=title,
+        lang=lang,
+        tz=tz,
+        width_px=width_px,
+        height_px=height_px,
     )
 
 
@@ -132,7 +141,7 @@ def _font(size: float, *, bold: bool = False) -> FontProperties:
     return FontProperties(fname=_BOLD if bold else _REGULAR, size=size)
 
 
-def _draw(figure: Figure, series: Series, title: str, lang: str) -> None:
+def _draw(figure: Figure, series: Series, title: str, lang: str, tz: dt.tzinfo) -> None:
     left, bottom, right, plot_top = PLOT_BOX
     axes = figure.add_axes((left, bottom, right - left, plot_top - bottom))
     figure.text(
@@ -163,7 +172,7 @@ def _draw(figure: Figure, series: Series, title: str, lang: str) -> None:
     short_peak = float(shorts.sum(axis=0).max(initial=0.0))
     axes.set_xlim(float(edges[0]), float(edges[-1]))
     _usd_axis(axes, long_peak, short_peak)
-    _time_axis(axes, series)
+    _time_axis(axes, series, tz)
     axes.axhline(0.0, color=_INK, linewidth=1.0)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
@@ -188,7 +197,7 @@ def _draw(figure: Figure, series: Series, title: str, lang: str) -> None:
         _legend(figure, series.exchanges, left, lang)
 
     bars = _text(
-        lang, "bars", bucket=format_window(series.bucket_s), end=format_utc(series.end_ms - 1)
+        lang, "bars", bucket=format_window(series.bucket_s), end=format_time(series.end_ms - 1, tz)
     )
     figure.text(
         right,
@@ -331,22 +340,32 @@ def _axis_usd(value: float) -> str:
     return f"${magnitude:.3g}"
 
 
-def _time_axis(axes: Axes, series: Series) -> None:
-    """Tick round UTC times; the first tick and each midnight also show the date."""
-    span_s = (series.end_ms - series.start_ms) / 1000
-    step_s = next((s for s in _TICK_STEPS_S if span_s / s <= _MAX_TIME_TICKS), _TICK_STEPS_S[-1])
-    step_ms = step_s * 1000
-    first = -(-series.start_ms // step_ms) * step_ms
-    # A label centred on the right edge would be cut off by the figure's edge.
-    last = series.end_ms - int(0.03 * (series.end_ms - series.start_ms))
-    ticks = list(range(first, last + 1, step_ms))
-    labels = [_time_label(t, step_s, dated=i == 0) for i, t in enumerate(ticks)]
+def _time_axis(axes: Axes, series: Series, tz: dt.tzinfo) -> None:
+    """Tick round times of the zone's clock; the first tick and each midnight show the date."""
+    ticks, labels = time_ticks(series.start_ms, series.end_ms, tz)
     axes.set_xticks([float(t) for t in ticks], labels, fontproperties=_font(10), parse_math=False)
 
 
-def _time_label(ts_ms: int, step_s: int, *, dated: bool) -> str:
-    moment = time.gmtime(ts_ms // 1000)
-    clock = time.strftime("%H:%M:%S" if step_s < 60 else "%H:%M", moment)
-    if dated or (moment.tm_hour, moment.tm_min, moment.tm_sec) == (0, 0, 0):
-        return f"{clock}\n{_MONTHS[moment.tm_mon - 1]} {moment.tm_mday}"
+def time_ticks(start_ms: int, end_ms: int, tz: dt.tzinfo) -> tuple[list[int], list[str]]:
+    """Return the x ticks (ms) and their labels for a span, at round local times."""
+    span_s = (end_ms - start_ms) / 1000
+    step_s = next((s for s in _TICK_STEPS_S if span_s / s <= _MAX_TIME_TICKS), _TICK_STEPS_S[-1])
+    step_ms = step_s * 1000
+    # Round on the local clock: with the offset at the start (a DST change inside a day-long
+    # chart moves the later ticks by the change, still correctly labelled).
+    offset = dt.datetime.fromtimestamp(start_ms / 1000, tz=tz).utcoffset() or dt.timedelta()
+    offset_ms = int(offset.total_seconds() * 1000)
+    first = -(-(start_ms + offset_ms) // step_ms) * step_ms - offset_ms
+    # A label centred on the right edge would be cut off by the figure's edge.
+    last = end_ms - int(0.03 * (end_ms - start_ms))
+    ticks = list(range(first, last + 1, step_ms))
+    labels = [_time_label(t, step_s, tz, dated=i == 0) for i, t in enumerate(ticks)]
+    return ticks, labels
+
+
+def _time_label(ts_ms: int, step_s: int, tz: dt.tzinfo, *, dated: bool) -> str:
+    moment = dt.datetime.fromtimestamp(ts_ms / 1000, tz=tz)
+    clock = moment.strftime("%H:%M:%S" if step_s < 60 else "%H:%M")
+    if dated or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return f"{clock}\n{_MONTHS[moment.month - 1]} {moment.day}"
     return clock

@@ -11,6 +11,9 @@ is told through `ChatEvents`); a group upgraded to a supergroup moves the queue 
 resends; 429 waits `retry_after`; a 400 "can't parse entities" is resent as plain text; a timeout
 is not resent (the message may have arrived) but counted as uncertain and reported; other network
 errors are retried with backoff, then counted as failed and reported.
+
+Quiet hours: while a chat's quiet hours last, its alerts wait (still bounded) and go as one
+digest when they end; messages the chat asked for (summaries, notices) still go, silently.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import messages
-from bot.storage import PendingChat, event_key
+from bot.storage import PendingChat, Photo, event_key
+from bot.texts import DEFAULT_LOCALE, Locale
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,28 @@ class ChatEvents(Protocol):
 
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup with a new id."""
+
+
+class ChatPrefsView(Protocol):
+    """How each chat reads its messages, and when it wants no alerts."""
+
+    def locale(self, chat_id: int) -> Locale:
+        """Return the chat's language and time zone."""
+
+    def quiet_until_ms(self, chat_id: int, now_ms: int) -> int | None:
+        """Return when the chat's current quiet hours end (wall ms), or None if not quiet."""
+
+
+class _NoPrefs:
+    def locale(self, chat_id: int) -> Locale:
+        return DEFAULT_LOCALE
+
+    def quiet_until_ms(self, chat_id: int, now_ms: int) -> int | None:
+        return None
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class Journal(Protocol):
@@ -87,6 +113,8 @@ class DispatchStats:
     plain_text_resends: int = 0
     chats_gone: int = 0
     migrations: int = 0
+    photos_sent: int = 0
+    quiet_holds: int = 0  # times a chat's alerts were held for its quiet hours
 
 
 class _Outcome(enum.Enum):
@@ -110,17 +138,24 @@ class _Result:
 @dataclass(slots=True)
 class _ChatQueue:
     alerts: list[tuple[float, int, Liquidation]] = field(default_factory=list)  # min-heap
-    messages: deque[str] = field(default_factory=deque)
+    messages: deque[str | Photo] = field(default_factory=deque)
     dropped: int = 0  # not reported yet
     uncertain: int = 0
     failed: int = 0
-    ready_at: float = 0.0
+    ready_at: float = 0.0  # pacing and backoff (monotonic)
+    hold_until: float = 0.0  # quiet hours: alerts wait until then (monotonic)
+    held: bool = False  # the pending alerts waited for quiet hours
     attempts: int = 0
     scheduled: bool = False
+    due: float = 0.0  # when the live entry in the ready heap is due
+    token: int = 0  # identifies the live entry; older entries are stale
     in_flight: bool = False
 
     def has_work(self) -> bool:
         return bool(self.alerts or self.messages)
+
+    def next_due(self) -> float:
+        return self.ready_at if self.messages else max(self.ready_at, self.hold_until)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -149,11 +184,15 @@ class AlertDispatcher:
         workers: int = 8,
         max_attempts: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], int] = _wall_ms,
         journal: Journal | None = None,
+        prefs: ChatPrefsView | None = None,
     ) -> None:
         self._bot = bot
         self._events = events
         self._journal = journal
+        self._prefs: ChatPrefsView = prefs if prefs is not None else _NoPrefs()
+        self._wall_clock = wall_clock
         self._private_interval_s = private_interval_s
         self._group_interval_s = group_interval_s
         self._max_alerts = max_alerts_per_chat
@@ -161,7 +200,7 @@ class AlertDispatcher:
         self._max_attempts = max_attempts
         self._clock = clock
         self._queues: dict[int, _ChatQueue] = {}
-        self._ready: list[tuple[float, int, int]] = []  # (ready_at, seq, chat_id)
+        self._ready: list[tuple[float, int, int, int]] = []  # (due, seq, chat_id, token)
         self._seq = 0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -191,10 +230,24 @@ class AlertDispatcher:
         queue.messages.append(html)
         self._schedule(chat_id, queue)
 
+    def enqueue_photo(self, chat_id: int, png: bytes, caption: str = "") -> None:
+        """Queue a picture (a chart) with an HTML caption, in order with the messages."""
+        queue = self._queue(chat_id)
+        queue.messages.append(Photo(png, caption))
+        self._schedule(chat_id, queue)
+
     def note_uncertain(self, chat_id: int, count: int) -> None:
         """Tell a chat that `count` alerts may not have arrived (a crash recovery found them)."""
         self.stats.alerts_uncertain += count
-        self.enqueue_message(chat_id, messages.dropped_notice(0, count))
+        loc = self._prefs.locale(chat_id)
+        self.enqueue_message(chat_id, messages.dropped_notice(0, count, loc=loc))
+
+    def release(self, chat_id: int) -> None:
+        """Stop holding a chat's alerts (its quiet hours changed): re-check them now."""
+        queue = self._queues.get(chat_id)
+        if queue is not None and queue.hold_until:
+            queue.hold_until = 0.0
+            self._schedule(chat_id, queue)
 
     def forget(self, chat_id: int) -> int:
         """Drop everything queued for a chat; return how many alerts were dropped."""
@@ -245,11 +298,17 @@ class AlertDispatcher:
         return queue
 
     def _schedule(self, chat_id: int, queue: _ChatQueue) -> None:
-        if queue.scheduled or queue.in_flight or not queue.has_work():
+        """Put a chat in the ready heap, or move it earlier (a message while alerts are held)."""
+        if queue.in_flight or not queue.has_work():
+            return
+        due = queue.next_due()
+        if queue.scheduled and due >= queue.due:
             return
         queue.scheduled = True
+        queue.due = due
+        queue.token += 1  # an older entry of this chat is now stale
         self._seq += 1
-        heapq.heappush(self._ready, (queue.ready_at, self._seq, chat_id))
+        heapq.heappush(self._ready, (due, self._seq, chat_id, queue.token))
         self._idle.clear()
         self._wake.set()
 
@@ -287,16 +346,23 @@ class AlertDispatcher:
         return drained and not self._busy()
 
     def _busy(self) -> bool:
-        return bool(self._ready) or any(q.in_flight for q in self._queues.values())
+        """Return True while something is being sent or can be sent without waiting for
+        quiet hours to end."""
+        now = self._clock()
+        return any(
+            q.in_flight or (q.scheduled and (q.messages or q.hold_until <= now))
+            for q in self._queues.values()
+        )
 
     async def _worker(self) -> None:
         while True:
-            chat_id = await self._next_ready()
-            if chat_id is None:
+            entry = await self._next_ready()
+            if entry is None:
                 return  # closing
+            chat_id, token = entry
             queue = self._queues.get(chat_id)
-            if queue is None:
-                continue
+            if queue is None or queue.token != token or not queue.scheduled:
+                continue  # stale: the chat was rescheduled, moved or dropped
             queue.scheduled = False
             queue.in_flight = True
             try:
@@ -311,11 +377,12 @@ class AlertDispatcher:
                 if self._closing or not self._busy():
                     self._idle.set()
 
-    async def _next_ready(self) -> int | None:
+    async def _next_ready(self) -> tuple[int, int] | None:
         while not self._closing:
             now = self._clock()
             if self._ready and self._ready[0][0] <= now:
-                return heapq.heappop(self._ready)[2]
+                _, _, chat_id, token = heapq.heappop(self._ready)
+                return chat_id, token
             timeout = self._ready[0][0] - now if self._ready else None
             self._wake.clear()
             try:
@@ -332,24 +399,38 @@ class AlertDispatcher:
     async def _deliver(self, chat_id: int, queue: _ChatQueue) -> None:
         taken: list[tuple[float, int, Liquidation]] = []
         reported = (0, 0, 0)  # (dropped, uncertain, failed) that this message tells the chat
+        now_ms = self._wall_clock()
+        quiet_until = self._prefs.quiet_until_ms(chat_id, now_ms)
+        loc = self._prefs.locale(chat_id)
+        item: str | Photo
         if queue.messages:
-            text = queue.messages[0]
+            item = queue.messages[0]
+        elif quiet_until is not None:
+            # Quiet hours: the alerts wait (still bounded) and go as one digest at the end.
+            queue.hold_until = self._clock() + (quiet_until - now_ms) / 1000
+            if not queue.held:
+                queue.held = True
+                self.stats.quiet_holds += 1
+            return
         else:
+            queue.hold_until = 0.0
             taken, queue.alerts = queue.alerts, []
-            records = [item[2] for item in sorted(taken, key=lambda i: i[1])]
+            records = [entry[2] for entry in sorted(taken, key=lambda i: i[1])]
             reported = (queue.dropped, queue.uncertain, queue.failed)
             unreported = queue.uncertain + queue.failed
-            if len(records) == 1:
-                notice = messages.dropped_notice(queue.dropped, unreported)
-                text = messages.alert(records[0])
-                text = f"{notice}\n{text}" if notice else text
+            if len(records) == 1 and not queue.held:
+                notice = messages.dropped_notice(queue.dropped, unreported, loc=loc)
+                item = messages.alert(records[0], loc=loc)
+                item = f"{notice}\n{item}" if notice else item
             else:
-                text = messages.digest(records, dropped=queue.dropped, uncertain=unreported)
-        keys = [event_key(item[2]) for item in taken] if taken and self._journal else []
+                item = messages.digest(
+                    records, dropped=queue.dropped, uncertain=unreported, held=queue.held, loc=loc
+                )
+        keys = [event_key(entry[2]) for entry in taken] if taken and self._journal else []
         if keys and self._journal is not None:
             await self._journal.on_wire(chat_id, keys)
         try:
-            result = await self._send(chat_id, text)
+            result = await self._send(chat_id, item, silent=quiet_until is not None)
         except asyncio.CancelledError:
             # Stopping mid-send: Telegram may or may not have it. Resending could duplicate, so
             # count it as uncertain; the count is stored and reported to the chat next time.
@@ -417,8 +498,10 @@ class AlertDispatcher:
             queue.dropped -= reported[0]
             queue.uncertain -= reported[1]
             queue.failed -= reported[2]
+            queue.held = False
         else:
-            queue.messages.popleft()
+            sent = queue.messages.popleft()
+            stats.photos_sent += int(isinstance(sent, Photo) and result.outcome is _Outcome.SENT)
         queue.attempts = 0
         queue.ready_at = self._clock() + self._interval(chat_id)
         if result.outcome is _Outcome.SENT:
@@ -445,6 +528,7 @@ class AlertDispatcher:
         target.dropped += queue.dropped
         target.uncertain += queue.uncertain
         target.failed += queue.failed
+        target.held = target.held or queue.held
         log.info("chat %d became supergroup %d; resending there", chat_id, new_chat_id)
         await self._events.chat_migrated(chat_id, new_chat_id)
         self._schedule(new_chat_id, target)
@@ -467,13 +551,27 @@ class AlertDispatcher:
             )
         queue.ready_at = self._clock() + min(60.0, 2.0**queue.attempts)
 
-    async def _send(self, chat_id: int, text: str) -> _Result:
+    async def _send(self, chat_id: int, item: str | Photo, *, silent: bool) -> _Result:
         html = True
+        text = item.caption if isinstance(item, Photo) else item
         while True:
             try:
-                await self._bot.send_message(
-                    chat_id=chat_id, text=text, parse_mode=ParseMode.HTML if html else None
-                )
+                mode = ParseMode.HTML if html else None
+                if isinstance(item, Photo):
+                    await self._bot.send_photo(
+                        chat_id=chat_id,
+                        photo=item.png,
+                        caption=text or None,
+                        parse_mode=mode,
+                        disable_notification=True if silent else None,
+                    )
+                else:
+                    await self._bot.send_message(
+                        chat_id=chat_id,
+                        text=text,
+                        parse_mode=mode,
+                        disable_notification=True if silent else None,
+                    )
             except Forbidden as exc:
                 return _Result(_Outcome.GONE, exc.message)
             except ChatMigrated as exc:

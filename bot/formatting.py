@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-import time
+import re
 
 
 def format_usd(value: float) -> str:
@@ -33,9 +34,30 @@ def format_price(value: float) -> str:
 
 def format_utc(ts_ms: int, *, with_date: bool = True) -> str:
     """Return "2026-10-09 08:26:42 UTC" (or only the time)."""
-    moment = time.gmtime(ts_ms / 1000)
-    text = time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", moment)
-    return f"{text} UTC"
+    return format_time(ts_ms, dt.UTC, with_date=with_date)
+
+
+def format_time(ts_ms: int, tz: dt.tzinfo, *, with_date: bool = True) -> str:
+    """Return a time in a zone with its UTC offset: "2026-10-09 16:26:42 UTC+8" (or "... UTC")."""
+    moment = dt.datetime.fromtimestamp(ts_ms / 1000, tz=tz)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    return f"{text} {format_offset(moment.utcoffset())}"
+
+
+def zone_name(tz: dt.tzinfo) -> str:
+    """Return a zone's IANA name ("Asia/Shanghai"), or "UTC"."""
+    key = getattr(tz, "key", None)
+    return key if isinstance(key, str) else (tz.tzname(None) or "UTC")
+
+
+def format_offset(offset: dt.timedelta | None) -> str:
+    """Return "UTC", "UTC+8", "UTC-3:30" or "UTC+5:45" for an offset from UTC."""
+    minutes = int((offset or dt.timedelta()).total_seconds()) // 60
+    if minutes == 0:
+        return "UTC"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def format_duration(seconds: float) -> str:
@@ -51,3 +73,15 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+def format_threshold(usd: float) -> str:
+    """Return a threshold as people type it ($250K, $1.5M), exact when that would round."""
+    short = format_usd(usd)
+    match = re.fullmatch(r"\$([\d,]+\.\d\d)([KMB])", short)
+    if match is None:  # under $1,000: format_usd shows whole dollars
+        return short if usd == round(usd) else f"${usd:,.2f}"
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9}[match[2]]
+    if not math.isclose(float(match[1].replace(",", "")) * scale, usd, rel_tol=1e-12):
+        return f"${usd:,.0f}" if usd == round(usd) else f"${usd:,.2f}"
+    return "$" + match[1].rstrip("0").rstrip(".") + match[2]

@@ -9,30 +9,42 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telegram import Chat, Update
+from telegram import Chat, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from aggregation.query import LiquidationQueries
 from bot import messages
 from bot.alerts import AlertRouter
+from bot.cascade_alerts import CascadeNotifier
+from bot.cascades import CascadeRule
+from bot.charts import render_chart_async
 from bot.chats import ChatDirectory
 from bot.commands import (
+    MAX_CASCADE_RULES_PER_CHAT,
     UsageError,
+    parse_cascade,
+    parse_chart,
+    parse_lang,
     parse_latest,
+    parse_quiet,
     parse_schedule,
     parse_stats,
     parse_subscribe,
+    parse_tz,
     parse_unsubscribe,
     parse_window,
 )
+from bot.controls import Press, parse_press, remove_buttons, window_buttons
 from bot.dispatcher import AlertDispatcher
 from bot.journal import AlertJournal
+from bot.prefs import ChatSettings, supported_language, zone
 from bot.rules import MAX_RULES_PER_CHAT, Rule, RuleIndex, Schedule
 from bot.settings import Settings
 from bot.storage import BotStore
 from bot.summaries import SummaryScheduler
+from bot.texts import CATALOG, DEFAULT_LANG, Locale
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +120,8 @@ class Services:
     chats: ChatDirectory
     router: AlertRouter
     journal: AlertJournal
+    prefs: ChatSettings
+    cascades: CascadeNotifier
     status_lines: Callable[[], list[str]] = list  # the admin status report
     admins: AdminCache = field(default_factory=AdminCache)
     limiter: CommandLimiter = field(default_factory=lambda: CommandLimiter(20))
@@ -120,12 +134,27 @@ def services_of(context: Context) -> Services:
     return services
 
 
-async def reply(update: Update, text: str) -> None:
-    """Send an HTML answer to the chat the update came from (split if long)."""
+def locale_of(update: Update, context: Context) -> Locale:
+    """Return how to answer this update: the chat's language if set, else the sender's."""
+    chat = update.effective_chat
+    user = update.effective_user
+    prefs = services_of(context).prefs.get(chat.id if chat is not None else 0)
+    user_lang = supported_language(user.language_code) if user is not None else None
+    lang = prefs.lang or user_lang or prefs.user_lang or DEFAULT_LANG
+    return Locale(lang, zone(prefs.tz))
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send an HTML answer to the chat the update came from (split if long; buttons last)."""
     chat = update.effective_chat
     assert chat is not None
-    for part in messages.split_message(text):
-        await chat.send_message(part)
+    parts = messages.split_message(text)
+    for number, part in enumerate(parts, 1):
+        await chat.send_message(part, reply_markup=markup if number == len(parts) else None)
+
+
+async def _refuse(update: Update, loc: Locale, exc: UsageError) -> None:
+    await reply(update, messages.usage_error(exc, loc=loc))
 
 
 async def may_configure(update: Update, context: Context) -> bool:
@@ -144,6 +173,22 @@ async def may_configure(update: Update, context: Context) -> bool:
     return await services_of(context).admins.is_admin(context, chat.id, user.id)
 
 
+async def may_press(update: Update, context: Context, press: Press) -> bool:
+    """Return True if the presser may use this button (the same rules as the commands)."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        return True
+    # In a channel anyone who reads a post can press its buttons, but only administrators
+    # can send commands: every button there needs an administrator. In a group, viewing is
+    # for everyone and changing is for administrators, as with commands.
+    if chat.type == ChatType.CHANNEL or press.changes_settings:
+        return await services_of(context).admins.is_admin(context, chat.id, user.id)
+    return True
+
+
 def _chat(update: Update) -> Chat:
     chat = update.effective_chat
     assert chat is not None
@@ -154,17 +199,28 @@ def _args(context: Context) -> list[str]:
     return list(context.args or [])
 
 
-async def _configure_or_refuse(update: Update, context: Context) -> bool:
+async def _configure_or_refuse(update: Update, context: Context, loc: Locale) -> bool:
     if await may_configure(update, context):
         return True
-    await reply(update, messages.not_admin())
+    await reply(update, messages.not_admin(loc=loc))
     return False
 
 
+async def _set_up(update: Update, context: Context) -> None:
+    """Record the chat as reachable and remember its user's language for background messages."""
+    services = services_of(context)
+    chat = _chat(update)
+    await services.chats.activate(chat.id, chat.type, chat.title or chat.username or "")
+    user = update.effective_user
+    if user is not None and chat.type != ChatType.CHANNEL:
+        await services.prefs.remember_user_language(chat.id, user.language_code)
+
+
 async def limit_commands(update: Update, context: Context) -> None:
-    """Stop a sender's commands beyond the per-minute limit (runs before every handler)."""
+    """Stop a sender's commands and button presses beyond the per-minute limit (runs first)."""
+    query = update.callback_query
     message = update.effective_message
-    if message is None or not (message.text or "").startswith("/"):
+    if query is None and (message is None or not (message.text or "").startswith("/")):
         return
     user = update.effective_user
     chat = update.effective_chat
@@ -174,68 +230,75 @@ async def limit_commands(update: Update, context: Context) -> None:
     allowed, tell = limiter.check(sender, now)
     if allowed:
         return
-    if tell:
-        await reply(
-            update,
-            messages.usage(
-                f"too many commands: at most {limiter.per_minute} a minute; "
-                f"try again in {limiter.retry_in_s(sender, now)} s",
-                "/help",
-            ),
-        )
+    loc = locale_of(update, context)
+    refusal = messages.usage_key(
+        "err_too_many_commands",
+        "/help",
+        loc=loc,
+        count=limiter.per_minute,
+        seconds=limiter.retry_in_s(sender, now),
+    )
+    if query is not None:
+        # A press always gets an answer, or the button keeps spinning.
+        await query.answer(messages.plain_text(refusal)[:200], show_alert=tell)
+    elif tell:
+        await reply(update, refusal)
     raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: Context) -> None:
     """Register the chat (re-enabling it after a block) and say hello."""
-    chat = _chat(update)
-    await services_of(context).chats.activate(chat.id, chat.type, chat.title or chat.username or "")
-    await reply(update, messages.start_text())
+    await _set_up(update, context)
+    await reply(update, messages.start_text(loc=locale_of(update, context)))
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain every command with examples."""
-    await reply(update, messages.help_text())
+    await reply(update, messages.help_text(loc=locale_of(update, context)))
 
 
 async def subscribe(update: Update, context: Context) -> None:
     """Add an alert rule for this chat."""
     services = services_of(context)
     chat = _chat(update)
+    loc = locale_of(update, context)
     try:
         request = parse_subscribe(_args(context), services.settings.default_min_usd)
     except UsageError as exc:
-        await reply(update, messages.usage(exc.reason, exc.example))
+        await _refuse(update, loc, exc)
         return
-    if not await _configure_or_refuse(update, context):
+    if not await _configure_or_refuse(update, context, loc):
         return
     if len(services.rules.rules_for(chat.id)) >= MAX_RULES_PER_CHAT:
-        await reply(
-            update,
-            messages.usage(
-                f"this chat already has {MAX_RULES_PER_CHAT} rules; remove some first",
-                "/unsubscribe #12",
-            ),
+        await _refuse(
+            update, loc, UsageError("err_rule_limit", "/unsubscribe #12", count=MAX_RULES_PER_CHAT)
         )
         return
-    await services.chats.activate(chat.id, chat.type, chat.title or chat.username or "")
+    await _set_up(update, context)
     rule = await services.store.add_rule(
         chat.id, request.assets, request.min_usd, request.side, request.exchanges
     )
     services.rules.add(rule)
-    await reply(update, messages.rule_added(rule))
+    await reply(update, messages.rule_added(rule, loc=loc))
+
+
+async def _remove_rules(services: Services, chat_id: int, rules: list[Rule]) -> None:
+    for rule in rules:
+        services.rules.remove(rule)
+    await services.store.delete_rules([r.rule_id for r in rules])
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
     """Remove rules (all, by asset, or by id)."""
     services = services_of(context)
     chat = _chat(update)
+    loc = locale_of(update, context)
     try:
         request = parse_unsubscribe(_args(context))
     except UsageError as exc:
-        await reply(update, messages.usage(exc.reason, exc.example))
+        await _refuse(update, loc, exc)
         return
-    if not await _configure_or_refuse(update, context):
+    if not await _configure_or_refuse(update, context, loc):
         return
     removed: list[Rule] = []
     changed: list[tuple[Rule, Rule]] = []  # (old, with fewer assets)
@@ -248,102 +311,265 @@ async def unsubscribe(update: Update, context: Context) -> None:
                 changed.append((rule, dataclasses.replace(rule, assets=remaining)))
             else:
                 removed.append(rule)
-    for rule in removed:
-        services.rules.remove(rule)
-    await services.store.delete_rules([r.rule_id for r in removed])
+    await _remove_rules(services, chat.id, removed)
     for old_rule, new_rule in changed:
         services.rules.remove(old_rule)
         services.rules.add(new_rule)
         await services.store.replace_rule(new_rule)
-    await reply(update, messages.rules_removed(len(removed) + len(changed)))
+    cascades = [
+        rule.rule_id
+        for rule in _cascade_rules(services, chat.id)
+        if request.everything or rule.rule_id in request.cascade_ids
+    ]
+    await _remove_cascades(services, chat.id, cascades)
+    answers = []
+    if request.everything or request.rule_ids or request.assets:
+        answers.append(messages.rules_removed(len(removed) + len(changed), loc=loc))
+    if request.cascade_ids or (request.everything and cascades):
+        answers.append(messages.cascades_removed(len(cascades), loc=loc))
+    await reply(update, "\n".join(answers))
+
+
+def _cascade_rules(services: Services, chat_id: int) -> list[CascadeRule]:
+    return [rule for rule in services.cascades.detector.rules() if rule.chat_id == chat_id]
+
+
+async def _remove_cascades(services: Services, chat_id: int, rule_ids: list[int]) -> None:
+    if rule_ids:
+        services.cascades.remove_rules(chat_id, rule_ids)
+        await services.store.delete_cascade_rules(rule_ids)
+
+
+def _subs_view(
+    services: Services, chat_id: int, loc: Locale
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    rules = services.rules.rules_for(chat_id)
+    cascades = _cascade_rules(services, chat_id)
+    text = messages.rules_list(
+        rules,
+        services.scheduler.schedule_of(chat_id),
+        cascades=cascades,
+        prefs=services.prefs.get(chat_id),
+        loc=loc,
+    )
+    return text, remove_buttons([r.rule_id for r in rules], [r.rule_id for r in cascades])
 
 
 async def subs(update: Update, context: Context) -> None:
-    """List this chat's rules and schedule."""
-    services = services_of(context)
-    chat = _chat(update)
-    await reply(
-        update,
-        messages.rules_list(
-            services.rules.rules_for(chat.id), services.scheduler.schedule_of(chat.id)
-        ),
-    )
+    """List this chat's rules, schedule and preferences, with a remove button per rule."""
+    text, markup = _subs_view(services_of(context), _chat(update).id, locale_of(update, context))
+    await reply(update, text, markup)
 
 
-async def stats(update: Update, context: Context) -> None:
-    """Every window, long vs short, per exchange, with coverage notes."""
-    services = services_of(context)
-    try:
-        asset = parse_stats(_args(context))
-    except UsageError as exc:
-        await reply(update, messages.usage(exc.reason, exc.example))
-        return
+def _stats_view(
+    services: Services, asset: str | None, detail_s: int | None, loc: Locale
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
     queries = services.queries
     windows = queries.market() if asset is None else queries.asset(asset)
     if windows is None:
-        await reply(update, messages.usage(f"no liquidations of {asset} in the last 24 h", "/top"))
+        return None
+    longest = queries.windows_s[-1]
+    coverage = queries.window_coverage(longest)
+    text = messages.stats(asset, windows, coverage, detail_s=detail_s, loc=loc)
+    markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
+    return text, markup
+
+
+async def stats(update: Update, context: Context) -> None:
+    """Every window, long vs short, per exchange, with coverage notes and window buttons."""
+    services = services_of(context)
+    loc = locale_of(update, context)
+    try:
+        asset = parse_stats(_args(context))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
         return
-    coverage = queries.window_coverage(queries.windows_s[-1])
-    await reply(update, messages.stats(asset, windows, coverage))
+    view = _stats_view(services, asset, None, loc)
+    if view is None:
+        await _refuse(update, loc, UsageError("err_no_asset_data", "/top", asset=asset or ""))
+        return
+    await reply(update, *view)
+
+
+def _top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineKeyboardMarkup]:
+    queries = services.queries
+    board = queries.leaderboard(window, 10)
+    text = messages.top(board, queries.window_coverage(window), loc=loc)
+    return text, window_buttons(queries.windows_s, window)
 
 
 async def top(update: Update, context: Context) -> None:
-    """Top assets by long and by short liquidations in a window."""
+    """Top assets by long and by short liquidations in a window, with window buttons."""
     services = services_of(context)
     queries = services.queries
+    loc = locale_of(update, context)
     try:
         window = parse_window(_args(context), queries.windows_s, queries.windows_s[-1])
     except UsageError as exc:
-        await reply(update, messages.usage(exc.reason, exc.example))
+        await _refuse(update, loc, exc)
         return
-    board = queries.leaderboard(window, 10)
-    await reply(update, messages.top(board, queries.window_coverage(window)))
+    await reply(update, *_top_view(services, window, loc))
 
 
 async def latest(update: Update, context: Context) -> None:
     """The newest liquidations, optionally of one asset."""
     services = services_of(context)
+    loc = locale_of(update, context)
     try:
         request = parse_latest(_args(context))
     except UsageError as exc:
-        await reply(update, messages.usage(exc.reason, exc.example))
+        await _refuse(update, loc, exc)
         return
     floor = services.settings.min_event_usd
     records = services.queries.latest(request.count, request.asset, min_usd=floor)
-    await reply(update, messages.latest(records, asset=request.asset, min_usd=floor))
+    await reply(update, messages.latest(records, asset=request.asset, min_usd=floor, loc=loc))
+
+
+async def chart(update: Update, context: Context) -> None:
+    """Send a chart of liquidated USD per interval: the market or one asset, 1m to 24h."""
+    services = services_of(context)
+    loc = locale_of(update, context)
+    try:
+        asset, window_s = parse_chart(_args(context))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
+        return
+    queries = services.queries
+    if asset is not None and queries.asset(asset) is None:
+        await _refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
+        return
+    series = queries.series(window_s, asset)
+    caption = messages.chart_caption(series, queries.window_coverage(window_s), loc=loc)
+    try:
+        png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
+    except Exception:  # a drawing bug must not cost the user an answer
+        log.exception("chart of %s over %ds failed", asset or "the market", window_s)
+        await reply(update, messages.chart_failed(loc=loc))
+        return
+    await _chat(update).send_photo(png, caption=caption)
+
+
+async def cascade(update: Update, context: Context) -> None:
+    """Add a cascade rule (one message per cascade, edited as it grows), or remove them all."""
+    services = services_of(context)
+    chat = _chat(update)
+    loc = locale_of(update, context)
+    try:
+        request = parse_cascade(_args(context))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
+        return
+    if not await _configure_or_refuse(update, context, loc):
+        return
+    existing = _cascade_rules(services, chat.id)
+    if request is None:
+        await _remove_cascades(services, chat.id, [rule.rule_id for rule in existing])
+        await reply(update, messages.cascades_removed(len(existing), loc=loc))
+        return
+    if len(existing) >= MAX_CASCADE_RULES_PER_CHAT:
+        limit = UsageError("err_cascade_limit", "/cascade off", count=MAX_CASCADE_RULES_PER_CHAT)
+        await _refuse(update, loc, limit)
+        return
+    await _set_up(update, context)
+    rule = await services.store.add_cascade_rule(
+        chat.id,
+        request.asset,
+        request.window_s,
+        min_usd=request.min_usd,
+        multiple=request.multiple,
+    )
+    services.cascades.add_rules([rule])
+    await reply(update, messages.cascade_rule_added(rule, loc=loc))
 
 
 async def summary(update: Update, context: Context) -> None:
     """Set or stop this chat's scheduled summaries."""
     services = services_of(context)
     chat = _chat(update)
+    loc = locale_of(update, context)
     try:
         request = parse_schedule(_args(context))
     except UsageError as exc:
-        await reply(update, messages.usage(exc.reason, exc.example))
+        await _refuse(update, loc, exc)
         return
-    if not await _configure_or_refuse(update, context):
+    if not await _configure_or_refuse(update, context, loc):
         return
-    await services.chats.activate(chat.id, chat.type, chat.title or chat.username or "")
+    await _set_up(update, context)
     if request.off:
         services.scheduler.remove(chat.id)
         await services.store.delete_schedule(chat.id)
-        await reply(update, messages.schedule_set(None))
+        await reply(update, messages.schedule_set(None, loc=loc))
         return
     schedule = Schedule(chat.id, request.every_s, request.daily_minute)
     services.scheduler.set(schedule)
     await services.store.set_schedule(schedule)
-    await reply(update, messages.schedule_set(schedule))
+    await reply(update, messages.schedule_set(schedule, loc=loc))
+
+
+async def lang(update: Update, context: Context) -> None:
+    """Choose the chat's language, or `auto` for each user's Telegram language."""
+    services = services_of(context)
+    chat = _chat(update)
+    loc = locale_of(update, context)
+    try:
+        chosen = parse_lang(_args(context), sorted(CATALOG))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
+        return
+    if not await _configure_or_refuse(update, context, loc):
+        return
+    await _set_up(update, context)
+    await services.prefs.update(chat.id, lang=chosen)
+    await reply(update, messages.language_set(chosen, loc=locale_of(update, context)))
+
+
+async def tz(update: Update, context: Context) -> None:
+    """Set the chat's time zone: daily summaries, quiet hours and shown times follow it."""
+    services = services_of(context)
+    chat = _chat(update)
+    loc = locale_of(update, context)
+    try:
+        name = parse_tz(_args(context))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
+        return
+    if not await _configure_or_refuse(update, context, loc):
+        return
+    await _set_up(update, context)
+    await services.prefs.update(chat.id, tz=None if name == "UTC" else name)
+    services.scheduler.zone_changed(chat.id)
+    services.dispatcher.release(chat.id)  # quiet hours moved with the clock
+    now_ms = time.time_ns() // 1_000_000
+    await reply(update, messages.zone_set(name, now_ms, loc=locale_of(update, context)))
+
+
+async def quiet(update: Update, context: Context) -> None:
+    """Set quiet hours (alerts wait and come as one digest after) or turn them off."""
+    services = services_of(context)
+    chat = _chat(update)
+    loc = locale_of(update, context)
+    try:
+        hours = parse_quiet(_args(context))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
+        return
+    if not await _configure_or_refuse(update, context, loc):
+        return
+    await _set_up(update, context)
+    prefs = await services.prefs.update(chat.id, quiet=hours)
+    services.dispatcher.release(chat.id)
+    await reply(update, messages.quiet_set(hours, prefs.tz or "UTC", loc=loc))
 
 
 async def status(update: Update, context: Context) -> None:
     """Feeds, counters, queue depths and database size, for the bot's administrators."""
     services = services_of(context)
+    loc = locale_of(update, context)
     user = update.effective_user
     if user is None or user.id not in services.settings.admin_user_ids:
-        await reply(update, messages.usage("/status is for the bot's administrators", "/stats"))
+        await _refuse(update, loc, UsageError("err_status_admins", "/stats"))
         return
-    await reply(update, messages.status(services.status_lines()))
+    await reply(update, messages.status(services.status_lines(), loc=loc))
 
 
 async def unknown(update: Update, context: Context) -> None:
@@ -355,7 +581,69 @@ async def unknown(update: Update, context: Context) -> None:
     _, _, addressee = command.partition("@")
     if addressee and addressee.lower() != (context.bot.username or "").lower():
         return  # "/cmd@otherbot" in a group is none of our business
-    await reply(update, messages.usage("unknown command", "/help"))
+    await _refuse(update, locale_of(update, context), UsageError("err_unknown", "/help"))
+
+
+async def button(update: Update, context: Context) -> None:
+    """Handle a press on an inline button: switch a window, or remove a rule."""
+    query = update.callback_query
+    if query is None:
+        return
+    press = parse_press(query.data)
+    chat = update.effective_chat
+    loc = locale_of(update, context)
+    if press is None or chat is None or query.message is None:
+        await query.answer()  # an old or foreign button: nothing to do
+        return
+    if not await may_press(update, context, press):
+        await query.answer(messages.plain_text(messages.not_admin(loc=loc)), show_alert=True)
+        return
+    services = services_of(context)
+    view: tuple[str, InlineKeyboardMarkup | None] | None
+    notice = ""
+    if press.action == "top":
+        if press.number not in services.queries.windows_s:
+            await query.answer()
+            return
+        view = _top_view(services, press.number, loc)
+    elif press.action == "st":
+        if press.number not in services.queries.windows_s:
+            await query.answer()
+            return
+        view = _stats_view(services, press.asset, press.number, loc)
+    elif press.action == "rm":
+        rules = [r for r in services.rules.rules_for(chat.id) if r.rule_id == press.number]
+        await _remove_rules(services, chat.id, rules)
+        notice = messages.plain_text(messages.rules_removed(len(rules), loc=loc))
+        view = _subs_view(services, chat.id, loc)
+    else:  # "rmc"
+        ids = [r.rule_id for r in _cascade_rules(services, chat.id) if r.rule_id == press.number]
+        await _remove_cascades(services, chat.id, ids)
+        notice = messages.plain_text(messages.cascades_removed(len(ids), loc=loc))
+        view = _subs_view(services, chat.id, loc)
+    if view is not None:
+        await _edit(query.message.chat.id, query.message.message_id, view, context)
+    await query.answer(notice or None)
+
+
+async def _edit(
+    chat_id: int,
+    message_id: int,
+    view: tuple[str, InlineKeyboardMarkup | None],
+    context: Context,
+) -> None:
+    """Replace a message's text and buttons; an unchanged message is left as it is."""
+    text, markup = view
+    try:
+        await context.bot.edit_message_text(
+            messages.split_message(text)[0],
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=markup,
+        )
+    except BadRequest as exc:
+        if "message is not modified" not in exc.message.lower():
+            raise
 
 
 async def my_chat_member(update: Update, context: Context) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import html
 import math
@@ -11,14 +12,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aggregation.coverage import FeedCoverage
-from aggregation.query import ExchangeTotals, Leaderboard, PeriodSummary, RankedAsset, WindowTotals
+from aggregation.query import (
+    ExchangeTotals,
+    Leaderboard,
+    PeriodSummary,
+    RankedAsset,
+    Series,
+    WindowTotals,
+)
+from bot.cascades import CascadeRule, CascadeSnapshot
+from bot.commands import UsageError
 from bot.durations import format_window
-from bot.formatting import format_duration, format_price, format_usd, format_utc
+from bot.formatting import (
+    format_duration,
+    format_price,
+    format_threshold,
+    format_time,
+    format_usd,
+    zone_name,
+)
+from bot.prefs import ChatPrefs, QuietHours
 from bot.rules import Rule, Schedule
-from bot.texts import DEFAULT_LANG, Html, text
+from bot.texts import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
 from collectors.record import Liquidation, Side
 
 MAX_TEXT_LENGTH = 4096  # Telegram's limit on a message's text after entity parsing
+MAX_CAPTION_LENGTH = 1024  # and on a photo's caption
 DIGEST_MAX_LINES = 25  # more lines than this stop being readable on a phone
 MAX_GAPS = 3  # gaps listed per feed; older ones are counted
 TOP_SUMMARY = 5  # assets per side in a scheduled summary
@@ -37,34 +56,34 @@ _DAY_MS = 86_400_000
 # --- public API ------------------------------------------------------------------------------
 
 
-def alert(record: Liquidation, *, lang: str = DEFAULT_LANG) -> str:
+def alert(record: Liquidation, *, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return one instant alert: asset, side, USD size, venue, symbol, price and time."""
     return str(
-        text(
-            lang,
+        _t(
+            loc,
             "alert",
             dot=_DOT[record.side],
             asset=_name(record.base),
-            liquidated=_liquidated(lang, record.side),
+            liquidated=_liquidated(loc, record.side),
             usd=format_usd(record.notional_usd),
             venue=_venue(record),
             symbol=_name(record.symbol, 40),
             price=format_price(record.price),
-            time=format_utc(record.ts_ms),
+            time=_time(loc, record.ts_ms),
         )
     )
 
 
-def dropped_notice(dropped: int, uncertain: int, *, lang: str = DEFAULT_LANG) -> str:
+def dropped_notice(dropped: int, uncertain: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the line reporting alerts not sent or not confirmed; empty when there are none."""
     details = []
     if dropped > 0:
-        details.append(text(lang, "notice_dropped", count=dropped))
+        details.append(_t(loc, "notice_dropped", count=dropped))
     if uncertain > 0:
-        details.append(text(lang, "notice_uncertain", count=uncertain))
+        details.append(_t(loc, "notice_uncertain", count=uncertain))
     if not details:
         return ""
-    return str(text(lang, "notice", details=Html(" ".join(details))))
+    return str(_t(loc, "notice", details=Html(" ".join(details))))
 
 
 def digest(
@@ -72,10 +91,14 @@ def digest(
     *,
     dropped: int = 0,
     uncertain: int = 0,
-    lang: str = DEFAULT_LANG,
+    held: bool = False,
+    loc: Locale = DEFAULT_LOCALE,
 ) -> str:
-    """Merge a chat's pending alerts into one message: totals, span, the largest ones."""
-    notice = dropped_notice(dropped, uncertain, lang=lang)
+    """Merge a chat's pending alerts into one message: totals, span, the largest ones.
+
+    `held`: the alerts waited for the chat's quiet hours to end, and the digest says so.
+    """
+    notice = dropped_notice(dropped, uncertain, loc=loc)
     if not records:
         return notice
     long_usd = short_usd = 0.0
@@ -91,21 +114,23 @@ def digest(
         first = min(first, record.ts_ms)
         last = max(last, record.ts_ms)
     largest = heapq.nlargest(DIGEST_MAX_LINES, records, key=_notional)
-    with_date = not _same_day(first, last)
-    lines = [_event_line(lang, record, with_date=with_date) for record in largest]
+    with_date = not _same_day(loc, first, last)
+    lines = [_event_line(loc, record, with_date=with_date) for record in largest]
     head = [Html(notice)] if notice else []
+    if held:
+        head.append(_t(loc, "digest_held"))
     head += [
-        text(lang, "digest_head", count=len(records)),
-        text(
-            lang,
+        _t(loc, "digest_head", count=len(records)),
+        _t(
+            loc,
             "digest_totals",
             long_usd=format_usd(long_usd),
             long_count=long_count,
             short_usd=format_usd(short_usd),
             short_count=short_count,
         ),
-        _span(lang, first, last),
-        text(lang, "digest_largest"),
+        _span(loc, first, last),
+        _t(loc, "digest_largest"),
     ]
 
     def render(shown: int) -> Html:
@@ -113,7 +138,7 @@ def digest(
         rest = len(records) - shown
         if rest:
             rest_usd = max(0.0, long_usd + short_usd - sum(map(_notional, largest[:shown])))
-            body.append(text(lang, "digest_more", count=rest, usd=format_usd(rest_usd)))
+            body.append(_t(loc, "digest_more", count=rest, usd=format_usd(rest_usd)))
         return _join(body)
 
     return str(_fit(render, len(lines)))
@@ -124,52 +149,57 @@ def stats(
     windows: Sequence[WindowTotals],
     coverage: Sequence[FeedCoverage],
     *,
-    lang: str = DEFAULT_LANG,
+    detail_s: int | None = None,
+    loc: Locale = DEFAULT_LOCALE,
 ) -> str:
-    """Return /stats: every window's totals and counts, the longest by exchange, coverage."""
+    """Return /stats: every window's totals and counts, one window (`detail_s`, else the
+    longest) by exchange, and coverage."""
     if asset is None:
-        head = text(lang, "stats_head_market")
+        head = _t(loc, "stats_head_market")
     else:
-        head = text(lang, "stats_head_asset", asset=_name(asset))
+        head = _t(loc, "stats_head_asset", asset=_name(asset))
     if not windows:
-        return str(_join([head, text(lang, "stats_no_windows"), text(lang, "data_note")]))
+        return str(_join([head, _t(loc, "stats_no_windows"), _t(loc, "data_note")]))
     longest = max(windows, key=lambda w: w.window_s)
-    window = format_window(longest.window_s)
-    span = text(lang, "last_window", window=window)
-    as_of = text(lang, "stats_as_of", time=format_utc(longest.end_ms))
+    detail = next((w for w in windows if w.window_s == detail_s), longest)
+    window = format_window(detail.window_s)
+    span = _t(loc, "last_window", window=format_window(longest.window_s))
+    as_of = _t(loc, "stats_as_of", time=_time(loc, longest.end_ms))
 
     def render(level: int) -> Html:
         lines = [head, as_of]
         if all(w.totals.count == 0 for w in windows):
-            lines.append(text(lang, "stats_empty", span=span))
+            lines.append(_t(loc, "stats_empty", span=span))
         else:
-            lines.append(_pre(_window_rows(lang, windows[:level])))
-            if longest.exchanges:
-                lines.append(text(lang, "stats_by_exchange", window=window))
-                lines.append(_pre(_exchange_rows(lang, longest.exchanges[:level])))
-        lines += _coverage_lines(lang, coverage, span, level, live=True)
-        lines.append(text(lang, "data_note"))
+            lines.append(_pre(_window_rows(loc, windows[:level])))
+            if detail.exchanges:
+                lines.append(_t(loc, "stats_by_exchange", window=window))
+                lines.append(_pre(_exchange_rows(loc, detail.exchanges[:level])))
+        lines += _coverage_lines(loc, coverage, span, level, live=True)
+        lines.append(_t(loc, "data_note"))
         return _join(lines)
 
-    return str(_fit(render, max(len(windows), len(longest.exchanges), len(coverage), MAX_GAPS)))
+    return str(_fit(render, max(len(windows), len(detail.exchanges), len(coverage), MAX_GAPS)))
 
 
-def top(board: Leaderboard, coverage: Sequence[FeedCoverage], *, lang: str = DEFAULT_LANG) -> str:
+def top(
+    board: Leaderboard, coverage: Sequence[FeedCoverage], *, loc: Locale = DEFAULT_LOCALE
+) -> str:
     """Return /top: the most liquidated assets of a window, longs and shorts, and coverage."""
     window = format_window(board.window_s)
-    span = text(lang, "last_window", window=window)
+    span = _t(loc, "last_window", window=window)
 
     def render(level: int) -> Html:
         lines = [
-            text(lang, "top_head", window=window),
-            text(lang, "top_as_of", time=format_utc(board.end_ms)),
-            text(lang, "top_longs"),
-            _ranked(lang, board.longs[:level]),
-            text(lang, "top_shorts"),
-            _ranked(lang, board.shorts[:level]),
+            _t(loc, "top_head", window=window),
+            _t(loc, "top_as_of", time=_time(loc, board.end_ms)),
+            _t(loc, "top_longs"),
+            _ranked(loc, board.longs[:level]),
+            _t(loc, "top_shorts"),
+            _ranked(loc, board.shorts[:level]),
         ]
-        lines += _coverage_lines(lang, coverage, span, level, live=True)
-        lines.append(text(lang, "data_note"))
+        lines += _coverage_lines(loc, coverage, span, level, live=True)
+        lines.append(_t(loc, "data_note"))
         return _join(lines)
 
     return str(_fit(render, max(len(board.longs), len(board.shorts), len(coverage), MAX_GAPS)))
@@ -180,153 +210,291 @@ def latest(
     *,
     asset: str | None,
     min_usd: float,
-    lang: str = DEFAULT_LANG,
+    loc: Locale = DEFAULT_LOCALE,
 ) -> str:
     """Return /latest: one line per event, newest first, under a head naming the floor."""
     floor = (
-        text(lang, "latest_floor", usd=_threshold(min_usd))
+        _t(loc, "latest_floor", usd=format_threshold(min_usd))
         if min_usd > 0
-        else text(lang, "latest_any_size")
+        else _t(loc, "latest_any_size")
     )
-    who = text(lang, "latest_all_assets") if asset is None else _name(asset)
-    head = text(lang, "latest_head", asset=who, floor=floor)
+    who = _t(loc, "latest_all_assets") if asset is None else _name(asset)
+    head = _t(loc, "latest_head", asset=who, floor=floor)
     if not records:
-        return str(_join([head, text(lang, "latest_none")]))
+        return str(_join([head, _t(loc, "latest_none")]))
     newest_first = sorted(records, key=lambda r: r.ts_ms, reverse=True)
-    with_date = not _same_day(newest_first[-1].ts_ms, newest_first[0].ts_ms)
+    with_date = not _same_day(loc, newest_first[-1].ts_ms, newest_first[0].ts_ms)
     # An event line is over 30 characters, so no more than this many can fit one message.
     lines = [
-        _event_line(lang, record, with_date=with_date)
+        _event_line(loc, record, with_date=with_date)
         for record in newest_first[: MAX_TEXT_LENGTH // 30]
     ]
 
     def render(shown: int) -> Html:
         body = [head, *lines[:shown]]
         if shown < len(records):
-            body.append(text(lang, "more_lines", count=len(records) - shown))
+            body.append(_t(loc, "more_lines", count=len(records) - shown))
         return _join(body)
 
     return str(_fit(render, len(lines)))
 
 
-def summary(data: PeriodSummary, *, label: str, lang: str = DEFAULT_LANG) -> str:
+def summary(data: PeriodSummary, *, label: str, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return a scheduled summary of one period; it always fits one message."""
-    period = text(lang, "summary_period")
-    with_date = not _same_day(data.start_ms, max(data.start_ms, data.end_ms - 1))
+    period = _t(loc, "summary_period")
+    with_date = not _same_day(loc, data.start_ms, max(data.start_ms, data.end_ms - 1))
     totals = data.totals
 
     def render(level: int) -> Html:
         lines = [
-            text(lang, "summary_head", label=_name(label, 64)),
-            _span(lang, data.start_ms, data.end_ms),
+            _t(loc, "summary_head", label=_name(label, 64)),
+            _span(loc, data.start_ms, data.end_ms),
         ]
         if totals.count == 0:
-            lines.append(text(lang, "summary_empty"))
+            lines.append(_t(loc, "summary_empty"))
         else:
             lines += [
-                text(
-                    lang,
+                _t(
+                    loc,
                     "summary_totals",
                     long_usd=format_usd(totals.long_usd),
                     long_count=totals.long_count,
                     short_usd=format_usd(totals.short_usd),
                     short_count=totals.short_count,
                 ),
-                text(lang, "summary_total", usd=format_usd(totals.total_usd), count=totals.count),
+                _t(loc, "summary_total", usd=format_usd(totals.total_usd), count=totals.count),
             ]
             if data.exchanges:
-                lines.append(text(lang, "summary_by_exchange"))
-                lines.append(_pre(_exchange_rows(lang, data.exchanges[:level])))
+                lines.append(_t(loc, "summary_by_exchange"))
+                lines.append(_pre(_exchange_rows(loc, data.exchanges[:level])))
             top_n = min(level, TOP_SUMMARY)
-            lines += [text(lang, "summary_top_longs"), _ranked(lang, data.longs[:top_n])]
-            lines += [text(lang, "summary_top_shorts"), _ranked(lang, data.shorts[:top_n])]
+            lines += [_t(loc, "summary_top_longs"), _ranked(loc, data.longs[:top_n])]
+            lines += [_t(loc, "summary_top_shorts"), _ranked(loc, data.shorts[:top_n])]
             if data.largest is not None:
-                event = _event_line(lang, data.largest, with_date=with_date)
-                lines.append(text(lang, "summary_largest", event=event))
-        lines += _coverage_lines(lang, data.coverage, period, level, live=False)
-        lines.append(text(lang, "data_note"))
+                event = _event_line(loc, data.largest, with_date=with_date)
+                lines.append(_t(loc, "summary_largest", event=event))
+        lines += _coverage_lines(loc, data.coverage, period, level, live=False)
+        lines.append(_t(loc, "data_note"))
         return _join(lines)
 
     return str(_fit(render, max(len(data.exchanges), len(data.coverage), TOP_SUMMARY, MAX_GAPS)))
 
 
-def rules_list(
-    rules: Sequence[Rule], schedule: Schedule | None, *, lang: str = DEFAULT_LANG
+def cascade_body(snap: CascadeSnapshot, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return a cascade message without its final line and note: totals, split, the largest."""
+    exchanges = " · ".join(f"{_name(name, 12)} {format_usd(usd)}" for name, usd in snap.exchanges)
+    with_date = not _same_day(loc, snap.started_ms, snap.last_ms)
+    lines = [
+        _t(
+            loc,
+            "cascade_head",
+            asset=_name(snap.asset),
+            usd=format_usd(snap.usd),
+            duration=format_duration((snap.last_ms - snap.started_ms) / 1000),
+        ),
+        _t(
+            loc,
+            "digest_totals",
+            long_usd=format_usd(snap.long_usd),
+            long_count=snap.long_count,
+            short_usd=format_usd(snap.short_usd),
+            short_count=snap.short_count,
+        ),
+        Html(_escape(exchanges)),
+        _t(loc, "summary_largest", event=_event_line(loc, snap.largest, with_date=with_date)),
+        _t(
+            loc,
+            "cascade_since",
+            start=_time(loc, snap.started_ms, with_date=with_date),
+            rule=_cascade_rule_text(loc, snap.rule, snap.threshold_usd),
+        ),
+    ]
+    return str(_join(lines))
+
+
+def cascade(snap: CascadeSnapshot, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return a cascade message as it is now: the body, a final line once over, the note."""
+    lines = [Html(cascade_body(snap, loc=loc))]
+    if snap.ended_ms is not None:
+        lines.append(
+            _t(
+                loc,
+                "cascade_over",
+                time=_time(loc, snap.ended_ms),
+                peak=format_usd(snap.peak_window_usd),
+                window=format_window(snap.rule.window_ms // 1000),
+            )
+        )
+    lines.append(_t(loc, "data_note"))
+    return str(_join(lines))
+
+
+def cascade_orphaned(body: str, restarted_ms: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the last text of a cascade the bot lost track of when it restarted."""
+    line = _t(loc, "cascade_orphaned", time=_time(loc, restarted_ms))
+    return str(_join([Html(body), line, _t(loc, "data_note")]))
+
+
+def cascade_rule_added(rule: CascadeRule, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply to /cascade, restating the rule as understood."""
+    return str(_t(loc, "cascade_added", rule=_cascade_rule_text(loc, rule, None)))
+
+
+def cascades_removed(count: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply to /cascade off."""
+    if count <= 0:
+        return str(_t(loc, "cascades_removed_none"))
+    return str(_t(loc, "cascades_removed", count=count))
+
+
+def chart_caption(
+    series: Series, coverage: Sequence[FeedCoverage], *, loc: Locale = DEFAULT_LOCALE
 ) -> str:
-    """Return /subs: one line per rule, the summary schedule, and how to change them."""
+    """Return a chart's caption: what it shows, its totals, coverage gaps and the data note."""
+    window = format_window(series.span_s)
+    subject = _t(loc, "chart_market") if series.asset is None else _name(series.asset)
+    head = _t(
+        loc,
+        "chart_caption",
+        subject=subject,
+        window=window,
+        long_usd=format_usd(series.totals.long_usd),
+        short_usd=format_usd(series.totals.short_usd),
+    )
+    span = _t(loc, "last_window", window=window)
+    for level in (MAX_GAPS, 1, 0):
+        lines = [head, *_coverage_lines(loc, coverage, span, level, live=True)]
+        caption = _join([*lines, _t(loc, "data_note")])
+        if _width(plain_text(caption)) <= MAX_CAPTION_LENGTH:
+            return str(caption)
+    return str(head)
+
+
+def chart_failed(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply when a chart could not be drawn."""
+    return str(_t(loc, "chart_failed"))
+
+
+def period_label(period_s: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return "last hour" for 3600 (the periods summaries cover), "last 2h" otherwise."""
+    if period_s in (900, 3600, 14400, 86400):
+        return str(_t(loc, f"period_{period_s}"))
+    return str(_t(loc, "period_other", window=format_window(period_s)))
+
+
+def rules_list(
+    rules: Sequence[Rule],
+    schedule: Schedule | None,
+    *,
+    cascades: Sequence[CascadeRule] = (),
+    prefs: ChatPrefs | None = None,
+    loc: Locale = DEFAULT_LOCALE,
+) -> str:
+    """Return /subs: one line per rule, the summary schedule, the chat's preferences and how
+    to change them."""
     most_assets = max((len(rule.assets) + len(rule.exchanges) for rule in rules), default=0)
 
     def render(level: int) -> Html:
         # Levels first add rules (one asset each), then assets to every rule.
         shown = min(len(rules), level)
         per_rule = max(1, level - len(rules) + 1)
-        lines = [text(lang, "rules_head")]
+        lines = [_t(loc, "rules_head")]
         if not rules:
-            lines.append(text(lang, "rules_none"))
+            lines.append(_t(loc, "rules_none"))
         for rule in rules[:shown]:
-            desc = _rule_text(lang, rule, per_rule)
-            lines.append(text(lang, "rule_line", rule_id=str(rule.rule_id), rule=desc))
+            desc = _rule_text(loc, rule, per_rule)
+            lines.append(_t(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc))
         if shown < len(rules):
-            lines.append(text(lang, "rules_more", count=len(rules) - shown))
-        lines.append(text(lang, "rules_schedule", schedule=_schedule(lang, schedule)))
-        lines.append(text(lang, "rules_change"))
+            lines.append(_t(loc, "rules_more", count=len(rules) - shown))
+        lines += [_cascade_rule_text(loc, rule, None) for rule in cascades]
+        lines.append(_t(loc, "rules_schedule", schedule=_schedule(loc, schedule)))
+        if prefs is not None:
+            lines.append(_prefs_line(loc, prefs))
+        lines.append(_t(loc, "rules_change"))
         return _join(lines)
 
     return str(_fit(render, len(rules) + most_assets))
 
 
-def rule_added(rule: Rule, *, lang: str = DEFAULT_LANG) -> str:
+def rule_added(rule: Rule, *, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the reply to /subscribe, restating the rule as understood."""
 
     def render(level: int) -> Html:
-        desc = _rule_text(lang, rule, max(1, level))
-        return text(lang, "rule_added", rule_id=str(rule.rule_id), rule=desc)
+        desc = _rule_text(loc, rule, max(1, level))
+        return _t(loc, "rule_added", rule_id=str(rule.rule_id), rule=desc)
 
     return str(_fit(render, len(rule.assets) + len(rule.exchanges)))
 
 
-def rules_removed(count: int, *, lang: str = DEFAULT_LANG) -> str:
+def language_set(lang: str | None, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply to /lang: the chosen language, or None for each user's own."""
+    if lang is None:
+        return str(_t(loc, "lang_auto", name=_t(loc, "lang_name")))
+    return str(_t(loc, "lang_set", name=_t(loc, "lang_name")))
+
+
+def zone_set(zone_name: str, now_ms: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply to /tz: the zone and the time there now."""
+    return str(_t(loc, "tz_set", zone=_name(zone_name, 40), time=_time(loc, now_ms)))
+
+
+def quiet_set(quiet: QuietHours | None, zone_name: str, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply to /quiet; None means quiet hours were turned off."""
+    if quiet is None:
+        return str(_t(loc, "quiet_off"))
+    return str(_t(loc, "quiet_set", hours=quiet.label(), zone=_name(zone_name, 40)))
+
+
+def rules_removed(count: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the reply to /unsubscribe."""
     if count <= 0:
-        return str(text(lang, "rules_removed_none"))
-    return str(text(lang, "rules_removed", count=count))
+        return str(_t(loc, "rules_removed_none"))
+    return str(_t(loc, "rules_removed", count=count))
 
 
-def schedule_set(schedule: Schedule | None, *, lang: str = DEFAULT_LANG) -> str:
+def schedule_set(schedule: Schedule | None, *, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the reply to /summary; None means summaries were turned off."""
     if schedule is None:
-        return str(text(lang, "schedule_off"))
-    return str(text(lang, "schedule_set", schedule=_schedule(lang, schedule)))
+        return str(_t(loc, "schedule_off"))
+    return str(_t(loc, "schedule_set", schedule=_schedule(loc, schedule)))
 
 
-def usage(reason: str, example: str, *, lang: str = DEFAULT_LANG) -> str:
-    """Return the reply to a bad command: the reason and a correct example."""
-    return str(text(lang, "usage", reason=_name(reason, 500), example=_name(example, 200)))
+def usage_key(key: str, example: str, *, loc: Locale = DEFAULT_LOCALE, **values: str | int) -> str:
+    """Return the reply to a bad command whose reason is catalog entry `key`."""
+    reason = _t(
+        loc, key, **{k: _name(v, 200) if isinstance(v, str) else v for k, v in values.items()}
+    )
+    return str(_t(loc, "usage", reason=reason, example=_name(example, 200)))
 
 
-def not_admin(*, lang: str = DEFAULT_LANG) -> str:
+def usage_error(exc: UsageError, *, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the reply to a command whose arguments failed to parse."""
+    return usage_key(exc.key, exc.example, loc=loc, **exc.values)
+
+
+def not_admin(*, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the refusal for a member who is not a chat administrator."""
-    return str(text(lang, "not_admin"))
+    return str(_t(loc, "not_admin"))
 
 
-def help_text(*, lang: str = DEFAULT_LANG) -> str:
+def help_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return /help: every command with examples, the colours and the data note."""
-    return str(_join([text(lang, "help_body"), Html(""), text(lang, "data_note")]))
+    return str(_join([_t(loc, "help_body"), Html(""), _t(loc, "data_note")]))
 
 
-def start_text(*, lang: str = DEFAULT_LANG) -> str:
+def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return /start: what the bot does, then the same guide as /help."""
-    return str(_join([text(lang, "start_intro"), Html(""), Html(help_text(lang=lang))]))
+    return str(_join([_t(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
 
 
-def status(lines: Sequence[str], *, lang: str = DEFAULT_LANG) -> str:
+def status(lines: Sequence[str], *, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the admins' status report: the given lines, escaped, as many as fit."""
     escaped = [Html(_escape(_name(line, 1000))) for line in lines]
 
     def render(shown: int) -> Html:
-        body = [text(lang, "status_head"), *escaped[:shown]]
+        body = [_t(loc, "status_head"), *escaped[:shown]]
         if shown < len(escaped):
-            body.append(text(lang, "status_more", count=len(escaped) - shown))
+            body.append(_t(loc, "status_more", count=len(escaped) - shown))
         return _join(body)
 
     return str(_fit(render, len(escaped)))
@@ -378,22 +546,31 @@ def split_message(html_text: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
 # --- the command menu ------------------------------------------------------------------------
 
 
-def _commands(lang: str) -> tuple[tuple[str, str], ...]:
+_MENU = (
+    "start",
+    "help",
+    "subscribe",
+    "unsubscribe",
+    "subs",
+    "stats",
+    "top",
+    "latest",
+    "chart",
+    "cascade",
+    "summary",
+    "quiet",
+    "lang",
+    "tz",
+)
+
+
+def commands(lang: str) -> tuple[tuple[str, str], ...]:
+    """Return the command menu (name, description) in a language, for setMyCommands."""
     # /status is left out: it is for the bot's admins, so it belongs in their chat's scope.
-    return (
-        ("start", str(text(lang, "cmd_start"))),
-        ("help", str(text(lang, "cmd_help"))),
-        ("subscribe", str(text(lang, "cmd_subscribe"))),
-        ("unsubscribe", str(text(lang, "cmd_unsubscribe"))),
-        ("subs", str(text(lang, "cmd_subs"))),
-        ("stats", str(text(lang, "cmd_stats"))),
-        ("top", str(text(lang, "cmd_top"))),
-        ("latest", str(text(lang, "cmd_latest"))),
-        ("summary", str(text(lang, "cmd_summary"))),
-    )
+    return tuple((name, str(text(lang, f"cmd_{name}"))) for name in _MENU)
 
 
-COMMANDS: tuple[tuple[str, str], ...] = _commands(DEFAULT_LANG)
+COMMANDS: tuple[tuple[str, str], ...] = commands(DEFAULT_LANG)
 
 
 # --- pieces shared by several messages -------------------------------------------------------
@@ -417,40 +594,53 @@ def _venue(record: Liquidation) -> str:
     return f"{_name(record.exchange, 12)} {_name(record.market, 12)}"
 
 
-def _liquidated(lang: str, side: Side) -> Html:
+def _liquidated(loc: Locale, side: Side) -> Html:
     if side is Side.LONG:
-        return text(lang, "liquidated_long")
-    return text(lang, "liquidated_short")
+        return _t(loc, "liquidated_long")
+    return _t(loc, "liquidated_short")
 
 
-def _side(lang: str, side: Side) -> Html:
+def _side(loc: Locale, side: Side) -> Html:
     if side is Side.LONG:
-        return text(lang, "side_long")
-    return text(lang, "side_short")
+        return _t(loc, "side_long")
+    return _t(loc, "side_short")
 
 
-def _same_day(a_ms: int, b_ms: int) -> bool:
-    return a_ms // _DAY_MS == b_ms // _DAY_MS
+def _same_day(loc: Locale, a_ms: int, b_ms: int) -> bool:
+    """Return True if both times fall on one calendar day in the chat's time zone."""
+    return _local_date(loc, a_ms) == _local_date(loc, b_ms)
 
 
-def _span(lang: str, start_ms: int, end_ms: int) -> Html:
+def _local_date(loc: Locale, ts_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts_ms / 1000, tz=loc.tz).date()
+
+
+def _time(loc: Locale, ts_ms: int, *, with_date: bool = True) -> str:
+    return format_time(ts_ms, loc.tz, with_date=with_date)
+
+
+def _t(loc: Locale, key: str, /, **values: str | int) -> Html:
+    return text(loc.lang, key, **values)
+
+
+def _span(loc: Locale, start_ms: int, end_ms: int) -> Html:
     if start_ms == end_ms:
-        return Html(_escape(format_utc(start_ms)))
-    end = format_utc(end_ms, with_date=not _same_day(start_ms, end_ms))
-    return text(lang, "span", start=format_utc(start_ms), end=end)
+        return Html(_escape(_time(loc, start_ms)))
+    end = _time(loc, end_ms, with_date=not _same_day(loc, start_ms, end_ms))
+    return _t(loc, "span", start=_time(loc, start_ms), end=end)
 
 
-def _event_line(lang: str, record: Liquidation, *, with_date: bool) -> Html:
-    return text(
-        lang,
+def _event_line(loc: Locale, record: Liquidation, *, with_date: bool) -> Html:
+    return _t(
+        loc,
         "event_line",
         dot=_DOT[record.side],
         asset=_name(record.base),
-        side=_side(lang, record.side),
+        side=_side(loc, record.side),
         usd=format_usd(record.notional_usd),
         price=format_price(record.price),
         venue=_venue(record),
-        time=format_utc(record.ts_ms, with_date=with_date),
+        time=_time(loc, record.ts_ms, with_date=with_date),
     )
 
 
@@ -464,58 +654,87 @@ def _percent(share: float) -> str:
     return f"{tenths / 10:.1f}%"
 
 
-def _threshold(usd: float) -> str:
-    """Return a threshold as people type it ($250K, $1.5M), exact when that would round."""
-    short = format_usd(usd)
-    match = re.fullmatch(r"\$([\d,]+\.\d\d)([KMB])", short)
-    if match is None:  # under $1,000: format_usd shows whole dollars
-        return short if usd == round(usd) else f"${usd:,.2f}"
-    scale = {"K": 1e3, "M": 1e6, "B": 1e9}[match[2]]
-    if not math.isclose(float(match[1].replace(",", "")) * scale, usd, rel_tol=1e-12):
-        return f"${usd:,.0f}" if usd == round(usd) else f"${usd:,.2f}"
-    return "$" + match[1].rstrip("0").rstrip(".") + match[2]
+def _cascade_rule_text(loc: Locale, rule: CascadeRule, threshold_usd: float | None) -> Html:
+    """Describe a cascade rule: "#C2 BTC: at least $5M within 2m" (the threshold now, if known,
+    for a relative rule)."""
+    asset = _t(loc, "rule_every_asset") if rule.asset is None else Html(_escape(_name(rule.asset)))
+    window = format_window(rule.window_ms // 1000)
+    if rule.min_usd is not None:
+        return _t(
+            loc,
+            "cascade_rule_abs",
+            rule_id=str(rule.rule_id),
+            asset=asset,
+            usd=format_threshold(rule.min_usd),
+            window=window,
+        )
+    multiple = f"{rule.multiple:g}"
+    if threshold_usd is None:
+        return _t(
+            loc,
+            "cascade_rule_rel",
+            rule_id=str(rule.rule_id),
+            asset=asset,
+            multiple=multiple,
+            window=window,
+        )
+    return _t(
+        loc,
+        "cascade_rule_rel_now",
+        rule_id=str(rule.rule_id),
+        asset=asset,
+        multiple=multiple,
+        window=window,
+        usd=format_usd(threshold_usd),
+    )
 
 
-def _schedule(lang: str, schedule: Schedule | None) -> Html:
+def _prefs_line(loc: Locale, prefs: ChatPrefs) -> Html:
+    quiet = _t(loc, "quiet_none") if prefs.quiet is None else prefs.quiet.label()
+    return _t(
+        loc, "prefs_line", zone=_name(prefs.tz or "UTC", 40), quiet=quiet, lang=_t(loc, "lang_name")
+    )
+
+
+def _schedule(loc: Locale, schedule: Schedule | None) -> Html:
     if schedule is None:
-        return text(lang, "schedule_none")
+        return _t(loc, "schedule_none")
     if schedule.every_s is not None:
-        return text(lang, "schedule_every", window=format_window(schedule.every_s))
+        return _t(loc, "schedule_every", window=format_window(schedule.every_s))
     minute = schedule.daily_minute or 0
-    return text(lang, "schedule_daily", clock=f"{minute // 60:02d}:{minute % 60:02d}")
+    clock = f"{minute // 60:02d}:{minute % 60:02d}"
+    return _t(loc, "schedule_daily", clock=clock, zone=zone_name(loc.tz))
 
 
-def _rule_text(lang: str, rule: Rule, most: int) -> Html:
+def _rule_text(loc: Locale, rule: Rule, most: int) -> Html:
     """Describe a rule, listing at most `most` assets and `most` exchanges."""
-    if rule.assets:
-        assets = _listed(lang, sorted(rule.assets), most)
-    else:
-        assets = text(lang, "rule_every_asset")
+    every = _t(loc, "rule_every_asset")
+    assets = _listed(loc, sorted(rule.assets), most) if rule.assets else every
     if rule.side is None:
-        side = text(lang, "rule_both_sides")
+        side = _t(loc, "rule_both_sides")
     elif rule.side is Side.LONG:
-        side = text(lang, "rule_longs_only")
+        side = _t(loc, "rule_longs_only")
     else:
-        side = text(lang, "rule_shorts_only")
+        side = _t(loc, "rule_shorts_only")
     if rule.exchanges:
-        exchanges = _listed(lang, sorted(rule.exchanges), most)
+        exchanges = _listed(loc, sorted(rule.exchanges), most)
     else:
-        exchanges = text(lang, "rule_all_exchanges")
-    return text(
-        lang,
+        exchanges = _t(loc, "rule_all_exchanges")
+    return _t(
+        loc,
         "rule_desc",
         assets=assets,
-        min_usd=_threshold(rule.min_usd),
+        min_usd=format_threshold(rule.min_usd),
         side=side,
         exchanges=exchanges,
     )
 
 
-def _listed(lang: str, names: Sequence[str], most: int) -> Html:
+def _listed(loc: Locale, names: Sequence[str], most: int) -> Html:
     shown = ", ".join(_name(name) for name in names[:most])
     if len(names) <= most:
         return Html(_escape(shown))
-    return text(lang, "rule_more", names=shown, count=len(names) - most)
+    return _t(loc, "rule_more", names=shown, count=len(names) - most)
 
 
 def _escape(value: str) -> str:
@@ -529,29 +748,42 @@ def _pre(rows: Sequence[str]) -> Html:
 
 
 def _row(label: str, cells: Sequence[str]) -> str:
-    cells_text = "".join(f" {cell:>{_CELL_W}}" for cell in cells)
-    return f"{_name(label, _LABEL_W):<{_LABEL_W}}{cells_text}".rstrip()
+    cells_text = "".join(" " + _right(cell, _CELL_W) for cell in cells)
+    return f"{_left(_name(label, _LABEL_W), _LABEL_W)}{cells_text}".rstrip()
 
 
-def _header(lang: str, label: Html) -> str:
+def _columns(value: str) -> int:
+    """Return how many monospace columns a value takes: CJK and fullwidth characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in value)
+
+
+def _left(value: str, width: int) -> str:
+    return value + " " * max(0, width - _columns(value))
+
+
+def _right(value: str, width: int) -> str:
+    return " " * max(0, width - _columns(value)) + value
+
+
+def _header(loc: Locale, label: Html) -> str:
     """Return a table's header row; cells are plain text, escaped with the whole block."""
-    cells = [text(lang, "col_long"), text(lang, "col_short"), text(lang, "col_total")]
+    cells = [_t(loc, "col_long"), _t(loc, "col_short"), _t(loc, "col_total")]
     return _row(plain_text(label), [plain_text(cell) for cell in cells])
 
 
-def _window_rows(lang: str, windows: Sequence[WindowTotals]) -> list[str]:
-    rows = [_header(lang, text(lang, "col_usd"))]
-    empty = plain_text(text(lang, "no_liquidations"))
+def _window_rows(loc: Locale, windows: Sequence[WindowTotals]) -> list[str]:
+    rows = [_header(loc, _t(loc, "col_usd"))]
+    empty = plain_text(_t(loc, "no_liquidations"))
     for window in windows:
         name = format_window(window.window_s)
         t = window.totals
         if t.count == 0:
-            rows.append(f"{name:<{_LABEL_W}} {empty}")
+            rows.append(f"{_left(name, _LABEL_W)} {empty}")
         else:
             usd = [format_usd(t.long_usd), format_usd(t.short_usd), format_usd(t.total_usd)]
             rows.append(_row(name, usd))
     rows.append("")
-    rows.append(_header(lang, text(lang, "col_events")))
+    rows.append(_header(loc, _t(loc, "col_events")))
     for window in windows:
         t = window.totals
         counts = [f"{t.long_count:,}", f"{t.short_count:,}", f"{t.count:,}"]
@@ -559,8 +791,8 @@ def _window_rows(lang: str, windows: Sequence[WindowTotals]) -> list[str]:
     return rows
 
 
-def _exchange_rows(lang: str, exchanges: Sequence[ExchangeTotals]) -> list[str]:
-    rows = [_header(lang, text(lang, "col_usd"))]
+def _exchange_rows(loc: Locale, exchanges: Sequence[ExchangeTotals]) -> list[str]:
+    rows = [_header(loc, _t(loc, "col_usd"))]
     for exchange in exchanges:
         t = exchange.totals
         usd = [format_usd(t.long_usd), format_usd(t.short_usd), format_usd(t.total_usd)]
@@ -568,26 +800,26 @@ def _exchange_rows(lang: str, exchanges: Sequence[ExchangeTotals]) -> list[str]:
     return rows
 
 
-def _ranked(lang: str, assets: Sequence[RankedAsset]) -> Html:
+def _ranked(loc: Locale, assets: Sequence[RankedAsset]) -> Html:
     if not assets:
-        return text(lang, "no_liquidations")
+        return _t(loc, "no_liquidations")
     rank, asset, usd, count = (
-        plain_text(text(lang, "col_rank")),
-        plain_text(text(lang, "col_asset")),
-        plain_text(text(lang, "col_usd")),
-        plain_text(text(lang, "col_count")),
+        plain_text(_t(loc, "col_rank")),
+        plain_text(_t(loc, "col_asset")),
+        plain_text(_t(loc, "col_usd")),
+        plain_text(_t(loc, "col_count")),
     )
-    rows = [f"{rank:>2} {asset:<10} {usd:>{_CELL_W}} {count:>7}"]
+    rows = [f"{_right(rank, 2)} {_left(asset, 10)} {_right(usd, _CELL_W)} {_right(count, 7)}"]
     for position, entry in enumerate(assets, 1):
         rows.append(
-            f"{position:>2} {_name(entry.asset, 12):<10} {format_usd(entry.usd):>{_CELL_W}} "
-            f"{entry.count:>7,}"
+            f"{position:>2} {_left(_name(entry.asset, 12), 10)} "
+            f"{_right(format_usd(entry.usd), _CELL_W)} {entry.count:>7,}"
         )
     return _pre(rows)
 
 
 def _coverage_lines(
-    lang: str, coverage: Sequence[FeedCoverage], span: Html, level: int, *, live: bool
+    loc: Locale, coverage: Sequence[FeedCoverage], span: Html, level: int, *, live: bool
 ) -> list[Html]:
     """Return a line per feed that missed part of the span, with its newest gaps."""
     # A `live` span ends now (/stats, /top): a feed down at its end is down now.
@@ -597,22 +829,22 @@ def _coverage_lines(
         name = _name(feed.feed_id)
         share = _percent(feed.uptime_share)
         if feed.connected:
-            lines.append(text(lang, "feed_down", feed=name, share=share, span=span))
+            lines.append(_t(loc, "feed_down", feed=name, share=share, span=span))
         elif live:
-            lines.append(text(lang, "feed_down_now", feed=name, share=share, span=span))
+            lines.append(_t(loc, "feed_down_now", feed=name, share=share, span=span))
         else:
-            lines.append(text(lang, "feed_down_at_end", feed=name, share=share, span=span))
+            lines.append(_t(loc, "feed_down_at_end", feed=name, share=share, span=span))
         keep = min(level, MAX_GAPS)
         shown = feed.gaps[max(0, len(feed.gaps) - keep) :] if keep else ()
         if len(shown) < len(feed.gaps):
-            lines.append(text(lang, "more_gaps", count=len(feed.gaps) - len(shown)))
+            lines.append(_t(loc, "more_gaps", count=len(feed.gaps) - len(shown)))
         for gap in shown:
-            state = text(lang, "gap_backfilled") if gap.backfilled else text(lang, "gap_missing")
-            start = format_utc(gap.start_ms)
+            state = _t(loc, "gap_backfilled") if gap.backfilled else _t(loc, "gap_missing")
+            start = _time(loc, gap.start_ms)
             duration = format_duration((gap.end_ms - gap.start_ms) / 1000)
-            lines.append(text(lang, "gap", start=start, duration=duration, state=state))
+            lines.append(_t(loc, "gap", start=start, duration=duration, state=state))
     if len(missing) > max(1, level):
-        lines.append(text(lang, "more_feeds", count=len(missing) - max(1, level)))
+        lines.append(_t(loc, "more_feeds", count=len(missing) - max(1, level)))
     return lines
 
 

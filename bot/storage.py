@@ -8,6 +8,8 @@ from pathlib import Path
 import aiosqlite
 import msgspec
 
+from bot.cascades import CascadeRule
+from bot.prefs import ChatPrefs, QuietHours
 from bot.rules import Rule, Schedule
 from collectors.record import Liquidation, Side
 
@@ -47,6 +49,33 @@ CREATE TABLE IF NOT EXISTS bot_alert_log (
     updated_ms INTEGER NOT NULL,
     PRIMARY KEY (chat_id, event_key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bot_chat_prefs (
+    chat_id     INTEGER PRIMARY KEY,
+    lang        TEXT,
+    user_lang   TEXT,
+    tz          TEXT,
+    quiet_start INTEGER,
+    quiet_end   INTEGER
+);
+CREATE TABLE IF NOT EXISTS bot_cascade_rules (
+    rule_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id    INTEGER NOT NULL,
+    asset      TEXT,
+    window_s   INTEGER NOT NULL,
+    min_usd    REAL,
+    multiple   REAL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bot_cascade_rules_chat ON bot_cascade_rules (chat_id);
+CREATE TABLE IF NOT EXISTS bot_cascade_messages (
+    chat_id    INTEGER NOT NULL,
+    rule_id    INTEGER NOT NULL,
+    asset      TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    PRIMARY KEY (chat_id, rule_id, asset)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bot_meta (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -62,12 +91,19 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class Photo(msgspec.Struct, frozen=True):
+    """A picture to send (a chart), with an HTML caption."""
+
+    png: bytes
+    caption: str = ""
+
+
 class PendingChat(msgspec.Struct):
     """What was still owed to one chat when the bot stopped."""
 
     chat_id: int
     alerts: list[Liquidation] = []
-    messages: list[str] = []  # HTML messages (summaries, notices)
+    messages: list[str | Photo] = []  # HTML messages (summaries, notices) and charts
     dropped: int = 0
     uncertain: int = 0
 
@@ -159,7 +195,7 @@ class BotStore:
     async def migrate_chat(self, old: int, new: int) -> None:
         """Move everything of a group to its new supergroup id."""
         db = self._conn()
-        for table in ("bot_rules", "bot_pending"):
+        for table in ("bot_rules", "bot_pending", "bot_cascade_rules", "bot_cascade_messages"):
             await db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
         await db.execute(
             "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
@@ -168,12 +204,55 @@ class BotStore:
         )
         await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
         await db.execute(
+            "INSERT OR REPLACE INTO bot_chat_prefs "
+            "SELECT ?, lang, user_lang, tz, quiet_start, quiet_end FROM bot_chat_prefs "
+            "WHERE chat_id = ?",
+            (new, old),
+        )
+        await db.execute("DELETE FROM bot_chat_prefs WHERE chat_id = ?", (old,))
+        await db.execute(
             "INSERT OR REPLACE INTO bot_chats (chat_id, kind, title, active, updated_ms) "
             "SELECT ?, 'supergroup', title, active, ? FROM bot_chats WHERE chat_id = ?",
             (new, _now_ms(), old),
         )
         await db.execute("DELETE FROM bot_chats WHERE chat_id = ?", (old,))
         await db.commit()
+
+    # --- preferences ----------------------------------------------------------------------
+
+    async def save_prefs(self, prefs: ChatPrefs) -> None:
+        """Store a chat's language, time zone and quiet hours."""
+        db = self._conn()
+        quiet = prefs.quiet
+        await db.execute(
+            "INSERT OR REPLACE INTO bot_chat_prefs "
+            "(chat_id, lang, user_lang, tz, quiet_start, quiet_end) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                prefs.chat_id,
+                prefs.lang,
+                prefs.user_lang,
+                prefs.tz,
+                None if quiet is None else quiet.start_minute,
+                None if quiet is None else quiet.end_minute,
+            ),
+        )
+        await db.commit()
+
+    async def load_prefs(self) -> list[ChatPrefs]:
+        """Return every chat's stored preferences."""
+        async with self._conn().execute(
+            "SELECT chat_id, lang, user_lang, tz, quiet_start, quiet_end FROM bot_chat_prefs"
+        ) as cur:
+            return [
+                ChatPrefs(
+                    int(row[0]),
+                    row[1],
+                    row[2],
+                    row[3],
+                    None if row[4] is None or row[5] is None else QuietHours(row[4], row[5]),
+                )
+                async for row in cur
+            ]
 
     # --- rules ----------------------------------------------------------------------------
 
@@ -237,6 +316,85 @@ class BotStore:
             "ORDER BY rule_id"
         ) as cur:
             return [_rule(row) async for row in cur]
+
+    # --- cascade rules and their open messages ---------------------------------------------
+
+    async def add_cascade_rule(
+        self,
+        chat_id: int,
+        asset: str | None,
+        window_s: int,
+        *,
+        min_usd: float | None = None,
+        multiple: float | None = None,
+    ) -> CascadeRule:
+        """Store a cascade rule and return it with its id."""
+        db = self._conn()
+        cursor = await db.execute(
+            "INSERT INTO bot_cascade_rules (chat_id, asset, window_s, min_usd, multiple, "
+            "created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            (chat_id, asset, window_s, min_usd, multiple, _now_ms()),
+        )
+        await db.commit()
+        assert cursor.lastrowid is not None
+        return CascadeRule(chat_id, cursor.lastrowid, asset, window_s * 1000, min_usd, multiple)
+
+    async def delete_cascade_rules(self, rule_ids: list[int]) -> None:
+        """Delete cascade rules (and forget their open messages)."""
+        db = self._conn()
+        ids = [(i,) for i in rule_ids]
+        await db.executemany("DELETE FROM bot_cascade_rules WHERE rule_id = ?", ids)
+        await db.executemany("DELETE FROM bot_cascade_messages WHERE rule_id = ?", ids)
+        await db.commit()
+
+    async def load_cascade_rules(self, *, chat_id: int | None = None) -> list[CascadeRule]:
+        """Return the cascade rules of every active chat, or of one chat (active or not)."""
+        query = (
+            "SELECT r.chat_id, r.rule_id, r.asset, r.window_s, r.min_usd, r.multiple "
+            "FROM bot_cascade_rules r LEFT JOIN bot_chats c ON c.chat_id = r.chat_id "
+        )
+        if chat_id is None:
+            query += "WHERE COALESCE(c.active, 1) = 1 ORDER BY r.rule_id"
+            params: tuple[int, ...] = ()
+        else:
+            query += "WHERE r.chat_id = ? ORDER BY r.rule_id"
+            params = (chat_id,)
+        async with self._conn().execute(query, params) as cur:
+            return [
+                CascadeRule(int(r[0]), int(r[1]), r[2], int(r[3]) * 1000, r[4], r[5])
+                async for r in cur
+            ]
+
+    async def save_cascade_message(
+        self, key: tuple[int, int, str], message_id: int, started_ms: int, text: str
+    ) -> None:
+        """Remember an open cascade message (and its latest text) for a restart."""
+        db = self._conn()
+        await db.execute(
+            "INSERT OR REPLACE INTO bot_cascade_messages VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, message_id, started_ms, text),
+        )
+        await db.commit()
+
+    async def delete_cascade_message(self, key: tuple[int, int, str]) -> None:
+        """Forget a cascade message once its final line is written."""
+        db = self._conn()
+        await db.execute(
+            "DELETE FROM bot_cascade_messages WHERE chat_id = ? AND rule_id = ? AND asset = ?",
+            key,
+        )
+        await db.commit()
+
+    async def load_cascade_messages(self) -> list[tuple[tuple[int, int, str], int, int, str]]:
+        """Return (key, message_id, started_ms, text) of every open cascade message."""
+        async with self._conn().execute(
+            "SELECT chat_id, rule_id, asset, message_id, started_ms, text "
+            "FROM bot_cascade_messages ORDER BY chat_id, rule_id, asset"
+        ) as cur:
+            return [
+                ((int(r[0]), int(r[1]), str(r[2])), int(r[3]), int(r[4]), str(r[5]))
+                async for r in cur
+            ]
 
     # --- schedules ------------------------------------------------------------------------
 

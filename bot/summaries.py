@@ -10,14 +10,15 @@ from telegram.ext import ContextTypes, Job, JobQueue
 
 from aggregation.query import LiquidationQueries, wall_clock_ms
 from bot import messages
+from bot.charts import render_chart_async
 from bot.dispatcher import AlertDispatcher
+from bot.prefs import ChatSettings
 from bot.rules import Schedule
 
 log = logging.getLogger(__name__)
 
 # A summary is late rather than lost if the loop was busy at the due time.
 JOB_KWARGS = {"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
-_LABELS = {900: "last 15 minutes", 3600: "last hour", 14400: "last 4 hours", 86400: "last 24 hours"}
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -27,9 +28,12 @@ def job_name(chat_id: int) -> str:
     return f"summary:{chat_id}"
 
 
-def first_run(every_s: int, now_ms: int) -> dt.datetime:
-    """Return the next clock-aligned time for a period (every 15m: :00, :15, :30, :45 UTC)."""
-    next_ms = (now_ms // (every_s * 1000) + 1) * every_s * 1000
+def first_run(every_s: int, now_ms: int, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """Return the next time aligned to the chat's clock (every 15m: :00, :15, :30, :45)."""
+    offset = dt.datetime.fromtimestamp(now_ms / 1000, tz=tz).utcoffset() or dt.timedelta()
+    offset_ms = int(offset.total_seconds() * 1000)
+    period_ms = every_s * 1000
+    next_ms = ((now_ms + offset_ms) // period_ms + 1) * period_ms - offset_ms
     return dt.datetime.fromtimestamp(next_ms / 1000, tz=dt.UTC)
 
 
@@ -41,11 +45,16 @@ class SummaryScheduler:
         job_queue: JobQueue[Context],
         queries: LiquidationQueries,
         dispatcher: AlertDispatcher,
+        prefs: ChatSettings,
         clock: Callable[[], int] = wall_clock_ms,
+        *,
+        charts: bool = True,
     ) -> None:
         self._job_queue = job_queue
+        self._charts = charts
         self._queries = queries
         self._dispatcher = dispatcher
+        self._prefs = prefs
         self._clock = clock
         self._schedules: dict[int, Schedule] = {}
 
@@ -54,20 +63,22 @@ class SummaryScheduler:
         self.remove(schedule.chat_id)
         self._schedules[schedule.chat_id] = schedule
         name = job_name(schedule.chat_id)
+        tz = self._prefs.locale(schedule.chat_id).tz
         if schedule.every_s is not None:
             self._job_queue.run_repeating(
                 self._run,
                 interval=schedule.every_s,
-                first=first_run(schedule.every_s, self._clock()),
+                first=first_run(schedule.every_s, self._clock(), tz),
                 name=name,
                 data=schedule,
                 job_kwargs=JOB_KWARGS,
             )
         else:
+            # The chat's wall clock: APScheduler's cron trigger keeps 08:00 at 08:00 across DST.
             minute = schedule.daily_minute or 0
             self._job_queue.run_daily(
                 self._run,
-                time=dt.time(minute // 60, minute % 60, tzinfo=dt.UTC),
+                time=dt.time(minute // 60, minute % 60, tzinfo=tz),
                 name=name,
                 data=schedule,
                 job_kwargs=JOB_KWARGS,
@@ -86,6 +97,12 @@ class SummaryScheduler:
         if schedule is not None:
             self.set(Schedule(new_chat_id, schedule.every_s, schedule.daily_minute))
 
+    def zone_changed(self, chat_id: int) -> None:
+        """Re-plan a chat's summaries after its time zone changed."""
+        schedule = self._schedules.get(chat_id)
+        if schedule is not None:
+            self.set(schedule)
+
     def schedule_of(self, chat_id: int) -> Schedule | None:
         """Return a chat's active schedule."""
         return self._schedules.get(chat_id)
@@ -99,11 +116,30 @@ class SummaryScheduler:
         end = self._clock() if end_ms is None else end_ms
         period_ms = schedule.period_s * 1000
         summary = self._queries.period(end - period_ms, end, top_n=5)
-        label = _LABELS.get(schedule.period_s, f"last {schedule.period_s // 60} minutes")
-        self._dispatcher.enqueue_message(schedule.chat_id, messages.summary(summary, label=label))
+        loc = self._prefs.locale(schedule.chat_id)
+        label = messages.period_label(schedule.period_s, loc=loc)
+        text = messages.summary(summary, label=label, loc=loc)
+        self._dispatcher.enqueue_message(schedule.chat_id, text)
+
+    async def post_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
+        """Queue a chat's summary, then its chart (drawn off the event loop)."""
+        end = self._clock() if end_ms is None else end_ms
+        self.send_summary(schedule, end)
+        if not self._charts:
+            return
+        loc = self._prefs.locale(schedule.chat_id)
+        try:
+            series = self._queries.period_series(end - schedule.period_s * 1000, end)
+            png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
+        except Exception:  # the summary went out; a chart that failed is only logged
+            log.exception("summary chart for chat %d failed", schedule.chat_id)
+            return
+        coverage = self._queries.coverage(series.start_ms, series.end_ms)
+        caption = messages.chart_caption(series, coverage, loc=loc)
+        self._dispatcher.enqueue_photo(schedule.chat_id, png, caption)
 
     async def _run(self, context: Context) -> None:
         job = context.job
         assert job is not None
         assert isinstance(job.data, Schedule)
-        self.send_summary(job.data)
+        await self.post_summary(job.data)

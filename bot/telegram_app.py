@@ -16,6 +16,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     Defaults,
@@ -27,6 +28,8 @@ from telegram.ext import (
 from bot import handlers, messages
 from bot.alerts import AlertRouter
 from bot.app import run_until_stopped
+from bot.cascade_alerts import CascadeNotifier, DailyVolumes
+from bot.cascades import DAY_MS, CascadeDetector
 from bot.chats import ChatDirectory
 from bot.commands import MIN_RULE_USD
 from bot.console import format_ingest_line, format_status_line
@@ -34,11 +37,13 @@ from bot.dispatcher import AlertDispatcher
 from bot.formatting import format_duration
 from bot.handlers import CommandLimiter, Services
 from bot.journal import AlertJournal
+from bot.prefs import ChatSettings
 from bot.rules import RuleIndex
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import ON_THE_WIRE, BotStore, event_key
 from bot.summaries import SummaryScheduler
+from bot.texts import CATALOG, DEFAULT_LANG, text
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,11 @@ COMMANDS = {
     "top": handlers.top,
     "latest": handlers.latest,
     "summary": handlers.summary,
+    "chart": handlers.chart,
+    "cascade": handlers.cascade,
+    "lang": handlers.lang,
+    "tz": handlers.tz,
+    "quiet": handlers.quiet,
     "status": handlers.status,
 }
 
@@ -75,6 +85,9 @@ class TelegramTuning:
     drain_timeout_s: float = 5.0
     poll_timeout_s: int = 10
     init_retry_s: float = 5.0
+    cascade_private_edit_s: float = 3.0  # at most one cascade edit per chat this often
+    cascade_group_edit_s: float = 6.0
+    cascade_tick_s: float = 1.0
 
 
 def file_base_url(base_url: str) -> str:
@@ -119,6 +132,7 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> Application
     application.add_handler(
         ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
+    application.add_handler(CallbackQueryHandler(handlers.button))
     # Last in the same group: it runs only when no command above matched.
     application.add_handler(MessageHandler(filters.COMMAND & where, handlers.unknown))
     application.add_error_handler(handlers.on_error)
@@ -161,6 +175,12 @@ def _status_lines(runtime: Runtime, services: Services, started: float) -> list[
         f"rules: {len(services.rules):,} in {len(services.rules.chats()):,} chats; "
         f"summaries: {len(services.scheduler.jobs()):,} scheduled; "
         f"late events without alert: {services.router.too_old:,}"
+    )
+    cascade = services.cascades.stats
+    lines.append(
+        f"cascades: {len(services.cascades.detector.rules()):,} rules, "
+        f"{services.cascades.active():,} open, {cascade.started:,} started, "
+        f"{cascade.edits:,} edits, {cascade.abandoned:,} abandoned"
     )
     backfill = runtime.backfill_stats
     lines.append(
@@ -217,7 +237,8 @@ async def _wire(
     started: float,
 ) -> Services:
     rules = RuleIndex(await store.load_rules())
-    chats = ChatDirectory(store, rules)
+    prefs = ChatSettings(store, await store.load_prefs())
+    chats = ChatDirectory(store, rules, prefs)
     journal = AlertJournal(store)
     dispatcher = AlertDispatcher(
         application.bot,
@@ -226,10 +247,26 @@ async def _wire(
         group_interval_s=tuning.group_interval_s,
         workers=tuning.dispatch_workers,
         journal=journal,
+        prefs=prefs,
     )
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
-    scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher)
-    chats.attach(scheduler)
+    scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher, prefs)
+    queries = runtime.queries
+    detector = CascadeDetector(
+        DailyVolumes(lambda: queries.asset_volumes(DAY_MS // 1000)),
+        rules=await store.load_cascade_rules(),
+    )
+    cascades = CascadeNotifier(
+        application.bot,
+        detector,
+        store,
+        prefs,
+        chats,
+        private_edit_s=tuning.cascade_private_edit_s,
+        group_edit_s=tuning.cascade_group_edit_s,
+        tick_s=tuning.cascade_tick_s,
+    )
+    chats.attach(scheduler, cascades)
     router = AlertRouter(rules, dispatcher, max_age_s=settings.alert_max_age_s)
     services = Services(
         settings=settings,
@@ -241,11 +278,20 @@ async def _wire(
         chats=chats,
         router=router,
         journal=journal,
+        prefs=prefs,
+        cascades=cascades,
         limiter=CommandLimiter(settings.commands_per_minute),
     )
     services.status_lines = lambda: _status_lines(runtime, services, started)
     application.bot_data["services"] = services
     runtime.listeners.append(router.on_liquidation)
+    # The cascades open before this start continue from the stored events (no await between
+    # the replay and the listener: each event is counted once).
+    longest_ms = max((rule.window_ms for rule in detector.rules()), default=0)
+    if longest_ms:
+        now = time.time_ns() // 1_000_000
+        cascades.warm(queries.events_between(now - longest_ms - 5_000, now + 60_000))
+    runtime.listeners.append(cascades.on_liquidation)
     clean = await store.take_clean_stop()
     dispatcher.restore(await store.take_pending())
     if not clean:
@@ -308,8 +354,10 @@ async def _serve(
     on_ready: Callable[[RunningBot], None] | None,
 ) -> None:
     application, services, runtime = running.application, running.services, running.runtime
-    await application.bot.set_my_commands(list(messages.COMMANDS))
-    admin_menu = [*messages.COMMANDS, ("status", "Feeds, queues and counters (bot admins)")]
+    for lang in sorted(CATALOG):  # the menu in each language, English for the rest
+        code = None if lang == DEFAULT_LANG else lang
+        await application.bot.set_my_commands(list(messages.commands(lang)), language_code=code)
+    admin_menu = [*messages.COMMANDS, ("status", str(text(DEFAULT_LANG, "cmd_status")))]
     for admin_id in services.settings.admin_user_ids:
         try:  # /status shows in the menu of the bot's admins only
             await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
@@ -322,6 +370,7 @@ async def _serve(
     )
     dispatching = asyncio.create_task(services.dispatcher.run(), name="dispatcher")
     journaling = asyncio.create_task(services.journal.run(), name="alert-journal")
+    cascading = asyncio.create_task(services.cascades.run(), name="cascades")
     log.info("Telegram bot @%s is running", application.bot.username)
     if on_ready is not None:
         on_ready(running)
@@ -329,12 +378,14 @@ async def _serve(
         await run_until_stopped(stop, runtime.run())
     finally:
         runtime.listeners.remove(services.router.on_liquidation)
+        runtime.listeners.remove(services.cascades.on_liquidation)
+        cascading.cancel()  # open cascade messages are stored: the next start adopts them
         await application.updater.stop()
         if not await services.dispatcher.drain(tuning.drain_timeout_s):
             log.warning("stopping with alerts still queued; they are stored for the next start")
         dispatching.cancel()
         journaling.cancel()
-        await asyncio.gather(dispatching, journaling, return_exceptions=True)
+        await asyncio.gather(dispatching, journaling, cascading, return_exceptions=True)
         await services.journal.flush()
         await store.save_pending(services.dispatcher.snapshot())
         await store.mark_clean_stop()

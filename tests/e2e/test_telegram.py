@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import messages
+from bot.prefs import ChatPrefs
 from bot.rules import Rule, Schedule
 from bot.telegram_app import RunningBot, TelegramTuning, run_telegram
 from collectors.binance import parse_usdm
@@ -30,6 +31,9 @@ TUNING = TelegramTuning(
     drain_timeout_s=2.0,
     poll_timeout_s=1,
     init_retry_s=0.2,
+    cascade_private_edit_s=0.3,
+    cascade_group_edit_s=0.3,
+    cascade_tick_s=0.1,
 )
 USER = 111
 ADMIN = 999
@@ -47,9 +51,11 @@ class Harness:
     bot: RunningBot
     path: Path
 
-    def event(self, symbol: str, side: str, qty: str, price: str) -> Liquidation:
-        """Push a liquidation happening now; return the record the bot will make of it."""
-        frame = binance_force_order(symbol, side, qty, price, now_ms())
+    def event(
+        self, symbol: str, side: str, qty: str, price: str, ts_ms: int | None = None
+    ) -> Liquidation:
+        """Push a liquidation (happening now by default); return the bot's record of it."""
+        frame = binance_force_order(symbol, side, qty, price, now_ms() if ts_ms is None else ts_ms)
         self.feed.push(frame)
         [record] = parse_usdm(frame, 0).records
         return record
@@ -123,18 +129,18 @@ async def test_commands_set_and_read(tmp_path: Path) -> None:
         assert await h.command(USER, USER, "/subs") == messages.rules_list(
             [Rule(1, USER, frozenset(), 1_000_000.0, Side.SHORT, frozenset({"okx"}))],
             Schedule(USER, daily_minute=480),
+            prefs=ChatPrefs(USER),
         )
-        assert await h.command(USER, USER, "/subscribe BTC 500") == messages.usage(
-            "the minimum size is $1K (smaller would alert on nearly everything)",
-            "/subscribe BTC 10k",
+        assert await h.command(USER, USER, "/subscribe BTC 500") == messages.usage_key(
+            "err_min_rule", "/subscribe BTC 10k", usd="$1K"
         )
-        assert await h.command(USER, USER, "/frobnicate") == messages.usage(
-            "unknown command", "/help"
+        assert await h.command(USER, USER, "/frobnicate") == messages.usage_key(
+            "err_unknown", "/help"
         )
         assert await h.command(USER, USER, "/unsubscribe") == messages.rules_removed(1)
         assert await h.command(USER, USER, "/summary off") == messages.schedule_set(None)
-        assert await h.command(USER, USER, "/status") == messages.usage(
-            "/status is for the bot's administrators", "/stats"
+        assert await h.command(USER, USER, "/status") == messages.usage_key(
+            "err_status_admins", "/stats"
         )
         api.add_private_chat(ADMIN)
         admin_menu = api.commands_for({"type": "chat", "chat_id": ADMIN})
@@ -170,8 +176,8 @@ async def test_stats_top_and_latest_see_the_events(tmp_path: Path) -> None:
         assert await h.command(USER, USER, "/latest 2") == messages.latest(
             [records[2], records[1]], asset=None, min_usd=10.0
         )
-        assert await h.command(USER, USER, "/stats NOPE") == messages.usage(
-            "no liquidations of NOPE in the last 24 h", "/top"
+        assert await h.command(USER, USER, "/stats NOPE") == messages.usage_key(
+            "err_no_asset_data", "/top", asset="NOPE"
         )
 
 
@@ -189,7 +195,9 @@ async def test_group_admins_configure_members_read(tmp_path: Path) -> None:
             messages.schedule_set(Schedule(group, every_s=14400))
         )
         assert await h.command(group, 302, "/subs") == messages.rules_list(
-            [Rule(1, group, frozenset({"BTC"}), 100_000.0)], Schedule(group, every_s=14400)
+            [Rule(1, group, frozenset({"BTC"}), 100_000.0)],
+            Schedule(group, every_s=14400),
+            prefs=ChatPrefs(group),
         )
         assert await h.command(group, 302, "/unsubscribe all") == messages.not_admin()
         assert len(h.bot.services.rules.rules_for(group)) == 1
@@ -368,7 +376,9 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
                 call.params["text"] == f"{messages.dropped_notice(0, 1)}\n{messages.alert(queued)}"
             )
             assert await h.command(USER, USER, "/subs") == messages.rules_list(
-                [Rule(1, USER, frozenset({"BTC"}), 10_000.0)], Schedule(USER, every_s=900)
+                [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
+                Schedule(USER, every_s=900),
+                prefs=ChatPrefs(USER),
             )
         with sqlite3.connect(tmp_path / "bot.db") as db:
             assert db.execute("SELECT COUNT(*) FROM bot_pending").fetchone() == (0,)
@@ -404,8 +414,8 @@ async def test_commands_with_the_bot_name_and_the_rule_limit(tmp_path: Path) -> 
         for i in range(50):
             await h.command(USER, USER, f"/subscribe@{api.bot_username} C{i}")
         assert len(h.bot.services.rules.rules_for(USER)) == 50
-        assert await h.command(USER, USER, "/subscribe BTC") == messages.usage(
-            "this chat already has 50 rules; remove some first", "/unsubscribe #12"
+        assert await h.command(USER, USER, "/subscribe BTC") == messages.usage_key(
+            "err_rule_limit", "/unsubscribe #12", count=50
         )
         mark = api.mark()
         api.push_text(USER, USER, "/subscribe@some_other_bot BTC")  # not for us: no answer

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import zoneinfo
 from collections.abc import AsyncIterator
 
 from telegram.ext import AIORateLimiter, ExtBot
@@ -12,10 +14,12 @@ from telegram.request import HTTPXRequest
 from bot import messages
 from bot.dispatcher import AlertDispatcher
 from bot.storage import PendingChat
+from bot.texts import Locale
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
 
 CHAT = 555
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 class Events:
@@ -150,3 +154,87 @@ async def test_restored_pending_work_is_sent() -> None:
             f"{messages.dropped_notice(0, 2)}\n{messages.alert(owed)}",
         ]
         assert dispatcher.snapshot() == []
+
+
+class QuietPrefs:
+    """A chat that is quiet until `until_ms` (wall time), in Shanghai time."""
+
+    def __init__(self, until_ms: int | None) -> None:
+        self.until_ms = until_ms
+
+    def locale(self, chat_id: int) -> Locale:
+        return Locale("en", zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+    def quiet_until_ms(self, chat_id: int, now_ms: int) -> int | None:
+        if self.until_ms is None or now_ms >= self.until_ms:
+            return None
+        return self.until_ms
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def test_quiet_hours_hold_alerts_then_send_one_digest() -> None:
+    prefs = QuietPrefs(wall_ms() + 1_500)
+    async with FakeBotApi() as api, dispatching(api, prefs=prefs) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        first, second = record(50_000.0), record(70_000.0, ts=1_800_000_060_000)
+        dispatcher.enqueue_alert(CHAT, first)
+        dispatcher.enqueue_alert(CHAT, second)
+        await api.wait_until(lambda: dispatcher.stats.quiet_holds == 1)
+        dispatcher.enqueue_message(CHAT, "<b>summary</b>")  # asked for: goes now, silently
+        [summary] = await api.wait_for("sendMessage", lambda c: c.status == 200)
+        assert summary.params["text"] == "<b>summary</b>"
+        assert summary.params["disable_notification"] is True
+        assert dispatcher.pending_alerts() == 2  # still held
+        sent = await api.wait_for("sendMessage", lambda c: c.status == 200, count=2, timeout=10)
+        assert len(sent) == 2
+        digest_call = sent[1]
+        assert wall_ms() >= prefs.until_ms  # type: ignore[operator]
+        loc = prefs.locale(CHAT)
+        assert digest_call.params["text"] == messages.digest([first, second], held=True, loc=loc)
+        assert "disable_notification" not in digest_call.params
+        assert "🌙 Held during this chat's quiet hours" in str(digest_call.params["text"])
+        assert "UTC+8" in str(digest_call.params["text"])  # the chat's time zone
+        await api.wait_until(lambda: dispatcher.stats.alerts_delivered == 2)
+        assert dispatcher.stats.digests_sent == 1
+
+
+async def test_a_single_held_alert_still_comes_as_a_digest_that_says_it_waited() -> None:
+    prefs = QuietPrefs(wall_ms() + 3_600_000)
+    async with FakeBotApi() as api, dispatching(api, prefs=prefs) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        alert = record(50_000.0)
+        dispatcher.enqueue_alert(CHAT, alert)
+        await api.wait_until(lambda: dispatcher.stats.quiet_holds == 1)
+        assert api.calls_to("sendMessage") == []
+        prefs.until_ms = None  # /quiet off
+        dispatcher.release(CHAT)
+        [call] = await api.wait_for("sendMessage", lambda c: c.status == 200)
+        assert call.params["text"] == messages.digest([alert], held=True, loc=prefs.locale(CHAT))
+
+
+async def test_drain_does_not_wait_for_quiet_hours_and_keeps_the_held_alerts() -> None:
+    prefs = QuietPrefs(wall_ms() + 3_600_000)
+    async with FakeBotApi() as api, dispatching(api, prefs=prefs) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        alert = record(50_000.0)
+        dispatcher.enqueue_alert(CHAT, alert)
+        await api.wait_until(lambda: dispatcher.stats.quiet_holds == 1)
+        assert await dispatcher.drain(timeout_s=30.0) is True  # nothing could go now
+        assert dispatcher.snapshot() == [PendingChat(CHAT, alerts=[alert])]
+        assert api.calls_to("sendMessage") == []
+
+
+async def test_a_photo_is_sent_with_its_caption_in_order() -> None:
+    async with FakeBotApi() as api, dispatching(api) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        dispatcher.enqueue_message(CHAT, "<b>summary</b>")
+        dispatcher.enqueue_photo(CHAT, PNG, "<b>BTC</b> 24h")
+        await api.wait_until(lambda: dispatcher.stats.photos_sent == 1)
+        assert api.method_names(exclude=("getUpdates", "getMe")) == ["sendMessage", "sendPhoto"]
+        [photo] = api.calls_to("sendPhoto")
+        assert photo.params["caption"] == "<b>BTC</b> 24h"
+        assert [upload.data for upload in api.sent_photos(CHAT)] == [PNG]
+        assert dispatcher.stats.messages_sent == 2

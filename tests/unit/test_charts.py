@@ -9,11 +9,14 @@ regenerate them, look at them, and commit them:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
+import itertools
 import os
 import struct
 import time
 import zlib
+import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from bot.charts import (
     chart_title,
     render_chart,
     render_chart_async,
+    time_ticks,
 )
 
 REFERENCES = Path(__file__).resolve().parents[1] / "fixtures" / "charts"
@@ -340,3 +344,22 @@ async def test_async_render_leaves_the_loop_free() -> None:
     assert png == render_chart(chart)
     # A blocking render would let the ticker run at most once before it returned.
     assert ticks >= 5, f"{ticks} ticks in {elapsed * 1000:.0f} ms"
+
+
+def test_time_ticks_fall_on_round_times_of_the_chat_zone() -> None:
+    start, end = END_MS - 86_400_000, END_MS  # a day ending 08:00 UTC
+    utc_ticks, utc_labels = time_ticks(start, end, dt.UTC)
+    assert utc_labels == ["12:00\nJan 14", "18:00", "00:00\nJan 15", "06:00"]
+    assert utc_ticks[0] == start + 4 * 3_600_000
+    # India is UTC+5:30: ticks move to round Indian times, 30 minutes off the UTC ones.
+    ticks, labels = time_ticks(start, end, zoneinfo.ZoneInfo("Asia/Kolkata"))
+    assert labels == ["18:00\nJan 14", "00:00\nJan 15", "06:00", "12:00"]
+    assert ticks[0] == start + 4 * 3_600_000 + 1_800_000
+    assert [b - a for a, b in itertools.pairwise(ticks)] == [6 * 3_600_000] * 3
+
+
+def test_a_chart_in_another_zone_decodes_and_differs_only_in_its_times() -> None:
+    png = render_chart(day_series(), tz=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    image = imread(io.BytesIO(png))
+    assert image.shape[:2] == (675, 1200)
+    assert png != render_chart(day_series())

@@ -5,20 +5,27 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import (
+    CascadeRequest,
     LatestRequest,
     ScheduleRequest,
     SubscribeRequest,
     UnsubscribeRequest,
     UsageError,
     normalize_asset,
+    parse_cascade,
+    parse_chart,
+    parse_lang,
     parse_latest,
+    parse_quiet,
     parse_schedule,
     parse_size,
     parse_stats,
     parse_subscribe,
+    parse_tz,
     parse_unsubscribe,
     parse_window,
 )
+from bot.prefs import QuietHours
 from collectors.record import Side
 
 WINDOWS = (180, 900, 3600, 14400, 86400)
@@ -211,3 +218,161 @@ def test_schedule_mistakes(args: list[str], reason: str) -> None:
     with pytest.raises(UsageError) as raised:
         parse_schedule(args)
     assert raised.value.reason == reason
+
+
+@pytest.mark.parametrize(("args", "lang"), [(["en"], "en"), (["ZH"], "zh"), (["auto"], None)])
+def test_lang(args: list[str], lang: str | None) -> None:
+    assert parse_lang(args, ["en", "zh"]) == lang
+
+
+@pytest.mark.parametrize("args", [[], ["de"], ["en", "zh"]])
+def test_lang_refuses(args: list[str]) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_lang(args, ["en", "zh"])
+    assert (caught.value.reason, caught.value.example) == (
+        "choose a language: en|zh|auto",
+        "/lang en",
+    )
+
+
+def test_tz() -> None:
+    assert parse_tz(["europe/berlin"]) == "Europe/Berlin"
+    assert parse_tz(["UTC"]) == "UTC"
+    with pytest.raises(UsageError) as caught:
+        parse_tz(["Europe/Atlantis"])
+    assert caught.value.reason == (
+        "'Europe/Atlantis' is not a time zone; use Area/City like Europe/Berlin"
+    )
+    with pytest.raises(UsageError) as caught:
+        parse_tz([])
+    assert caught.value.reason == "name one time zone as Area/City, or UTC"
+
+
+@pytest.mark.parametrize(
+    ("args", "quiet"),
+    [
+        (["23:00-07:00"], QuietHours(1380, 420)),
+        (["23-7"], QuietHours(1380, 420)),
+        (["22:30", "06:15"], QuietHours(1350, 375)),
+        (["01:00-05:00"], QuietHours(60, 300)),
+        (["OFF"], None),
+    ],
+)
+def test_quiet(args: list[str], quiet: QuietHours | None) -> None:
+    assert parse_quiet(args) == quiet
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        ([], "write quiet hours as HH:MM-HH:MM in this chat's time zone, or off"),
+        (["24:00-07:00"], "write quiet hours as HH:MM-HH:MM in this chat's time zone, or off"),
+        (["23:60-07:00"], "write quiet hours as HH:MM-HH:MM in this chat's time zone, or off"),
+        (["tonight"], "write quiet hours as HH:MM-HH:MM in this chat's time zone, or off"),
+        (["07:00-07:00"], "quiet hours must start and end at different times"),
+    ],
+)
+def test_quiet_refuses(args: list[str], reason: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_quiet(args)
+    assert (caught.value.reason, caught.value.example) == (reason, "/quiet 23:00-07:00")
+
+
+def test_unsubscribe_tells_cascade_ids_from_assets() -> None:
+    assert parse_unsubscribe(["#C3", "#12", "7", "c1"]) == UnsubscribeRequest(
+        False, frozenset({"C1"}), frozenset({12, 7}), frozenset({3})
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "request_"),
+    [
+        (["BTC", "5m", "2m"], CascadeRequest("BTC", 120, min_usd=5_000_000.0)),
+        (["all", "10x", "5m"], CascadeRequest(None, 300, multiple=10.0)),
+        (["ethusdt", "2.5X", "30s"], CascadeRequest("ETH", 30, multiple=2.5)),
+        (["sol", "$750k", "1h"], CascadeRequest("SOL", 3600, min_usd=750_000.0)),
+        (["Off"], None),
+    ],
+)
+def test_cascade(args: list[str], request_: CascadeRequest | None) -> None:
+    assert parse_cascade(args) == request_
+
+
+@pytest.mark.parametrize(
+    ("args", "reason", "example"),
+    [
+        (
+            [],
+            "give an asset (or all), a size like 5m or a multiple like 10x, and a window",
+            "/cascade BTC 5m 2m",
+        ),
+        (
+            ["BTC", "5m"],
+            "give an asset (or all), a size like 5m or a multiple like 10x, and a window",
+            "/cascade BTC 5m 2m",
+        ),
+        (["BTC", "5m", "soon"], "'soon' is not a window like 30s, 2m or 1h", "/cascade BTC 5m 2m"),
+        (["BTC", "5m", "10s"], "a cascade window is 30s to 1h", "/cascade BTC 5m 2m"),
+        (["BTC", "5m", "2h"], "a cascade window is 30s to 1h", "/cascade BTC 5m 2m"),
+        (
+            ["all", "1.5x", "5m"],
+            "a multiple is 2x to 1000x the usual volume",
+            "/cascade all 10x 5m",
+        ),
+        (
+            ["all", "5000x", "5m"],
+            "a multiple is 2x to 1000x the usual volume",
+            "/cascade all 10x 5m",
+        ),
+        (
+            ["BTC", "lots", "2m"],
+            "'lots' is not a size like 5m or a multiple like 10x",
+            "/cascade BTC 5m 2m",
+        ),
+        (["BTC", "10k", "2m"], "a cascade is at least $50K", "/cascade BTC 5m 2m"),
+        (
+            ["<b>", "5m", "2m"],
+            "'<b>' is not an asset name (letters and digits only)",
+            "/cascade BTC 5m 2m",
+        ),
+    ],
+)
+def test_cascade_refuses(args: list[str], reason: str, example: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_cascade(args)
+    assert (caught.value.reason, caught.value.example) == (reason, example)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], (None, 86_400)),
+        (["btc"], ("BTC", 86_400)),
+        (["4h"], (None, 14_400)),
+        (["4h", "1000PEPEUSDT"], ("PEPE", 14_400)),
+        (["ETHUSDT", "15m"], ("ETH", 900)),
+        (["all", "1m"], (None, 60)),
+        (["24h", "ALL"], (None, 86_400)),
+        (["1d"], (None, 86_400)),
+    ],
+)
+def test_chart(args: list[str], expected: tuple[str | None, int]) -> None:
+    assert parse_chart(args) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["BTC", "ETH"], "give at most one asset and one window"),
+        (["1h", "4h"], "give at most one asset and one window"),
+        (["BTC", "1h", "x"], "give at most one asset and one window"),
+        (["all", "BTC"], "give at most one asset and one window"),
+        (["30s"], "a chart covers 1m to 24h"),
+        (["2d"], "a chart covers 1m to 24h"),
+        (["<b>"], "'<b>' is not an asset name (letters and digits only)"),
+    ],
+)
+def test_chart_refuses(args: list[str], reason: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_chart(args)
+    assert (caught.value.reason, caught.value.example) == (reason, "/chart BTC 4h")

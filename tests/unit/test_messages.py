@@ -21,14 +21,16 @@ from aggregation.query import (
     Leaderboard,
     PeriodSummary,
     RankedAsset,
+    Series,
     SideTotals,
     WindowTotals,
 )
-from bot import messages
+from bot import messages, telegram_app
+from bot.commands import UsageError
 from bot.formatting import format_usd
 from bot.messages import (
-    COMMANDS,
     alert,
+    commands,
     digest,
     dropped_notice,
     help_text,
@@ -45,10 +47,11 @@ from bot.messages import (
     status,
     summary,
     top,
-    usage,
+    usage_error,
+    usage_key,
 )
 from bot.rules import Rule, Schedule
-from bot.texts import Html
+from bot.texts import CATALOG, Html
 from collectors.record import Coverage, Liquidation, Side
 from tests.support.telegram_text import EntityParseError, parse_html, utf16_len
 
@@ -595,14 +598,21 @@ def test_rules_removed_and_schedule_off() -> None:
 
 
 def test_usage_escapes_reason_and_example() -> None:
-    assert usage("'1x' is not a size like 250k or 1.5m", "/subscribe BTC 250k") == (
-        "⚠️ '1x' is not a size like 250k or 1.5m\nExample: <code>/subscribe BTC 250k</code>"
+    assert usage_key("err_not_time", "/summary daily 08:00", token="'25:00'") == (
+        "⚠️ '25:00' is not a time like 08:00\nExample: <code>/summary daily 08:00</code>"
     )
-    message = usage(f"unknown exchange {HOSTILE}\n", f"/subscribe {HOSTILE}")
+    message = usage_key("err_not_asset", f"/subscribe {HOSTILE}", token=f"{HOSTILE}\n")
     assert message == (
-        f"⚠️ unknown exchange {HOSTILE_HTML}?\nExample: <code>/subscribe {HOSTILE_HTML}</code>"
+        f"⚠️ {HOSTILE_HTML}? is not an asset name (letters and digits only)\n"
+        f"Example: <code>/subscribe {HOSTILE_HTML}</code>"
     )
-    check(usage("x" * 10_000, "y" * 10_000))
+    check(usage_key("err_not_asset", "y" * 10_000, token="x" * 10_000))
+
+
+def test_usage_error_renders_the_parse_failure() -> None:
+    exc = UsageError("err_count_range", "/latest 20 BTC", most=50)
+    assert exc.reason == "the count must be 1 to 50"
+    assert usage_error(exc) == ("⚠️ the count must be 1 to 50\nExample: <code>/latest 20 BTC</code>")
 
 
 def test_not_admin() -> None:
@@ -645,8 +655,10 @@ def test_status_escapes_lines_and_keeps_to_one_message() -> None:
     assert lines[-1] == f"…and {500 - (len(lines) - 2)} more lines"
 
 
-def test_commands_fit_set_my_commands() -> None:
-    names = [name for name, _ in COMMANDS]
+@pytest.mark.parametrize("lang", sorted(CATALOG))
+def test_commands_fit_set_my_commands(lang: str) -> None:
+    menu = commands(lang)
+    names = [name for name, _ in menu]
     assert names == [
         "start",
         "help",
@@ -656,9 +668,15 @@ def test_commands_fit_set_my_commands() -> None:
         "stats",
         "top",
         "latest",
+        "chart",
+        "cascade",
         "summary",
+        "quiet",
+        "lang",
+        "tz",
     ]
-    for name, description in COMMANDS:
+    assert set(names) | {"status"} == set(telegram_app.COMMANDS)  # every entry has a handler
+    for name, description in menu:
         assert name.isascii()
         assert name == name.lower()
         assert 1 <= len(name) <= 32
@@ -671,6 +689,7 @@ def test_messages_module_is_pure() -> None:
         "__future__",
         "collections.abc",
         "dataclasses",
+        "datetime",
         "heapq",
         "html",
         "math",
@@ -679,10 +698,15 @@ def test_messages_module_is_pure() -> None:
         "unicodedata",
         "aggregation.coverage",
         "aggregation.query",
+        "bot.cascades",
+        "bot.commands",
         "bot.durations",
+        "bot.entries",
         "bot.formatting",
+        "bot.prefs",
         "bot.rules",
         "bot.texts",
+        "bot.texts_zh",
         "collectors.record",
     }
     for module in ("messages", "texts"):
@@ -732,7 +756,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
         [Rule(1, 1, frozenset({HOSTILE}), 1.0, Side.LONG, frozenset({HOSTILE}))], None
     ),
     "rule_added": lambda: rule_added(Rule(1, 1, frozenset({HOSTILE}), 1.0)),
-    "usage": lambda: usage(HOSTILE, HOSTILE),
+    "usage": lambda: usage_key("err_not_asset", HOSTILE, token=HOSTILE),
     "status": lambda: status([HOSTILE]),
 }
 
@@ -909,3 +933,43 @@ def test_split_cuts_an_overlong_line_between_characters() -> None:
 def test_split_rejects_a_limit_below_two() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         split_message("x", 1)
+
+
+def chart_series(asset: str | None, long_usd: float, short_usd: float) -> Series:
+    return Series(
+        start_ms=T - 14_400_000,
+        end_ms=T,
+        bucket_s=300,
+        asset=asset,
+        exchanges=("binance",),
+        long_usd=((long_usd,) + (0.0,) * 47,),
+        short_usd=((short_usd,) + (0.0,) * 47,),
+        totals=SideTotals(long_usd, short_usd, 3, 2),
+    )
+
+
+def test_chart_caption_names_the_subject_totals_gaps_and_the_note() -> None:
+    caption = messages.chart_caption(chart_series("BTC", 1_250_000.0, 80_000.0), COVERAGE)
+    assert caption == (
+        "📊 <b>BTC</b>, last 4h: 🔴 longs $1.25M · 🟢 shorts $80.00K\n"
+        "⚠️ okx feed was up 92.5% of the last 4h and is down now\n"
+        "   gap from 2026-10-09 03:13:22 UTC, 5m00s, backfilled from the exchange\n"
+        "   gap from 2026-10-09 15:23:42 UTC, 1h43m, not backfilled\n"
+        "⚠️ bybit-linear feed was up 99.9% of the last 4h\n" + NOTE
+    )
+    check(caption)
+    market = messages.chart_caption(chart_series(None, 0.0, 0.0), ())
+    assert market == "📊 <b>All assets</b>, last 4h: 🔴 longs $0 · 🟢 shorts $0\n" + NOTE
+
+
+def test_chart_caption_fits_telegram_caption_limit() -> None:
+    gaps = tuple(Gap(T - i * 60_000, T - i * 60_000 + 1_000, False) for i in range(50, 0, -1))
+    many = [
+        FeedCoverage(f"feed-{'x' * 20}-{i}", "okx", Coverage.PARTIAL, 0.5, 1, gaps, True)
+        for i in range(12)
+    ]
+    caption = messages.chart_caption(chart_series("ETH", 1.0, 2.0), many)
+    plain = check(caption)
+    assert len(plain) <= messages.MAX_CAPTION_LENGTH
+    assert "⚠️ feed-xxxxxxxxxxxxxxxxxx… feed was up 50.0% of the last 4h" in plain
+    assert plain.endswith(plain_text(NOTE))
