@@ -401,6 +401,36 @@ async def test_an_error_answer_is_counted_and_logged_and_the_socket_stays(
     assert ups(sink) == [False, True, False]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=TimeoutError,
+    reason=(
+        "OKX: an error event answering the subscribe is only a bad frame (collectors/okx.py:85 "
+        "raises FrameError, collectors/connection.py:341 drops it); nothing asks again, the "
+        "pongs keep the idle watchdog quiet and OKX has no data-silence watchdog "
+        "(collectors/okx.py:247), so the feed stays 'up' subscribed to nothing. Bybit retries "
+        "a rejected chunk (collectors/bybit.py:412); OKX neither retries nor reconnects."
+    ),
+)
+async def test_okx_asks_again_after_its_subscription_is_rejected() -> None:
+    async def refuse(peer: Peer) -> None:
+        request = await peer.expect(is_subscribe)
+        await peer.send(error_answer("okx", request)[0])
+        await peer.hold()  # pongs are answered: the socket itself is healthy
+
+    async with ScriptedServer(refuse) as server:
+        feed = fast_feed(
+            "okx", server.url(PATHS["okx"]), app_ping_after_idle_s=0.1, idle_timeout_s=0.5
+        )
+        runner = FeedRunner(feed, CollectingSink())
+        async with running(runner):
+            # Six idle timeouts long: a retry on the socket or a reconnect would have come.
+            await eventually(
+                lambda: sum(is_subscribe(m) for p in server.peers for m in p.received) >= 2,
+                timeout=3,
+            )
+
+
 # --- 6. each close code -------------------------------------------------------------------------
 
 # 1006 is never sent: it stands for a connection dropped without a closing handshake.
