@@ -83,12 +83,21 @@ Script = Callable[[Peer], Awaitable[None]]
 
 
 class ScriptedServer:
-    """Serve `scripts[i]` to the i-th connection (the last script repeats)."""
+    """Serve `scripts[i]` to the i-th connection (the last script repeats).
+
+    `port` 0 picks a free one; a given port lets a test start serving where a client has been
+    refused so far.
+    """
 
     def __init__(
-        self, *scripts: Script, answer_text_ping: bool = True, auto_reply: Reply | None = None
+        self,
+        *scripts: Script,
+        answer_text_ping: bool = True,
+        auto_reply: Reply | None = None,
+        port: int = 0,
     ) -> None:
         self._scripts = scripts
+        self._port = port
         self._answer_text_ping = answer_text_ping
         self.auto_reply = auto_reply  # read at each accepted connection
         self._server: Server | None = None
@@ -106,7 +115,7 @@ class ScriptedServer:
         return f"ws://127.0.0.1:{self.port}{path}"
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0)
+        self._server = await serve(self._handle, "127.0.0.1", self._port)
         return self
 
     async def __aexit__(
