@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from collectors.assets import USD_QUOTES, split_multiplier
-from collectors.feed import ConnectionPolicy, Feed
+from collectors.feed import ConnectionPolicy, Feed, Outbox
 from collectors.metadata import MetadataDocument
 from collectors.parsing import (
     UNDECODABLE,
@@ -80,10 +80,14 @@ def subscribe_message(inst_types: tuple[str, ...] = INST_TYPES) -> str:
     return msgspec.json.encode({"op": "subscribe", "args": args}).decode()
 
 
+class RequestRejected(FrameError):
+    """An `error` event: OKX refused a request of ours (on this connection, the subscribe)."""
+
+
 def _control(frame: _Frame) -> Parsed:
     event = frame.event
     if event == "error":
-        raise FrameError(f"error event {frame.code}: {frame.msg}")
+        raise RequestRejected(f"error event {frame.code}: {frame.msg}")
     if event == "notice":
         # 64008: "The connection will soon be closed for a service upgrade. Please reconnect."
         return Parsed([], control=f"notice {frame.code}: {frame.msg}", reconnect=True)
@@ -250,6 +254,13 @@ class OkxFeed(Feed):
         self.inst_types = inst_types
         self._by_type: dict[str, dict[str, OkxInstrument]] = {}
         self.instruments: dict[str, OkxInstrument] = {}
+        # A rejected subscribe is asked for again on the same socket, 1 s, 2 s, ... 60 s later:
+        # the pongs keep a socket subscribed to nothing looking healthy, so waiting for a
+        # reconnect would wait forever.
+        self.outbox = self._outbox = Outbox()
+        self.resubscribe_s = 1.0
+        self.max_resubscribe_s = 60.0
+        self._rejections = 0
 
     def subscribe_messages(self, connection: int = 0) -> list[str]:
         """Return the one subscribe frame covering every instrument type."""
@@ -286,4 +297,13 @@ class OkxFeed(Feed):
         """Parse one frame; the bare text "pong" answers our ping."""
         if frame in ("pong", b"pong"):
             return Parsed([], control="pong")
-        return parse_liquidations(frame, recv_ms, self.instruments)
+        try:
+            parsed = parse_liquidations(frame, recv_ms, self.instruments)
+        except RequestRejected:
+            delay = min(self.max_resubscribe_s, self.resubscribe_s * 2**self._rejections)
+            self._rejections += 1
+            self._outbox.put(0, self.subscribe_messages(), delay_s=delay)
+            raise  # still a bad frame: counted and logged
+        if parsed.control is not None and parsed.control.startswith("subscribe"):
+            self._rejections = 0
+        return parsed

@@ -401,17 +401,6 @@ async def test_an_error_answer_is_counted_and_logged_and_the_socket_stays(
     assert ups(sink) == [False, True, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason=(
-        "OKX: an error event answering the subscribe is only a bad frame (collectors/okx.py:85 "
-        "raises FrameError, collectors/connection.py:341 drops it); nothing asks again, the "
-        "pongs keep the idle watchdog quiet and OKX has no data-silence watchdog "
-        "(collectors/okx.py:247), so the feed stays 'up' subscribed to nothing. Bybit retries "
-        "a rejected chunk (collectors/bybit.py:412); OKX neither retries nor reconnects."
-    ),
-)
 async def test_okx_asks_again_after_its_subscription_is_rejected() -> None:
     async def refuse(peer: Peer) -> None:
         request = await peer.expect(is_subscribe)
@@ -424,11 +413,18 @@ async def test_okx_asks_again_after_its_subscription_is_rejected() -> None:
         )
         runner = FeedRunner(feed, CollectingSink())
         async with running(runner):
-            # Six idle timeouts long: a retry on the socket or a reconnect would have come.
+            # The subscribe is asked for again on the same socket, after the first retry delay.
             await eventually(
                 lambda: sum(is_subscribe(m) for p in server.peers for m in p.received) >= 2,
                 timeout=3,
             )
+            [peer] = server.peers
+            times = [
+                t for m, t in zip(peer.received, peer.received_at, strict=True) if is_subscribe(m)
+            ]
+            assert times[1] - times[0] >= feed.resubscribe_s  # type: ignore[attr-defined]
+            assert runner.stats.reconnects == 0
+            assert runner.stats.bad_frames == 1
 
 
 # --- 6. each close code -------------------------------------------------------------------------
