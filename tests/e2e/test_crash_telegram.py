@@ -139,8 +139,10 @@ async def test_kill_9_neither_repeats_nor_silently_loses_alerts(tmp_path: Path) 
             # The first process may have sent enough already: wait for the second to be up
             # (polling: its signal handlers are set) before the SIGTERM.
             await api.wait_until(
-                lambda: bool(api.calls_to("getUpdates", since=restart))
-                and all(settled(c) for c in CHATS),
+                lambda: (
+                    bool(api.calls_to("getUpdates", since=restart))
+                    and all(settled(c) for c in CHATS)
+                ),
                 timeout=60,
             )
             second.send_signal(signal.SIGTERM)
