@@ -114,13 +114,16 @@ class CascadeNotifier:
     store: BotStore
     prefs: ChatPrefsView
     events: ChatEvents
-    private_edit_s: float = 3.0
+    private_edit_s: float = 3.0  # between two versions of one cascade message
     group_edit_s: float = 6.0  # edits count against a group's 20 messages a minute
+    private_gap_s: float = 1.0  # between any two cascade calls to one chat
+    group_gap_s: float = 3.0  # 20 a minute: several cascades of a group take turns
     tick_s: float = 1.0
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], int] = _wall_ms
     stats: CascadeStats = field(default_factory=CascadeStats)
     _posts: dict[tuple[int, int, str], _Post] = field(default_factory=dict)
+    _chat_next: dict[int, float] = field(default_factory=dict)  # a chat's next free moment
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- input ------------------------------------------------------------------------------
@@ -175,6 +178,7 @@ class CascadeNotifier:
         """Stop following a chat's cascades (it blocked the bot or its rules were removed)."""
         for key in [key for key in self._posts if key[0] == chat_id]:
             del self._posts[key]
+        self._chat_next.pop(chat_id, None)
 
     def forget_rules(self, chat_id: int, rule_ids: Iterable[int]) -> None:
         """Stop following the cascades of removed rules."""
@@ -239,16 +243,32 @@ class CascadeNotifier:
                 pass
 
     async def flush(self, *, force: bool = False) -> None:
-        """Send or edit every cascade message that changed and whose pace allows it."""
+        """Send or edit the cascade messages that changed and whose pace allows it.
+
+        Each chat gets at most one call per gap (`force` ignores every pace): the message that
+        waited longest goes first, a new cascade before an edit, so a group with many cascades
+        sees each of them updated in turn rather than going over Telegram's limit.
+        """
         now = self.clock()
-        due = [
-            (key, post)
-            for key, post in self._posts.items()
-            if post.dirty and (force or post.next_at <= now)
-        ]
-        for key, post in due:
-            if self._posts.get(key) is post:
-                await self._publish(key, post)
+        due = sorted(
+            (
+                (post.message_id is not None, post.next_at, key)
+                for key, post in self._posts.items()
+                if post.dirty and (force or post.next_at <= now)
+            ),
+        )
+        served: set[int] = set()
+        for _, _, key in due:
+            chat_id = key[0]
+            if not force and (chat_id in served or self._chat_next.get(chat_id, 0.0) > now):
+                continue
+            post = self._posts.get(key)
+            if post is None or not post.dirty:
+                continue  # dropped or sent by a call above
+            served.add(chat_id)
+            await self._publish(key, post)
+            gap = self.group_gap_s if chat_id < 0 else self.private_gap_s
+            self._chat_next[chat_id] = self.clock() + gap
 
     # --- output -----------------------------------------------------------------------------
 
