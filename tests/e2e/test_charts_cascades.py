@@ -191,3 +191,27 @@ async def test_a_restart_keeps_editing_open_cascades_and_closes_lost_ones(tmp_pa
 def sent_index(api: FakeBotApi, call: Call) -> int:
     """Return the position of a call in the fake's log (to wait for what came after it)."""
     return next(i for i, c in enumerate(api.calls) if c is call) + 1
+
+
+async def test_cascade_rules_are_for_group_admins_and_limited(tmp_path: Path) -> None:
+    group, admin, member = -1001234, 301, 302
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_group(group)
+        api.add_admin(group, admin)
+        api.set_member(group, member, "member")
+        assert await h.command(group, member, "/cascade BTC 5m 2m") == messages.not_admin()
+        assert await h.command(group, admin, "/cascade BTC 5m") == messages.usage_key(
+            "err_cascade_usage", "/cascade BTC 5m 2m"
+        )
+        for i in range(10):
+            reply = await h.command(group, admin, f"/cascade all {2 + i}x 5m")
+            rule = CascadeRule(group, i + 1, None, 300_000, multiple=2.0 + i)
+            assert reply == messages.cascade_rule_added(rule)
+        assert await h.command(group, admin, "/cascade ETH 1m 1m") == messages.usage_key(
+            "err_cascade_limit", "/cascade off", count=10
+        )
+        assert await h.command(group, member, "/cascade off") == messages.not_admin()
+        assert await h.command(group, admin, "/cascade off") == messages.cascades_removed(10)
+        assert await h.command(group, admin, "/cascade off") == messages.cascades_removed(0)
+        assert h.bot.services.cascades.detector.rules() == []
+        assert await h.bot.services.store.load_cascade_rules() == []
