@@ -30,6 +30,24 @@ async def test_a_command_flood_is_cut_off_with_one_answer(tmp_path: Path) -> Non
         assert len(h.bot.services.rules.rules_for(USER)) == 5
 
 
+async def test_button_presses_count_against_the_command_limit(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api, commands_per_minute=3) as h:
+        api.add_private_chat(USER)
+        await h.command(USER, USER, "/top")  # one command: two presses left this minute
+        [top] = api.calls_to("sendMessage", chat_id=USER)
+        mark = api.mark()
+        for _ in range(6):
+            api.push_callback_query(USER, USER, top.result["message_id"], "top:3600")
+        answers = await api.wait_for("answerCallbackQuery", count=6, since=mark)
+        # Two presses served (one edit: the second shows the same view), then one refusal
+        # shown as an alert, then quiet refusals: every press is answered, none crashes.
+        assert [a.params.get("show_alert") for a in answers][2:] == [True, False, False, False]
+        assert str(answers[2].params["text"]).startswith(
+            "⚠️ too many commands: at most 3 a minute; try again in "
+        )
+        assert len(api.calls_to("editMessageText", since=mark, status=200)) == 1
+
+
 async def test_huge_and_hostile_arguments_get_short_valid_answers(tmp_path: Path) -> None:
     hostile = [
         "/subscribe " + "X" * 10_000,

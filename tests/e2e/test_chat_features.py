@@ -157,6 +157,10 @@ async def test_subs_buttons_remove_rules_for_admins_only(tmp_path: Path) -> None
         assert again.params["text"] == "🗑 Removed 1 rule."
         assert last_bot_message(api, GROUP)[2] == []  # no rules, no buttons
         assert h.bot.services.rules.rules_for(GROUP) == []
+        for command in ("/lang zh", "/tz Asia/Tokyo", "/quiet 23:00-07:00"):
+            assert await h.command(GROUP, MEMBER, command) == messages.not_admin(), command
+        prefs = h.bot.services.prefs.get(GROUP)
+        assert (prefs.lang, prefs.tz, prefs.quiet) == (None, None, None)
 
 
 async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> None:

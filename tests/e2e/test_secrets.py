@@ -57,9 +57,17 @@ async def test_no_log_line_carries_the_token(tmp_path: Path) -> None:
             root.removeHandler(handler)
             for lg, level in saved:
                 lg.setLevel(level)
+        # Nothing the bot sent to a chat carries it either.
+        assert all(token_free(call.params, api.token) for call in api.calls)
     output = stream.getvalue()
     assert "httpx HTTP Request: POST" in output  # the request lines were there, redacted
     assert f"/bot{REDACTED}/sendMessage" in output
     token = api.token
     for form in (token, quote(token, safe=""), token.split(":", 1)[1]):
         assert form not in output
+
+
+def token_free(params: object, token: str) -> bool:
+    """Return True if no form of the token appears in a request's parameters."""
+    text = repr(params)
+    return all(form not in text for form in (token, token.split(":", 1)[1]))
