@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from telegram import Chat, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -47,6 +48,8 @@ from bot.summaries import SummaryScheduler
 from bot.texts import CATALOG, DEFAULT_LANG, Locale
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Context = ContextTypes.DEFAULT_TYPE
 ADMIN_TTL_S = 300.0
@@ -206,6 +209,22 @@ async def _configure_or_refuse(update: Update, context: Context, loc: Locale) ->
     return False
 
 
+async def _settings_request(
+    update: Update, context: Context, parse: Callable[[list[str]], T]
+) -> tuple[T, Locale] | None:
+    """Parse a command that changes the chat's settings: bad arguments get their reason (for
+    anyone), then only those who may configure the chat get further; None when refused."""
+    loc = locale_of(update, context)
+    try:
+        request = parse(_args(context))
+    except UsageError as exc:
+        await _refuse(update, loc, exc)
+        return None
+    if not await _configure_or_refuse(update, context, loc):
+        return None
+    return request, loc
+
+
 async def _set_up(update: Update, context: Context) -> None:
     """Record the chat as reachable and remember its user's language for background messages."""
     services = services_of(context)
@@ -261,14 +280,12 @@ async def subscribe(update: Update, context: Context) -> None:
     """Add an alert rule for this chat."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        request = parse_subscribe(_args(context), services.settings.default_min_usd)
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(
+        update, context, lambda args: parse_subscribe(args, services.settings.default_min_usd)
+    )
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    request, loc = asked
     if len(services.rules.rules_for(chat.id)) >= MAX_RULES_PER_CHAT:
         await _refuse(
             update, loc, UsageError("err_rule_limit", "/unsubscribe #12", count=MAX_RULES_PER_CHAT)
@@ -292,14 +309,10 @@ async def unsubscribe(update: Update, context: Context) -> None:
     """Remove rules (all, by asset, or by id)."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        request = parse_unsubscribe(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(update, context, parse_unsubscribe)
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    request, loc = asked
     removed: list[Rule] = []
     changed: list[tuple[Rule, Rule]] = []  # (old, with fewer assets)
     for rule in services.rules.rules_for(chat.id):
@@ -453,14 +466,10 @@ async def cascade(update: Update, context: Context) -> None:
     """Add a cascade rule (one message per cascade, edited as it grows), or remove them all."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        request = parse_cascade(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(update, context, parse_cascade)
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    request, loc = asked
     existing = _cascade_rules(services, chat.id)
     if request is None:
         await _remove_cascades(services, chat.id, [rule.rule_id for rule in existing])
@@ -486,14 +495,10 @@ async def summary(update: Update, context: Context) -> None:
     """Set or stop this chat's scheduled summaries."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        request = parse_schedule(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(update, context, parse_schedule)
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    request, loc = asked
     await _set_up(update, context)
     if request.off:
         services.scheduler.remove(chat.id)
@@ -510,14 +515,10 @@ async def lang(update: Update, context: Context) -> None:
     """Choose the chat's language, or `auto` for each user's Telegram language."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        chosen = parse_lang(_args(context), sorted(CATALOG))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(update, context, lambda args: parse_lang(args, sorted(CATALOG)))
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    chosen, _ = asked  # the reply is in the language just chosen
     await _set_up(update, context)
     await services.prefs.update(chat.id, lang=chosen)
     await reply(update, messages.language_set(chosen, loc=locale_of(update, context)))
@@ -527,14 +528,10 @@ async def tz(update: Update, context: Context) -> None:
     """Set the chat's time zone: daily summaries, quiet hours and shown times follow it."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        name = parse_tz(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(update, context, parse_tz)
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    name, _ = asked  # the reply shows times in the zone just chosen
     await _set_up(update, context)
     await services.prefs.update(chat.id, tz=None if name == "UTC" else name)
     services.scheduler.zone_changed(chat.id)
@@ -547,14 +544,10 @@ async def quiet(update: Update, context: Context) -> None:
     """Set quiet hours (alerts wait and come as one digest after) or turn them off."""
     services = services_of(context)
     chat = _chat(update)
-    loc = locale_of(update, context)
-    try:
-        hours = parse_quiet(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _settings_request(update, context, parse_quiet)
+    if asked is None:
         return
-    if not await _configure_or_refuse(update, context, loc):
-        return
+    hours, loc = asked
     await _set_up(update, context)
     prefs = await services.prefs.update(chat.id, quiet=hours)
     services.dispatcher.release(chat.id)
