@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import Side
 from collectors.service import CollectorService
 from tests.support.bybit import LINEAR_ROWS, linear_page, page, pages, replies, row, topics_of
+from tests.support.feeds import running
 from tests.support.fixtures import lines
 from tests.support.rest_server import RestStub
 from tests.support.sinks import CollectingSink
@@ -47,17 +47,6 @@ def linear_feed(url: str, **changes: Any) -> BybitFeed:
     feed = BybitFeed("linear", url, "http://unused", policy, **options)
     feed.apply_instruments(pages(linear_page()))
     return feed
-
-
-@contextlib.asynccontextmanager
-async def running(runner: FeedRunner) -> AsyncIterator[FeedRunner]:
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def subscribed(peer: Peer) -> list[list[str]]:

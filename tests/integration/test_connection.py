@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,6 +14,7 @@ from collectors.connection import FeedRunner
 from collectors.feed import Backoff, ConnectionPolicy, Outbox
 from collectors.okx import OkxFeed
 from collectors.stats import FeedStateChange
+from tests.support.feeds import running
 from tests.support.fixtures import lines, text
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
@@ -25,17 +24,6 @@ USDM = lines("binance_usdm_forceorder.jsonl")
 OKX = lines("okx_liquidation_orders.jsonl")
 OKX_VALUED = [f for i, f in enumerate(OKX) if i != 3]  # CNPY is not in the instruments fixture
 FAST = Backoff(initial_s=0.05, max_s=0.2, healthy_after_s=0.5)
-
-
-@contextlib.asynccontextmanager
-async def running(runner: FeedRunner) -> AsyncIterator[FeedRunner]:
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def okx_feed(url: str, policy: ConnectionPolicy | None = None) -> OkxFeed:

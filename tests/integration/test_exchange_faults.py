@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +16,14 @@ from collectors.connection import FeedRunner
 from collectors.feed import Backoff, ConnectionPolicy, Feed
 from collectors.okx import OkxFeed
 from tests.support import bybit
-from tests.support.feeds import CONTROL_FRAMES, ERROR_FRAMES, FEED_IDS, VALID_FRAMES, build_feed
+from tests.support.feeds import (
+    CONTROL_FRAMES,
+    ERROR_FRAMES,
+    FEED_IDS,
+    VALID_FRAMES,
+    build_feed,
+    running,
+)
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
 from tests.support.ws_server import Peer, ScriptedServer
@@ -101,18 +105,6 @@ def fast_feed(feed_id: str, url: str, **changes: Any) -> Feed:
     feed = build_feed(feed_id, url)
     feed.policy = replace(feed.policy, **{"backoff": FAST, **changes})
     return feed
-
-
-@contextlib.asynccontextmanager
-async def running(runner: FeedRunner) -> AsyncIterator[FeedRunner]:
-    """Run the feed's real connection loop for the duration of the block."""
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def assert_subscribed_on_every_connect(feed: Feed, peers: list[Peer]) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
 from collectors.bybit import BybitFeed
+from collectors.connection import FeedRunner
 from collectors.feed import Feed
 from collectors.okx import OkxFeed
 from tests.support.bybit import inverse_page, linear_page, pages
@@ -68,3 +73,15 @@ def build_feed(feed_id: str, url: str = "ws://127.0.0.1:9/unused") -> Feed:
     bybit = BybitFeed(category, url, rest)
     bybit.apply_instruments(pages(linear_page() if category == "linear" else inverse_page()))
     return bybit
+
+
+@contextlib.asynccontextmanager
+async def running(runner: FeedRunner) -> AsyncIterator[FeedRunner]:
+    """Run a feed's real connection loop for the duration of the block."""
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
