@@ -11,7 +11,8 @@ Where each frame lands, per feed:
 - every record: `events`, or `duplicates` when the same event came before.
 So a frame that yields no record and is neither control nor an unknown-instrument skip is bad.
 
-HYPOTHESIS_PROFILE=long (tests/conftest.py) runs thousands of fresh random examples per test.
+HYPOTHESIS_PROFILE=long (tests/conftest.py) runs thousands of fresh random examples per test; add
+--timeout=0, since one such test runs longer than the 60 s limit of a normal test.
 """
 
 from __future__ import annotations
