@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -142,11 +145,18 @@ class BotStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
+        # One transaction at a time on the shared connection: without it, coroutines'
+        # statements interleave in one implicit transaction, and one's failure (a busy
+        # database) would leave it open for another's commit.
+        self._lock = asyncio.Lock()
 
     async def open(self) -> BotStore:
         """Open and create the tables."""
         db = await aiosqlite.connect(self.path, timeout=10.0)
         await db.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL survives a killed process (what the journal is for) without an
+        # fsync per alert; the events' own connection uses the same setting.
+        await db.execute("PRAGMA synchronous=NORMAL")
         await db.executescript(_SCHEMA)
         await db.commit()
         self._db = db
@@ -163,29 +173,40 @@ class BotStore:
             raise RuntimeError("BotStore is not open")
         return self._db
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run the block's statements as one transaction: committed, or rolled back on error."""
+        async with self._lock:
+            db = self._conn()
+            try:
+                yield db
+            except BaseException:
+                await asyncio.shield(db.rollback())
+                raise
+            await asyncio.shield(db.commit())
+
     # --- chats ----------------------------------------------------------------------------
 
     async def upsert_chat(self, chat_id: int, kind: str, title: str, *, active: bool) -> None:
         """Record a chat (and whether it may receive messages)."""
-        db = self._conn()
-        await db.execute(
-            "INSERT INTO bot_chats (chat_id, kind, title, active, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, "
-            "title = excluded.title, active = excluded.active, updated_ms = excluded.updated_ms",
-            (chat_id, kind, title[:255], int(active), _now_ms()),
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO bot_chats (chat_id, kind, title, active, updated_ms) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                "kind = excluded.kind, title = excluded.title, active = excluded.active, "
+                "updated_ms = excluded.updated_ms",
+                (chat_id, kind, title[:255], int(active), _now_ms()),
+            )
 
     async def set_active(self, chat_id: int, active: bool) -> None:
         """Enable or disable a chat (a blocked or kicked bot disables it until /start)."""
-        db = self._conn()
-        await db.execute(
-            "INSERT INTO bot_chats (chat_id, kind, active, updated_ms) VALUES (?, '', ?, ?) "
-            "ON CONFLICT (chat_id) DO UPDATE SET active = excluded.active, "
-            "updated_ms = excluded.updated_ms",
-            (chat_id, int(active), _now_ms()),
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO bot_chats (chat_id, kind, active, updated_ms) VALUES (?, '', ?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET active = excluded.active, "
+                "updated_ms = excluded.updated_ms",
+                (chat_id, int(active), _now_ms()),
+            )
 
     async def inactive_chats(self) -> set[int]:
         """Return the chats that may not receive messages."""
@@ -194,49 +215,47 @@ class BotStore:
 
     async def migrate_chat(self, old: int, new: int) -> None:
         """Move everything of a group to its new supergroup id."""
-        db = self._conn()
-        for table in ("bot_rules", "bot_pending", "bot_cascade_rules", "bot_cascade_messages"):
-            await db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
-        await db.execute(
-            "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
-            "SELECT ?, every_s, daily_minute, source FROM bot_schedules WHERE chat_id = ?",
-            (new, old),
-        )
-        await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
-        await db.execute(
-            "INSERT OR REPLACE INTO bot_chat_prefs "
-            "SELECT ?, lang, user_lang, tz, quiet_start, quiet_end FROM bot_chat_prefs "
-            "WHERE chat_id = ?",
-            (new, old),
-        )
-        await db.execute("DELETE FROM bot_chat_prefs WHERE chat_id = ?", (old,))
-        await db.execute(
-            "INSERT OR REPLACE INTO bot_chats (chat_id, kind, title, active, updated_ms) "
-            "SELECT ?, 'supergroup', title, active, ? FROM bot_chats WHERE chat_id = ?",
-            (new, _now_ms(), old),
-        )
-        await db.execute("DELETE FROM bot_chats WHERE chat_id = ?", (old,))
-        await db.commit()
+        async with self._transaction() as db:
+            for table in ("bot_rules", "bot_pending", "bot_cascade_rules", "bot_cascade_messages"):
+                await db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
+                "SELECT ?, every_s, daily_minute, source FROM bot_schedules WHERE chat_id = ?",
+                (new, old),
+            )
+            await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_chat_prefs "
+                "SELECT ?, lang, user_lang, tz, quiet_start, quiet_end FROM bot_chat_prefs "
+                "WHERE chat_id = ?",
+                (new, old),
+            )
+            await db.execute("DELETE FROM bot_chat_prefs WHERE chat_id = ?", (old,))
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_chats (chat_id, kind, title, active, updated_ms) "
+                "SELECT ?, 'supergroup', title, active, ? FROM bot_chats WHERE chat_id = ?",
+                (new, _now_ms(), old),
+            )
+            await db.execute("DELETE FROM bot_chats WHERE chat_id = ?", (old,))
 
     # --- preferences ----------------------------------------------------------------------
 
     async def save_prefs(self, prefs: ChatPrefs) -> None:
         """Store a chat's language, time zone and quiet hours."""
-        db = self._conn()
-        quiet = prefs.quiet
-        await db.execute(
-            "INSERT OR REPLACE INTO bot_chat_prefs "
-            "(chat_id, lang, user_lang, tz, quiet_start, quiet_end) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                prefs.chat_id,
-                prefs.lang,
-                prefs.user_lang,
-                prefs.tz,
-                None if quiet is None else quiet.start_minute,
-                None if quiet is None else quiet.end_minute,
-            ),
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            quiet = prefs.quiet
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_chat_prefs "
+                "(chat_id, lang, user_lang, tz, quiet_start, quiet_end) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    prefs.chat_id,
+                    prefs.lang,
+                    prefs.user_lang,
+                    prefs.tz,
+                    None if quiet is None else quiet.start_minute,
+                    None if quiet is None else quiet.end_minute,
+                ),
+            )
 
     async def load_prefs(self) -> list[ChatPrefs]:
         """Return every chat's stored preferences."""
@@ -265,37 +284,37 @@ class BotStore:
         exchanges: frozenset[str],
     ) -> Rule:
         """Store a rule and return it with its id."""
-        db = self._conn()
-        created = _now_ms()
-        cursor = await db.execute(
-            "INSERT INTO bot_rules (chat_id, assets, min_usd, side, exchanges, created_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                chat_id,
-                _join(assets),
-                min_usd,
-                None if side is None else side.value,
-                _join(exchanges),
-                created,
-            ),
-        )
-        await db.commit()
-        assert cursor.lastrowid is not None
-        return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges, created)
+        async with self._transaction() as db:
+            created = _now_ms()
+            cursor = await db.execute(
+                "INSERT INTO bot_rules (chat_id, assets, min_usd, side, exchanges, created_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    _join(assets),
+                    min_usd,
+                    None if side is None else side.value,
+                    _join(exchanges),
+                    created,
+                ),
+            )
+            assert cursor.lastrowid is not None
+            return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges, created)
 
     async def replace_rule(self, rule: Rule) -> None:
         """Store a rule's new asset set (after some of its assets were unsubscribed)."""
-        db = self._conn()
-        await db.execute(
-            "UPDATE bot_rules SET assets = ? WHERE rule_id = ?", (_join(rule.assets), rule.rule_id)
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE bot_rules SET assets = ? WHERE rule_id = ?",
+                (_join(rule.assets), rule.rule_id),
+            )
 
     async def delete_rules(self, rule_ids: list[int]) -> None:
         """Delete rules by id."""
-        db = self._conn()
-        await db.executemany("DELETE FROM bot_rules WHERE rule_id = ?", [(i,) for i in rule_ids])
-        await db.commit()
+        async with self._transaction() as db:
+            await db.executemany(
+                "DELETE FROM bot_rules WHERE rule_id = ?", [(i,) for i in rule_ids]
+            )
 
     async def load_rules(self) -> list[Rule]:
         """Return every rule of every active chat."""
@@ -329,23 +348,21 @@ class BotStore:
         multiple: float | None = None,
     ) -> CascadeRule:
         """Store a cascade rule and return it with its id."""
-        db = self._conn()
-        cursor = await db.execute(
-            "INSERT INTO bot_cascade_rules (chat_id, asset, window_s, min_usd, multiple, "
-            "created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            (chat_id, asset, window_s, min_usd, multiple, _now_ms()),
-        )
-        await db.commit()
-        assert cursor.lastrowid is not None
-        return CascadeRule(chat_id, cursor.lastrowid, asset, window_s * 1000, min_usd, multiple)
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO bot_cascade_rules (chat_id, asset, window_s, min_usd, multiple, "
+                "created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, asset, window_s, min_usd, multiple, _now_ms()),
+            )
+            assert cursor.lastrowid is not None
+            return CascadeRule(chat_id, cursor.lastrowid, asset, window_s * 1000, min_usd, multiple)
 
     async def delete_cascade_rules(self, rule_ids: list[int]) -> None:
         """Delete cascade rules (and forget their open messages)."""
-        db = self._conn()
-        ids = [(i,) for i in rule_ids]
-        await db.executemany("DELETE FROM bot_cascade_rules WHERE rule_id = ?", ids)
-        await db.executemany("DELETE FROM bot_cascade_messages WHERE rule_id = ?", ids)
-        await db.commit()
+        async with self._transaction() as db:
+            ids = [(i,) for i in rule_ids]
+            await db.executemany("DELETE FROM bot_cascade_rules WHERE rule_id = ?", ids)
+            await db.executemany("DELETE FROM bot_cascade_messages WHERE rule_id = ?", ids)
 
     async def load_cascade_rules(self, *, chat_id: int | None = None) -> list[CascadeRule]:
         """Return the cascade rules of every active chat, or of one chat (active or not)."""
@@ -369,21 +386,19 @@ class BotStore:
         self, key: tuple[int, int, str], message_id: int, started_ms: int, text: str
     ) -> None:
         """Remember an open cascade message (and its latest text) for a restart."""
-        db = self._conn()
-        await db.execute(
-            "INSERT OR REPLACE INTO bot_cascade_messages VALUES (?, ?, ?, ?, ?, ?)",
-            (*key, message_id, started_ms, text),
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_cascade_messages VALUES (?, ?, ?, ?, ?, ?)",
+                (*key, message_id, started_ms, text),
+            )
 
     async def delete_cascade_message(self, key: tuple[int, int, str]) -> None:
         """Forget a cascade message once its final line is written."""
-        db = self._conn()
-        await db.execute(
-            "DELETE FROM bot_cascade_messages WHERE chat_id = ? AND rule_id = ? AND asset = ?",
-            key,
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM bot_cascade_messages WHERE chat_id = ? AND rule_id = ? AND asset = ?",
+                key,
+            )
 
     async def load_cascade_messages(self) -> list[tuple[tuple[int, int, str], int, int, str]]:
         """Return (key, message_id, started_ms, text) of every open cascade message."""
@@ -400,19 +415,17 @@ class BotStore:
 
     async def set_schedule(self, schedule: Schedule, *, source: str = "command") -> None:
         """Store a chat's summary schedule (`source`: set by a command or by CHANNEL_IDS)."""
-        db = self._conn()
-        await db.execute(
-            "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
-            "VALUES (?, ?, ?, ?)",
-            (schedule.chat_id, schedule.every_s, schedule.daily_minute, source),
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
+                "VALUES (?, ?, ?, ?)",
+                (schedule.chat_id, schedule.every_s, schedule.daily_minute, source),
+            )
 
     async def delete_schedule(self, chat_id: int) -> None:
         """Turn a chat's summaries off."""
-        db = self._conn()
-        await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (chat_id,))
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (chat_id,))
 
     async def load_schedules(self) -> list[tuple[Schedule, str]]:
         """Return every active chat's schedule and where it came from."""
@@ -434,58 +447,53 @@ class BotStore:
 
     async def save_pending(self, pending: list[PendingChat]) -> None:
         """Store what could not be sent before stopping (replacing what was stored)."""
-        db = self._conn()
-        await db.execute("DELETE FROM bot_pending")
-        await db.executemany(
-            "INSERT INTO bot_pending (chat_id, payload, created_ms) VALUES (?, ?, ?)",
-            [(p.chat_id, _ENCODER.encode(p), _now_ms()) for p in pending],
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM bot_pending")
+            await db.executemany(
+                "INSERT INTO bot_pending (chat_id, payload, created_ms) VALUES (?, ?, ?)",
+                [(p.chat_id, _ENCODER.encode(p), _now_ms()) for p in pending],
+            )
 
     async def take_pending(self) -> list[PendingChat]:
         """Return and delete what a previous run could not send."""
-        db = self._conn()
-        async with db.execute("SELECT payload FROM bot_pending ORDER BY chat_id") as cur:
-            rows = [_PENDING.decode(payload) async for (payload,) in cur]
-        await db.execute("DELETE FROM bot_pending")
-        await db.commit()
-        return rows
+        async with self._transaction() as db:
+            async with db.execute("SELECT payload FROM bot_pending ORDER BY chat_id") as cur:
+                rows = [_PENDING.decode(payload) async for (payload,) in cur]
+            await db.execute("DELETE FROM bot_pending")
+            return rows
 
     # --- the alert journal (crash safety) -------------------------------------------------
 
     async def mark_on_wire(self, chat_id: int, keys: list[str]) -> None:
         """Record, durably and before the send, that these alerts are going to a chat."""
-        db = self._conn()
-        now = _now_ms()
-        await db.executemany(
-            "INSERT OR REPLACE INTO bot_alert_log (chat_id, event_key, state, updated_ms) "
-            "VALUES (?, ?, ?, ?)",
-            [(chat_id, key, ON_THE_WIRE, now) for key in keys],
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            now = _now_ms()
+            await db.executemany(
+                "INSERT OR REPLACE INTO bot_alert_log (chat_id, event_key, state, updated_ms) "
+                "VALUES (?, ?, ?, ?)",
+                [(chat_id, key, ON_THE_WIRE, now) for key in keys],
+            )
 
     async def mark_done(self, done: list[tuple[int, str]]) -> None:
         """Record that alerts were settled (sent, refused or reported as uncertain)."""
         if not done:
             return
-        db = self._conn()
-        now = _now_ms()
-        await db.executemany(
-            "UPDATE bot_alert_log SET state = ?, updated_ms = ? "
-            "WHERE chat_id = ? AND event_key = ?",
-            [(DONE, now, chat_id, key) for chat_id, key in done],
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            now = _now_ms()
+            await db.executemany(
+                "UPDATE bot_alert_log SET state = ?, updated_ms = ? "
+                "WHERE chat_id = ? AND event_key = ?",
+                [(DONE, now, chat_id, key) for chat_id, key in done],
+            )
 
     async def forget_alerts(self, entries: list[tuple[int, str]]) -> None:
         """Drop journal entries of alerts known not to have arrived (they will be resent)."""
         if not entries:
             return
-        db = self._conn()
-        await db.executemany(
-            "DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?", entries
-        )
-        await db.commit()
+        async with self._transaction() as db:
+            await db.executemany(
+                "DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?", entries
+            )
 
     async def journal(self) -> dict[int, dict[str, int]]:
         """Return chat -> event key -> state, for crash recovery."""
@@ -499,27 +507,25 @@ class BotStore:
 
     async def prune_journal(self, before_ms: int) -> None:
         """Forget journal entries older than recovery could need."""
-        db = self._conn()
-        await db.execute("DELETE FROM bot_alert_log WHERE updated_ms < ?", (before_ms,))
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM bot_alert_log WHERE updated_ms < ?", (before_ms,))
 
     async def settle_journal(self) -> None:
         """Mark every entry done (after recovery has reported or resent what it had to)."""
-        db = self._conn()
-        await db.execute("UPDATE bot_alert_log SET state = ?", (DONE,))
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute("UPDATE bot_alert_log SET state = ?", (DONE,))
 
     async def mark_clean_stop(self) -> None:
         """Record that this run stopped cleanly (its pending alerts were stored)."""
-        db = self._conn()
-        await db.execute("INSERT OR REPLACE INTO bot_meta VALUES ('clean_stop', ?)", (_now_ms(),))
-        await db.commit()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO bot_meta VALUES ('clean_stop', ?)", (_now_ms(),)
+            )
 
     async def take_clean_stop(self) -> bool:
         """Return True if the previous run stopped cleanly; clear the mark for this run."""
-        db = self._conn()
-        async with db.execute("SELECT value FROM bot_meta WHERE name = 'clean_stop'") as cur:
-            row = await cur.fetchone()
-        await db.execute("DELETE FROM bot_meta WHERE name = 'clean_stop'")
-        await db.commit()
-        return row is not None
+        async with self._transaction() as db:
+            async with db.execute("SELECT value FROM bot_meta WHERE name = 'clean_stop'") as cur:
+                row = await cur.fetchone()
+            await db.execute("DELETE FROM bot_meta WHERE name = 'clean_stop'")
+            return row is not None
