@@ -301,12 +301,16 @@ class CascadeNotifier:
             return
         post.attempts = 0
         post.next_at = self.clock() + self._interval(chat_id)
+        # Shielded: a message Telegram has must be on record even if the bot stops meanwhile,
+        # or the next start could neither edit nor close it.
         if snap.ended_ms is not None:
             self._posts.pop(key, None)
-            await self.store.delete_cascade_message(key)
+            await asyncio.shield(self.store.delete_cascade_message(key))
         else:
             body = messages.cascade_body(snap, loc=loc)
-            await self.store.save_cascade_message(key, post.message_id, snap.started_ms, body)
+            await asyncio.shield(
+                self.store.save_cascade_message(key, post.message_id, snap.started_ms, body)
+            )
 
     async def _edit(self, chat_id: int, message_id: int, text: str) -> None:
         try:
