@@ -27,6 +27,7 @@ import aiosqlite
 import numpy as np
 import numpy.typing as npt
 
+from aggregation.sql import execute, executemany
 from aggregation.windows import EVENT_DTYPE, Instrument
 from collectors.record import Liquidation, Side
 
@@ -207,14 +208,14 @@ class LiquidationStore:
         """Create the file owner-only, open the writer connection and migrate the schema."""
         private_file(self.path)
         db = await aiosqlite.connect(self.path, timeout=10.0)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA foreign_keys=ON")
+        await execute(db, "PRAGMA journal_mode=WAL")
+        await execute(db, "PRAGMA synchronous=NORMAL")
+        await execute(db, "PRAGMA foreign_keys=ON")
         await db.executescript(_SCHEMA)
         async with db.execute("SELECT value FROM meta WHERE name = 'schema_version'") as cur:
             row = await cur.fetchone()
         if row is None:
-            await db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            await execute(db, "INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         elif int(row[0]) > SCHEMA_VERSION:
             await db.close()
             raise RuntimeError(
@@ -327,14 +328,15 @@ class LiquidationStore:
             for r in records
         ]
         before = db.total_changes
-        await db.executemany(_INSERT_EVENT, rows)
+        await executemany(db, _INSERT_EVENT, rows)
         written = db.total_changes - before
         # A write at or before the frontier makes that minute's segment stale (or creates a
         # placeholder for a minute that had no rows): mark it dirty in this same transaction.
         frontier = self._frontier
         sealed = {m for m in {r.ts_ms // _MINUTE_MS for r in records} if m <= frontier}
         if sealed:
-            await db.executemany(
+            await executemany(
+                db,
                 "INSERT INTO segments (minute, dirty, rows, data) VALUES (?, 1, 0, x'') "
                 "ON CONFLICT (minute) DO UPDATE SET dirty = 1",
                 [(minute,) for minute in sorted(sealed)],
@@ -342,22 +344,25 @@ class LiquidationStore:
             self._segment_minutes |= sealed
         for item in batch:
             if isinstance(item, _StateChange):
-                await db.execute(
+                await execute(
+                    db,
                     "UPDATE feed_intervals SET end_ms = ? WHERE feed_id = ? AND end_ms IS NULL",
                     (item.ts_ms, item.feed_id),
                 )
-                await db.execute(
+                await execute(
+                    db,
                     "INSERT OR REPLACE INTO feed_intervals "
                     "(feed_id, up, start_ms, end_ms, reason) VALUES (?, ?, ?, NULL, ?)",
                     (item.feed_id, int(item.up), item.ts_ms, item.reason[:500]),
                 )
             elif isinstance(item, _Backfill):
-                await db.execute(
+                await execute(
+                    db,
                     "INSERT OR REPLACE INTO backfills VALUES (?, ?, ?, ?, ?)",
                     (item.feed_id, item.start_ms, item.end_ms, item.events, _now_ms()),
                 )
         now = _now_ms()
-        await db.execute("INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now,))
+        await execute(db, "INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now,))
         await db.commit()
         self.stats.written += written
         self.stats.duplicates += len(rows) - written
@@ -373,7 +378,8 @@ class LiquidationStore:
         if not new:
             return
         db = self._conn()
-        await db.executemany(
+        await executemany(
+            db,
             "INSERT OR IGNORE INTO instruments (exchange, market, symbol, base) "
             "VALUES (?, ?, ?, ?)",
             [(e, m, s, base) for (e, m, s), base in new.items()],
@@ -409,17 +415,18 @@ class LiquidationStore:
                 _SELECT_EVENTS, (first * _MINUTE_MS, (last + 1) * _MINUTE_MS)
             )
             segments = await asyncio.to_thread(_pack_minutes, list(rows))
-            await db.executemany(
+            await executemany(
+                db,
                 "INSERT OR REPLACE INTO segments (minute, dirty, rows, data) VALUES (?, 0, ?, ?)",
                 segments,
             )
             if first == last and first in dirty and not segments:
-                await db.execute("DELETE FROM segments WHERE minute = ?", (first,))
+                await execute(db, "DELETE FROM segments WHERE minute = ?", (first,))
             self._segment_minutes |= {minute for minute, _, _ in segments}
             self.stats.segments_sealed += len(segments)
         if up_to_minute > self._frontier:
-            await db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('seal_frontier', ?)", (up_to_minute,)
+            await execute(
+                db, "INSERT OR REPLACE INTO meta VALUES ('seal_frontier', ?)", (up_to_minute,)
             )
             self._frontier = up_to_minute
         await db.commit()
@@ -431,19 +438,19 @@ class LiquidationStore:
         oldest = None if row is None or row[0] is None else int(row[0])
         while oldest is not None and oldest < cutoff_ms:
             step = min(cutoff_ms, oldest + self._prune_step_ms)
-            cursor = await db.execute("DELETE FROM liquidations WHERE ts_ms < ?", (step,))
+            cursor = await execute(db, "DELETE FROM liquidations WHERE ts_ms < ?", (step,))
             self.stats.rows_pruned += max(cursor.rowcount, 0)
             await db.commit()
             oldest = step
         cutoff_minute = cutoff_ms // _MINUTE_MS
-        await db.execute("DELETE FROM segments WHERE minute < ?", (cutoff_minute,))
+        await execute(db, "DELETE FROM segments WHERE minute < ?", (cutoff_minute,))
         if cutoff_ms % _MINUTE_MS:
             # The cut went through this minute: its segment still holds the pruned rows.
-            await db.execute("UPDATE segments SET dirty = 1 WHERE minute = ?", (cutoff_minute,))
-        await db.execute(
-            "DELETE FROM feed_intervals WHERE end_ms IS NOT NULL AND end_ms < ?", (cutoff_ms,)
+            await execute(db, "UPDATE segments SET dirty = 1 WHERE minute = ?", (cutoff_minute,))
+        await execute(
+            db, "DELETE FROM feed_intervals WHERE end_ms IS NOT NULL AND end_ms < ?", (cutoff_ms,)
         )
-        await db.execute("DELETE FROM backfills WHERE end_ms < ?", (cutoff_ms,))
+        await execute(db, "DELETE FROM backfills WHERE end_ms < ?", (cutoff_ms,))
         await db.commit()
         self._segment_minutes = {m for m in self._segment_minutes if m >= cutoff_minute}
 
@@ -457,8 +464,8 @@ class LiquidationStore:
     async def close_open_intervals(self, at_ms: int) -> int:
         """Close intervals a previous process left open (it stopped at `at_ms`)."""
         db = self._conn()
-        cursor = await db.execute(
-            "UPDATE feed_intervals SET end_ms = MAX(start_ms, ?) WHERE end_ms IS NULL", (at_ms,)
+        cursor = await execute(
+            db, "UPDATE feed_intervals SET end_ms = MAX(start_ms, ?) WHERE end_ms IS NULL", (at_ms,)
         )
         await db.commit()
         return max(cursor.rowcount, 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiosqlite
 import msgspec
 
+from aggregation.sql import execute, executemany
 from bot.cascades import CascadeRule
 from bot.prefs import ChatPrefs, QuietHours
 from bot.rules import Rule, Schedule
@@ -153,10 +154,10 @@ class BotStore:
     async def open(self) -> BotStore:
         """Open and create the tables."""
         db = await aiosqlite.connect(self.path, timeout=10.0)
-        await db.execute("PRAGMA journal_mode=WAL")
+        await execute(db, "PRAGMA journal_mode=WAL")
         # WAL with NORMAL survives a killed process (what the journal is for) without an
         # fsync per alert; the events' own connection uses the same setting.
-        await db.execute("PRAGMA synchronous=NORMAL")
+        await execute(db, "PRAGMA synchronous=NORMAL")
         await db.executescript(_SCHEMA)
         await db.commit()
         self._db = db
@@ -190,7 +191,8 @@ class BotStore:
     async def upsert_chat(self, chat_id: int, kind: str, title: str, *, active: bool) -> None:
         """Record a chat (and whether it may receive messages)."""
         async with self._transaction() as db:
-            await db.execute(
+            await execute(
+                db,
                 "INSERT INTO bot_chats (chat_id, kind, title, active, updated_ms) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
                 "kind = excluded.kind, title = excluded.title, active = excluded.active, "
@@ -201,7 +203,8 @@ class BotStore:
     async def set_active(self, chat_id: int, active: bool) -> None:
         """Enable or disable a chat (a blocked or kicked bot disables it until /start)."""
         async with self._transaction() as db:
-            await db.execute(
+            await execute(
+                db,
                 "INSERT INTO bot_chats (chat_id, kind, active, updated_ms) VALUES (?, '', ?, ?) "
                 "ON CONFLICT (chat_id) DO UPDATE SET active = excluded.active, "
                 "updated_ms = excluded.updated_ms",
@@ -217,26 +220,29 @@ class BotStore:
         """Move everything of a group to its new supergroup id."""
         async with self._transaction() as db:
             for table in ("bot_rules", "bot_pending", "bot_cascade_rules", "bot_cascade_messages"):
-                await db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
-            await db.execute(
+                await execute(db, f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
+            await execute(
+                db,
                 "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
                 "SELECT ?, every_s, daily_minute, source FROM bot_schedules WHERE chat_id = ?",
                 (new, old),
             )
-            await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
-            await db.execute(
+            await execute(db, "DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
+            await execute(
+                db,
                 "INSERT OR REPLACE INTO bot_chat_prefs "
                 "SELECT ?, lang, user_lang, tz, quiet_start, quiet_end FROM bot_chat_prefs "
                 "WHERE chat_id = ?",
                 (new, old),
             )
-            await db.execute("DELETE FROM bot_chat_prefs WHERE chat_id = ?", (old,))
-            await db.execute(
+            await execute(db, "DELETE FROM bot_chat_prefs WHERE chat_id = ?", (old,))
+            await execute(
+                db,
                 "INSERT OR REPLACE INTO bot_chats (chat_id, kind, title, active, updated_ms) "
                 "SELECT ?, 'supergroup', title, active, ? FROM bot_chats WHERE chat_id = ?",
                 (new, _now_ms(), old),
             )
-            await db.execute("DELETE FROM bot_chats WHERE chat_id = ?", (old,))
+            await execute(db, "DELETE FROM bot_chats WHERE chat_id = ?", (old,))
 
     # --- preferences ----------------------------------------------------------------------
 
@@ -244,7 +250,8 @@ class BotStore:
         """Store a chat's language, time zone and quiet hours."""
         async with self._transaction() as db:
             quiet = prefs.quiet
-            await db.execute(
+            await execute(
+                db,
                 "INSERT OR REPLACE INTO bot_chat_prefs "
                 "(chat_id, lang, user_lang, tz, quiet_start, quiet_end) VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -286,7 +293,8 @@ class BotStore:
         """Store a rule and return it with its id."""
         async with self._transaction() as db:
             created = _now_ms()
-            cursor = await db.execute(
+            cursor = await execute(
+                db,
                 "INSERT INTO bot_rules (chat_id, assets, min_usd, side, exchanges, created_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -304,7 +312,8 @@ class BotStore:
     async def replace_rule(self, rule: Rule) -> None:
         """Store a rule's new asset set (after some of its assets were unsubscribed)."""
         async with self._transaction() as db:
-            await db.execute(
+            await execute(
+                db,
                 "UPDATE bot_rules SET assets = ? WHERE rule_id = ?",
                 (_join(rule.assets), rule.rule_id),
             )
@@ -312,8 +321,8 @@ class BotStore:
     async def delete_rules(self, rule_ids: list[int]) -> None:
         """Delete rules by id."""
         async with self._transaction() as db:
-            await db.executemany(
-                "DELETE FROM bot_rules WHERE rule_id = ?", [(i,) for i in rule_ids]
+            await executemany(
+                db, "DELETE FROM bot_rules WHERE rule_id = ?", [(i,) for i in rule_ids]
             )
 
     async def load_rules(self) -> list[Rule]:
@@ -349,7 +358,8 @@ class BotStore:
     ) -> CascadeRule:
         """Store a cascade rule and return it with its id."""
         async with self._transaction() as db:
-            cursor = await db.execute(
+            cursor = await execute(
+                db,
                 "INSERT INTO bot_cascade_rules (chat_id, asset, window_s, min_usd, multiple, "
                 "created_ms) VALUES (?, ?, ?, ?, ?, ?)",
                 (chat_id, asset, window_s, min_usd, multiple, _now_ms()),
@@ -361,8 +371,8 @@ class BotStore:
         """Delete cascade rules (and forget their open messages)."""
         async with self._transaction() as db:
             ids = [(i,) for i in rule_ids]
-            await db.executemany("DELETE FROM bot_cascade_rules WHERE rule_id = ?", ids)
-            await db.executemany("DELETE FROM bot_cascade_messages WHERE rule_id = ?", ids)
+            await executemany(db, "DELETE FROM bot_cascade_rules WHERE rule_id = ?", ids)
+            await executemany(db, "DELETE FROM bot_cascade_messages WHERE rule_id = ?", ids)
 
     async def load_cascade_rules(self, *, chat_id: int | None = None) -> list[CascadeRule]:
         """Return the cascade rules of every active chat, or of one chat (active or not)."""
@@ -387,7 +397,8 @@ class BotStore:
     ) -> None:
         """Remember an open cascade message (and its latest text) for a restart."""
         async with self._transaction() as db:
-            await db.execute(
+            await execute(
+                db,
                 "INSERT OR REPLACE INTO bot_cascade_messages VALUES (?, ?, ?, ?, ?, ?)",
                 (*key, message_id, started_ms, text),
             )
@@ -395,7 +406,8 @@ class BotStore:
     async def delete_cascade_message(self, key: tuple[int, int, str]) -> None:
         """Forget a cascade message once its final line is written."""
         async with self._transaction() as db:
-            await db.execute(
+            await execute(
+                db,
                 "DELETE FROM bot_cascade_messages WHERE chat_id = ? AND rule_id = ? AND asset = ?",
                 key,
             )
@@ -416,7 +428,8 @@ class BotStore:
     async def set_schedule(self, schedule: Schedule, *, source: str = "command") -> None:
         """Store a chat's summary schedule (`source`: set by a command or by CHANNEL_IDS)."""
         async with self._transaction() as db:
-            await db.execute(
+            await execute(
+                db,
                 "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
                 "VALUES (?, ?, ?, ?)",
                 (schedule.chat_id, schedule.every_s, schedule.daily_minute, source),
@@ -425,7 +438,7 @@ class BotStore:
     async def delete_schedule(self, chat_id: int) -> None:
         """Turn a chat's summaries off."""
         async with self._transaction() as db:
-            await db.execute("DELETE FROM bot_schedules WHERE chat_id = ?", (chat_id,))
+            await execute(db, "DELETE FROM bot_schedules WHERE chat_id = ?", (chat_id,))
 
     async def load_schedules(self) -> list[tuple[Schedule, str]]:
         """Return every active chat's schedule and where it came from."""
@@ -448,8 +461,9 @@ class BotStore:
     async def save_pending(self, pending: list[PendingChat]) -> None:
         """Store what could not be sent before stopping (replacing what was stored)."""
         async with self._transaction() as db:
-            await db.execute("DELETE FROM bot_pending")
-            await db.executemany(
+            await execute(db, "DELETE FROM bot_pending")
+            await executemany(
+                db,
                 "INSERT INTO bot_pending (chat_id, payload, created_ms) VALUES (?, ?, ?)",
                 [(p.chat_id, _ENCODER.encode(p), _now_ms()) for p in pending],
             )
@@ -459,7 +473,7 @@ class BotStore:
         async with self._transaction() as db:
             async with db.execute("SELECT payload FROM bot_pending ORDER BY chat_id") as cur:
                 rows = [_PENDING.decode(payload) async for (payload,) in cur]
-            await db.execute("DELETE FROM bot_pending")
+            await execute(db, "DELETE FROM bot_pending")
             return rows
 
     # --- the alert journal (crash safety) -------------------------------------------------
@@ -468,7 +482,8 @@ class BotStore:
         """Record, durably and before the send, that these alerts are going to a chat."""
         async with self._transaction() as db:
             now = _now_ms()
-            await db.executemany(
+            await executemany(
+                db,
                 "INSERT OR REPLACE INTO bot_alert_log (chat_id, event_key, state, updated_ms) "
                 "VALUES (?, ?, ?, ?)",
                 [(chat_id, key, ON_THE_WIRE, now) for key in keys],
@@ -480,7 +495,8 @@ class BotStore:
             return
         async with self._transaction() as db:
             now = _now_ms()
-            await db.executemany(
+            await executemany(
+                db,
                 "UPDATE bot_alert_log SET state = ?, updated_ms = ? "
                 "WHERE chat_id = ? AND event_key = ?",
                 [(DONE, now, chat_id, key) for chat_id, key in done],
@@ -491,8 +507,8 @@ class BotStore:
         if not entries:
             return
         async with self._transaction() as db:
-            await db.executemany(
-                "DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?", entries
+            await executemany(
+                db, "DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?", entries
             )
 
     async def journal(self) -> dict[int, dict[str, int]]:
@@ -508,18 +524,18 @@ class BotStore:
     async def prune_journal(self, before_ms: int) -> None:
         """Forget journal entries older than recovery could need."""
         async with self._transaction() as db:
-            await db.execute("DELETE FROM bot_alert_log WHERE updated_ms < ?", (before_ms,))
+            await execute(db, "DELETE FROM bot_alert_log WHERE updated_ms < ?", (before_ms,))
 
     async def settle_journal(self) -> None:
         """Mark every entry done (after recovery has reported or resent what it had to)."""
         async with self._transaction() as db:
-            await db.execute("UPDATE bot_alert_log SET state = ?", (DONE,))
+            await execute(db, "UPDATE bot_alert_log SET state = ?", (DONE,))
 
     async def mark_clean_stop(self) -> None:
         """Record that this run stopped cleanly (its pending alerts were stored)."""
         async with self._transaction() as db:
-            await db.execute(
-                "INSERT OR REPLACE INTO bot_meta VALUES ('clean_stop', ?)", (_now_ms(),)
+            await execute(
+                db, "INSERT OR REPLACE INTO bot_meta VALUES ('clean_stop', ?)", (_now_ms(),)
             )
 
     async def take_clean_stop(self) -> bool:
@@ -527,5 +543,5 @@ class BotStore:
         async with self._transaction() as db:
             async with db.execute("SELECT value FROM bot_meta WHERE name = 'clean_stop'") as cur:
                 row = await cur.fetchone()
-            await db.execute("DELETE FROM bot_meta WHERE name = 'clean_stop'")
+            await execute(db, "DELETE FROM bot_meta WHERE name = 'clean_stop'")
             return row is not None

@@ -64,10 +64,13 @@ class SqliteMetadataCache:
     async def save(self, key: str, body: str, fetched_ms: int) -> None:
         """Store a body, replacing the previous one."""
         db = self._conn()
-        await db.execute(
+        # The cursor is closed in the connection's thread: dropped on the event loop it would
+        # take the connection's mutex there, which a busy database holds (see aggregation/sql).
+        async with db.execute(
             "INSERT INTO exchange_metadata (cache_key, body, fetched_ms) VALUES (?, ?, ?) "
             "ON CONFLICT(cache_key) DO UPDATE SET body = excluded.body, "
             "fetched_ms = excluded.fetched_ms",
             (key, body, fetched_ms),
-        )
+        ):
+            pass
         await db.commit()
