@@ -154,7 +154,6 @@ class StoreStats:
     duplicates: int = 0  # rows the unique key ignored
     dropped: int = 0  # events the full buffer could not take (logged)
     batches: int = 0
-    pending: int = 0
     last_flush_ms: int | None = None
     segments_sealed: int = 0
     rows_pruned: int = 0
@@ -308,7 +307,6 @@ class LiquidationStore:
                 while buffer and len(batch) < self._max_batch:
                     batch.append(buffer.popleft())
                 await _uncancelled(self._write(batch))
-            self.stats.pending = 0
 
     async def _write(self, batch: list[Liquidation | _StateChange | _Backfill]) -> None:
         db = self._conn()
