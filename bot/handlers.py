@@ -209,18 +209,18 @@ async def _configure_or_refuse(update: Update, context: Context, loc: Locale) ->
     return False
 
 
-async def _settings_request(
-    update: Update, context: Context, parse: Callable[[list[str]], T]
+async def _request(
+    update: Update, context: Context, parse: Callable[[list[str]], T], *, configure: bool
 ) -> tuple[T, Locale] | None:
-    """Parse a command that changes the chat's settings: bad arguments get their reason (for
-    anyone), then only those who may configure the chat get further; None when refused."""
+    """Parse a command's arguments, refusing bad ones with their reason; for a command that
+    changes the chat's settings (`configure`), also refuse whoever may not. None if refused."""
     loc = locale_of(update, context)
     try:
         request = parse(_args(context))
     except UsageError as exc:
         await _refuse(update, loc, exc)
         return None
-    if not await _configure_or_refuse(update, context, loc):
+    if configure and not await _configure_or_refuse(update, context, loc):
         return None
     return request, loc
 
@@ -280,8 +280,11 @@ async def subscribe(update: Update, context: Context) -> None:
     """Add an alert rule for this chat."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(
-        update, context, lambda args: parse_subscribe(args, services.settings.default_min_usd)
+    asked = await _request(
+        update,
+        context,
+        lambda args: parse_subscribe(args, services.settings.default_min_usd),
+        configure=True,
     )
     if asked is None:
         return
@@ -309,7 +312,7 @@ async def unsubscribe(update: Update, context: Context) -> None:
     """Remove rules (all, by asset, or by id)."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(update, context, parse_unsubscribe)
+    asked = await _request(update, context, parse_unsubscribe, configure=True)
     if asked is None:
         return
     request, loc = asked
@@ -391,12 +394,10 @@ def _stats_view(
 async def stats(update: Update, context: Context) -> None:
     """Every window, long vs short, per exchange, with coverage notes and window buttons."""
     services = services_of(context)
-    loc = locale_of(update, context)
-    try:
-        asset = parse_stats(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _request(update, context, parse_stats, configure=False)
+    if asked is None:
         return
+    asset, loc = asked
     view = _stats_view(services, asset, None, loc)
     if view is None:
         await _refuse(update, loc, UsageError("err_no_asset_data", "/top", asset=asset or ""))
@@ -415,24 +416,25 @@ async def top(update: Update, context: Context) -> None:
     """Top assets by long and by short liquidations in a window, with window buttons."""
     services = services_of(context)
     queries = services.queries
-    loc = locale_of(update, context)
-    try:
-        window = parse_window(_args(context), queries.windows_s, queries.windows_s[-1])
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _request(
+        update,
+        context,
+        lambda args: parse_window(args, queries.windows_s, queries.windows_s[-1]),
+        configure=False,
+    )
+    if asked is None:
         return
+    window, loc = asked
     await reply(update, *_top_view(services, window, loc))
 
 
 async def latest(update: Update, context: Context) -> None:
     """The newest liquidations, optionally of one asset."""
     services = services_of(context)
-    loc = locale_of(update, context)
-    try:
-        request = parse_latest(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _request(update, context, parse_latest, configure=False)
+    if asked is None:
         return
+    request, loc = asked
     floor = services.settings.min_event_usd
     records = services.queries.latest(request.count, request.asset, min_usd=floor)
     await reply(update, messages.latest(records, asset=request.asset, min_usd=floor, loc=loc))
@@ -441,12 +443,10 @@ async def latest(update: Update, context: Context) -> None:
 async def chart(update: Update, context: Context) -> None:
     """Send a chart of liquidated USD per interval: the market or one asset, 1m to 24h."""
     services = services_of(context)
-    loc = locale_of(update, context)
-    try:
-        asset, window_s = parse_chart(_args(context))
-    except UsageError as exc:
-        await _refuse(update, loc, exc)
+    asked = await _request(update, context, parse_chart, configure=False)
+    if asked is None:
         return
+    (asset, window_s), loc = asked
     queries = services.queries
     if asset is not None and queries.asset(asset) is None:
         await _refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
@@ -466,7 +466,7 @@ async def cascade(update: Update, context: Context) -> None:
     """Add a cascade rule (one message per cascade, edited as it grows), or remove them all."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(update, context, parse_cascade)
+    asked = await _request(update, context, parse_cascade, configure=True)
     if asked is None:
         return
     request, loc = asked
@@ -495,7 +495,7 @@ async def summary(update: Update, context: Context) -> None:
     """Set or stop this chat's scheduled summaries."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(update, context, parse_schedule)
+    asked = await _request(update, context, parse_schedule, configure=True)
     if asked is None:
         return
     request, loc = asked
@@ -515,7 +515,9 @@ async def lang(update: Update, context: Context) -> None:
     """Choose the chat's language, or `auto` for each user's Telegram language."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(update, context, lambda args: parse_lang(args, sorted(CATALOG)))
+    asked = await _request(
+        update, context, lambda args: parse_lang(args, sorted(CATALOG)), configure=True
+    )
     if asked is None:
         return
     chosen, _ = asked  # the reply is in the language just chosen
@@ -528,7 +530,7 @@ async def tz(update: Update, context: Context) -> None:
     """Set the chat's time zone: daily summaries, quiet hours and shown times follow it."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(update, context, parse_tz)
+    asked = await _request(update, context, parse_tz, configure=True)
     if asked is None:
         return
     name, _ = asked  # the reply shows times in the zone just chosen
@@ -544,7 +546,7 @@ async def quiet(update: Update, context: Context) -> None:
     """Set quiet hours (alerts wait and come as one digest after) or turn them off."""
     services = services_of(context)
     chat = _chat(update)
-    asked = await _settings_request(update, context, parse_quiet)
+    asked = await _request(update, context, parse_quiet, configure=True)
     if asked is None:
         return
     hours, loc = asked
