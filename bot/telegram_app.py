@@ -85,7 +85,7 @@ class TelegramTuning:
     drain_timeout_s: float = 5.0
     poll_timeout_s: int = 10
     init_retry_s: float = 5.0
-    cascade_private_edit_s: float = 3.0  # at most one cascade edit per chat this often
+    cascade_private_edit_s: float = 3.0  # between two versions of one cascade message
     cascade_group_edit_s: float = 6.0
     cascade_tick_s: float = 1.0
 
