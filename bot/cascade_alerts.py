@@ -242,25 +242,25 @@ class CascadeNotifier:
             except TimeoutError:
                 pass
 
-    async def flush(self, *, force: bool = False) -> None:
+    async def flush(self) -> None:
         """Send or edit the cascade messages that changed and whose pace allows it.
 
-        Each chat gets at most one call per gap (`force` ignores every pace): the message that
-        waited longest goes first, a new cascade before an edit, so a group with many cascades
-        sees each of them updated in turn rather than going over Telegram's limit.
+        Each chat gets at most one call per gap: a new cascade before an edit, then the message
+        that waited longest, so a group with many cascades sees each of them updated in turn
+        rather than going over Telegram's limit.
         """
         now = self.clock()
         due = sorted(
             (
                 (post.message_id is not None, post.next_at, key)
                 for key, post in self._posts.items()
-                if post.dirty and (force or post.next_at <= now)
+                if post.dirty and post.next_at <= now
             ),
         )
         served: set[int] = set()
         for _, _, key in due:
             chat_id = key[0]
-            if not force and (chat_id in served or self._chat_next.get(chat_id, 0.0) > now):
+            if chat_id in served or self._chat_next.get(chat_id, 0.0) > now:
                 continue
             post = self._posts.get(key)
             if post is None or not post.dirty:
