@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Any
 
 import httpx
 
@@ -15,6 +13,7 @@ from collectors.feed import Feed
 from collectors.metadata import FrameRecorder, MetadataCache, MetadataManager
 from collectors.processor import Sink
 from collectors.stats import FeedStats
+from collectors.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,11 @@ class CollectorService:
         cache: MetadataCache | None,
         recorder: FrameRecorder | None = None,
         metadata_refresh_s: float = 1800.0,
-        restart_delay_s: float = 5.0,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.runners: dict[str, FeedRunner] = {}
         self.metadata: dict[str, MetadataManager] = {}
-        self._restart_delay_s = restart_delay_s
+        self.supervisor = supervisor if supervisor is not None else Supervisor()
         for feed in feeds:
             documents = feed.metadata_documents()
             manager = None
@@ -70,18 +69,9 @@ class CollectorService:
                 manager = self.metadata[feed_id]
                 fresh = outcome is True
                 group.create_task(
-                    self._supervise(f"{feed_id} metadata", partial(manager.run, fresh=fresh))
+                    self.supervisor.supervise(
+                        f"{feed_id} metadata", partial(manager.run, fresh=fresh)
+                    )
                 )
             for feed_id, runner in self.runners.items():
-                group.create_task(self._supervise(feed_id, runner.run))
-
-    async def _supervise(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run a forever-task; if a bug makes it raise, log it and start it again."""
-        while True:
-            try:
-                await factory()
-            except Exception:  # one feed's bug must not stop the others
-                log.exception(
-                    "%s stopped unexpectedly; restarting in %.0fs", name, self._restart_delay_s
-                )
-            await asyncio.sleep(self._restart_delay_s)
+                group.create_task(self.supervisor.supervise(feed_id, runner.run))

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
+from collectors.backoff import Backoff
 from collectors.bybit import BybitFeed, bybit_policy, parse_liquidations, topic_of
 from collectors.connection import FeedRunner
-from collectors.feed import Backoff
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import Side
 from collectors.service import CollectorService

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
+from collectors.backoff import Backoff
 from collectors.binance import BinanceUsdmFeed, parse_usdm
 from collectors.connection import FeedRunner
-from collectors.feed import Backoff, ConnectionPolicy, Outbox
+from collectors.feed import ConnectionPolicy, Outbox
 from collectors.okx import OkxFeed
 from collectors.stats import FeedStateChange
 from tests.support.feeds import running

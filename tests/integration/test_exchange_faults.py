@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from collectors.backoff import Backoff
 from collectors.bybit import BybitFeed
 from collectors.connection import FeedRunner
-from collectors.feed import Backoff, ConnectionPolicy, Feed
+from collectors.feed import ConnectionPolicy, Feed
 from collectors.okx import OkxFeed
 from tests.support import bybit
 from tests.support.feeds import (

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from collectors.backoff import Backoff
 from collectors.binance import BinanceCoinmFeed
 from collectors.bybit import BybitFeed, bybit_policy
-from collectors.feed import Backoff, ConnectionPolicy
+from collectors.feed import ConnectionPolicy
 from collectors.metadata import MetadataDocument, MetadataManager
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.okx import OkxFeed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.feed import Backoff
+from collectors.backoff import Backoff
 
 
 @pytest.mark.parametrize(
