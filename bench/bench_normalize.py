@@ -29,8 +29,7 @@ from collectors.bybit import BybitFeed  # noqa: E402
 from collectors.feed import Feed  # noqa: E402
 from collectors.okx import OkxFeed  # noqa: E402
 from collectors.processor import FrameProcessor  # noqa: E402
-from collectors.record import Liquidation  # noqa: E402
-from collectors.stats import FeedStateChange  # noqa: E402
+from collectors.record import FeedStateChange, Liquidation  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 RECV_MS = 1_800_000_000_000

@@ -28,10 +28,10 @@ from bot.runtime import Runtime, http_client
 from bot.settings import Settings
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.metadata_cache import SqliteMetadataCache
-from collectors.record import Liquidation
+from collectors.record import FeedStateChange, Liquidation
 from collectors.registry import FEED_IDS, Endpoints, build_feeds
 from collectors.service import CollectorService
-from collectors.stats import FeedStateChange, FeedStats
+from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
 

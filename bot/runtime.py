@@ -20,10 +20,10 @@ from collectors.feed import Feed
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.okx import OkxFeed
 from collectors.okx_backfill import OkxBackfill
-from collectors.record import Liquidation
+from collectors.record import FeedStateChange, Liquidation
 from collectors.registry import build_feeds
 from collectors.service import CollectorService
-from collectors.stats import FeedStateChange, FeedStats
+from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
 

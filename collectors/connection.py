@@ -13,7 +13,8 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from collectors.feed import Feed, Outbox
 from collectors.metadata import FrameRecorder, MetadataManager, now_ms
 from collectors.processor import FrameProcessor, Sink
-from collectors.stats import FeedStateChange, FeedStats
+from collectors.record import FeedStateChange
+from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
 

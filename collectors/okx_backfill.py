@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import httpx
 import msgspec
@@ -20,7 +19,7 @@ import msgspec
 from collectors.metadata import now_ms
 from collectors.okx import OkxFeed, parse_liquidations
 from collectors.parsing import FrameError, truncate
-from collectors.record import Liquidation
+from collectors.record import HistoryBatch
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +44,6 @@ def family_of(inst_id: str) -> tuple[str, str] | None:
     return inst_type, f"{parts[0]}-{parts[1]}"
 
 
-@dataclass(slots=True)
-class BackfillResult:
-    """The records fetched for a gap, and how far the history reached."""
-
-    records: list[Liquidation] = field(default_factory=list)
-    requests: int = 0
-    errors: list[str] = field(default_factory=list)
-    covered_from_ms: int = 0  # history was read back to here for every family
-
-
 class OkxBackfill:
     """Fetch the history of a gap for the instrument families that were active."""
 
@@ -72,10 +61,10 @@ class OkxBackfill:
         self._max_pages = max_pages
         self._last_request = 0.0
 
-    async def fetch(self, start_ms: int, end_ms: int, inst_ids: Iterable[str]) -> BackfillResult:
+    async def fetch(self, start_ms: int, end_ms: int, inst_ids: Iterable[str]) -> HistoryBatch:
         """Return the filled liquidations with start_ms <= ts <= end_ms for these instruments."""
         earliest = now_ms() - HISTORY_MS
-        result = BackfillResult(covered_from_ms=max(start_ms, earliest))
+        result = HistoryBatch(covered_from_ms=max(start_ms, earliest))
         families = sorted({f for f in map(family_of, inst_ids) if f is not None})
         for inst_type, family in families:
             reached = await self._family(inst_type, family, result, end_ms)
@@ -87,7 +76,7 @@ class OkxBackfill:
         return result
 
     async def _family(
-        self, inst_type: str, family: str, result: BackfillResult, end_ms: int
+        self, inst_type: str, family: str, result: HistoryBatch, end_ms: int
     ) -> int | None:
         """Page back through one family; return the oldest time reached if it stopped short."""
         after: int | None = None
@@ -122,7 +111,7 @@ class OkxBackfill:
         )
         return after
 
-    async def _get(self, params: dict[str, str], result: BackfillResult) -> str | None:
+    async def _get(self, params: dict[str, str], result: HistoryBatch) -> str | None:
         wait = self._last_request + self._interval_s - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)  # stay well inside OKX's 20 requests per 2 s

@@ -10,8 +10,8 @@ from typing import Protocol
 
 from collectors.feed import Feed
 from collectors.parsing import FrameError, Parsed, Rejection, truncate
-from collectors.record import Liquidation
-from collectors.stats import FeedStateChange, FeedStats
+from collectors.record import FeedStateChange, Liquidation
+from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
 

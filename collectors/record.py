@@ -1,8 +1,12 @@
-"""Define the one normalized liquidation record shared by every exchange."""
+"""The values collectors hand to aggregation: the one normalized liquidation record shared by
+every exchange, a feed's up/down transitions, and a gap's history fetched over REST."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import msgspec
 
@@ -52,3 +56,31 @@ class Liquidation(msgspec.Struct, frozen=True, gc=False):
             self.qty_base,
             self.price,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStateChange:
+    """A feed went up or down at `ts_ms`."""
+
+    feed_id: str
+    up: bool
+    ts_ms: int
+    reason: str
+
+
+@dataclass(slots=True)
+class HistoryBatch:
+    """The records an exchange's REST history returned for a gap, and how far it reached."""
+
+    records: list[Liquidation] = field(default_factory=list)
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
+    covered_from_ms: int = 0  # history was read back to here for every instrument asked
+
+
+class HistorySource(Protocol):
+    """A feed's REST history, for filling the gap an outage left (OKX keeps about a day)."""
+
+    async def fetch(self, start_ms: int, end_ms: int, symbols: Iterable[str]) -> HistoryBatch:
+        """Return the liquidations with start_ms <= ts <= end_ms of these instruments."""
+        ...

@@ -9,16 +9,6 @@ from collectors.record import Coverage
 
 
 @dataclass(frozen=True, slots=True)
-class FeedStateChange:
-    """A feed went up or down at `ts_ms`."""
-
-    feed_id: str
-    up: bool
-    ts_ms: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class FeedInterval:
     """A span during which a feed was connected (`up`) or not; `end_ms` is None while open."""
 

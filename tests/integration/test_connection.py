@@ -14,7 +14,7 @@ from collectors.binance import BinanceUsdmFeed, parse_usdm
 from collectors.connection import FeedRunner
 from collectors.feed import ConnectionPolicy, Outbox
 from collectors.okx import OkxFeed
-from collectors.stats import FeedStateChange
+from collectors.record import FeedStateChange
 from tests.support.feeds import running
 from tests.support.fixtures import lines, text
 from tests.support.sinks import CollectingSink

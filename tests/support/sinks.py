@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from collectors.record import Liquidation
-from collectors.stats import FeedStateChange
+from collectors.record import FeedStateChange, Liquidation
 
 
 class CollectingSink:
