@@ -27,9 +27,9 @@ import aiosqlite
 import numpy as np
 import numpy.typing as npt
 
-from aggregation.sql import execute, executemany
 from aggregation.windows import EVENT_DTYPE, Instrument
 from collectors.record import Liquidation, Side
+from collectors.sqlite import execute, executemany
 
 log = logging.getLogger(__name__)
 
