@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import collectors.clock
 from aggregation.coverage import CoverageTracker, FeedInfo
-from aggregation.query import LiquidationQueries, wall_clock_ms
+from aggregation.query import LiquidationQueries
 from aggregation.store import LiquidationStore
 from aggregation.windows import IngestCounters, Outcome, WindowStore
 from collectors.record import Liquidation
@@ -35,7 +36,7 @@ class Aggregation:
         store: LiquidationStore,
         windows: WindowStore,
         feeds: Sequence[FeedInfo],
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = collectors.clock.now_ms,
     ) -> None:
         self.store = store
         self.windows = windows

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+import collectors.clock
 from aggregation.coverage import CoverageTracker, FeedCoverage
 from aggregation.windows import MAX_EXCHANGES, FloatArray, IntArray, WindowStore
 from collectors.record import Liquidation
-
-
-def wall_clock_ms() -> int:
-    """Return the current time in milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +153,7 @@ class LiquidationQueries:
         self,
         windows: WindowStore,
         coverage: CoverageTracker,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = collectors.clock.now_ms,
     ) -> None:
         self._windows = windows
         self._coverage = coverage

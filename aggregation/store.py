@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregation.windows import EVENT_DTYPE, Instrument
+from collectors import clock
 from collectors.record import Liquidation, Side
 from collectors.sqlite import execute, executemany
 
@@ -92,10 +93,6 @@ _SELECT_EVENTS = (
     "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms "
     "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms"
 )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,9 +354,9 @@ class LiquidationStore:
                 await execute(
                     db,
                     "INSERT OR REPLACE INTO backfills VALUES (?, ?, ?, ?, ?)",
-                    (item.feed_id, item.start_ms, item.end_ms, item.events, _now_ms()),
+                    (item.feed_id, item.start_ms, item.end_ms, item.events, clock.now_ms()),
                 )
-        now = _now_ms()
+        now = clock.now_ms()
         await execute(db, "INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now,))
         await db.commit()
         self.stats.written += written
@@ -396,7 +393,7 @@ class LiquidationStore:
     async def maintain(self, now_ms: int | None = None) -> None:
         """Seal finished minutes, rebuild dirty segments and prune beyond retention."""
         async with self._lock:
-            now = _now_ms() if now_ms is None else now_ms
+            now = clock.now_ms() if now_ms is None else now_ms
             self._last_maintenance = time.monotonic()
             await self._seal((now // 1000 - self._seal_after_s) * 1000 // _MINUTE_MS - 1)
             await self._prune(now - self._retention_s * 1000)
