@@ -9,7 +9,8 @@ import numpy as np
 
 import collectors.clock
 from aggregation.coverage import CoverageTracker, FeedCoverage
-from aggregation.windows import MAX_EXCHANGES, FloatArray, IntArray, WindowStore
+from aggregation.events import MAX_EXCHANGES, FloatArray, IntArray
+from aggregation.windows import WindowStore
 from collectors.record import Liquidation
 
 

@@ -27,7 +27,7 @@ import aiosqlite
 import numpy as np
 import numpy.typing as npt
 
-from aggregation.windows import EVENT_DTYPE, Instrument
+from aggregation.events import EVENT_DTYPE, Instrument
 from collectors import clock
 from collectors.record import Liquidation, Side
 from collectors.sqlite import execute, executemany
