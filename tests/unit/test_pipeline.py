@@ -29,3 +29,45 @@ async def test_a_window_store_bug_is_logged_counted_and_the_row_kept(
     assert "window store failed" in caplog.text
     async with LiquidationStore(tmp_path / "bot.db") as store:
         assert await store.count_events() == 1
+
+
+def okx(ts_ms: int, qty: float = 1.0) -> Liquidation:
+    return Liquidation(
+        "okx",
+        "swap",
+        "BTC-USDT-SWAP",
+        "BTC",
+        Side.LONG,
+        80_000.0,
+        qty,
+        80_000.0 * qty,
+        ts_ms,
+        ts_ms,
+    )
+
+
+async def test_listeners_hear_each_new_event_once_and_a_failing_one_silences_no_other(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    aggregation = Aggregation(LiquidationStore(tmp_path / "bot.db"), WindowStore(), [])
+    heard: list[Liquidation] = []
+
+    def broken(record: Liquidation) -> None:
+        raise RuntimeError("listener bug")
+
+    aggregation.add_listener(broken)
+    aggregation.add_listener(heard.append)
+    first, second = okx(1_800_000_000_000), okx(1_800_000_001_000)
+    aggregation.on_liquidation(first)
+    aggregation.on_liquidation(first)  # a duplicate is counted, never forwarded
+    aggregation.remove_listener(broken)
+    aggregation.on_liquidation(second)
+    assert heard == [first, second]
+    assert aggregation.listener_errors == 1
+    assert aggregation.windows.counters.counted == 2
+    assert aggregation.windows.counters.duplicates == 1
+    assert aggregation.store.pending() == 2  # both new events are stored, whatever a listener did
+    assert "listener" in caplog.text
+    assert "listener bug" in caplog.text
+    with pytest.raises(ValueError, match=r"not in list"):
+        aggregation.remove_listener(broken)
