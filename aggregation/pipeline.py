@@ -62,7 +62,9 @@ class Aggregation:
             clock=clock,
             min_gap_ms=min_backfill_gap_ms,
         )
-        self.queries = LiquidationQueries(windows, self.coverage, clock)
+        self.queries = LiquidationQueries(
+            windows, self.coverage, clock, store=store, backfill=self.backfill.stats
+        )
         self.errors = 0  # window store failures
         self.listener_errors = 0
         self._listeners: tuple[LiquidationListener, ...] = ()

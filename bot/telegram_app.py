@@ -157,12 +157,11 @@ async def _initialize(application: Application, retry_s: float) -> None:  # type
 
 def _status_lines(runtime: Runtime, services: Services, started: float) -> list[str]:
     now = time.time_ns() // 1_000_000
-    aggregation = runtime.aggregation
+    health = runtime.queries.ingest_health()
     dispatch = services.dispatcher.stats
     lines = [f"uptime {format_duration(time.monotonic() - started)}"]
     lines += [format_status_line(s, now) for s in runtime.feed_stats()]
-    store = aggregation.store
-    lines.append(format_ingest_line(aggregation.windows.counters, store.stats, store.pending()))
+    lines.append(format_ingest_line(health.ingest, health.store, health.pending))
     lines.append(
         f"alerts: {dispatch.alerts_queued:,} queued, {dispatch.alerts_delivered:,} delivered in "
         f"{dispatch.messages_sent:,} messages ({dispatch.digests_sent:,} digests), "
@@ -182,12 +181,12 @@ def _status_lines(runtime: Runtime, services: Services, started: float) -> list[
         f"{services.cascades.active():,} open, {cascade.started:,} started, "
         f"{cascade.edits:,} edits, {cascade.abandoned:,} abandoned"
     )
-    backfill = runtime.aggregation.backfill.stats
+    backfill = health.backfill
     lines.append(
         f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
         f"{backfill.errors:,} errors"
     )
-    lines.append(f"database: {store.db_bytes() / 1e6:,.1f} MB at {store.path}")
+    lines.append(f"database: {health.db_bytes / 1e6:,.1f} MB at {health.db_path}")
     return lines
 
 
