@@ -1,18 +1,28 @@
-"""Tie the in-memory windows, the SQLite store and coverage together behind one ingest path."""
+"""Take what the collectors produce: count and store it, track coverage, tell the listeners.
+
+`Aggregation` is the collectors' sink. Every new liquidation goes one way: into the windows and
+the store, then to the listeners (console printer, alert router, cascade detector). A feed
+coming back up after an outage queues a backfill of the gap when the feed has a history source.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import collectors.clock
+from aggregation.backfill import MIN_BACKFILL_GAP_MS, GapBackfill
 from aggregation.coverage import CoverageTracker, FeedInfo
-from aggregation.query import LiquidationQueries, wall_clock_ms
+from aggregation.query import LiquidationQueries
 from aggregation.store import LiquidationStore
-from aggregation.windows import IngestCounters, Outcome, WindowStore
-from collectors.record import Liquidation
+from aggregation.windows import Outcome, WindowStore
+from collectors.record import FeedStateChange, HistorySource, Liquidation
 
 log = logging.getLogger(__name__)
+
+LiquidationListener = Callable[[Liquidation], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +34,10 @@ class StartReport:
 
 
 class Aggregation:
-    """Ingest liquidations and feed states into memory and disk; answer queries.
+    """The collectors' sink: ingest liquidations and feed states into memory and disk.
 
-    `ingest` never waits on the disk: it updates the windows and buffers the row for the
-    store's writer task (`run`).
+    `on_liquidation` never waits on the disk: it updates the windows, buffers the row for the
+    store's writer and calls the listeners. `run` runs the writer and the gap backfills.
     """
 
     def __init__(
@@ -35,13 +45,29 @@ class Aggregation:
         store: LiquidationStore,
         windows: WindowStore,
         feeds: Sequence[FeedInfo],
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = collectors.clock.now_ms,
+        *,
+        history: Mapping[str, HistorySource] | None = None,
+        min_backfill_gap_ms: int = MIN_BACKFILL_GAP_MS,
     ) -> None:
         self.store = store
         self.windows = windows
         self.coverage = CoverageTracker(feeds)
-        self.queries = LiquidationQueries(windows, self.coverage, clock)
-        self.errors = 0
+        self.backfill = GapBackfill(
+            history or {},
+            windows=windows,
+            coverage=self.coverage,
+            store=store,
+            ingest=self.ingest,
+            clock=clock,
+            min_gap_ms=min_backfill_gap_ms,
+        )
+        self.queries = LiquidationQueries(
+            windows, self.coverage, clock, store=store, backfill=self.backfill.stats
+        )
+        self.errors = 0  # window store failures
+        self.listener_errors = 0
+        self._listeners: tuple[LiquidationListener, ...] = ()
         self._clock = clock
 
     async def start(self) -> StartReport:
@@ -67,10 +93,51 @@ class Aggregation:
         log.info("rebuilt %d events from %s", loaded, self.store.path)
         return StartReport(loaded, snapshot.heartbeat_ms)
 
+    # --- the collectors' sink -------------------------------------------------------------
+
+    def on_liquidation(self, record: Liquidation) -> None:
+        """Count and store an event; tell the listeners unless it is a duplicate.
+
+        An event older than every window (stale) is still news to a listener; those that act
+        on freshness (alerts) check the event's age themselves. A listener that raises is
+        logged and counted; the others still hear of the event.
+        """
+        if self.ingest(record) is Outcome.DUPLICATE:
+            return
+        for listener in self._listeners:
+            try:
+                listener(record)
+            except Exception:  # one consumer's bug must not silence the others or the feed
+                self.listener_errors += 1
+                log.exception("listener %r failed on %r", listener, record)
+
+    def on_feed_state(self, change: FeedStateChange) -> None:
+        """Record a feed's up/down transition; after an outage, queue a backfill of the gap."""
+        gap_start = None
+        if change.up:
+            gap_start = self.coverage.last_down_start(change.feed_id, change.ts_ms)
+        self.coverage.feed_state(change.feed_id, change.up, change.ts_ms)
+        self.store.enqueue_state(change.feed_id, change.up, change.ts_ms, change.reason)
+        if gap_start is not None:
+            self.backfill.gap_closed(change.feed_id, gap_start, change.ts_ms)
+
+    # --- listeners ------------------------------------------------------------------------
+
+    def add_listener(self, listener: LiquidationListener) -> None:
+        """Call `listener` with every new liquidation from now on."""
+        self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: LiquidationListener) -> None:
+        """Stop calling `listener`; ValueError if it was not added."""
+        listeners = list(self._listeners)
+        listeners.remove(listener)
+        self._listeners = tuple(listeners)
+
     def ingest(self, record: Liquidation) -> Outcome:
         """Count an event in memory and buffer it for the database (duplicates are dropped).
 
-        Never raises: an unexpected error is logged and counted, and the event is still stored.
+        The listeners are not told (history merges through here). Never raises: an unexpected
+        error is logged and counted, and the event is still stored.
         """
         try:
             outcome = self.windows.add(record)
@@ -82,28 +149,8 @@ class Aggregation:
             self.store.enqueue(record)  # stale events are stored too, just not counted live
         return outcome
 
-    def ingest_backfill(
-        self, feed_id: str, start_ms: int, end_ms: int, records: Iterable[Liquidation]
-    ) -> IngestCounters:
-        """Merge a gap's history through the idempotent path and mark the gap backfilled."""
-        counters = IngestCounters()
-        for record in records:
-            outcome = self.ingest(record)
-            if outcome is Outcome.COUNTED:
-                counters.counted += 1
-            elif outcome is Outcome.DUPLICATE:
-                counters.duplicates += 1
-            else:
-                counters.stale += 1
-        self.coverage.mark_backfilled(feed_id, start_ms, end_ms)
-        self.store.enqueue_backfill(feed_id, start_ms, end_ms, counters.counted)
-        return counters
-
-    def feed_state(self, feed_id: str, up: bool, ts_ms: int, reason: str) -> None:
-        """Record a feed's up/down transition in coverage and on disk."""
-        self.coverage.feed_state(feed_id, up, ts_ms)
-        self.store.enqueue_state(feed_id, up, ts_ms, reason)
-
     async def run(self) -> None:
-        """Run the database writer forever."""
-        await self.store.run()
+        """Run the database writer and the gap backfills until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.store.run(), name="liquidation-writer")
+            group.create_task(self.backfill.run(), name="gap-backfill")

@@ -1,168 +1,79 @@
-"""Answer the bot's questions about liquidations with typed results: the only read API."""
+"""Answer the bot's questions about liquidations with typed results: the only read API.
+
+Every type the bot reads is re-exported here (`__all__`), so the bot imports nothing else from
+aggregation.
+"""
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from aggregation.coverage import CoverageTracker, FeedCoverage
-from aggregation.windows import MAX_EXCHANGES, FloatArray, IntArray, WindowStore
+import collectors.clock
+from aggregation.backfill import BackfillStats
+from aggregation.coverage import CoverageTracker, FeedCoverage, Gap
+from aggregation.events import MAX_EXCHANGES, FloatArray, IntArray
+from aggregation.results import (
+    BUCKET_STEPS_S,
+    DEFAULT_BUCKETS,
+    EMPTY,
+    AssetTotals,
+    ExchangeTotals,
+    IngestHealth,
+    Leaderboard,
+    PeriodSummary,
+    RankedAsset,
+    Series,
+    SideTotals,
+    WindowTotals,
+    bucket_seconds,
+)
+from aggregation.store import LiquidationStore, StoreStats
+from aggregation.windows import IngestCounters, WindowStore
 from collectors.record import Liquidation
 
-
-def wall_clock_ms() -> int:
-    """Return the current time in milliseconds."""
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class SideTotals:
-    """Liquidated USD and event counts, long and short."""
-
-    long_usd: float
-    short_usd: float
-    long_count: int
-    short_count: int
-
-    @property
-    def total_usd(self) -> float:
-        """Return long plus short USD."""
-        return self.long_usd + self.short_usd
-
-    @property
-    def count(self) -> int:
-        """Return long plus short events."""
-        return self.long_count + self.short_count
-
-
-EMPTY = SideTotals(0.0, 0.0, 0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class ExchangeTotals:
-    """One exchange's totals."""
-
-    exchange: str
-    totals: SideTotals
-
-
-@dataclass(frozen=True, slots=True)
-class WindowTotals:
-    """Totals of one rolling window ending at `end_ms`, overall and per exchange."""
-
-    window_s: int
-    end_ms: int
-    totals: SideTotals
-    exchanges: tuple[ExchangeTotals, ...]  # exchanges with events, largest first
-
-
-@dataclass(frozen=True, slots=True)
-class RankedAsset:
-    """An asset on a leaderboard."""
-
-    asset: str
-    usd: float
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Leaderboard:
-    """The most-liquidated assets of a window, on each side."""
-
-    window_s: int
-    end_ms: int
-    longs: tuple[RankedAsset, ...]
-    shorts: tuple[RankedAsset, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AssetTotals:
-    """One asset's totals in a window."""
-
-    asset: str
-    totals: SideTotals
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodSummary:
-    """Everything a scheduled summary reports for [start_ms, end_ms)."""
-
-    start_ms: int
-    end_ms: int
-    totals: SideTotals
-    exchanges: tuple[ExchangeTotals, ...]
-    longs: tuple[RankedAsset, ...]
-    shorts: tuple[RankedAsset, ...]
-    largest: Liquidation | None
-    coverage: tuple[FeedCoverage, ...]
-
-
-# Bucket lengths a chart may use: round steps that divide a minute, an hour or a day.
-BUCKET_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
-                  7200, 10800, 21600, 43200)  # fmt: skip
-DEFAULT_BUCKETS = 60
-
-
-def bucket_seconds(span_s: int, buckets: int = DEFAULT_BUCKETS) -> int:
-    """Return the shortest step of BUCKET_STEPS_S that cuts span_s into at most `buckets`."""
-    if span_s <= 0 or buckets <= 0:
-        raise ValueError("the span and the number of buckets must be positive")
-    for step in BUCKET_STEPS_S:
-        if -(-span_s // step) <= buckets:
-            return step
-    return -(-span_s // buckets)
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """Liquidated USD per time bucket, exchange and side over [start_ms, end_ms).
-
-    Buckets end at `end_ms` and are `bucket_s` long; only the oldest can be shorter (when
-    `bucket_s` does not divide the span): `edges_ms` gives the exact bounds.
-    `long_usd[e][b]` is exchange `exchanges[e]`'s long-liquidated USD in bucket b.
-    """
-
-    start_ms: int
-    end_ms: int
-    bucket_s: int
-    asset: str | None  # None: every asset
-    exchanges: tuple[str, ...]  # exchanges with events in the span, by name
-    long_usd: tuple[tuple[float, ...], ...]
-    short_usd: tuple[tuple[float, ...], ...]
-    totals: SideTotals
-
-    @property
-    def buckets(self) -> int:
-        """Return the number of buckets."""
-        return -(-(self.end_ms - self.start_ms) // (self.bucket_s * 1000))
-
-    @property
-    def span_s(self) -> int:
-        """Return the covered seconds (the window length)."""
-        return (self.end_ms - self.start_ms) // 1000
-
-    @property
-    def edges_ms(self) -> tuple[int, ...]:
-        """Return the buckets + 1 bucket bounds, oldest first (the first is start_ms)."""
-        n, step = self.buckets, self.bucket_s * 1000
-        return (self.start_ms, *(self.end_ms - (n - i) * step for i in range(1, n + 1)))
+__all__ = [
+    "BUCKET_STEPS_S",
+    "DEFAULT_BUCKETS",
+    "EMPTY",
+    "AssetTotals",
+    "BackfillStats",
+    "ExchangeTotals",
+    "FeedCoverage",
+    "Gap",
+    "IngestCounters",
+    "IngestHealth",
+    "Leaderboard",
+    "LiquidationQueries",
+    "PeriodSummary",
+    "RankedAsset",
+    "Series",
+    "SideTotals",
+    "StoreStats",
+    "WindowTotals",
+    "bucket_seconds",
+]
 
 
 class LiquidationQueries:
-    """Read windows, leaderboards, latest and largest events, and coverage."""
+    """Read windows, leaderboards, latest and largest events, coverage and ingest health."""
 
     def __init__(
         self,
         windows: WindowStore,
         coverage: CoverageTracker,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = collectors.clock.now_ms,
+        *,
+        store: LiquidationStore | None = None,
+        backfill: BackfillStats | None = None,
     ) -> None:
         self._windows = windows
         self._coverage = coverage
         self._clock = clock
+        self._store = store
+        self._backfill = backfill
 
     @property
     def windows_s(self) -> tuple[int, ...]:
@@ -337,6 +248,18 @@ class LiquidationQueries:
         """Return each feed's coverage of the window ending now."""
         end = self.now_ms() if now_ms is None else now_ms
         return self._coverage.report(end - window_s * 1000, end)
+
+    def ingest_health(self) -> IngestHealth:
+        """Return the ingest, database and backfill counters, the write backlog and file size."""
+        store = self._store
+        return IngestHealth(
+            ingest=dataclasses.replace(self._windows.counters),
+            store=StoreStats() if store is None else dataclasses.replace(store.stats),
+            pending=0 if store is None else store.pending(),
+            db_bytes=0 if store is None else store.db_bytes(),
+            db_path=None if store is None else store.path,
+            backfill=dataclasses.replace(self._backfill or BackfillStats()),
+        )
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -15,119 +15,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import numpy as np
-import numpy.typing as npt
 
-from aggregation.sql import execute, executemany
-from aggregation.windows import EVENT_DTYPE, Instrument
+from aggregation.events import MINUTE_MS
+from aggregation.maintenance import prune, seal
+from aggregation.schema import INSERT_EVENT, SCHEMA, SCHEMA_VERSION
+from aggregation.snapshot import Snapshot, read_snapshot
+from collectors import clock
 from collectors.record import Liquidation, Side
+from collectors.sqlite import execute, executemany
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-_MINUTE_MS = 60_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    name  TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS instruments (
-    id       INTEGER PRIMARY KEY,
-    exchange TEXT NOT NULL,
-    market   TEXT NOT NULL,
-    symbol   TEXT NOT NULL,
-    base     TEXT NOT NULL,
-    UNIQUE (exchange, market, symbol)
-);
-CREATE TABLE IF NOT EXISTS liquidations (
-    ts_ms         INTEGER NOT NULL,
-    instrument_id INTEGER NOT NULL REFERENCES instruments (id),
-    side          INTEGER NOT NULL CHECK (side IN (0, 1)),
-    qty_base      REAL NOT NULL,
-    price         REAL NOT NULL,
-    notional_usd  REAL NOT NULL,
-    recv_ms       INTEGER NOT NULL,
-    PRIMARY KEY (ts_ms, instrument_id, side, qty_base, price)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS segments (
-    minute INTEGER PRIMARY KEY,
-    dirty  INTEGER NOT NULL,
-    rows   INTEGER NOT NULL,
-    data   BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feed_intervals (
-    feed_id  TEXT NOT NULL,
-    up       INTEGER NOT NULL,
-    start_ms INTEGER NOT NULL,
-    end_ms   INTEGER,
-    reason   TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (feed_id, start_ms)
-);
-CREATE TABLE IF NOT EXISTS backfills (
-    feed_id  TEXT NOT NULL,
-    start_ms INTEGER NOT NULL,
-    end_ms   INTEGER NOT NULL,
-    events   INTEGER NOT NULL,
-    done_ms  INTEGER NOT NULL,
-    PRIMARY KEY (feed_id, start_ms, end_ms)
-);
-"""
-
-_INSERT_EVENT = (
-    "INSERT OR IGNORE INTO liquidations "
-    "(ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_SELECT_EVENTS = (
-    "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms "
-    "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms"
-)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class FeedIntervalRow:
-    """A stored span during which a feed was up or down (`end_ms` None: still open)."""
-
-    feed_id: str
-    up: bool
-    start_ms: int
-    end_ms: int | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class BackfillRow:
-    """A stored record that a gap of a feed was backfilled."""
-
-    feed_id: str
-    start_ms: int
-    end_ms: int
-    events: int
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What a restart needs: the events since a time, and the feed history."""
-
-    events: npt.NDArray[np.void]  # EVENT_DTYPE, sorted by ts; `inst` indexes `instruments`
-    instruments: list[Instrument]
-    intervals: list[FeedIntervalRow]
-    backfills: list[BackfillRow]
-    heartbeat_ms: int | None  # when the previous process last wrote
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +85,7 @@ class LiquidationStore:
         max_pending: int = 1_000_000,
         seal_after_s: int = 120,
         maintenance_interval_s: float = 30.0,
-        prune_step_ms: int = 10 * _MINUTE_MS,
+        prune_step_ms: int = 10 * MINUTE_MS,
     ) -> None:
         self.path = Path(path)
         self.stats = StoreStats()
@@ -196,7 +101,6 @@ class LiquidationStore:
         self._wake = asyncio.Event()
         self._instrument_ids: dict[tuple[str, str, str], int] = {}
         self._frontier: int = -1  # every minute <= frontier with rows has a segment row
-        self._segment_minutes: set[int] = set()
         self._last_maintenance = 0.0
         self._drop_logged_at = 0.0
         self._lock = asyncio.Lock()
@@ -210,7 +114,7 @@ class LiquidationStore:
         await execute(db, "PRAGMA journal_mode=WAL")
         await execute(db, "PRAGMA synchronous=NORMAL")
         await execute(db, "PRAGMA foreign_keys=ON")
-        await db.executescript(_SCHEMA)
+        await db.executescript(SCHEMA)
         async with db.execute("SELECT value FROM meta WHERE name = 'schema_version'") as cur:
             row = await cur.fetchone()
         if row is None:
@@ -229,8 +133,6 @@ class LiquidationStore:
         async with db.execute("SELECT value FROM meta WHERE name = 'seal_frontier'") as cur:
             row = await cur.fetchone()
         self._frontier = -1 if row is None else int(row[0])
-        async with db.execute("SELECT minute FROM segments") as cur:
-            self._segment_minutes = {int(minute) async for (minute,) in cur}
         return self
 
     async def close(self) -> None:
@@ -326,12 +228,12 @@ class LiquidationStore:
             for r in records
         ]
         before = db.total_changes
-        await executemany(db, _INSERT_EVENT, rows)
+        await executemany(db, INSERT_EVENT, rows)
         written = db.total_changes - before
         # A write at or before the frontier makes that minute's segment stale (or creates a
         # placeholder for a minute that had no rows): mark it dirty in this same transaction.
         frontier = self._frontier
-        sealed = {m for m in {r.ts_ms // _MINUTE_MS for r in records} if m <= frontier}
+        sealed = {m for m in {r.ts_ms // MINUTE_MS for r in records} if m <= frontier}
         if sealed:
             await executemany(
                 db,
@@ -339,7 +241,6 @@ class LiquidationStore:
                 "ON CONFLICT (minute) DO UPDATE SET dirty = 1",
                 [(minute,) for minute in sorted(sealed)],
             )
-            self._segment_minutes |= sealed
         for item in batch:
             if isinstance(item, _StateChange):
                 await execute(
@@ -357,9 +258,9 @@ class LiquidationStore:
                 await execute(
                     db,
                     "INSERT OR REPLACE INTO backfills VALUES (?, ?, ?, ?, ?)",
-                    (item.feed_id, item.start_ms, item.end_ms, item.events, _now_ms()),
+                    (item.feed_id, item.start_ms, item.end_ms, item.events, clock.now_ms()),
                 )
-        now = _now_ms()
+        now = clock.now_ms()
         await execute(db, "INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now,))
         await db.commit()
         self.stats.written += written
@@ -396,68 +297,21 @@ class LiquidationStore:
     async def maintain(self, now_ms: int | None = None) -> None:
         """Seal finished minutes, rebuild dirty segments and prune beyond retention."""
         async with self._lock:
-            now = _now_ms() if now_ms is None else now_ms
+            now = clock.now_ms() if now_ms is None else now_ms
             self._last_maintenance = time.monotonic()
-            await self._seal((now // 1000 - self._seal_after_s) * 1000 // _MINUTE_MS - 1)
-            await self._prune(now - self._retention_s * 1000)
-
-    async def _seal(self, up_to_minute: int) -> None:
-        db = self._conn()
-        async with db.execute("SELECT minute FROM segments WHERE dirty = 1") as cur:
-            dirty = [int(minute) async for (minute,) in cur]
-        ranges = [(m, m) for m in dirty]
-        if up_to_minute > self._frontier:
-            ranges.append((self._frontier + 1, up_to_minute))
-        for first, last in ranges:
-            rows = await db.execute_fetchall(
-                _SELECT_EVENTS, (first * _MINUTE_MS, (last + 1) * _MINUTE_MS)
-            )
-            segments = await asyncio.to_thread(_pack_minutes, list(rows))
-            await executemany(
-                db,
-                "INSERT OR REPLACE INTO segments (minute, dirty, rows, data) VALUES (?, 0, ?, ?)",
-                segments,
-            )
-            if first == last and first in dirty and not segments:
-                await execute(db, "DELETE FROM segments WHERE minute = ?", (first,))
-            self._segment_minutes |= {minute for minute, _, _ in segments}
-            self.stats.segments_sealed += len(segments)
-        if up_to_minute > self._frontier:
-            await execute(
-                db, "INSERT OR REPLACE INTO meta VALUES ('seal_frontier', ?)", (up_to_minute,)
-            )
-            self._frontier = up_to_minute
-        await db.commit()
-
-    async def _prune(self, cutoff_ms: int) -> None:
-        db = self._conn()
-        async with db.execute("SELECT MIN(ts_ms) FROM liquidations") as cur:
-            row = await cur.fetchone()
-        oldest = None if row is None or row[0] is None else int(row[0])
-        while oldest is not None and oldest < cutoff_ms:
-            step = min(cutoff_ms, oldest + self._prune_step_ms)
-            cursor = await execute(db, "DELETE FROM liquidations WHERE ts_ms < ?", (step,))
-            self.stats.rows_pruned += max(cursor.rowcount, 0)
-            await db.commit()
-            oldest = step
-        cutoff_minute = cutoff_ms // _MINUTE_MS
-        await execute(db, "DELETE FROM segments WHERE minute < ?", (cutoff_minute,))
-        if cutoff_ms % _MINUTE_MS:
-            # The cut went through this minute: its segment still holds the pruned rows.
-            await execute(db, "UPDATE segments SET dirty = 1 WHERE minute = ?", (cutoff_minute,))
-        await execute(
-            db, "DELETE FROM feed_intervals WHERE end_ms IS NOT NULL AND end_ms < ?", (cutoff_ms,)
-        )
-        await execute(db, "DELETE FROM backfills WHERE end_ms < ?", (cutoff_ms,))
-        await db.commit()
-        self._segment_minutes = {m for m in self._segment_minutes if m >= cutoff_minute}
+            db = self._conn()
+            up_to_minute = (now // 1000 - self._seal_after_s) * 1000 // MINUTE_MS - 1
+            self._frontier, sealed = await seal(db, self._frontier, up_to_minute)
+            self.stats.segments_sealed += sealed
+            cutoff_ms = now - self._retention_s * 1000
+            self.stats.rows_pruned += await prune(db, cutoff_ms, self._prune_step_ms)
 
     # --- reads ----------------------------------------------------------------------------
 
     async def snapshot(self, since_ms: int) -> Snapshot:
         """Return the events with ts >= since_ms and the feed history, for a restart."""
         await self.flush()
-        return await asyncio.to_thread(_read_snapshot, self.path, since_ms)
+        return await asyncio.to_thread(read_snapshot, self.path, since_ms)
 
     async def close_open_intervals(self, at_ms: int) -> int:
         """Close intervals a previous process left open (it stopped at `at_ms`)."""
@@ -486,88 +340,6 @@ class LiquidationStore:
     def pending(self) -> int:
         """Return how many items wait for the next flush."""
         return len(self._buffer)
-
-
-def _pack_minutes(rows: Sequence[Any]) -> list[tuple[int, int, bytes]]:
-    """Pack rows (sorted by ts) into one (minute, count, blob) per minute."""
-    if not rows:
-        return []
-    events = np.array(rows, dtype=EVENT_DTYPE)
-    minutes = events["ts"] // _MINUTE_MS
-    bounds = np.flatnonzero(np.diff(minutes)) + 1
-    starts = np.concatenate(([0], bounds)).tolist()
-    ends = np.concatenate((bounds, [len(events)])).tolist()
-    return [
-        (int(minutes[start]), end - start, events[start:end].tobytes())
-        for start, end in zip(starts, ends, strict=True)
-    ]
-
-
-def _read_snapshot(path: Path, since_ms: int) -> Snapshot:
-    """Read a snapshot with a private read connection (runs in a worker thread)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-    try:
-        instruments_rows = db.execute(
-            "SELECT id, exchange, market, symbol, base FROM instruments ORDER BY id"
-        ).fetchall()
-        index_of = {int(row[0]): position for position, row in enumerate(instruments_rows)}
-        instruments = [Instrument(r[1], r[2], r[3], r[4]) for r in instruments_rows]
-        frontier_row = db.execute("SELECT value FROM meta WHERE name = 'seal_frontier'").fetchone()
-        frontier = -1 if frontier_row is None else int(frontier_row[0])
-        first_minute = since_ms // _MINUTE_MS
-        parts: list[npt.NDArray[np.void]] = []
-        clean: set[int] = set()
-        for minute, data in db.execute(
-            "SELECT minute, data FROM segments WHERE minute >= ? AND dirty = 0 ORDER BY minute",
-            (first_minute,),
-        ):
-            parts.append(np.frombuffer(data, dtype=EVENT_DTYPE))
-            clean.add(int(minute))
-        # Rows for every minute without a clean segment: dirty ones and the unsealed tail.
-        dirty = [
-            int(m)
-            for (m,) in db.execute(
-                "SELECT minute FROM segments WHERE minute >= ? AND dirty = 1", (first_minute,)
-            )
-        ]
-        spans = [(m * _MINUTE_MS, (m + 1) * _MINUTE_MS) for m in dirty]
-        spans.append((max(since_ms, (frontier + 1) * _MINUTE_MS), 2**62))
-        for lo, hi in spans:
-            rows = np.fromiter(db.execute(_SELECT_EVENTS, (lo, hi)), dtype=EVENT_DTYPE, count=-1)
-            if len(rows):
-                parts.append(rows)
-        events = np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
-        events = events[events["ts"] >= since_ms]
-        events = events[np.argsort(events["ts"], kind="stable")]
-        if len(events):
-            mapping = np.zeros(max(index_of) + 1, dtype=np.int32)
-            for ident, position in index_of.items():
-                mapping[ident] = position
-            events = events.copy()
-            events["inst"] = mapping[events["inst"]]
-        intervals = [
-            FeedIntervalRow(r[0], bool(r[1]), int(r[2]), None if r[3] is None else int(r[3]), r[4])
-            for r in db.execute(
-                "SELECT feed_id, up, start_ms, end_ms, reason FROM feed_intervals "
-                "ORDER BY feed_id, start_ms"
-            )
-        ]
-        backfills = [
-            BackfillRow(r[0], int(r[1]), int(r[2]), int(r[3]))
-            for r in db.execute(
-                "SELECT feed_id, start_ms, end_ms, events FROM backfills ORDER BY start_ms"
-            )
-        ]
-        heartbeat = db.execute("SELECT value FROM meta WHERE name = 'heartbeat_ms'").fetchone()
-        return Snapshot(
-            events=events,
-            instruments=instruments,
-            intervals=intervals,
-            backfills=backfills,
-            heartbeat_ms=None if heartbeat is None else int(heartbeat[0]),
-        )
-    finally:
-        db.close()
 
 
 async def _uncancelled(write: Coroutine[Any, Any, None]) -> None:

@@ -1,9 +1,9 @@
 """Keep rolling-window totals, leaderboards and latest events of liquidations in memory.
 
-Events are stored column-wise in one chunk per minute of EVENT time (so a late event lands in its
-own minute) at about 48 bytes each. Window totals per (asset, exchange, side) are maintained
-incrementally: `add` only appends, and `advance(now)` folds the seconds that entered and left
-each window in vectorized batches. A query therefore costs O(assets), never O(events in window).
+Events are kept by `aggregation.events.EventLog` (column-wise, one chunk per minute of EVENT
+time). Window totals per (asset, exchange, side) are maintained incrementally: `add` only
+appends, and `advance(now)` folds the seconds that entered and left each window in vectorized
+batches. A query therefore costs O(assets), never O(events in window).
 
 Window semantics (exact to the second): at time `now_ms`, a window of W seconds holds the
 events whose second `ts_ms // 1000` lies in `(now_ms // 1000 - W, now_ms // 1000]`.
@@ -21,31 +21,20 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from aggregation.events import (
+    MAX_EXCHANGES,
+    MINUTE_MS,
+    Chunk,
+    EventLog,
+    FloatArray,
+    Instrument,
+    IntArray,
+)
 from collectors.record import Liquidation, Side
 
 DEFAULT_WINDOWS_S = (180, 900, 3600, 14400, 86400)
 # Memory keeps at least a day, whatever the windows: daily summaries read it.
 MIN_RETENTION_S = 86400
-MAX_EXCHANGES = 8  # key layout: ((asset * MAX_EXCHANGES) + exchange) * 2 + side
-_MINUTE_MS = 60_000
-
-SIDES = (Side.LONG, Side.SHORT)
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-# The packed column layout shared with the SQLite segments (one row per event).
-EVENT_DTYPE = np.dtype(
-    [
-        ("ts", "<i8"),
-        ("inst", "<i4"),
-        ("side", "<i1"),
-        ("qty", "<f8"),
-        ("price", "<f8"),
-        ("usd", "<f8"),
-        ("recv", "<i8"),
-    ]
-)
 
 
 class Outcome(enum.Enum):
@@ -66,35 +55,6 @@ class IngestCounters:
     clamped: int = 0  # event time too far in the future: set to the receive time
 
 
-@dataclass(frozen=True, slots=True)
-class Instrument:
-    """An instrument as the store knows it."""
-
-    exchange: str
-    market: str
-    symbol: str
-    base: str
-
-
-class _Chunk:
-    """The events of one minute, column by column."""
-
-    __slots__ = ("inst", "key", "price", "qty", "recv", "top", "ts", "usd")
-
-    def __init__(self) -> None:
-        self.ts = array("q")
-        self.key = array("i")
-        self.inst = array("i")
-        self.usd = array("d")
-        self.price = array("d")
-        self.qty = array("d")
-        self.recv = array("q")
-        self.top: IntArray | None = None  # cached positions of the largest events
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-
 @dataclass(slots=True)
 class _Pending:
     """Events that arrived for seconds already folded into the window totals."""
@@ -104,7 +64,7 @@ class _Pending:
     usd: array[float] = field(default_factory=lambda: array("d"))
 
 
-class WindowStore:
+class WindowStore(EventLog):
     """Rolling windows, leaderboards, largest and latest liquidations, in memory."""
 
     def __init__(
@@ -121,16 +81,11 @@ class WindowStore:
         self.retention_s = max(*self.windows_s, min_retention_s)
         self.counters = IngestCounters()
         self._future_tolerance_ms = future_tolerance_ms
-        # Names <-> indices.
+        super().__init__()  # the events and the names they refer to
+        # Names -> indices and totals keys.
         self._inst_index: dict[tuple[str, str, str], int] = {}
-        self.instruments: list[Instrument] = []
         self._inst_key_base: list[int] = []
-        self._assets: dict[str, int] = {}
-        self.asset_names: list[str] = []
-        self._exchanges: dict[str, int] = {}
-        self.exchange_names: list[str] = []
-        # Events and totals.
-        self._chunks: dict[int, _Chunk] = {}
+        # Totals.
         self._capacity_assets = 64
         n_keys = self._capacity_assets * MAX_EXCHANGES * 2
         self._usd: FloatArray = np.zeros((len(self.windows_s), n_keys))
@@ -178,10 +133,6 @@ class WindowStore:
         count[:, : self._count.shape[1]] = self._count
         self._usd, self._count = usd, count
 
-    def asset_index(self, asset: str) -> int | None:
-        """Return the index of an asset name, or None if it was never seen."""
-        return self._assets.get(asset)
-
     # --- ingest ---------------------------------------------------------------------------
 
     def add(self, record: Liquidation) -> Outcome:
@@ -218,10 +169,10 @@ class WindowStore:
                 self._evicted_max_ts = old_ts
         key = self._inst_key_base[inst] + side
         usd = record.notional_usd
-        minute = ts // _MINUTE_MS
+        minute = ts // MINUTE_MS
         chunk = self._chunks.get(minute)
         if chunk is None:
-            chunk = self._chunks[minute] = _Chunk()
+            chunk = self._chunks[minute] = Chunk()
         chunk.ts.append(ts)
         chunk.key.append(key)
         chunk.inst.append(inst)
@@ -257,7 +208,7 @@ class WindowStore:
     def _stored(self, identity: tuple[int, int, int, float, float]) -> bool:
         """Compare against the stored columns of the event's minute (the exact, slower path)."""
         inst, ts, side, qty, price = identity
-        chunk = self._chunks.get(ts // _MINUTE_MS)
+        chunk = self._chunks.get(ts // MINUTE_MS)
         if chunk is None:
             return False
         positions = np.flatnonzero(np.frombuffer(chunk.ts, dtype=np.int64) == ts)
@@ -287,7 +238,7 @@ class WindowStore:
         inst = mapping[events["inst"]]
         key = np.asarray(self._inst_key_base, dtype=np.int64)[inst] + events["side"]
         ts = events["ts"]
-        minutes = ts // _MINUTE_MS
+        minutes = ts // MINUTE_MS
         bounds = np.flatnonzero(np.diff(minutes)) + 1
         starts = np.concatenate(([0], bounds))
         ends = np.concatenate((bounds, [len(ts)]))
@@ -301,30 +252,13 @@ class WindowStore:
             "recv": events["recv"].astype(np.int64),
         }
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            chunk = self._chunks[int(minutes[start])] = _Chunk()
+            chunk = self._chunks[int(minutes[start])] = Chunk()
             for name, column in columns.items():
                 getattr(chunk, name).frombytes(column[start:end].tobytes())
         self._clock_ms = max(self._clock_ms, int(events["recv"].max()))
         self._evicted_max_ts = int(ts.max())  # none of these is in the recent-key set
         self.counters.counted += len(events)
         return len(events)
-
-    def _record(
-        self, inst: int, ts: int, side: int, qty: float, price: float, usd: float, recv: int
-    ) -> Liquidation:
-        instrument = self.instruments[inst]
-        return Liquidation(
-            exchange=instrument.exchange,
-            market=instrument.market,
-            symbol=instrument.symbol,
-            base=instrument.base,
-            side=SIDES[side],
-            price=price,
-            qty_base=qty,
-            notional_usd=usd,
-            ts_ms=ts,
-            recv_ms=recv,
-        )
 
     # --- time -----------------------------------------------------------------------------
 
@@ -386,36 +320,8 @@ class WindowStore:
         """Return (keys, usd) of the events whose second lies in [first_sec, last_sec]."""
         return self._slice_ms(first_sec * 1000, (last_sec + 1) * 1000)
 
-    def _slice_ms(self, lo_ms: int, hi_ms: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
-        """Return (keys, usd) of the events with lo_ms <= ts < hi_ms."""
-        if hi_ms <= lo_ms:
-            return np.empty(0, dtype=np.int32), np.empty(0)
-        keys: list[npt.NDArray[np.int32]] = []
-        usds: list[FloatArray] = []
-        for minute in self._minutes(lo_ms // _MINUTE_MS, (hi_ms - 1) // _MINUTE_MS):
-            chunk = self._chunks[minute]
-            key = np.frombuffer(chunk.key, dtype=np.int32)
-            usd = np.frombuffer(chunk.usd, dtype=np.float64)
-            if minute * _MINUTE_MS >= lo_ms and (minute + 1) * _MINUTE_MS <= hi_ms:
-                keys.append(key.copy())
-                usds.append(usd.copy())
-            else:
-                ts = np.frombuffer(chunk.ts, dtype=np.int64)
-                inside = (ts >= lo_ms) & (ts < hi_ms)
-                keys.append(key[inside])
-                usds.append(usd[inside])
-        if not keys:
-            return np.empty(0, dtype=np.int32), np.empty(0)
-        return np.concatenate(keys), np.concatenate(usds)
-
-    def _minutes(self, first: int, last: int) -> list[int]:
-        """Return the stored minutes in [first, last], ascending."""
-        if last - first + 1 <= len(self._chunks):
-            return [m for m in range(first, last + 1) if m in self._chunks]
-        return sorted(m for m in self._chunks if first <= m <= last)
-
     def _drop_old(self, now_sec: int) -> None:
-        horizon_minute = (now_sec - self.retention_s + 1) * 1000 // _MINUTE_MS
+        horizon_minute = (now_sec - self.retention_s + 1) * 1000 // MINUTE_MS
         for minute in [m for m in self._chunks if m < horizon_minute]:
             del self._chunks[minute]
 
@@ -431,83 +337,6 @@ class WindowStore:
             self._usd[:, :n_keys].reshape(shape),
             self._count[:, :n_keys].reshape(shape),
         )
-
-    def range_totals(self, start_ms: int, end_ms: int) -> tuple[FloatArray, IntArray]:
-        """Return (usd, count) shaped (assets, MAX_EXCHANGES, 2) for events in [start, end).
-
-        Scans the events of the range: for occasional reports, not for hot queries.
-        """
-        keys, usd = self._slice_ms(start_ms, end_ms)
-        n_assets = len(self.asset_names)
-        n_keys = n_assets * MAX_EXCHANGES * 2
-        shape = (n_assets, MAX_EXCHANGES, 2)
-        usd_totals: FloatArray = np.bincount(keys, weights=usd, minlength=n_keys).astype(
-            np.float64, copy=False
-        )
-        counts: IntArray = np.bincount(keys, minlength=n_keys).astype(np.int64, copy=False)
-        return usd_totals[:n_keys].reshape(shape), counts[:n_keys].reshape(shape)
-
-    def range_series(
-        self, start_ms: int, end_ms: int, bucket_ms: int, asset: int | None = None
-    ) -> tuple[FloatArray, IntArray]:
-        """Return (usd, count) shaped (buckets, MAX_EXCHANGES, 2) for events in [start, end).
-
-        Buckets are aligned to `end_ms`: with n = ceil((end - start) / bucket_ms), bucket i
-        holds the events with end - (n - i) * bucket_ms <= ts < end - (n - i - 1) * bucket_ms,
-        so only the oldest one can be shorter (it starts at `start_ms`). `asset` is an asset
-        index (None: every asset). Scans the events of the range, like `range_totals`.
-        """
-        if bucket_ms <= 0:
-            raise ValueError("a bucket must be longer than zero")
-        n_buckets = max(0, -(-(end_ms - start_ms) // bucket_ms))
-        per_bucket = MAX_EXCHANGES * 2  # key % per_bucket == exchange * 2 + side
-        shape = (n_buckets, MAX_EXCHANGES, 2)
-        chunks = [
-            self._chunks[m]
-            for m in self._minutes(start_ms // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS)
-        ]
-        if not chunks:
-            return np.zeros(shape), np.zeros(shape, dtype=np.int64)
-        # One concatenation, then whole-array arithmetic: per-minute numpy calls would cost
-        # more than the arithmetic itself (a day is 1,440 chunks). It also copies the columns,
-        # so no view outlives the call (`add` resizes the arrays under a view).
-        ts = np.concatenate([np.frombuffer(c.ts, dtype=np.int64) for c in chunks])
-        key = np.concatenate([np.frombuffer(c.key, dtype=np.int32) for c in chunks])
-        usd = np.concatenate([np.frombuffer(c.usd, dtype=np.float64) for c in chunks])
-        keep = (ts >= start_ms) & (ts < end_ms)
-        if asset is not None:
-            keep &= key // per_bucket == asset
-        if not keep.all():
-            ts, key, usd = ts[keep], key[keep], usd[keep]
-        origin_ms = end_ms - n_buckets * bucket_ms
-        index = (ts - origin_ms) // bucket_ms * per_bucket + key % per_bucket
-        n_cells = n_buckets * per_bucket
-        usd_totals: FloatArray = np.bincount(index, weights=usd, minlength=n_cells).astype(
-            np.float64, copy=False
-        )
-        counts: IntArray = np.bincount(index, minlength=n_cells).astype(np.int64, copy=False)
-        return usd_totals.reshape(shape), counts.reshape(shape)
-
-    def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
-        """Return the k largest events (by USD) with start_ms <= ts < end_ms, largest first."""
-        if k <= 0:
-            return []
-        candidates: list[tuple[float, int, int]] = []  # (usd, minute, position)
-        for minute in self._minutes(start_ms // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS):
-            chunk = self._chunks[minute]
-            usd = np.frombuffer(chunk.usd, dtype=np.float64)
-            if minute * _MINUTE_MS >= start_ms and (minute + 1) * _MINUTE_MS <= end_ms:
-                if chunk.top is None or len(chunk.top) < min(k, len(usd)):
-                    chunk.top = _top_positions(usd, max(k, 10))
-                positions = chunk.top
-            else:
-                ts = np.frombuffer(chunk.ts, dtype=np.int64)
-                inside = np.flatnonzero((ts >= start_ms) & (ts < end_ms))
-                positions = inside[_top_positions(usd[inside], k)]
-            candidates.extend((float(usd[p]), minute, int(p)) for p in positions[:k].tolist())
-            del usd
-        candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
-        return [self._record_at(minute, position) for _, minute, position in candidates[:k]]
 
     def latest(self, n: int, asset: str | None = None, min_usd: float = 0.0) -> list[Liquidation]:
         """Return the newest n counted events of at least min_usd (by event time, then
@@ -525,9 +354,9 @@ class WindowStore:
         ) * 1000
         found: list[tuple[int, int, int]] = []  # (ts, minute, position)
         for minute in sorted(self._chunks, reverse=True):
-            if len(found) >= n and found[n - 1][0] >= (minute + 1) * _MINUTE_MS:
+            if len(found) >= n and found[n - 1][0] >= (minute + 1) * MINUTE_MS:
                 break  # every older minute holds only older events
-            if (minute + 1) * _MINUTE_MS <= horizon_ms:
+            if (minute + 1) * MINUTE_MS <= horizon_ms:
                 break
             chunk = self._chunks[minute]
             ts = np.frombuffer(chunk.ts, dtype=np.int64)
@@ -547,67 +376,7 @@ class WindowStore:
             del found[n:]
         return [self._record_at(minute, position) for _, minute, position in found]
 
-    def events_between(
-        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0, limit: int = 100_000
-    ) -> list[Liquidation]:
-        """Return the counted events with start_ms <= ts < end_ms and at least min_usd, oldest
-        first (at most `limit`, the newest kept)."""
-        found: list[tuple[int, int, int]] = []  # (ts, minute, position)
-        for minute in self._minutes(start_ms // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS):
-            chunk = self._chunks[minute]
-            ts = np.frombuffer(chunk.ts, dtype=np.int64)
-            usd = np.frombuffer(chunk.usd, dtype=np.float64)
-            positions = np.flatnonzero((ts >= start_ms) & (ts < end_ms) & (usd >= min_usd))
-            found.extend((int(ts[p]), minute, int(p)) for p in positions.tolist())
-            del ts, usd
-        found.sort()
-        return [self._record_at(minute, position) for _, minute, position in found[-limit:]]
-
-    def _record_at(self, minute: int, position: int) -> Liquidation:
-        chunk = self._chunks[minute]
-        return self._record(
-            chunk.inst[position],
-            chunk.ts[position],
-            chunk.key[position] % 2,
-            chunk.qty[position],
-            chunk.price[position],
-            chunk.usd[position],
-            chunk.recv[position],
-        )
-
-    def instruments_since(self, exchange: str, since_ms: int) -> list[Instrument]:
-        """Return the instruments of an exchange with a counted event at or after since_ms."""
-        exchange_index = self._exchanges.get(exchange)
-        if exchange_index is None:
-            return []
-        seen: set[int] = set()
-        for minute in self._minutes(since_ms // _MINUTE_MS, max(self._chunks, default=0)):
-            chunk = self._chunks[minute]
-            ts = np.frombuffer(chunk.ts, dtype=np.int64)
-            inst = np.frombuffer(chunk.inst, dtype=np.int32)
-            seen.update(np.unique(inst[ts >= since_ms]).tolist())
-            del ts, inst
-        return sorted(
-            (self.instruments[i] for i in seen if self.instruments[i].exchange == exchange),
-            key=lambda i: (i.market, i.symbol),
-        )
-
-    @property
-    def events_in_memory(self) -> int:
-        """Return how many events the chunks hold."""
-        return sum(len(chunk) for chunk in self._chunks.values())
-
     @property
     def clock_ms(self) -> int:
         """Return the newest receive or advance time seen."""
         return self._clock_ms
-
-
-def _top_positions(usd: FloatArray, k: int) -> IntArray:
-    """Return the positions of the k largest values, largest first (ties: earliest first)."""
-    if len(usd) <= k:
-        order = np.argsort(-usd, kind="stable")
-    else:
-        part = np.argpartition(-usd, k - 1)[:k]
-        order = part[np.lexsort((part, -usd[part]))]
-    return order.astype(np.int64)

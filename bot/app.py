@@ -63,11 +63,10 @@ async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> N
             f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
         )
         out.flush()
-        aggregation = runtime.aggregation
 
         def ingest_line() -> list[str]:
-            store = aggregation.store
-            return [format_ingest_line(aggregation.windows.counters, store.stats, store.pending())]
+            health = runtime.queries.ingest_health()
+            return [format_ingest_line(health.ingest, health.store, health.pending)]
 
         await run_until_stopped(
             stop,

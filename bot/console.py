@@ -8,9 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
-from aggregation.store import StoreStats
-from aggregation.windows import IngestCounters
+from aggregation.query import (
+    IngestCounters,
+    LiquidationQueries,
+    RankedAsset,
+    SideTotals,
+    StoreStats,
+    WindowTotals,
+)
 from bot.durations import format_window
 from bot.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Liquidation, Side

@@ -11,9 +11,9 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aggregation.coverage import FeedCoverage
 from aggregation.query import (
     ExchangeTotals,
+    FeedCoverage,
     Leaderboard,
     PeriodSummary,
     RankedAsset,

@@ -11,11 +11,11 @@ from pathlib import Path
 import aiosqlite
 import msgspec
 
-from aggregation.sql import execute, executemany
 from bot.cascades import CascadeRule
 from bot.prefs import ChatPrefs, QuietHours
 from bot.rules import Rule, Schedule
 from collectors.record import Liquidation, Side
+from collectors.sqlite import execute, executemany
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bot_chats (

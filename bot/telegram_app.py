@@ -157,12 +157,11 @@ async def _initialize(application: Application, retry_s: float) -> None:  # type
 
 def _status_lines(runtime: Runtime, services: Services, started: float) -> list[str]:
     now = time.time_ns() // 1_000_000
-    aggregation = runtime.aggregation
+    health = runtime.queries.ingest_health()
     dispatch = services.dispatcher.stats
     lines = [f"uptime {format_duration(time.monotonic() - started)}"]
     lines += [format_status_line(s, now) for s in runtime.feed_stats()]
-    store = aggregation.store
-    lines.append(format_ingest_line(aggregation.windows.counters, store.stats, store.pending()))
+    lines.append(format_ingest_line(health.ingest, health.store, health.pending))
     lines.append(
         f"alerts: {dispatch.alerts_queued:,} queued, {dispatch.alerts_delivered:,} delivered in "
         f"{dispatch.messages_sent:,} messages ({dispatch.digests_sent:,} digests), "
@@ -182,12 +181,12 @@ def _status_lines(runtime: Runtime, services: Services, started: float) -> list[
         f"{services.cascades.active():,} open, {cascade.started:,} started, "
         f"{cascade.edits:,} edits, {cascade.abandoned:,} abandoned"
     )
-    backfill = runtime.backfill_stats
+    backfill = health.backfill
     lines.append(
         f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
         f"{backfill.errors:,} errors"
     )
-    lines.append(f"database: {store.db_bytes() / 1e6:,.1f} MB at {store.path}")
+    lines.append(f"database: {health.db_bytes / 1e6:,.1f} MB at {health.db_path}")
     return lines
 
 
@@ -284,14 +283,14 @@ async def _wire(
     )
     services.status_lines = lambda: _status_lines(runtime, services, started)
     application.bot_data["services"] = services
-    runtime.listeners.append(router.on_liquidation)
+    runtime.aggregation.add_listener(router.on_liquidation)
     # The cascades open before this start continue from the stored events (no await between
     # the replay and the listener: each event is counted once).
     longest_ms = max((rule.window_ms for rule in detector.rules()), default=0)
     if longest_ms:
         now = time.time_ns() // 1_000_000
         cascades.warm(queries.events_between(now - longest_ms - 5_000, now + 60_000))
-    runtime.listeners.append(cascades.on_liquidation)
+    runtime.aggregation.add_listener(cascades.on_liquidation)
     clean = await store.take_clean_stop()
     dispatcher.restore(await store.take_pending())
     if not clean:
@@ -377,8 +376,8 @@ async def _serve(
     try:
         await run_until_stopped(stop, runtime.run())
     finally:
-        runtime.listeners.remove(services.router.on_liquidation)
-        runtime.listeners.remove(services.cascades.on_liquidation)
+        runtime.aggregation.remove_listener(services.router.on_liquidation)
+        runtime.aggregation.remove_listener(services.cascades.on_liquidation)
         cascading.cancel()  # open cascade messages are stored: the next start adopts them
         await application.updater.stop()
         if not await services.dispatcher.drain(tuning.drain_timeout_s):

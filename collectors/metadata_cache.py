@@ -7,6 +7,8 @@ from types import TracebackType
 
 import aiosqlite
 
+from collectors.sqlite import execute
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchange_metadata (
     cache_key  TEXT PRIMARY KEY,
@@ -25,10 +27,10 @@ class SqliteMetadataCache:
 
     async def open(self) -> SqliteMetadataCache:
         """Open the connection and create the table."""
-        self._db = await aiosqlite.connect(self._path)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute(_SCHEMA)
-        await self._db.commit()
+        self._db = db = await aiosqlite.connect(self._path)
+        await execute(db, "PRAGMA journal_mode=WAL")
+        await execute(db, _SCHEMA)
+        await db.commit()
         return self
 
     async def close(self) -> None:
@@ -64,13 +66,11 @@ class SqliteMetadataCache:
     async def save(self, key: str, body: str, fetched_ms: int) -> None:
         """Store a body, replacing the previous one."""
         db = self._conn()
-        # The cursor is closed in the connection's thread: dropped on the event loop it would
-        # take the connection's mutex there, which a busy database holds (see aggregation/sql).
-        async with db.execute(
+        await execute(
+            db,
             "INSERT INTO exchange_metadata (cache_key, body, fetched_ms) VALUES (?, ?, ?) "
             "ON CONFLICT(cache_key) DO UPDATE SET body = excluded.body, "
             "fetched_ms = excluded.fetched_ms",
             (key, body, fetched_ms),
-        ):
-            pass
+        )
         await db.commit()

@@ -51,8 +51,8 @@ async def test_an_outage_is_backfilled_once_and_marked(tmp_path: Path) -> None:
             task = asyncio.create_task(runtime.run())
             await eventually(lambda: runtime.queries.latest(5) != ())
             released.set()
-            await eventually(lambda: runtime.backfill_stats.runs == 1)
-            await runtime.wait_backfills()
+            await eventually(lambda: runtime.aggregation.backfill.stats.runs == 1)
+            await runtime.aggregation.backfill.wait_backfills()
             market = runtime.queries.market()
             coverage = runtime.queries.coverage(start - 60_000, now_ms())
             task.cancel()
@@ -60,7 +60,7 @@ async def test_an_outage_is_backfilled_once_and_marked(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "bot.db") as db:
         stored = int(db.execute("SELECT COUNT(*) FROM liquidations").fetchone()[0])
     assert ex.rest.requests[f"{HISTORY}?{QUERY}"] == 1
-    assert runtime.backfill_stats.events == 2  # the live one was already counted
+    assert runtime.aggregation.backfill.stats.events == 2  # the live one was already counted
     [three_minutes, *_] = market
     assert three_minutes.totals.long_count == 2
     assert three_minutes.totals.short_count == 1
@@ -93,11 +93,13 @@ async def test_a_failed_history_request_leaves_the_gap_a_gap(tmp_path: Path) -> 
             task = asyncio.create_task(runtime.run())
             await eventually(lambda: runtime.queries.latest(5) != ())
             released.set()
-            await eventually(lambda: runtime.backfill_stats.errors == 1)
+            await eventually(lambda: runtime.aggregation.backfill.stats.errors == 1)
             coverage = runtime.queries.coverage(start - 60_000, now_ms())
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-    assert runtime.backfill_stats.last_error == "BTC-USDT: error 50011: Too Many Requests"
+    assert (
+        runtime.aggregation.backfill.stats.last_error == "BTC-USDT: error 50011: Too Many Requests"
+    )
     [okx] = coverage
     assert not any(g.backfilled for g in okx.gaps)
 

@@ -13,7 +13,7 @@ from aggregation.pipeline import Aggregation
 from aggregation.query import LiquidationQueries
 from aggregation.store import LiquidationStore
 from aggregation.windows import WindowStore
-from collectors.record import Coverage, Liquidation, Side
+from collectors.record import Coverage, FeedStateChange, Liquidation, Side
 
 T0 = 1_800_000_000_000
 FEEDS = [
@@ -91,7 +91,7 @@ async def test_figures_after_a_clean_restart_equal_those_before(tmp_path: Path) 
     first = aggregation(path, clock)
     await first.store.open()
     await first.start()
-    first.feed_state("okx", True, T0, "connected")
+    first.on_feed_state(FeedStateChange("okx", True, T0, "connected"))
     for record in records:
         first.ingest(record)
     before = figures(first.queries, clock[0])

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aggregation.events import Instrument
 from aggregation.store import LiquidationStore
-from aggregation.windows import Instrument
 from collectors.record import Liquidation, Side
 
 T0 = 1_800_000_000_000

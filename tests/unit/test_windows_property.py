@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregation.windows import MAX_EXCHANGES, Outcome, WindowStore
+from aggregation.events import MAX_EXCHANGES
+from aggregation.windows import Outcome, WindowStore
 from collectors.record import Liquidation, Side
 
 WINDOWS = (3, 10, 60)
