@@ -1,8 +1,10 @@
 """Take what the collectors produce: count and store it, track coverage, tell the listeners.
 
 `Aggregation` is the collectors' sink. Every new liquidation goes one way: into the windows and
-the store, then to the listeners (console printer, alert router, cascade detector). A feed
-coming back up after an outage queues a backfill of the gap when the feed has a history source.
+the store, then to the listeners (console printer, alert router, cascade detector). An event
+older than what memory can tell new is checked by the database first, and counted (and heard)
+once it is found new. A feed coming back up after an outage queues a backfill of the gap when
+the feed has a history source.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import collectors.clock
 from aggregation.backfill import MIN_BACKFILL_GAP_MS, GapBackfill
 from aggregation.coverage import CoverageTracker, FeedInfo
 from aggregation.query import LiquidationQueries
+from aggregation.restore import restore
+from aggregation.snapshot import MinuteSums, Snapshot, read_snapshot
 from aggregation.store import LiquidationStore
-from aggregation.windows import Outcome, WindowStore
+from aggregation.windows import DETAIL_S, MINUTE_S, Outcome, WindowStore
 from collectors.record import FeedStateChange, HistorySource, Liquidation
 
 log = logging.getLogger(__name__)
 
 LiquidationListener = Callable[[Liquidation], None]
+
+NEWEST_ROWS = 200_000  # the most rows a restart reads for identities and the newest events
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +55,11 @@ class Aggregation:
         *,
         history: Mapping[str, HistorySource] | None = None,
         min_backfill_gap_ms: int = MIN_BACKFILL_GAP_MS,
+        detail_s: int = DETAIL_S,
     ) -> None:
         self.store = store
         self.windows = windows
+        windows.use_database(self._load_seconds, detail_s=detail_s)
         self.coverage = CoverageTracker(feeds)
         self.backfill = GapBackfill(
             history or {},
@@ -71,27 +79,50 @@ class Aggregation:
         self._clock = clock
 
     async def start(self) -> StartReport:
-        """Rebuild memory from the database, so figures equal those before the restart."""
+        """Rebuild memory from the database's buckets, so figures equal those before."""
         now = self._clock()
-        snapshot = await self.store.snapshot(now - self.windows.retention_s * 1000)
-        loaded = self.windows.load(snapshot.events, snapshot.instruments)
-        if snapshot.heartbeat_ms is not None:
+        snapshot = await self._snapshot(now)
+        loaded = restore(self.windows, snapshot, now)
+        feeds = snapshot.feeds
+        if feeds.heartbeat_ms is not None:
             # The previous process stopped (cleanly or not) after its last write.
-            await self.store.close_open_intervals(snapshot.heartbeat_ms)
+            await self.store.close_open_intervals(feeds.heartbeat_ms)
         self.coverage.load(
             (
                 (
                     i.feed_id,
                     i.up,
                     i.start_ms,
-                    i.end_ms if i.end_ms is not None else snapshot.heartbeat_ms or i.start_ms,
+                    i.end_ms if i.end_ms is not None else feeds.heartbeat_ms or i.start_ms,
                 )
-                for i in snapshot.intervals
+                for i in feeds.intervals
             ),
-            ((b.feed_id, b.start_ms, b.end_ms) for b in snapshot.backfills),
+            ((b.feed_id, b.start_ms, b.end_ms) for b in feeds.backfills),
         )
         log.info("rebuilt %d events from %s", loaded, self.store.path)
-        return StartReport(loaded, snapshot.heartbeat_ms)
+        return StartReport(loaded, feeds.heartbeat_ms)
+
+    async def _snapshot(self, now_ms: int) -> Snapshot:
+        windows = self.windows
+        now_sec = now_ms // 1000
+        edges: set[int] = set()
+        for window in (*windows.windows_s, windows.retention_s):
+            minute = (now_sec - window + 1) // MINUTE_S
+            edges.update((minute, minute + 1))
+        newest = min(windows.identity_cap or NEWEST_ROWS, NEWEST_ROWS)
+        return await self.store.read(
+            lambda db: read_snapshot(
+                db.conn, db.catalog, now_ms, windows.retention_s, edges, newest
+            )
+        )
+
+    def _load_seconds(self, minute: int) -> None:
+        """Ask the store for a minute's per-second sums (for a window edge)."""
+
+        def deliver(sums: MinuteSums | None) -> None:
+            self.windows.install_seconds(minute, sums, self.store.database.catalog)
+
+        self.store.request_seconds(minute, deliver)
 
     # --- the collectors' sink -------------------------------------------------------------
 
@@ -102,8 +133,11 @@ class Aggregation:
         on freshness (alerts) check the event's age themselves. A listener that raises is
         logged and counted; the others still hear of the event.
         """
-        if self.ingest(record) is Outcome.DUPLICATE:
-            return
+        outcome = self.ingest(record, listen=True)
+        if outcome is Outcome.COUNTED or outcome is Outcome.STALE:
+            self._tell(record)
+
+    def _tell(self, record: Liquidation) -> None:
         for listener in self._listeners:
             try:
                 listener(record)
@@ -133,10 +167,11 @@ class Aggregation:
         listeners.remove(listener)
         self._listeners = tuple(listeners)
 
-    def ingest(self, record: Liquidation) -> Outcome:
+    def ingest(self, record: Liquidation, *, listen: bool = False) -> Outcome:
         """Count an event in memory and buffer it for the database (duplicates are dropped).
 
-        The listeners are not told (history merges through here). Never raises: an unexpected
+        The listeners are not told here (history merges through here); a PENDING event is
+        told to them (if `listen`) once the database finds it new. Never raises: an unexpected
         error is logged and counted, and the event is still stored.
         """
         try:
@@ -145,12 +180,40 @@ class Aggregation:
             self.errors += 1
             log.exception("window store failed on %r", record)
             outcome = Outcome.STALE
-        if outcome is not Outcome.DUPLICATE:
-            self.store.enqueue(record)  # stale events are stored too, just not counted live
+        if outcome is Outcome.COUNTED:
+            self.store.enqueue(record)
+        elif outcome is Outcome.STALE:
+            self.store.enqueue_checked(record)  # stored too, just not counted live
+        elif outcome is Outcome.PENDING:
+            self.store.enqueue_checked(record, self._verdict(record, listen))
         return outcome
 
+    def _verdict(self, record: Liquidation, listen: bool) -> Callable[[bool], None]:
+        def verdict(new: bool) -> None:
+            try:
+                outcome = self.windows.add_verified(record, new)
+            except Exception:
+                self.errors += 1
+                log.exception("window store failed on %r", record)
+                return
+            if listen and outcome is not Outcome.DUPLICATE:
+                self._tell(record)
+
+        return verdict
+
     async def run(self) -> None:
-        """Run the database writer and the gap backfills until cancelled."""
+        """Run the database writer, the gap backfills and the windows' clock until cancelled."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.store.run(), name="liquidation-writer")
             group.create_task(self.backfill.run(), name="gap-backfill")
+            group.create_task(self._tick(), name="window-clock")
+
+    async def _tick(self) -> None:
+        """Move the windows on every second, queries or not (edges ask for their minutes)."""
+        while True:
+            await asyncio.sleep(1.0 - self._clock() % 1000 / 1000)
+            try:
+                self.windows.advance(self._clock())
+            except Exception:  # a bug must not stop the clock; the next tick tries again
+                self.errors += 1
+                log.exception("advancing the windows failed")

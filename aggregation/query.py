@@ -1,7 +1,9 @@
 """Answer the bot's questions about liquidations with typed results: the only read API.
 
-Every type the bot reads is re-exported here (`__all__`), so the bot imports nothing else from
-aggregation.
+The configured windows, the newest and the largest events are answered from memory, at once
+(synchronous). Any other span (another window, a period, a chart, history up to HISTORY_DAYS,
+raw events) may read the database and is asynchronous. Every type the bot reads is re-exported
+here (`__all__`), so the bot imports nothing else from aggregation.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import collectors.clock
 from aggregation.backfill import BackfillStats
 from aggregation.coverage import CoverageTracker, FeedCoverage, Gap
-from aggregation.events import MAX_EXCHANGES, FloatArray, IntArray
+from aggregation.keys import FloatArray, IntArray
+from aggregation.ranges import HOUR_S, Ranges
 from aggregation.results import (
     BUCKET_STEPS_S,
     DEFAULT_BUCKETS,
@@ -29,6 +32,7 @@ from aggregation.results import (
     SideTotals,
     WindowTotals,
     bucket_seconds,
+    history_bucket_seconds,
 )
 from aggregation.store import LiquidationStore, StoreStats
 from aggregation.windows import IngestCounters, WindowStore
@@ -54,11 +58,14 @@ __all__ = [
     "StoreStats",
     "WindowTotals",
     "bucket_seconds",
+    "history_bucket_seconds",
 ]
+
+EVENTS_LIMIT = 100_000
 
 
 class LiquidationQueries:
-    """Read windows, leaderboards, latest and largest events, coverage and ingest health."""
+    """Read windows, leaderboards, latest and largest events, history, coverage and health."""
 
     def __init__(
         self,
@@ -74,11 +81,23 @@ class LiquidationQueries:
         self._clock = clock
         self._store = store
         self._backfill = backfill
+        self._ranges = Ranges(windows, store)
 
     @property
     def windows_s(self) -> tuple[int, ...]:
         """Return the configured windows, shortest first."""
         return self._windows.windows_s
+
+    @property
+    def history_s(self) -> int:
+        """Return the longest span that can be asked for (HISTORY_DAYS with a database)."""
+        retention = self._windows.retention_s
+        return retention if self._store is None else max(retention, self._store.history_s)
+
+    @property
+    def memory_s(self) -> int:
+        """Return the span held in memory, exact to the second (at least a day)."""
+        return self._windows.retention_s
 
     def now_ms(self) -> int:
         """Return the time queries are answered at."""
@@ -88,12 +107,14 @@ class LiquidationQueries:
         """Return every asset name seen (in memory), sorted."""
         return tuple(sorted(self._windows.asset_names))
 
+    # --- configured windows, from memory --------------------------------------------------
+
     def market(self, now_ms: int | None = None) -> tuple[WindowTotals, ...]:
-        """Return every window's market-wide totals."""
+        """Return every configured window's market-wide totals."""
         return self._window_totals(None, now_ms)
 
     def asset(self, asset: str, now_ms: int | None = None) -> tuple[WindowTotals, ...] | None:
-        """Return every window's totals for one asset, or None if the asset is unknown."""
+        """Return every configured window's totals for one asset, or None if it is unknown."""
         index = self._windows.asset_index(asset)
         if index is None:
             return None
@@ -104,14 +125,7 @@ class LiquidationQueries:
         w = self._window_position(window_s)
         end = self.now_ms() if now_ms is None else now_ms
         usd, count = self._windows.totals(end)
-        per_asset_usd = usd[w].sum(axis=1)  # (assets, 2)
-        per_asset_count = count[w].sum(axis=1)
-        return Leaderboard(
-            window_s=window_s,
-            end_ms=end,
-            longs=self._ranked(per_asset_usd[:, 0], per_asset_count[:, 0], n),
-            shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], n),
-        )
+        return self._board(window_s, end, usd[w], count[w], n)
 
     def asset_table(self, window_s: int, now_ms: int | None = None) -> tuple[AssetTotals, ...]:
         """Return every asset with events in a configured window, largest total first."""
@@ -127,35 +141,20 @@ class LiquidationQueries:
             for a in order.tolist()
         )
 
-    def asset_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
-        """Return the USD liquidated per asset (assets with events only) in the window ending now.
-
-        Any window up to the retention works: a configured one costs a lookup per asset, any
-        other scans its events once for every asset.
-        """
-        end = self.now_ms() if now_ms is None else now_ms
-        if window_s in self._windows.windows_s:
-            w = self._window_position(window_s)
-            per_asset = self._windows.totals(end)[0][w].sum(axis=(1, 2))
-        else:
-            if not 0 < window_s <= self._windows.retention_s:
-                raise ValueError(f"a window must be 1s to {self._windows.retention_s}s")
-            end_sec = max(end, self._windows.clock_ms) // 1000
-            start_ms = (end_sec - window_s + 1) * 1000
-            per_asset = self._windows.range_totals(start_ms, (end_sec + 1) * 1000)[0].sum(
-                axis=(1, 2)
-            )
-        names = self._windows.asset_names
-        return {names[a]: float(per_asset[a]) for a in np.flatnonzero(per_asset).tolist()}
+    def window_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
+        """Return the USD liquidated per asset (assets with events only) in a configured window."""
+        w = self._window_position(window_s)
+        per_asset = self._windows.totals(self.now_ms() if now_ms is None else now_ms)[0][w]
+        return _volumes(self._windows.asset_names, per_asset.sum(axis=(1, 2)))
 
     def largest(
         self, window_s: int, k: int = 5, now_ms: int | None = None
     ) -> tuple[Liquidation, ...]:
-        """Return the k largest single liquidations of a window, largest first."""
-        end = self.now_ms() if now_ms is None else now_ms
-        end_sec = max(end, self._windows.clock_ms) // 1000
-        start_ms = (end_sec - window_s + 1) * 1000
-        return tuple(self._windows.largest(start_ms, (end_sec + 1) * 1000, k))
+        """Return the k (<= 5) largest single liquidations of a window held in memory."""
+        if not 0 < window_s <= self._windows.retention_s:
+            raise ValueError(f"a window must be 1s to {self._windows.retention_s}s")
+        first, end = self._window_seconds(window_s, now_ms)
+        return tuple(self._windows.largest(first * 1000, end * 1000, k))
 
     def latest(
         self, n: int = 10, asset: str | None = None, min_usd: float = 0.0
@@ -163,18 +162,51 @@ class LiquidationQueries:
         """Return the newest n liquidations (by event time) of at least min_usd, newest first."""
         return tuple(self._windows.latest(n, asset, min_usd))
 
-    def events_between(
-        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0
-    ) -> tuple[Liquidation, ...]:
-        """Return the events of [start_ms, end_ms) of at least min_usd, oldest first."""
-        return tuple(self._windows.events_between(start_ms, end_ms, min_usd=min_usd))
+    # --- any span, memory and history -----------------------------------------------------
 
-    def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
-        """Summarize [start_ms, end_ms): totals, exchanges, top assets, largest, coverage."""
-        usd, count = self._windows.range_totals(start_ms, end_ms)
+    async def totals(
+        self, window_s: int, asset: str | None = None, now_ms: int | None = None
+    ) -> WindowTotals | None:
+        """Return one window's totals (any window up to `history_s`) for the market or an
+        asset; None if the asset is unknown."""
+        index = None if asset is None else self._windows.asset_index(asset)
+        if asset is not None and index is None:
+            return None
+        first, end = self._window_seconds(window_s, now_ms, limit=self.history_s)
+        usd, count = await self._by_name(first, end)
+        by_exchange_usd = usd.sum(axis=0) if index is None else usd[index]
+        by_exchange_count = count.sum(axis=0) if index is None else count[index]
+        return WindowTotals(
+            window_s=window_s,
+            end_ms=self._end_ms(now_ms),
+            totals=_side_totals(by_exchange_usd.sum(axis=0), by_exchange_count.sum(axis=0)),
+            exchanges=self._exchanges(by_exchange_usd, by_exchange_count),
+        )
+
+    async def top(self, window_s: int, n: int = 10, now_ms: int | None = None) -> Leaderboard:
+        """Return the top n assets of any window up to `history_s`."""
+        if window_s in self._windows.windows_s:
+            return self.leaderboard(window_s, n, now_ms)
+        first, end = self._window_seconds(window_s, now_ms, limit=self.history_s)
+        usd, count = await self._by_name(first, end)
+        return self._board(window_s, self._end_ms(now_ms), usd, count, n)
+
+    async def asset_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
+        """Return the USD liquidated per asset (assets with events only) in any window up to
+        `history_s` ending now."""
+        if window_s in self._windows.windows_s:
+            return self.window_volumes(window_s, now_ms)
+        first, end = self._window_seconds(window_s, now_ms, limit=self.history_s)
+        usd, _ = await self._by_name(first, end)
+        return _volumes(self._windows.asset_names, usd.sum(axis=(1, 2)))
+
+    async def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
+        """Summarize [start_ms, end_ms) (edges to the second; older than memory, to the
+        minute): totals, exchanges, top assets, largest, coverage."""
+        usd, count = await self._by_name(-(-start_ms // 1000), -(-end_ms // 1000))
         per_asset_usd = usd.sum(axis=1)
         per_asset_count = count.sum(axis=1)
-        largest = self._windows.largest(start_ms, end_ms, 1)
+        largest = await self._ranges.largest(start_ms, end_ms, 1)
         return PeriodSummary(
             start_ms=start_ms,
             end_ms=end_ms,
@@ -186,7 +218,7 @@ class LiquidationQueries:
             coverage=self._coverage.report(start_ms, end_ms),
         )
 
-    def series(
+    async def series(
         self,
         window_s: int,
         asset: str | None = None,
@@ -195,50 +227,66 @@ class LiquidationQueries:
     ) -> Series:
         """Return liquidated USD per bucket, exchange and side over the window ending now.
 
-        Any window from 1 s up to the store's retention (at least 24 h) works, configured or
-        not; the bucket length is `bucket_seconds(window_s, buckets)`. An asset never seen
+        Windows held in memory (up to a day) end with the current second, buckets of
+        `bucket_seconds(window_s, buckets)`; longer ones (up to `history_s`) end with the
+        current hour, in whole-hour buckets (`history_bucket_seconds`). An asset never seen
         gives an empty series.
         """
-        if not 0 < window_s <= self._windows.retention_s:
-            raise ValueError(
-                f"a chart window must be 1s to {self._windows.retention_s}s, not {window_s}s"
-            )
+        if not 0 < window_s <= self.history_s:
+            raise ValueError(f"a chart window must be 1s to {self.history_s}s, not {window_s}s")
         end = self.now_ms() if now_ms is None else now_ms
-        # The same clamp as the window totals: they never go back before the newest event.
-        end_sec = max(end, self._windows.clock_ms) // 1000
-        start_ms = (end_sec - window_s + 1) * 1000
-        return self.period_series(start_ms, (end_sec + 1) * 1000, asset, buckets)
+        end_sec = max(end, self._windows.clock_ms) // 1000 + 1
+        if window_s <= self._windows.retention_s:
+            return await self._series(
+                end_sec - window_s, end_sec, bucket_seconds(window_s, buckets), asset
+            )
+        end_sec = -(-end_sec // HOUR_S) * HOUR_S
+        span = -(-window_s // HOUR_S) * HOUR_S
+        return await self._series(
+            end_sec - span, end_sec, history_bucket_seconds(span, buckets), asset
+        )
 
-    def period_series(
+    async def period_series(
         self,
         start_ms: int,
         end_ms: int,
         asset: str | None = None,
         buckets: int = DEFAULT_BUCKETS,
     ) -> Series:
-        """Return liquidated USD per bucket, exchange and side over [start_ms, end_ms)."""
+        """Return liquidated USD per bucket, exchange and side over [start_ms, end_ms) (edges to
+        the second; reaching older than memory: to the hour, in whole-hour buckets)."""
         if end_ms - start_ms < 1000:
             raise ValueError("a series must span at least one second")
-        bucket_s = bucket_seconds(-(-(end_ms - start_ms) // 1000), buckets)
-        index = None if asset is None else self._windows.asset_index(asset)
-        if asset is not None and index is None:  # never seen: nothing to scan
-            n = -(-(end_ms - start_ms) // (bucket_s * 1000))
-            usd: FloatArray = np.zeros((n, MAX_EXCHANGES, 2))
-            count: IntArray = np.zeros((n, MAX_EXCHANGES, 2), dtype=np.int64)
-        else:
-            usd, count = self._windows.range_series(start_ms, end_ms, bucket_s * 1000, index)
-        names = self._windows.exchange_names
-        active = sorted((names[e], e) for e in range(len(names)) if count[:, e].sum() > 0)
-        return Series(
-            start_ms=start_ms,
-            end_ms=end_ms,
-            bucket_s=bucket_s,
-            asset=asset,
-            exchanges=tuple(name for name, _ in active),
-            long_usd=tuple(tuple(usd[:, e, 0].tolist()) for _, e in active),
-            short_usd=tuple(tuple(usd[:, e, 1].tolist()) for _, e in active),
-            totals=_side_totals(usd.sum(axis=(0, 1)), count.sum(axis=(0, 1))),
-        )
+        first, end = -(-start_ms // 1000), -(-end_ms // 1000)
+        if first < self._ranges.memory_from_sec and self._store is not None:
+            first, end = first // HOUR_S * HOUR_S, -(-end // HOUR_S) * HOUR_S
+            return await self._series(
+                first, end, history_bucket_seconds(end - first, buckets), asset
+            )
+        return await self._series(first, end, bucket_seconds(end - first, buckets), asset)
+
+    async def history(
+        self, asset: str | None, since_ms: int, until_ms: int, interval_s: int
+    ) -> Series:
+        """Return liquidated USD per `interval_s` bucket over [since_ms, until_ms) (the web
+        dashboard's history): edges to the second in memory; reaching older than memory,
+        whole hours (the interval rounded up to hours)."""
+        if interval_s <= 0 or until_ms - since_ms < 1000:
+            raise ValueError("the interval and the span must be positive")
+        first, end = -(-since_ms // 1000), -(-until_ms // 1000)
+        if first < self._ranges.memory_from_sec and self._store is not None:
+            first, end = first // HOUR_S * HOUR_S, -(-end // HOUR_S) * HOUR_S
+            interval_s = -(-interval_s // HOUR_S) * HOUR_S
+        return await self._series(first, end, interval_s, asset)
+
+    async def events_between(
+        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0, limit: int = EVENTS_LIMIT
+    ) -> tuple[Liquidation, ...]:
+        """Return the stored events of [start_ms, end_ms) of at least min_usd, oldest first
+        (at most `limit`, the newest kept); every event counted so far is stored first."""
+        return tuple(await self._ranges.events_between(start_ms, end_ms, min_usd, limit))
+
+    # --- coverage and health --------------------------------------------------------------
 
     def coverage(self, start_ms: int, end_ms: int) -> tuple[FeedCoverage, ...]:
         """Return each feed's coverage of [start_ms, end_ms)."""
@@ -263,6 +311,42 @@ class LiquidationQueries:
 
     # --- helpers --------------------------------------------------------------------------
 
+    def _end_ms(self, now_ms: int | None) -> int:
+        return self.now_ms() if now_ms is None else now_ms
+
+    def _window_seconds(
+        self, window_s: int, now_ms: int | None, limit: int | None = None
+    ) -> tuple[int, int]:
+        """Return [first, end) seconds of the window ending now (the windows' clamp)."""
+        longest = self._windows.retention_s if limit is None else limit
+        if not 0 < window_s <= longest:
+            raise ValueError(f"a window must be 1s to {longest}s, not {window_s}s")
+        end = max(self._end_ms(now_ms), self._windows.clock_ms) // 1000 + 1
+        return end - window_s, end
+
+    async def _by_name(self, first_sec: int, end_sec: int) -> tuple[FloatArray, IntArray]:
+        usd, count = await self._ranges.key_sums(first_sec, end_sec)
+        return self._windows.by_name(usd), self._windows.by_name(count)
+
+    async def _series(self, first: int, end: int, bucket_s: int, asset: str | None) -> Series:
+        usd, count = await self._ranges.series(first, end, bucket_s, asset)
+        names = self._windows.exchange_names
+        per_exchange = count.reshape(len(count), -1, 2)
+        active = sorted(
+            (names[e], e) for e in range(per_exchange.shape[1]) if per_exchange[:, e].sum() > 0
+        )
+        grouped_usd = usd.reshape(len(usd), -1, 2)
+        return Series(
+            start_ms=first * 1000,
+            end_ms=end * 1000,
+            bucket_s=bucket_s,
+            asset=asset,
+            exchanges=tuple(name for name, _ in active),
+            long_usd=tuple(tuple(grouped_usd[:, e, 0].tolist()) for _, e in active),
+            short_usd=tuple(tuple(grouped_usd[:, e, 1].tolist()) for _, e in active),
+            totals=_side_totals(grouped_usd.sum(axis=(0, 1)), per_exchange.sum(axis=(0, 1))),
+        )
+
     def _window_position(self, window_s: int) -> int:
         try:
             return self._windows.windows_s.index(window_s)
@@ -272,7 +356,7 @@ class LiquidationQueries:
             ) from None
 
     def _window_totals(self, asset: int | None, now_ms: int | None) -> tuple[WindowTotals, ...]:
-        end = self.now_ms() if now_ms is None else now_ms
+        end = self._end_ms(now_ms)
         usd, count = self._windows.totals(end)
         if asset is None:
             by_exchange_usd = usd.sum(axis=1)  # (windows, exchanges, 2)
@@ -292,12 +376,24 @@ class LiquidationQueries:
             for w, window in enumerate(self._windows.windows_s)
         )
 
+    def _board(
+        self, window_s: int, end_ms: int, usd: FloatArray, count: IntArray, n: int
+    ) -> Leaderboard:
+        per_asset_usd = usd.sum(axis=1)  # (assets, 2)
+        per_asset_count = count.sum(axis=1)
+        return Leaderboard(
+            window_s=window_s,
+            end_ms=end_ms,
+            longs=self._ranked(per_asset_usd[:, 0], per_asset_count[:, 0], n),
+            shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], n),
+        )
+
     def _exchanges(self, usd: FloatArray, count: IntArray) -> tuple[ExchangeTotals, ...]:
-        """usd/count shaped (MAX_EXCHANGES, 2) -> exchanges with events, largest first."""
+        """usd/count shaped (exchanges, 2) -> exchanges with events, largest first."""
         names = self._windows.exchange_names
         rows = [
             ExchangeTotals(names[e], _side_totals(usd[e], count[e]))
-            for e in range(min(len(names), MAX_EXCHANGES))
+            for e in range(min(len(names), len(count)))
             if count[e].sum() > 0
         ]
         rows.sort(key=lambda row: -row.totals.total_usd)
@@ -315,3 +411,7 @@ class LiquidationQueries:
 
 def _side_totals(usd: FloatArray, count: IntArray) -> SideTotals:
     return SideTotals(float(usd[0]), float(usd[1]), int(count[0]), int(count[1]))
+
+
+def _volumes(names: list[str], per_asset: FloatArray) -> dict[str, float]:
+    return {names[a]: float(per_asset[a]) for a in np.flatnonzero(per_asset).tolist()}

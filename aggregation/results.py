@@ -98,6 +98,7 @@ class PeriodSummary:
 BUCKET_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
                   7200, 10800, 21600, 43200)  # fmt: skip
 DEFAULT_BUCKETS = 60
+HOUR_S = 3600
 
 
 def bucket_seconds(span_s: int, buckets: int = DEFAULT_BUCKETS) -> int:
@@ -108,6 +109,18 @@ def bucket_seconds(span_s: int, buckets: int = DEFAULT_BUCKETS) -> int:
         if -(-span_s // step) <= buckets:
             return step
     return -(-span_s // buckets)
+
+
+def history_bucket_seconds(span_s: int, buckets: int = DEFAULT_BUCKETS) -> int:
+    """Return the shortest whole-hour step of BUCKET_STEPS_S that cuts span_s into at most
+    `buckets` (past the longest, span_s / buckets rounded up to whole hours)."""
+    if span_s <= 0 or buckets <= 0:
+        raise ValueError("the span and the number of buckets must be positive")
+    for step in BUCKET_STEPS_S:
+        if step % HOUR_S == 0 and -(-span_s // step) <= buckets:
+            return step
+    per_bucket = -(-span_s // buckets)
+    return -(-per_bucket // HOUR_S) * HOUR_S
 
 
 @dataclass(frozen=True, slots=True)

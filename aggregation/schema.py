@@ -1,15 +1,22 @@
-"""Lay out the liquidation database: its tables, its statements and the packed minute segments."""
+"""Lay out the liquidation database: its tables, its statements and the packed bucket rows.
+
+Raw events (`liquidations`) are kept RETENTION_HOURS; one-minute rollups (`rollups`: USD, count
+and largest per instrument and side, plus the TOP_K largest events of each second) and the
+hourly rollups derived from them (`hours` for every instrument, `asset_hours` per asset and
+exchange for charts) are kept HISTORY_DAYS.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 
-from aggregation.events import EVENT_DTYPE, MINUTE_MS
+from aggregation.tops import TOP_K
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# A new file reclaims the pages that pruning frees (PRAGMA incremental_vacuum), a step at a time.
+NEW_FILE_PRAGMAS = "PRAGMA auto_vacuum = INCREMENTAL;"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -34,11 +41,23 @@ CREATE TABLE IF NOT EXISTS liquidations (
     recv_ms       INTEGER NOT NULL,
     PRIMARY KEY (ts_ms, instrument_id, side, qty_base, price)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS segments (
+CREATE TABLE IF NOT EXISTS rollups (
     minute INTEGER PRIMARY KEY,
-    dirty  INTEGER NOT NULL,
-    rows   INTEGER NOT NULL,
-    data   BLOB NOT NULL
+    sums   BLOB NOT NULL,
+    tops   BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hours (
+    hour INTEGER PRIMARY KEY,
+    sums BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS asset_hours (
+    base TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    sums BLOB NOT NULL,
+    PRIMARY KEY (base, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dirty_hours (
+    hour INTEGER PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS feed_intervals (
     feed_id  TEXT NOT NULL,
@@ -58,6 +77,12 @@ CREATE TABLE IF NOT EXISTS backfills (
 );
 """
 
+# Schema 1 kept packed copies of every minute's rows for restarts; rollups replace them.
+MIGRATE_FROM_1 = """
+DROP TABLE IF EXISTS segments;
+DELETE FROM meta WHERE name = 'seal_frontier';
+"""
+
 INSERT_EVENT = (
     "INSERT OR IGNORE INTO liquidations "
     "(ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms) "
@@ -67,18 +92,88 @@ SELECT_EVENTS = (
     "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms "
     "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms"
 )
+SELECT_SECONDS = (
+    "SELECT ts_ms / 1000, instrument_id, side, SUM(notional_usd), COUNT(*) "
+    "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? GROUP BY 1, 2, 3"
+)
 
-
-def pack_minutes(rows: Sequence[Any]) -> list[tuple[int, int, bytes]]:
-    """Pack rows (sorted by ts) into one (minute, count, blob) per minute."""
-    if not rows:
-        return []
-    events = np.array(rows, dtype=EVENT_DTYPE)
-    minutes = events["ts"] // MINUTE_MS
-    bounds = np.flatnonzero(np.diff(minutes)) + 1
-    starts = np.concatenate(([0], bounds)).tolist()
-    ends = np.concatenate((bounds, [len(events)])).tolist()
-    return [
-        (int(minutes[start]), end - start, events[start:end].tobytes())
-        for start, end in zip(starts, ends, strict=True)
+# One row per event (the database's columns).
+EVENT_DTYPE = np.dtype(
+    [
+        ("ts", "<i8"),
+        ("inst", "<i4"),
+        ("side", "<i1"),
+        ("qty", "<f8"),
+        ("price", "<f8"),
+        ("usd", "<f8"),
+        ("recv", "<i8"),
     ]
+)
+
+# One entry per (instrument, side) with events in a minute or an hour.
+SUMS_DTYPE = np.dtype(
+    [("inst", "<i4"), ("side", "<i1"), ("count", "<i4"), ("usd", "<f8"), ("max", "<f8")]
+)
+
+# The stored form of a kept largest event (instrument: the database's id).
+STORED_TOP_DTYPE = np.dtype(
+    [
+        ("ts", "<i8"),
+        ("usd", "<f8"),
+        ("qty", "<f8"),
+        ("price", "<f8"),
+        ("recv", "<i8"),
+        ("inst", "<i4"),
+        ("side", "<i1"),
+    ]
+)
+
+TOP_FIELDS: tuple[str, ...] = STORED_TOP_DTYPE.names or ()
+SUMS_FIELDS: tuple[str, ...] = SUMS_DTYPE.names or ()
+
+# Rollups with their minute, as read back together.
+ROLLUP_DTYPE = np.dtype([("minute", "<i8"), *SUMS_DTYPE.descr])
+
+Rows = npt.NDArray[np.void]
+
+
+def group_sums(inst: npt.NDArray[np.int64], side: npt.NDArray[np.int64],
+               usd: npt.NDArray[np.float64], count: npt.NDArray[np.int64],
+               largest: npt.NDArray[np.float64]) -> Rows:  # fmt: skip
+    """Return SUMS_DTYPE entries, one per (instrument, side), summing the given ones."""
+    codes = inst.astype(np.int64) * 2 + side
+    unique, inverse = np.unique(codes, return_inverse=True)
+    out = np.empty(len(unique), dtype=SUMS_DTYPE)
+    out["inst"] = unique // 2
+    out["side"] = unique % 2
+    out["usd"] = np.bincount(inverse, weights=usd, minlength=len(unique))
+    out["count"] = np.bincount(inverse, weights=count, minlength=len(unique))
+    most = np.full(len(unique), -np.inf)
+    np.maximum.at(most, inverse, largest)
+    out["max"] = most
+    return out
+
+
+def merge_sums(stored: bytes | None, new: Rows) -> Rows:
+    """Return stored SUMS_DTYPE entries plus new ones, grouped again."""
+    if not stored:
+        return new
+    both = np.concatenate((np.frombuffer(stored, dtype=SUMS_DTYPE), new))
+    return group_sums(
+        both["inst"].astype(np.int64), both["side"].astype(np.int64), both["usd"],
+        both["count"].astype(np.int64), both["max"],
+    )  # fmt: skip
+
+
+def stored_best(tops: Rows) -> Rows:
+    """Return the TOP_K largest stored events of each second (ties: earlier, then first in)."""
+    if len(tops) == 0:
+        return tops
+    seconds = tops["ts"] // 1000
+    order = np.lexsort((tops["recv"], tops["ts"], -tops["usd"], seconds))
+    ordered, seconds = tops[order], seconds[order]
+    new_group = np.r_[True, seconds[1:] != seconds[:-1]]
+    starts = np.flatnonzero(new_group)
+    rank = np.arange(len(ordered)) - starts[np.cumsum(new_group) - 1]
+    kept: Rows = ordered[rank < TOP_K]
+    return kept

@@ -1,16 +1,33 @@
-"""Read back what a restart needs from the liquidation database: recent events, feed history."""
+"""Read back what a restart needs: buckets and the few rows the edges need, never the whole day.
+
+Runs in the database's thread. The cost is the day's minutes times the keys active in them,
+plus a bounded number of rows (the newest, the future and the window edges' minutes): it does
+not grow with the number of events.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
-from aggregation.events import EVENT_DTYPE, MINUTE_MS, Instrument
-from aggregation.schema import SELECT_EVENTS
+from aggregation.keys import FloatArray, Instrument, IntArray
+from aggregation.schema import (
+    EVENT_DTYPE,
+    ROLLUP_DTYPE,
+    SELECT_SECONDS,
+    STORED_TOP_DTYPE,
+    SUMS_DTYPE,
+    SUMS_FIELDS,
+    TOP_FIELDS,
+    Rows,
+)
+from aggregation.tops import TOP_DTYPE
+
+MINUTE_MS = 60_000
+MINUTE_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,85 +52,128 @@ class BackfillRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What a restart needs: the events since a time, and the feed history."""
+class FeedHistory:
+    """The feed intervals and backfills kept, and when the previous process last wrote."""
 
-    events: npt.NDArray[np.void]  # EVENT_DTYPE, sorted by ts; `inst` indexes `instruments`
-    instruments: list[Instrument]
     intervals: list[FeedIntervalRow]
     backfills: list[BackfillRow]
-    heartbeat_ms: int | None  # when the previous process last wrote
+    heartbeat_ms: int | None
 
 
-def read_snapshot(path: Path, since_ms: int) -> Snapshot:
-    """Read a snapshot with a private read connection (runs in a worker thread)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-    try:
-        events, instruments = _read_events(db, since_ms)
-        intervals = [
-            FeedIntervalRow(r[0], bool(r[1]), int(r[2]), None if r[3] is None else int(r[3]), r[4])
-            for r in db.execute(
-                "SELECT feed_id, up, start_ms, end_ms, reason FROM feed_intervals "
-                "ORDER BY feed_id, start_ms"
-            )
-        ]
-        backfills = [
-            BackfillRow(r[0], int(r[1]), int(r[2]), int(r[3]))
-            for r in db.execute(
-                "SELECT feed_id, start_ms, end_ms, events FROM backfills ORDER BY start_ms"
-            )
-        ]
-        heartbeat = db.execute("SELECT value FROM meta WHERE name = 'heartbeat_ms'").fetchone()
-        return Snapshot(
-            events=events,
-            instruments=instruments,
-            intervals=intervals,
-            backfills=backfills,
-            heartbeat_ms=None if heartbeat is None else int(heartbeat[0]),
-        )
-    finally:
-        db.close()
+@dataclass(frozen=True, slots=True)
+class MinuteSums:
+    """One minute's stored events summed per (second, instrument, side)."""
+
+    minute: int
+    sec: IntArray
+    inst: IntArray  # the database's instrument ids
+    side: IntArray
+    usd: FloatArray
+    count: IntArray
 
 
-def _read_events(
-    db: sqlite3.Connection, since_ms: int
-) -> tuple[npt.NDArray[np.void], list[Instrument]]:
-    """Return the events with ts >= since_ms (clean segments, else rows) and the instruments."""
-    instruments_rows = db.execute(
-        "SELECT id, exchange, market, symbol, base FROM instruments ORDER BY id"
-    ).fetchall()
-    index_of = {int(row[0]): position for position, row in enumerate(instruments_rows)}
-    instruments = [Instrument(r[1], r[2], r[3], r[4]) for r in instruments_rows]
-    frontier_row = db.execute("SELECT value FROM meta WHERE name = 'seal_frontier'").fetchone()
-    frontier = -1 if frontier_row is None else int(frontier_row[0])
-    first_minute = since_ms // MINUTE_MS
-    parts: list[npt.NDArray[np.void]] = [
-        np.frombuffer(data, dtype=EVENT_DTYPE)
-        for (data,) in db.execute(
-            "SELECT data FROM segments WHERE minute >= ? AND dirty = 0 ORDER BY minute",
-            (first_minute,),
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a restart needs (instruments by the database's ids)."""
+
+    instruments: dict[int, Instrument]
+    rollups: Rows  # ROLLUP_DTYPE, by minute
+    tops: Rows  # TOP_DTYPE, the per-second largest
+    newest: Rows  # EVENT_DTYPE, the newest stored rows
+    newest_from_ms: int  # every stored row at or after this time is in `newest`
+    future: Rows  # EVENT_DTYPE, rows later than the start time
+    edges: list[MinuteSums]
+    feeds: FeedHistory
+
+
+def read_snapshot(
+    db: sqlite3.Connection,
+    instruments: dict[int, Instrument],
+    now_ms: int,
+    retention_s: int,
+    edge_minutes: Iterable[int],
+    newest_rows: int,
+) -> Snapshot:
+    """Read a restart's snapshot as of now_ms."""
+    now_sec = now_ms // 1000
+    first_minute = (now_sec - retention_s + 1) // MINUTE_S
+    since_ms = first_minute * MINUTE_MS
+    sums: list[Rows] = []
+    tops: list[Rows] = []
+    for minute, stored_sums, stored_tops in db.execute(
+        "SELECT minute, sums, tops FROM rollups WHERE minute >= ? ORDER BY minute", (first_minute,)
+    ):
+        entries = np.frombuffer(stored_sums, dtype=SUMS_DTYPE)
+        rows = np.empty(len(entries), dtype=ROLLUP_DTYPE)
+        rows["minute"] = minute
+        for name in SUMS_FIELDS:
+            rows[name] = entries[name]
+        sums.append(rows)
+        tops.append(np.frombuffer(stored_tops, dtype=STORED_TOP_DTYPE))
+    newest = _rows(
+        db,
+        "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms FROM "
+        "liquidations WHERE ts_ms >= ? ORDER BY ts_ms DESC LIMIT ?",
+        (since_ms, newest_rows),
+    )
+    newest_from = since_ms if len(newest) < newest_rows else int(newest["ts"].min()) + 1
+    future = _rows(
+        db,
+        "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms FROM "
+        "liquidations WHERE ts_ms >= ?",
+        ((now_sec + 1) * 1000,),
+    )
+    return Snapshot(
+        instruments=dict(instruments),
+        rollups=np.concatenate(sums) if sums else np.empty(0, ROLLUP_DTYPE),
+        tops=_as_tops(np.concatenate(tops) if tops else np.empty(0, STORED_TOP_DTYPE)),
+        newest=newest,
+        newest_from_ms=newest_from,
+        future=future,
+        edges=[read_seconds(db, m) for m in sorted(set(edge_minutes)) if m >= first_minute],
+        feeds=read_feeds(db),
+    )
+
+
+def read_seconds(db: sqlite3.Connection, minute: int) -> MinuteSums:
+    """Return one minute's stored events summed per (second, instrument, side)."""
+    rows = db.execute(SELECT_SECONDS, (minute * MINUTE_MS, (minute + 1) * MINUTE_MS)).fetchall()
+    n = len(rows)
+    return MinuteSums(
+        minute=minute,
+        sec=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
+        inst=np.fromiter((r[1] for r in rows), dtype=np.int64, count=n),
+        side=np.fromiter((r[2] for r in rows), dtype=np.int64, count=n),
+        usd=np.fromiter((r[3] for r in rows), dtype=np.float64, count=n),
+        count=np.fromiter((r[4] for r in rows), dtype=np.int64, count=n),
+    )
+
+
+def read_feeds(db: sqlite3.Connection) -> FeedHistory:
+    """Return the feed intervals, backfills and heartbeat."""
+    intervals = [
+        FeedIntervalRow(r[0], bool(r[1]), int(r[2]), None if r[3] is None else int(r[3]), r[4])
+        for r in db.execute(
+            "SELECT feed_id, up, start_ms, end_ms, reason FROM feed_intervals "
+            "ORDER BY feed_id, start_ms"
         )
     ]
-    # Rows for every minute without a clean segment: dirty ones and the unsealed tail.
-    dirty = [
-        int(m)
-        for (m,) in db.execute(
-            "SELECT minute FROM segments WHERE minute >= ? AND dirty = 1", (first_minute,)
+    backfills = [
+        BackfillRow(r[0], int(r[1]), int(r[2]), int(r[3]))
+        for r in db.execute(
+            "SELECT feed_id, start_ms, end_ms, events FROM backfills ORDER BY start_ms"
         )
     ]
-    spans = [(m * MINUTE_MS, (m + 1) * MINUTE_MS) for m in dirty]
-    spans.append((max(since_ms, (frontier + 1) * MINUTE_MS), 2**62))
-    for lo, hi in spans:
-        rows = np.fromiter(db.execute(SELECT_EVENTS, (lo, hi)), dtype=EVENT_DTYPE, count=-1)
-        if len(rows):
-            parts.append(rows)
-    events = np.concatenate(parts) if parts else np.empty(0, dtype=EVENT_DTYPE)
-    events = events[events["ts"] >= since_ms]
-    events = events[np.argsort(events["ts"], kind="stable")]
-    if len(events):
-        mapping = np.zeros(max(index_of) + 1, dtype=np.int32)
-        for ident, position in index_of.items():
-            mapping[ident] = position
-        events = events.copy()
-        events["inst"] = mapping[events["inst"]]
-    return events, instruments
+    heartbeat = db.execute("SELECT value FROM meta WHERE name = 'heartbeat_ms'").fetchone()
+    return FeedHistory(intervals, backfills, None if heartbeat is None else int(heartbeat[0]))
+
+
+def _rows(db: sqlite3.Connection, sql: str, parameters: tuple[int, ...]) -> Rows:
+    return np.fromiter(db.execute(sql, parameters), dtype=EVENT_DTYPE, count=-1)
+
+
+def _as_tops(stored: Rows) -> Rows:
+    tops = np.zeros(len(stored), dtype=TOP_DTYPE)
+    for name in TOP_FIELDS:
+        tops[name] = stored[name]
+    return tops

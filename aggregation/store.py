@@ -1,13 +1,15 @@
-"""Persist liquidations, feed intervals and backfills to SQLite, and read them back fast.
+"""Persist liquidations, their rollups and feed history to SQLite, off the event loop.
 
-One writer (an aiosqlite connection) drains a bounded in-memory buffer in batched transactions
-at least every `flush_interval_s`; ingest never waits on the disk. Rows are keyed by the event's
-natural identity, so re-delivered or re-imported events are ignored (idempotent storage).
+One writer drains a bounded in-memory buffer at least every `flush_interval_s`; ingest never
+waits on the disk. The database lives in its own thread (`aggregation.database`): each batch,
+with the rollups it changes, is ONE call there from BEGIN to COMMIT, so no transaction is ever
+held open across an await (another connection to the file, such as the bot's alert journal,
+waits at most one short batch). Rows are keyed by the event's natural identity, so re-delivered
+or re-imported events are ignored (idempotent storage); rows memory could not tell new are
+checked one by one and their verdict is handed back.
 
-For fast restarts the writer also keeps one packed "segment" per sealed minute (the minute's
-rows, column by column). A write into a sealed minute marks its segment dirty in the same
-transaction, so a segment is never trusted when it could be stale; dirty segments are rebuilt
-by the next maintenance pass, and the loader reads rows instead of any dirty segment.
+Reads that must see every event counted so far (`read`, `request_seconds`) are queued behind
+the writes; history reads (`history`) use a second connection in another thread.
 """
 
 from __future__ import annotations
@@ -17,38 +19,24 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import aiosqlite
-
-from aggregation.events import MINUTE_MS
-from aggregation.maintenance import prune, seal
-from aggregation.schema import INSERT_EVENT, SCHEMA, SCHEMA_VERSION
-from aggregation.snapshot import Snapshot, read_snapshot
+from aggregation.database import Backfill, Database, StateChange, WriteResult
+from aggregation.maintenance import prune_events, prune_history, rebuild_hour, vacuum_step
+from aggregation.reader import Reader
+from aggregation.snapshot import MinuteSums, read_seconds
 from collectors import clock
-from collectors.record import Liquidation, Side
-from collectors.sqlite import execute, executemany
+from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class _StateChange:
-    feed_id: str
-    up: bool
-    ts_ms: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Backfill:
-    feed_id: str
-    start_ms: int
-    end_ms: int
-    events: int
+T = TypeVar("T")
+Verdict = Callable[[bool], None]
+DAY_S = 86_400
 
 
 @dataclass(slots=True)
@@ -60,8 +48,24 @@ class StoreStats:
     dropped: int = 0  # events the full buffer could not take (logged)
     batches: int = 0
     last_flush_ms: int | None = None
-    segments_sealed: int = 0
     rows_pruned: int = 0
+    hours_rolled: int = 0  # hourly rollups rebuilt
+    longest_batch_ms: float = 0.0  # the longest single write transaction
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    record: Liquidation
+    verdict: Verdict | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    work: Callable[[Database], Any]
+    deliver: Callable[[Any, BaseException | None], None]
+
+
+_Item = Liquidation | _Checked | StateChange | Backfill | _Read
 
 
 def private_file(path: Path) -> None:
@@ -80,27 +84,27 @@ class LiquidationStore:
         path: str | Path,
         *,
         retention_s: int = 48 * 3600,
+        history_days: float = 90,
         flush_interval_s: float = 0.5,
-        max_batch: int = 20_000,
+        max_batch: int = 5_000,
         max_pending: int = 1_000_000,
-        seal_after_s: int = 120,
-        maintenance_interval_s: float = 30.0,
-        prune_step_ms: int = 10 * MINUTE_MS,
+        maintenance_interval_s: float = 5.0,
+        prune_step_ms: int = 5_000,
     ) -> None:
         self.path = Path(path)
         self.stats = StoreStats()
-        self._retention_s = retention_s
+        self.retention_s = retention_s
+        self.history_s = int(history_days * DAY_S)
         self._flush_interval_s = flush_interval_s
         self._max_batch = max_batch
         self._max_pending = max_pending
-        self._seal_after_s = seal_after_s
         self._maintenance_interval_s = maintenance_interval_s
         self._prune_step_ms = prune_step_ms
-        self._db: aiosqlite.Connection | None = None
-        self._buffer: deque[Liquidation | _StateChange | _Backfill] = deque()
+        self._db = Database(self.path)
+        self._reader = Reader(self.path)
+        self._thread: ThreadPoolExecutor | None = None
+        self._buffer: deque[_Item] = deque()
         self._wake = asyncio.Event()
-        self._instrument_ids: dict[tuple[str, str, str], int] = {}
-        self._frontier: int = -1  # every minute <= frontier with rows has a segment row
         self._last_maintenance = 0.0
         self._drop_logged_at = 0.0
         self._lock = asyncio.Lock()
@@ -110,40 +114,26 @@ class LiquidationStore:
     async def open(self) -> LiquidationStore:
         """Create the file owner-only, open the writer connection and migrate the schema."""
         private_file(self.path)
-        db = await aiosqlite.connect(self.path, timeout=10.0)
-        await execute(db, "PRAGMA journal_mode=WAL")
-        await execute(db, "PRAGMA synchronous=NORMAL")
-        await execute(db, "PRAGMA foreign_keys=ON")
-        await db.executescript(SCHEMA)
-        async with db.execute("SELECT value FROM meta WHERE name = 'schema_version'") as cur:
-            row = await cur.fetchone()
-        if row is None:
-            await execute(db, "INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        elif int(row[0]) > SCHEMA_VERSION:
-            await db.close()
-            raise RuntimeError(
-                f"{self.path} was written by a newer version (schema {row[0]}); "
-                f"this version reads schema {SCHEMA_VERSION}"
-            )
-        await db.commit()
-        self._db = db
-        async with db.execute("SELECT id, exchange, market, symbol FROM instruments") as cur:
-            async for ident, exchange, market, symbol in cur:
-                self._instrument_ids[(exchange, market, symbol)] = int(ident)
-        async with db.execute("SELECT value FROM meta WHERE name = 'seal_frontier'") as cur:
-            row = await cur.fetchone()
-        self._frontier = -1 if row is None else int(row[0])
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="liquidation-db")
+        try:
+            await self._call(self._db.open)
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            self._thread = None
+            raise
         return self
 
     async def close(self) -> None:
         """Write everything still buffered and close."""
-        if self._db is None:
+        if self._thread is None:
             return
         try:
             await self.flush()
         finally:
-            await self._db.close()
-            self._db = None
+            await self._call(self._db.close)
+            await self._reader.close()
+            self._thread.shutdown(wait=True)
+            self._thread = None
 
     async def __aenter__(self) -> LiquidationStore:
         return await self.open()
@@ -151,15 +141,22 @@ class LiquidationStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _conn(self) -> aiosqlite.Connection:
-        if self._db is None:
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self._thread is None:
             raise RuntimeError("LiquidationStore is not open")
-        return self._db
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     # --- ingest side (never blocks) -------------------------------------------------------
 
     def enqueue(self, record: Liquidation) -> bool:
-        """Buffer one event for the next flush; False (counted, logged) if the buffer is full."""
+        """Buffer one event memory knows is new; False (counted, logged) if the buffer is full."""
+        return self._push(record)
+
+    def enqueue_checked(self, record: Liquidation, verdict: Verdict | None = None) -> bool:
+        """Buffer one event the database must tell new or not; `verdict` hears which."""
+        return self._push(_Checked(record, verdict))
+
+    def _push(self, item: _Item) -> bool:
         if len(self._buffer) >= self._max_pending:
             self.stats.dropped += 1
             now = time.monotonic()
@@ -172,23 +169,35 @@ class LiquidationStore:
                     self.stats.dropped,
                 )
             return False
-        self._buffer.append(record)
+        self._buffer.append(item)
         if len(self._buffer) >= self._max_batch:
             self._wake.set()
         return True
 
     def enqueue_state(self, feed_id: str, up: bool, ts_ms: int, reason: str) -> None:
         """Buffer a feed's up/down transition."""
-        self._buffer.append(_StateChange(feed_id, up, ts_ms, reason))
+        self._buffer.append(StateChange(feed_id, up, ts_ms, reason))
 
     def enqueue_backfill(self, feed_id: str, start_ms: int, end_ms: int, events: int) -> None:
         """Buffer the record that a feed's gap was backfilled."""
-        self._buffer.append(_Backfill(feed_id, start_ms, end_ms, events))
+        self._buffer.append(Backfill(feed_id, start_ms, end_ms, events))
+
+    def request_seconds(self, minute: int, deliver: Callable[[MinuteSums | None], None]) -> None:
+        """Queue a read of a minute's per-second sums behind everything buffered so far; the
+        writer calls `deliver` with them (None if the read failed)."""
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                log.error("reading the per-second sums of minute %d failed: %r", minute, error)
+            deliver(None if error is not None else result)
+
+        self._buffer.append(_Read(lambda db: read_seconds(db.conn, minute), done))
+        self._wake.set()
 
     # --- writer ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Flush at least every flush interval and keep segments and retention up, forever."""
+        """Flush at least every flush interval and keep retention and rollups up, forever."""
         while True:
             try:
                 async with asyncio.timeout(self._flush_interval_s):
@@ -201,132 +210,108 @@ class LiquidationStore:
                 await self.maintain()
 
     async def flush(self) -> None:
-        """Write everything buffered so far, in batches of at most `max_batch` rows."""
+        """Write everything buffered so far (batches of at most `max_batch` events) and serve
+        the reads queued among them, in order."""
         async with self._lock:
-            while self._buffer:
-                batch: list[Liquidation | _StateChange | _Backfill] = []
-                buffer = self._buffer
-                while buffer and len(batch) < self._max_batch:
+            buffer = self._buffer
+            while buffer:
+                if isinstance(buffer[0], _Read):
+                    await _uncancelled(self._serve(buffer.popleft()))  # type: ignore[arg-type]
+                    continue
+                batch: list[_Item] = []
+                while buffer and len(batch) < self._max_batch and not isinstance(buffer[0], _Read):
                     batch.append(buffer.popleft())
                 await _uncancelled(self._write(batch))
 
-    async def _write(self, batch: list[Liquidation | _StateChange | _Backfill]) -> None:
-        db = self._conn()
-        records = [item for item in batch if isinstance(item, Liquidation)]
-        await self._ensure_instruments(records)
-        ids = self._instrument_ids
-        rows = [
-            (
-                r.ts_ms,
-                ids[(r.exchange, r.market, r.symbol)],
-                0 if r.side is Side.LONG else 1,
-                r.qty_base,
-                r.price,
-                r.notional_usd,
-                r.recv_ms,
-            )
-            for r in records
-        ]
-        before = db.total_changes
-        await executemany(db, INSERT_EVENT, rows)
-        written = db.total_changes - before
-        # A write at or before the frontier makes that minute's segment stale (or creates a
-        # placeholder for a minute that had no rows): mark it dirty in this same transaction.
-        frontier = self._frontier
-        sealed = {m for m in {r.ts_ms // MINUTE_MS for r in records} if m <= frontier}
-        if sealed:
-            await executemany(
-                db,
-                "INSERT INTO segments (minute, dirty, rows, data) VALUES (?, 1, 0, x'') "
-                "ON CONFLICT (minute) DO UPDATE SET dirty = 1",
-                [(minute,) for minute in sorted(sealed)],
-            )
-        for item in batch:
-            if isinstance(item, _StateChange):
-                await execute(
-                    db,
-                    "UPDATE feed_intervals SET end_ms = ? WHERE feed_id = ? AND end_ms IS NULL",
-                    (item.ts_ms, item.feed_id),
-                )
-                await execute(
-                    db,
-                    "INSERT OR REPLACE INTO feed_intervals "
-                    "(feed_id, up, start_ms, end_ms, reason) VALUES (?, ?, ?, NULL, ?)",
-                    (item.feed_id, int(item.up), item.ts_ms, item.reason[:500]),
-                )
-            elif isinstance(item, _Backfill):
-                await execute(
-                    db,
-                    "INSERT OR REPLACE INTO backfills VALUES (?, ?, ?, ?, ?)",
-                    (item.feed_id, item.start_ms, item.end_ms, item.events, clock.now_ms()),
-                )
+    async def _write(self, batch: list[_Item]) -> None:
+        new = [item for item in batch if isinstance(item, Liquidation)]
+        checked = [item for item in batch if isinstance(item, _Checked)]
+        states = [item for item in batch if isinstance(item, StateChange)]
+        backfills = [item for item in batch if isinstance(item, Backfill)]
+        started = time.perf_counter()
         now = clock.now_ms()
-        await execute(db, "INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now,))
-        await db.commit()
-        self.stats.written += written
-        self.stats.duplicates += len(rows) - written
-        self.stats.batches += 1
-        self.stats.last_flush_ms = now
-
-    async def _ensure_instruments(self, records: Iterable[Liquidation]) -> None:
-        new = {
-            (r.exchange, r.market, r.symbol): r.base
-            for r in records
-            if (r.exchange, r.market, r.symbol) not in self._instrument_ids
-        }
-        if not new:
-            return
-        db = self._conn()
-        await executemany(
-            db,
-            "INSERT OR IGNORE INTO instruments (exchange, market, symbol, base) "
-            "VALUES (?, ?, ?, ?)",
-            [(e, m, s, base) for (e, m, s), base in new.items()],
+        result: WriteResult = await self._call(
+            self._db.write, new, [c.record for c in checked], states, backfills, now
         )
-        for exchange, market, symbol in new:
-            async with db.execute(
-                "SELECT id FROM instruments WHERE exchange = ? AND market = ? AND symbol = ?",
-                (exchange, market, symbol),
-            ) as cur:
-                row = await cur.fetchone()
-            assert row is not None
-            self._instrument_ids[(exchange, market, symbol)] = int(row[0])
+        stats = self.stats
+        stats.longest_batch_ms = max(stats.longest_batch_ms, (time.perf_counter() - started) * 1e3)
+        stats.written += result.written
+        stats.duplicates += result.duplicates
+        stats.batches += 1
+        stats.last_flush_ms = now
+        for item, fresh in zip(checked, result.verified, strict=True):
+            if item.verdict is not None:
+                try:
+                    item.verdict(fresh)
+                except Exception:  # one consumer's bug must not stop the writer
+                    log.exception("the verdict on %r failed", item.record)
 
-    # --- maintenance: segments and retention ----------------------------------------------
+    async def _serve(self, read: _Read) -> None:
+        try:
+            result = await self._call(read.work, self._db)
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asked, who logs or raises it
+            read.deliver(None, exc)
+            return
+        read.deliver(result, None)
+
+    async def read(self, work: Callable[[Database], T]) -> T:
+        """Run `work` in the database's thread after everything buffered so far is written."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def deliver(result: Any, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        self._buffer.append(_Read(work, deliver))
+        await self.flush()
+        return await future
+
+    async def history(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(connection, *args)` on the read-only history connection (its own thread)."""
+        return await self._reader.run(work, *args)
+
+    # --- maintenance ----------------------------------------------------------------------
 
     async def maintain(self, now_ms: int | None = None) -> None:
-        """Seal finished minutes, rebuild dirty segments and prune beyond retention."""
+        """Prune past retention and history, rebuild finished hours, give back free pages:
+        each step its own short transaction."""
+        now = clock.now_ms() if now_ms is None else now_ms
+        self._last_maintenance = time.monotonic()
+        cutoff = now - self.retention_s * 1000
+        while True:
+            async with self._lock:
+                step = await self._call(prune_events, self._db.conn, cutoff, self._prune_step_ms)
+            self.stats.rows_pruned += step.rows
+            if step.done:
+                break
         async with self._lock:
-            now = clock.now_ms() if now_ms is None else now_ms
-            self._last_maintenance = time.monotonic()
-            db = self._conn()
-            up_to_minute = (now // 1000 - self._seal_after_s) * 1000 // MINUTE_MS - 1
-            self._frontier, sealed = await seal(db, self._frontier, up_to_minute)
-            self.stats.segments_sealed += sealed
-            cutoff_ms = now - self._retention_s * 1000
-            self.stats.rows_pruned += await prune(db, cutoff_ms, self._prune_step_ms)
+            await self._call(prune_history, self._db.conn, cutoff, now - self.history_s * 1000)
+        while True:
+            async with self._lock:
+                rolled = await self._call(
+                    rebuild_hour, self._db.conn, self._db.catalog, now - 60_000
+                )
+            if not rolled:
+                break
+            self.stats.hours_rolled += 1
+        async with self._lock:
+            await self._call(vacuum_step, self._db.conn)
 
     # --- reads ----------------------------------------------------------------------------
 
-    async def snapshot(self, since_ms: int) -> Snapshot:
-        """Return the events with ts >= since_ms and the feed history, for a restart."""
-        await self.flush()
-        return await asyncio.to_thread(read_snapshot, self.path, since_ms)
-
     async def close_open_intervals(self, at_ms: int) -> int:
         """Close intervals a previous process left open (it stopped at `at_ms`)."""
-        db = self._conn()
-        cursor = await execute(
-            db, "UPDATE feed_intervals SET end_ms = MAX(start_ms, ?) WHERE end_ms IS NULL", (at_ms,)
-        )
-        await db.commit()
-        return max(cursor.rowcount, 0)
+        async with self._lock:
+            return await self._call(self._db.close_open_intervals, at_ms)
 
     async def count_events(self) -> int:
-        """Return how many events the database holds."""
-        async with self._conn().execute("SELECT COUNT(*) FROM liquidations") as cur:
-            row = await cur.fetchone()
-        return 0 if row is None else int(row[0])
+        """Return how many events the database holds (written so far)."""
+        async with self._lock:
+            return await self._call(self._db.count_events)
 
     def db_bytes(self) -> int:
         """Return the size of the database file and its WAL."""
@@ -341,15 +326,20 @@ class LiquidationStore:
         """Return how many items wait for the next flush."""
         return len(self._buffer)
 
+    @property
+    def database(self) -> Database:
+        """Return the database (its methods run only in the store's thread, via `read`)."""
+        return self._db
 
-async def _uncancelled(write: Coroutine[Any, Any, None]) -> None:
-    """Run one batch's transaction to its commit even if the caller is cancelled meanwhile.
 
-    The batch has left the buffer and aiosqlite's thread keeps executing after a cancelled await:
-    giving up halfway would lose the batch and leave its transaction open, locking the file for
-    every other connection. The cancellation is delivered once the commit is done.
+async def _uncancelled(work: Coroutine[Any, Any, None]) -> None:
+    """Run one batch's transaction to its end even if the caller is cancelled meanwhile.
+
+    The batch has left the buffer and the database thread keeps executing after a cancelled
+    await: giving up would lose the batch's accounting (and the verdicts owed). The
+    cancellation is delivered once the work is done.
     """
-    task = asyncio.ensure_future(write)
+    task = asyncio.ensure_future(work)
     cancelled = False
     while not task.done():
         try:

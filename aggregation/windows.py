@@ -1,40 +1,55 @@
-"""Keep rolling-window totals, leaderboards and latest events of liquidations in memory.
+"""Keep rolling-window totals, leaderboards, largest and newest liquidations in bounded memory.
 
-Events are kept by `aggregation.events.EventLog` (column-wise, one chunk per minute of EVENT
-time). Window totals per (asset, exchange, side) are maintained incrementally: `add` only
-appends, and `advance(now)` folds the seconds that entered and left each window in vectorized
-batches. A query therefore costs O(assets), never O(events in window).
+Events go into time buckets per (asset, exchange, side) key: one dense row per minute of the
+retained day (`aggregation.buckets.MinuteRing`) and per-second sums for the minutes a window
+edge needs (`aggregation.edges`). Each configured window keeps exact running totals per key
+(`aggregation.rolling`): `add` only appends to a batch; `advance(now)` folds the batch in and
+moves every window on, in vectorized steps. A query costs O(keys), never O(events).
 
 Window semantics (exact to the second): at time `now_ms`, a window of W seconds holds the
 events whose second `ts_ms // 1000` lies in `(now_ms // 1000 - W, now_ms // 1000]`.
+
+Memory is bounded by the number of keys, not by the event rate: the minute rows, the per-second
+sums of at most `detail_s` recent seconds and of the window edges, the TOP_K largest events of
+each second (`aggregation.tops`), the newest events (`aggregation.recent`) and the identities of
+recent events for telling re-deliveries (`aggregation.identity`).
 """
 
 from __future__ import annotations
 
 import enum
 from array import array
-from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
-from aggregation.events import (
-    MAX_EXCHANGES,
-    MINUTE_MS,
-    Chunk,
-    EventLog,
-    FloatArray,
-    Instrument,
-    IntArray,
-)
+from aggregation.buckets import MinuteRing, SecondSums
+from aggregation.edges import DetailLoader, Edges
+from aggregation.identity import Identities, identity
+from aggregation.keys import FloatArray, Instrument, IntArray, Names
+from aggregation.recent import Newest
+from aggregation.rolling import Rolling
+from aggregation.snapshot import MinuteSums
+from aggregation.spans import View, every_key, span_series, span_totals
+from aggregation.tops import TOP_DTYPE, TOP_K, MinuteTops, best_per_second, largest_first
 from collectors.record import Liquidation, Side
 
 DEFAULT_WINDOWS_S = (180, 900, 3600, 14400, 86400)
 # Memory keeps at least a day, whatever the windows: daily summaries read it.
 MIN_RETENTION_S = 86400
+MINUTE_S = 60
+MINUTE_MS = 60_000
+# The batch is folded in at least this often (seconds of clock) and at this size, even
+# without a query, so it stays small.
+FOLD_EVERY_S = 30
+FOLD_AT = 32_768
+# With a database: seconds of per-second sums kept from live events (the 3 and 15 minute
+# windows' edges, and sub-minute chart buckets, without a read), and event identities kept.
+DETAIL_S = 16 * 60
+IDENTITIES = 300_000
 
 
 class Outcome(enum.Enum):
@@ -43,6 +58,7 @@ class Outcome(enum.Enum):
     COUNTED = "counted"
     DUPLICATE = "duplicate"
     STALE = "stale"  # older than every window: stored on disk only
+    PENDING = "pending"  # older than what memory can tell new: the database decides
 
 
 @dataclass(slots=True)
@@ -53,26 +69,40 @@ class IngestCounters:
     duplicates: int = 0
     stale: int = 0
     clamped: int = 0  # event time too far in the future: set to the receive time
+    pending: int = 0  # waiting for the database to tell new from re-delivered
+    edge_waits: int = 0  # times a window edge waited for a minute's per-second sums
 
 
-@dataclass(slots=True)
-class _Pending:
-    """Events that arrived for seconds already folded into the window totals."""
+class _Batch:
+    """The events added since the last fold, column by column."""
 
-    sec: array[int] = field(default_factory=lambda: array("q"))
-    key: array[int] = field(default_factory=lambda: array("i"))
-    usd: array[float] = field(default_factory=lambda: array("d"))
+    __slots__ = ("inst", "key", "live", "price", "qty", "recv", "seq", "side", "ts", "usd")
+
+    def __init__(self) -> None:
+        self.ts = array("q")
+        self.key = array("q")
+        self.usd = array("d")
+        self.inst = array("i")
+        self.side = array("b")
+        self.qty = array("d")
+        self.price = array("d")
+        self.recv = array("q")
+        self.seq = array("q")
+        self.live = array("b")  # 0: known to the database already (verified there)
+
+    def __len__(self) -> int:
+        return len(self.ts)
 
 
-class WindowStore(EventLog):
-    """Rolling windows, leaderboards, largest and latest liquidations, in memory."""
+class WindowStore:
+    """Rolling windows, leaderboards, largest and newest liquidations, in bounded memory."""
 
     def __init__(
         self,
         windows_s: Sequence[int] = DEFAULT_WINDOWS_S,
         *,
         future_tolerance_ms: int = 5_000,
-        recent_keys: int = 100_000,
+        recent_keys: int | None = None,
         min_retention_s: int = MIN_RETENTION_S,
     ) -> None:
         if not windows_s or any(w <= 0 for w in windows_s):
@@ -80,63 +110,66 @@ class WindowStore(EventLog):
         self.windows_s = tuple(sorted(set(windows_s)))
         self.retention_s = max(*self.windows_s, min_retention_s)
         self.counters = IngestCounters()
+        self.names = Names()
         self._future_tolerance_ms = future_tolerance_ms
-        super().__init__()  # the events and the names they refer to
-        # Names -> indices and totals keys.
-        self._inst_index: dict[tuple[str, str, str], int] = {}
-        self._inst_key_base: list[int] = []
-        # Totals.
-        self._capacity_assets = 64
-        n_keys = self._capacity_assets * MAX_EXCHANGES * 2
-        self._usd: FloatArray = np.zeros((len(self.windows_s), n_keys))
-        self._count: IntArray = np.zeros((len(self.windows_s), n_keys), dtype=np.int64)
-        self._folded_sec: int | None = None  # totals are exact as of this second
-        self._pending = _Pending()
-        self._clock_ms = 0  # the newest receive time (or advance time) seen
-        # Duplicate detection. The hashes of the last `recent_keys` identities catch live
-        # re-deliveries cheaply; a hash hit is confirmed against the stored columns, and an
-        # event no newer than the newest evicted one is always checked against the columns.
-        self._recent: set[int] = set()
-        self._recent_order: deque[tuple[int, int]] = deque()  # (hash, ts)
-        self._recent_capacity = recent_keys
-        self._evicted_max_ts = -1
+        self._identity_cap = recent_keys
+        # Rows for every minute from the retention floor to the newest clamped event time, with
+        # the clock at most FOLD_EVERY_S ahead of the fold.
+        rows = (self.retention_s + FOLD_EVERY_S + future_tolerance_ms // 1000) // MINUTE_S + 3
+        self.ring = MinuteRing(rows)
+        self.market = MinuteRing(rows)  # per (exchange, side): market charts read only this
+        self.rolling = Rolling(self.windows_s, self.ring.capacity)
+        self.edges = Edges(self)
+        self.tops: dict[int, MinuteTops] = {}
+        self._ids = Identities()
+        self._newest = Newest()
+        self._batch = _Batch()
+        self._future: tuple[IntArray, IntArray, FloatArray] = _empty_future()
+        self._clock_ms = 0  # the newest receive or advance time seen
+        self._seq = 0
+        self._inst_last_ms = array("q")
+        self._floor_minute: int | None = None
+        self._view: tuple[int, tuple[FloatArray, IntArray]] | None = None
+        self._version = 0
 
     # --- names ----------------------------------------------------------------------------
 
-    def _instrument(self, exchange: str, market: str, symbol: str, base: str) -> int:
-        index = self._inst_index.get((exchange, market, symbol))
-        if index is not None:
-            return index
-        exchange_index = self._exchanges.get(exchange)
-        if exchange_index is None:
-            if len(self.exchange_names) == MAX_EXCHANGES:
-                raise ValueError(f"more than {MAX_EXCHANGES} exchanges")
-            exchange_index = self._exchanges[exchange] = len(self.exchange_names)
-            self.exchange_names.append(exchange)
-        asset_index = self._assets.get(base)
-        if asset_index is None:
-            asset_index = self._assets[base] = len(self.asset_names)
-            self.asset_names.append(base)
-            if len(self.asset_names) > self._capacity_assets:
-                self._grow()
-        index = self._inst_index[(exchange, market, symbol)] = len(self.instruments)
-        self.instruments.append(Instrument(exchange, market, symbol, base))
-        self._inst_key_base.append((asset_index * MAX_EXCHANGES + exchange_index) * 2)
-        return index
+    @property
+    def asset_names(self) -> list[str]:
+        """Return the asset names, in index order."""
+        return self.names.asset_names
 
-    def _grow(self) -> None:
-        self._capacity_assets *= 2
-        n_keys = self._capacity_assets * MAX_EXCHANGES * 2
-        usd = np.zeros((len(self.windows_s), n_keys))
-        count = np.zeros((len(self.windows_s), n_keys), dtype=np.int64)
-        usd[:, : self._usd.shape[1]] = self._usd
-        count[:, : self._count.shape[1]] = self._count
-        self._usd, self._count = usd, count
+    @property
+    def exchange_names(self) -> list[str]:
+        """Return the exchange names, in index order."""
+        return self.names.exchange_names
+
+    @property
+    def instruments(self) -> list[Instrument]:
+        """Return the instruments, in index order."""
+        return self.names.instruments
+
+    def asset_index(self, asset: str) -> int | None:
+        """Return the index of an asset name, or None if it was never seen."""
+        return self.names.asset_index(asset)
+
+    def instrument(self, exchange: str, market: str, symbol: str, base: str) -> int:
+        """Return an instrument's index, numbering it (and growing the key columns) if new."""
+        names = self.names
+        index = names.lookup(exchange, market, symbol)
+        if index is None:
+            index = names.instrument(exchange, market, symbol, base)
+            self._inst_last_ms.append(-1)
+            if self.ring.reserve(names.n_keys):
+                self.rolling.reserve(self.ring.capacity)
+            self.market.reserve(2 * len(names.exchange_names))
+        return index
 
     # --- ingest ---------------------------------------------------------------------------
 
     def add(self, record: Liquidation) -> Outcome:
-        """Count one event (unless duplicate or older than every window); never raises."""
+        """Count one event (unless re-delivered, older than every window, or not decidable
+        here); never raises."""
         counters = self.counters
         recv = record.recv_ms
         if recv > self._clock_ms:
@@ -146,47 +179,41 @@ class WindowStore(EventLog):
             ts = recv
             record = msgspec.structs.replace(record, ts_ms=ts)
             counters.clamped += 1
-        if ts // 1000 <= self._clock_ms // 1000 - self.retention_s:
-            counters.stale += 1
-            return Outcome.STALE
-        inst = self._inst_index.get((record.exchange, record.market, record.symbol))
-        if inst is None:
-            inst = self._instrument(record.exchange, record.market, record.symbol, record.base)
+        stale = ts // 1000 <= self._clock_ms // 1000 - self.retention_s
+        inst = self.instrument(record.exchange, record.market, record.symbol, record.base)
         side = 0 if record.side is Side.LONG else 1
-        identity = (inst, ts, side, record.qty_base, record.price)
-        digest = hash(identity)
-        recent = self._recent
-        if (digest in recent or ts <= self._evicted_max_ts) and self._stored(identity):
+        ids = self._ids
+        if not ids.known(ts):
+            counters.pending += 1
+            return Outcome.PENDING
+        key = identity(ts, inst, side, record.qty_base, record.price)
+        if ids.seen(ts, key):
+            if stale:
+                counters.stale += 1
+                return Outcome.STALE
             counters.duplicates += 1
             return Outcome.DUPLICATE
-        recent.add(digest)
-        order = self._recent_order
-        order.append((digest, ts))
-        if len(order) > self._recent_capacity:
-            old_digest, old_ts = order.popleft()
-            recent.discard(old_digest)  # a colliding newer digest is re-checked exactly
-            if old_ts > self._evicted_max_ts:
-                self._evicted_max_ts = old_ts
-        key = self._inst_key_base[inst] + side
-        usd = record.notional_usd
-        minute = ts // MINUTE_MS
-        chunk = self._chunks.get(minute)
-        if chunk is None:
-            chunk = self._chunks[minute] = Chunk()
-        chunk.ts.append(ts)
-        chunk.key.append(key)
-        chunk.inst.append(inst)
-        chunk.usd.append(usd)
-        chunk.price.append(record.price)
-        chunk.qty.append(record.qty_base)
-        chunk.recv.append(recv)
-        chunk.top = None
-        folded = self._folded_sec
-        if folded is not None and ts // 1000 <= folded:
-            pending = self._pending
-            pending.sec.append(ts // 1000)
-            pending.key.append(key)
-            pending.usd.append(usd)
+        ids.add(ts, key)
+        self._take(record, inst, side, live=True, stale=stale)
+        if stale:
+            counters.stale += 1
+            return Outcome.STALE
+        counters.counted += 1
+        return Outcome.COUNTED
+
+    def add_verified(self, record: Liquidation, new: bool) -> Outcome:
+        """Count a PENDING event now that the database has told whether it was new."""
+        counters = self.counters
+        counters.pending -= 1
+        if not new:
+            counters.duplicates += 1
+            return Outcome.DUPLICATE
+        stale = record.ts_ms // 1000 <= self._clock_ms // 1000 - self.retention_s
+        inst = self.instrument(record.exchange, record.market, record.symbol, record.base)
+        self._take(record, inst, 0 if record.side is Side.LONG else 1, live=False, stale=stale)
+        if stale:
+            counters.stale += 1
+            return Outcome.STALE
         counters.counted += 1
         return Outcome.COUNTED
 
@@ -200,183 +227,310 @@ class WindowStore(EventLog):
                 result.counted += 1
             elif outcome is Outcome.DUPLICATE:
                 result.duplicates += 1
+            elif outcome is Outcome.PENDING:
+                result.pending += 1
             else:
                 result.stale += 1
         result.clamped = self.counters.clamped - before
         return result
 
-    def _stored(self, identity: tuple[int, int, int, float, float]) -> bool:
-        """Compare against the stored columns of the event's minute (the exact, slower path)."""
-        inst, ts, side, qty, price = identity
-        chunk = self._chunks.get(ts // MINUTE_MS)
-        if chunk is None:
-            return False
-        positions = np.flatnonzero(np.frombuffer(chunk.ts, dtype=np.int64) == ts)
-        for position in positions.tolist():
-            if (
-                chunk.inst[position] == inst
-                and chunk.key[position] % 2 == side
-                and chunk.qty[position] == qty
-                and chunk.price[position] == price
-            ):
-                return True
-        return False
-
-    def load(self, events: npt.NDArray[np.void], instruments: Sequence[Instrument]) -> int:
-        """Bulk-load stored events (EVENT_DTYPE, `inst` indexing `instruments`), sorted by ts.
-
-        Used at start-up before any live event; returns how many were loaded.
-        """
-        if self._chunks or self._folded_sec is not None:
-            raise RuntimeError("load() must run before any other event")
-        if len(events) == 0:
-            return 0
-        mapping = np.array(
-            [self._instrument(i.exchange, i.market, i.symbol, i.base) for i in instruments],
-            dtype=np.int64,
-        )
-        inst = mapping[events["inst"]]
-        key = np.asarray(self._inst_key_base, dtype=np.int64)[inst] + events["side"]
-        ts = events["ts"]
-        minutes = ts // MINUTE_MS
-        bounds = np.flatnonzero(np.diff(minutes)) + 1
-        starts = np.concatenate(([0], bounds))
-        ends = np.concatenate((bounds, [len(ts)]))
-        columns = {
-            "ts": ts.astype(np.int64),
-            "key": key.astype(np.int32),
-            "inst": inst.astype(np.int32),
-            "usd": events["usd"].astype(np.float64),
-            "price": events["price"].astype(np.float64),
-            "qty": events["qty"].astype(np.float64),
-            "recv": events["recv"].astype(np.int64),
-        }
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            chunk = self._chunks[int(minutes[start])] = Chunk()
-            for name, column in columns.items():
-                getattr(chunk, name).frombytes(column[start:end].tobytes())
-        self._clock_ms = max(self._clock_ms, int(events["recv"].max()))
-        self._evicted_max_ts = int(ts.max())  # none of these is in the recent-key set
-        self.counters.counted += len(events)
-        return len(events)
+    def _take(self, record: Liquidation, inst: int, side: int, *, live: bool, stale: bool) -> None:
+        """Batch an event for the next fold (a stale one only if its minute is still held)."""
+        ts = record.ts_ms
+        floor = self._floor_minute
+        if stale and floor is not None and ts // MINUTE_MS < floor:
+            return  # its minute left memory: the database has it
+        self._seq += 1
+        batch = self._batch
+        batch.ts.append(ts)
+        batch.key.append(self.names.inst_key[inst] + side)
+        batch.usd.append(record.notional_usd)
+        batch.inst.append(inst)
+        batch.side.append(side)
+        batch.qty.append(record.qty_base)
+        batch.price.append(record.price)
+        batch.recv.append(record.recv_ms)
+        batch.seq.append(self._seq)
+        batch.live.append(live)
+        if not stale:
+            self._newest.add(record, self._seq)
+            if ts > self._inst_last_ms[inst]:
+                self._inst_last_ms[inst] = ts
+        folded = self.rolling.folded
+        if len(batch) >= FOLD_AT or (
+            folded is not None and self._clock_ms // 1000 - folded > FOLD_EVERY_S
+        ):
+            self.advance(self._clock_ms, ask=False)
 
     # --- time -----------------------------------------------------------------------------
 
-    def advance(self, now_ms: int) -> int:
-        """Bring every window up to `now_ms` (never backwards); return the folded second."""
+    def advance(self, now_ms: int, *, ask: bool = True) -> int:
+        """Fold in the batch and bring every window up to `now_ms` (never backwards); return
+        the folded second. `ask`: request the edge minutes' sums that memory lacks (not from
+        inside `add`, whose event reaches the database only after it returns)."""
+        rolling = self.rolling
         now_sec = max(now_ms, self._clock_ms) // 1000
-        folded = self._folded_sec
-        if folded is not None and now_sec <= folded:
-            self._fold_pending(folded)  # events that arrived for already-folded seconds
-            return folded
-        longest = self.windows_s[-1]
-        if folded is None or now_sec - folded >= longest:
-            self._rebuild_totals(now_sec)
-        else:
-            self._fold_pending(folded)
-            keys, usd = self._slice(folded + 1, now_sec)
-            self._apply(slice(None), keys, usd, 1)
-            for index, window in enumerate(self.windows_s):
-                keys, usd = self._slice(folded - window + 1, now_sec - window)
-                self._apply(index, keys, usd, -1)
-            # Float residue of add-then-subtract must not show as a non-zero total.
-            self._usd[self._count == 0] = 0.0
-        self._folded_sec = now_sec
-        self._clock_ms = max(self._clock_ms, now_sec * 1000)
-        self._drop_old(now_sec)
+        if rolling.folded is None:
+            rolling.start(now_sec)
+            self._floor_minute = (now_sec - self.retention_s + 1) // MINUTE_S
+        now_sec = max(now_sec, rolling.folded or now_sec)
+        moved = now_sec != rolling.folded
+        if not moved and not len(self._batch) and not len(self._future[0]):
+            return now_sec
+        sec, keys, usd = self._fold_batch()
+        due_sec, due_keys, due_usd = self._due(sec, keys, usd, now_sec)
+        rolling.enter(due_sec, due_keys, due_usd, now_sec)
+        for w, window in enumerate(self.windows_s):
+            waiting = rolling.leave(w, now_sec - window, self.ring, self.edges.sums)
+            if waiting is not None:
+                self.edges.waiting(w, waiting, ask)
+        rolling.folded = now_sec
+        rolling.settle()
+        if moved:
+            self._move_floor(now_sec)
+        self.edges.after_fold(now_sec, ask)
+        self._version += 1
         return now_sec
 
-    def _rebuild_totals(self, now_sec: int) -> None:
-        self._pending = _Pending()
-        self._usd[:] = 0.0
-        self._count[:] = 0
-        for index, window in enumerate(self.windows_s):
-            keys, usd = self._slice(now_sec - window + 1, now_sec)
-            self._apply(index, keys, usd, 1)
+    def _fold_batch(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """Put the batch into the minute rows, per-second sums and largest; return its
+        (second, key, usd) columns. Events of minutes memory does not hold are left out."""
+        batch = self._batch
+        if not len(batch):
+            return _empty_future()
+        self._batch = _Batch()
+        events = np.empty(len(batch), dtype=TOP_DTYPE)
+        for name in ("ts", "seq", "recv"):
+            events[name] = np.frombuffer(getattr(batch, name), dtype=np.int64)
+        for name in ("usd", "qty", "price"):
+            events[name] = np.frombuffer(getattr(batch, name), dtype=np.float64)
+        events["inst"] = np.frombuffer(batch.inst, dtype=np.int32)
+        events["side"] = np.frombuffer(batch.side, dtype=np.int8)
+        keys = np.frombuffer(batch.key, dtype=np.int64)
+        live = np.frombuffer(batch.live, dtype=np.int8).astype(bool)
+        minutes = events["ts"] // MINUTE_MS
+        floor = self._floor_minute
+        assert floor is not None  # set by the first advance, before any fold
+        held = (minutes >= floor) & (minutes < floor + self.ring.rows)
+        if not held.all():
+            events, keys, live, minutes = events[held], keys[held], live[held], minutes[held]
+        sec = events["ts"] // 1000
+        usd = events["usd"].copy()
+        ones = np.ones(len(events), dtype=np.int64)
+        self.ring.add(minutes, keys, usd, ones)
+        self.market.add(minutes, self.names.keys().exchange_side[keys], usd, ones)
+        self.edges.place(minutes, sec % MINUTE_S, keys, usd, live)
+        best = best_per_second(events, TOP_K)
+        best_minutes = best["ts"] // MINUTE_MS
+        for minute in np.unique(best_minutes).tolist():
+            tops = self.tops.get(minute)
+            if tops is None:
+                tops = self.tops[minute] = MinuteTops()
+            tops.merge(best[best_minutes == minute])
+        return sec, keys.copy(), usd
 
-    def _fold_pending(self, folded: int) -> None:
-        pending = self._pending
-        if not pending.sec:
-            return
-        sec = np.frombuffer(pending.sec, dtype=np.int64)
-        keys = np.frombuffer(pending.key, dtype=np.int32)
-        usd = np.frombuffer(pending.usd, dtype=np.float64)
-        for index, window in enumerate(self.windows_s):
-            inside = sec > folded - window
-            self._apply(index, keys[inside], usd[inside], 1)
-        del sec, keys, usd  # release the buffers before the arrays are replaced
-        self._pending = _Pending()
+    def _due(
+        self, sec: IntArray, keys: IntArray, usd: FloatArray, now_sec: int
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        """Return the events whose second has come; keep the later ones for later folds."""
+        f_sec, f_keys, f_usd = self._future
+        if len(f_sec):
+            sec = np.concatenate((f_sec, sec))
+            keys = np.concatenate((f_keys, keys))
+            usd = np.concatenate((f_usd, usd))
+        later = sec > now_sec
+        if not later.any():
+            self._future = _empty_future()
+            return sec, keys, usd
+        self._future = (sec[later], keys[later], usd[later])
+        now = ~later
+        return sec[now], keys[now], usd[now]
 
-    def _apply(
-        self, rows: int | slice, keys: npt.NDArray[np.int32], usd: FloatArray, sign: int
+    def _move_floor(self, now_sec: int) -> None:
+        """Release the minutes that left the retention."""
+        floor = (now_sec - self.retention_s + 1) // MINUTE_S
+        previous = self._floor_minute if self._floor_minute is not None else floor
+        for minute in range(max(previous, floor - self.ring.rows), floor):
+            self.ring.release(minute)
+            self.market.release(minute)
+            self.tops.pop(minute, None)
+        self._floor_minute = floor
+        horizon_ms = (now_sec - self.retention_s + 1) * 1000
+        self._ids.forget_before(horizon_ms)
+        if now_sec % MINUTE_S == 0:
+            self._newest.forget_before(horizon_ms)
+
+    # --- the database behind memory ------------------------------------------------------
+
+    def use_database(
+        self, loader: DetailLoader, *, detail_s: int = DETAIL_S, identities: int = IDENTITIES
     ) -> None:
-        if len(keys) == 0:
-            return
-        n_keys = self._usd.shape[1]
-        self._usd[rows] += sign * np.bincount(keys, weights=usd, minlength=n_keys)
-        self._count[rows] += sign * np.bincount(keys, minlength=n_keys)
+        """Keep `detail_s` seconds of per-second sums and `identities` event identities; the
+        database (`loader`, and verdicts on PENDING events) covers the rest."""
+        self.edges.attach(loader, detail_s)
+        self._ids.cap = self._identity_cap or identities
 
-    def _slice(self, first_sec: int, last_sec: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
-        """Return (keys, usd) of the events whose second lies in [first_sec, last_sec]."""
-        return self._slice_ms(first_sec * 1000, (last_sec + 1) * 1000)
+    @property
+    def identity_cap(self) -> int | None:
+        """Return how many event identities memory keeps (None: every one retained)."""
+        return self._ids.cap
 
-    def _drop_old(self, now_sec: int) -> None:
-        horizon_minute = (now_sec - self.retention_s + 1) * 1000 // MINUTE_MS
-        for minute in [m for m in self._chunks if m < horizon_minute]:
-            del self._chunks[minute]
+    def install_seconds(
+        self, minute: int, sums: MinuteSums | None, catalog: Mapping[int, Instrument]
+    ) -> bool:
+        """Take a minute's per-second sums read from the database (None: the read failed)."""
+        if sums is None:
+            self.edges.failed(minute)
+            return False
+        keys = self._keys_of(sums, catalog)
+        return self.edges.install(minute, sums.sec - minute * MINUTE_S, keys, sums.usd, sums.count)
 
     # --- reads ----------------------------------------------------------------------------
 
     def totals(self, now_ms: int) -> tuple[FloatArray, IntArray]:
-        """Return (usd, count), each shaped (windows, assets, MAX_EXCHANGES, 2), as of now."""
+        """Return (usd, count), each shaped (windows, assets, exchanges, 2), as of now."""
         self.advance(now_ms)
-        n_assets = len(self.asset_names)
-        shape = (len(self.windows_s), n_assets, MAX_EXCHANGES, 2)
-        n_keys = n_assets * MAX_EXCHANGES * 2
-        return (
-            self._usd[:, :n_keys].reshape(shape),
-            self._count[:, :n_keys].reshape(shape),
-        )
+        view = self._view
+        if view is not None and view[0] == self._version:
+            return view[1]
+        names = self.names
+        keys = names.keys()
+        n = names.n_keys
+        shape = (len(self.windows_s), len(names.asset_names), len(names.exchange_names), 2)
+        usd = np.zeros(shape)
+        count = np.zeros(shape, dtype=np.int64)
+        usd[:, keys.asset, keys.exchange, keys.side] = self.rolling.usd[:, :n]
+        count[:, keys.asset, keys.exchange, keys.side] = self.rolling.count[:, :n]
+        self._view = (self._version, (usd, count))
+        return usd, count
 
     def latest(self, n: int, asset: str | None = None, min_usd: float = 0.0) -> list[Liquidation]:
         """Return the newest n counted events of at least min_usd (by event time, then
-        arrival), newest first."""
+        arrival), newest first, among those kept (`aggregation.recent`)."""
         if n <= 0:
             return []
-        asset_index = None
-        if asset is not None:
-            asset_index = self._assets.get(asset)
-            if asset_index is None:
-                return []
-        # Only events still within retention count, whatever minute chunk still holds them.
-        horizon_ms = (
-            max(self._folded_sec or 0, self._clock_ms // 1000) - self.retention_s + 1
-        ) * 1000
-        found: list[tuple[int, int, int]] = []  # (ts, minute, position)
-        for minute in sorted(self._chunks, reverse=True):
-            if len(found) >= n and found[n - 1][0] >= (minute + 1) * MINUTE_MS:
-                break  # every older minute holds only older events
-            if (minute + 1) * MINUTE_MS <= horizon_ms:
-                break
-            chunk = self._chunks[minute]
-            ts = np.frombuffer(chunk.ts, dtype=np.int64)
-            positions = np.flatnonzero(ts >= horizon_ms)
-            if min_usd > 0:
-                usd = np.frombuffer(chunk.usd, dtype=np.float64)
-                positions = positions[usd[positions] >= min_usd]
-                del usd
-            if asset_index is not None:
-                keys = np.frombuffer(chunk.key, dtype=np.int32)
-                positions = positions[keys[positions] // (MAX_EXCHANGES * 2) == asset_index]
-                del keys
-            newest = positions[np.lexsort((-positions, -ts[positions]))][:n]
-            found.extend((int(ts[p]), minute, int(p)) for p in newest.tolist())
-            del ts
-            found.sort(key=lambda item: (-item[0], -item[1], -item[2]))
-            del found[n:]
-        return [self._record_at(minute, position) for _, minute, position in found]
+        now_sec = max(self.rolling.folded or 0, self._clock_ms // 1000)
+        return self._newest.newest(n, asset, min_usd, (now_sec - self.retention_s + 1) * 1000)
+
+    def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
+        """Return the k (<= TOP_K) largest events with start_ms <= ts < end_ms, largest first."""
+        if k <= 0:
+            return []
+        if k > TOP_K:
+            raise ValueError(f"at most the {TOP_K} largest events are kept per second")
+        self.advance(self._clock_ms)
+        found = []
+        for minute in range(start_ms // MINUTE_MS, (end_ms - 1) // MINUTE_MS + 1):
+            tops = self.tops.get(minute)
+            if tops is None:
+                continue
+            if start_ms <= minute * MINUTE_MS and (minute + 1) * MINUTE_MS <= end_ms:
+                found.append(tops.best(k))
+            else:
+                found.append(tops.within(start_ms, end_ms))
+        if not found:
+            return []
+        best = largest_first(np.concatenate(found), k)
+        return [
+            self.names.record(int(e["inst"]), int(e["ts"]), int(e["side"]), float(e["qty"]),
+                              float(e["price"]), float(e["usd"]), int(e["recv"]))
+            for e in best
+        ]  # fmt: skip
+
+    def view(self, asset: int | None) -> View:
+        """Return the view summing one asset's keys (None: the market) per (exchange, side)."""
+        keys = self.names.keys()
+        groups = 2 * len(self.names.exchange_names)
+        if asset is None:
+            return View(self.market, None, None, keys.exchange_side, groups)
+        columns = self.names.asset_keys(asset)
+        group_of_key = np.full(max(self.names.n_keys, 1), -1, dtype=np.int64)
+        group_of_key[columns] = keys.exchange_side[columns]
+        return View(self.ring, columns, keys.exchange_side[columns], group_of_key, groups)
+
+    def span(
+        self, first_sec: int, end_sec: int, extra: Mapping[int, SecondSums] | None = None
+    ) -> tuple[FloatArray, IntArray]:
+        """Return per-key (usd, count) over the seconds [first_sec, end_sec) held in memory;
+        MissingDetail names the minutes whose per-second sums it needs and lacks."""
+        self.advance(self._clock_ms)
+        return span_totals(every_key(self.ring), self.edges.lookup(extra), first_sec, end_sec)
+
+    def series(
+        self,
+        first_sec: int,
+        end_sec: int,
+        bucket_s: int,
+        asset: int | None,
+        extra: Mapping[int, SecondSums] | None = None,
+    ) -> tuple[FloatArray, IntArray]:
+        """Return (usd, count) per bucket and (exchange * 2 + side) of one asset (None: the
+        market) over [first_sec, end_sec): buckets end at end_sec (see `aggregation.spans`)."""
+        self.advance(self._clock_ms)
+        view = self.view(asset)
+        return span_series(view, self.edges.lookup(extra), first_sec, end_sec, bucket_s)
+
+    def range_totals(self, start_ms: int, end_ms: int) -> tuple[FloatArray, IntArray]:
+        """Return (usd, count) shaped (assets, exchanges, 2) for the seconds that start in
+        [start_ms, end_ms) (edges to the second)."""
+        usd, count = self.span(-(-start_ms // 1000), -(-end_ms // 1000))
+        return self.by_name(usd), self.by_name(count)
+
+    def by_name(self, per_key: FloatArray | IntArray) -> Any:
+        """Return per-key values laid out (assets, exchanges, 2)."""
+        names = self.names
+        keys = names.keys()
+        out = np.zeros((len(names.asset_names), len(names.exchange_names), 2), dtype=per_key.dtype)
+        out[keys.asset, keys.exchange, keys.side] = per_key[: names.n_keys]
+        return out
+
+    def seconds_of(self, sums: MinuteSums, catalog: Mapping[int, Instrument]) -> SecondSums:
+        """Return a minute's stored per-second sums with memory's keys."""
+        result = SecondSums()
+        result.add(
+            sums.sec - sums.minute * MINUTE_S, self._keys_of(sums, catalog), sums.usd, sums.count
+        )
+        return result
+
+    def keys_of_rows(
+        self, inst: IntArray, side: IntArray, catalog: Mapping[int, Instrument]
+    ) -> IntArray:
+        """Return memory's keys for rows named by the database's instrument ids."""
+        ids, position = np.unique(inst, return_inverse=True)
+        key_base = np.array(
+            [self.names.inst_key[self.instrument(*_fields(catalog[int(i)]))] for i in ids.tolist()],
+            dtype=np.int64,
+        )
+        return key_base[position] + side if len(ids) else side.astype(np.int64)
+
+    def _keys_of(self, sums: MinuteSums, catalog: Mapping[int, Instrument]) -> IntArray:
+        return self.keys_of_rows(sums.inst, sums.side, catalog)
+
+    def instruments_since(self, exchange: str, since_ms: int) -> list[Instrument]:
+        """Return the instruments of an exchange with a counted event at or after since_ms."""
+        return sorted(
+            (
+                instrument
+                for instrument, last in zip(self.names.instruments, self._inst_last_ms, strict=True)
+                if instrument.exchange == exchange and last >= since_ms
+            ),
+            key=lambda i: (i.market, i.symbol),
+        )
 
     @property
     def clock_ms(self) -> int:
         """Return the newest receive or advance time seen."""
         return self._clock_ms
+
+    @property
+    def floor_minute(self) -> int | None:
+        """Return the oldest minute memory holds (None before the first fold)."""
+        return self._floor_minute
+
+
+def _fields(instrument: Instrument) -> tuple[str, str, str, str]:
+    return instrument.exchange, instrument.market, instrument.symbol, instrument.base
+
+
+def _empty_future() -> tuple[IntArray, IntArray, FloatArray]:
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)

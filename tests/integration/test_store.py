@@ -1,4 +1,5 @@
-"""The SQLite store with a real file: idempotent writes, sealed segments, retention, history."""
+"""The SQLite store with a real file: idempotent writes, rollups that equal the rows, retention,
+history, and the migration from the segments of schema 1."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aggregation.events import Instrument
+from aggregation.database import Database
+from aggregation.history import events_between
+from aggregation.schema import STORED_TOP_DTYPE, SUMS_DTYPE
+from aggregation.snapshot import FeedHistory, read_feeds
 from aggregation.store import LiquidationStore
 from collectors.record import Liquidation, Side
 
@@ -35,19 +39,61 @@ def events(count: int, *, start: int = T0, step_ms: int = 700, seed: int = 1) ->
     return result
 
 
-def rows_of(snapshot_events: np.ndarray, instruments: list[Instrument]) -> list[tuple[object, ...]]:
-    return [
-        (
-            instruments[int(e["inst"])].symbol,
-            int(e["ts"]),
-            int(e["side"]),
-            float(e["qty"]),
-            float(e["price"]),
-            float(e["usd"]),
-            int(e["recv"]),
-        )
-        for e in snapshot_events
-    ]
+async def stored(store: LiquidationStore, since_ms: int = 0) -> list[tuple[object, ...]]:
+    """Every stored row as (symbol, ts, side, qty, price, usd, recv), in time order."""
+
+    def read(db: Database) -> list[tuple[object, ...]]:
+        rows = events_between(db.conn, since_ms, 2**62, 0.0, 10**9)
+        return [
+            (db.catalog[int(r["inst"])].symbol, int(r["ts"]), int(r["side"]), float(r["qty"]),
+             float(r["price"]), float(r["usd"]), int(r["recv"]))
+            for r in rows
+        ]  # fmt: skip
+
+    return await store.read(read)
+
+
+async def feeds(store: LiquidationStore) -> FeedHistory:
+    return await store.read(lambda db: read_feeds(db.conn))
+
+
+def rollups(path: Path) -> dict[int, dict[tuple[int, int], tuple[int, float, float]]]:
+    """minute -> (instrument id, side) -> (count, usd, largest), from the rollup rows."""
+    with sqlite3.connect(path) as db:
+        return {
+            minute: {
+                (int(e["inst"]), int(e["side"])): (
+                    int(e["count"]),
+                    float(e["usd"]),
+                    float(e["max"]),
+                )
+                for e in np.frombuffer(sums, dtype=SUMS_DTYPE)
+            }
+            for minute, sums in db.execute("SELECT minute, sums FROM rollups")
+        }
+
+
+def rolled_from_rows(path: Path) -> dict[int, dict[tuple[int, int], tuple[int, float, float]]]:
+    """The same, computed from the raw rows."""
+    result: dict[int, dict[tuple[int, int], tuple[int, float, float]]] = {}
+    with sqlite3.connect(path) as db:
+        for minute, inst, side, count, usd, most in db.execute(
+            "SELECT ts_ms / 60000, instrument_id, side, COUNT(*), SUM(notional_usd), "
+            "MAX(notional_usd) FROM liquidations GROUP BY 1, 2, 3"
+        ):
+            result.setdefault(minute, {})[(inst, side)] = (count, usd, most)
+    return result
+
+
+def assert_rollups_equal_rows(path: Path) -> None:
+    got, expected = rollups(path), rolled_from_rows(path)
+    assert got.keys() == expected.keys()
+    for minute, cells in expected.items():
+        assert got[minute].keys() == cells.keys()
+        for cell, (count, usd, most) in cells.items():
+            assert got[minute][cell][0] == count
+            assert got[minute][cell][1] == pytest.approx(usd, rel=1e-12)
+            assert got[minute][cell][2] == most
 
 
 def expected_rows(records: list[Liquidation]) -> list[tuple[object, ...]]:
@@ -73,67 +119,89 @@ async def test_round_trip_is_exact_and_idempotent(tmp_path: Path) -> None:
             assert store.enqueue(record)
         await store.flush()
         for record in records[:200]:  # a reconnect re-delivers, a capture is replayed
-            store.enqueue(record)
+            store.enqueue_checked(record)
         await store.flush()
         assert store.stats.written == 500
         assert store.stats.duplicates == 200
         assert await store.count_events() == 500
-        snapshot = await store.snapshot(0)
-    assert sorted(rows_of(snapshot.events, snapshot.instruments)) == expected_rows(records)
-    assert list(snapshot.events["ts"]) == sorted(snapshot.events["ts"])
+        rows = await stored(store)
+        history = await feeds(store)
+    assert sorted(rows) == expected_rows(records)
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert snapshot.heartbeat_ms is not None
+    assert history.heartbeat_ms is not None
+    assert_rollups_equal_rows(path)
 
 
-async def test_segments_are_used_and_never_stale(tmp_path: Path) -> None:
+async def test_checked_rows_get_a_verdict_each(tmp_path: Path) -> None:
+    records = events(20)
+    verdicts: list[bool] = []
+    async with LiquidationStore(tmp_path / "bot.db") as store:
+        for record in records[:10]:
+            store.enqueue(record)
+        for record in records[5:15]:
+            store.enqueue_checked(record, verdicts.append)
+        await store.flush()
+        assert (store.stats.written, store.stats.duplicates) == (15, 5)
+    assert verdicts == [False] * 5 + [True] * 5
+
+
+async def test_a_new_row_that_was_not_new_is_counted_once(tmp_path: Path) -> None:
+    records = events(30)
+    async with LiquidationStore(tmp_path / "bot.db") as store:
+        for record in records:
+            store.enqueue(record)
+        await store.flush()
+        for record in records[:3]:  # memory should never do this; the rollups stay right
+            store.enqueue(record)
+        await store.flush()
+        assert (store.stats.written, store.stats.duplicates) == (30, 3)
+    assert_rollups_equal_rows(tmp_path / "bot.db")
+
+
+async def test_rollups_follow_late_events_and_hours_are_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     records = events(400, step_ms=900)  # 6 minutes
-    late = events(30, start=T0 + 5_000, step_ms=4_000, seed=9)  # into sealed minutes
-    async with LiquidationStore(path, seal_after_s=0) as store:
+    late = events(30, start=T0 + 5_000, step_ms=4_000, seed=9)  # into minutes already rolled up
+    async with LiquidationStore(path) as store:
         for record in records:
             store.enqueue(record)
         await store.flush()
-        await store.maintain(now_ms=records[-1].ts_ms + 3 * MINUTE)
-        assert store.stats.segments_sealed == 6
+        await store.maintain(now_ms=T0 + 3 * 3_600_000)
+        assert store.stats.hours_rolled == 1
         for record in late:
-            store.enqueue(record)
+            store.enqueue_checked(record)
         await store.flush()
         with sqlite3.connect(path) as db:
-            dirty = db.execute("SELECT COUNT(*) FROM segments WHERE dirty = 1").fetchone()[0]
-        assert dirty == 3  # the late events span T0+5s..T0+121s: three sealed minutes
-        snapshot = await store.snapshot(0)  # reads rows for the dirty minutes
-        assert sorted(rows_of(snapshot.events, snapshot.instruments)) == expected_rows(
-            records + late
+            assert db.execute("SELECT COUNT(*) FROM dirty_hours").fetchone()[0] == 1
+        await store.maintain(now_ms=T0 + 3 * 3_600_000)
+        assert store.stats.hours_rolled == 2
+    assert_rollups_equal_rows(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM dirty_hours").fetchone()[0] == 0
+        [(hour_sums,)] = db.execute("SELECT sums FROM hours").fetchall()
+        hour = np.frombuffer(hour_sums, dtype=SUMS_DTYPE)
+        assert int(hour["count"].sum()) == 430
+        assert float(hour["usd"].sum()) == pytest.approx(
+            sum(r.notional_usd for r in records + late)
         )
-        await store.maintain(now_ms=records[-1].ts_ms + 3 * MINUTE)
-        with sqlite3.connect(path) as db:
-            assert db.execute("SELECT COUNT(*) FROM segments WHERE dirty = 1").fetchone()[0] == 0
-            assert db.execute("SELECT SUM(rows) FROM segments").fetchone()[0] == 430
-        snapshot = await store.snapshot(T0 + 2 * MINUTE + 1)
-    expected = [r for r in records + late if r.ts_ms >= T0 + 2 * MINUTE + 1]
-    assert sorted(rows_of(snapshot.events, snapshot.instruments)) == expected_rows(expected)
+        tops = np.concatenate(
+            [
+                np.frombuffer(t, dtype=STORED_TOP_DTYPE)
+                for (t,) in db.execute("SELECT tops FROM rollups")
+            ]
+        )
+    per_second: dict[int, list[float]] = {}
+    for record in records + late:
+        per_second.setdefault(record.ts_ms // 1000, []).append(record.notional_usd)
+    expected = sorted(u for values in per_second.values() for u in sorted(values)[-5:])
+    assert sorted(tops["usd"].tolist()) == expected
 
 
-async def test_a_snapshot_from_segments_alone_equals_one_from_rows(tmp_path: Path) -> None:
-    records = events(2_000, step_ms=150)
-    async with LiquidationStore(tmp_path / "a.db", seal_after_s=0) as sealed:
-        for record in records:
-            sealed.enqueue(record)
-        await sealed.maintain(now_ms=records[-1].ts_ms + 10 * MINUTE)
-        from_segments = await sealed.snapshot(T0 + 90_000)
-    async with LiquidationStore(tmp_path / "b.db") as unsealed:
-        for record in records:
-            unsealed.enqueue(record)
-        from_rows = await unsealed.snapshot(T0 + 90_000)
-    assert rows_of(from_segments.events, from_segments.instruments) == rows_of(
-        from_rows.events, from_rows.instruments
-    )
-
-
-async def test_retention_prunes_rows_segments_and_history(tmp_path: Path) -> None:
+async def test_retention_prunes_rows_and_history_keeps_rollups(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     records = events(1_000, step_ms=10_000)  # about 2.8 hours
-    async with LiquidationStore(path, retention_s=3600, seal_after_s=0) as store:
+    async with LiquidationStore(path, retention_s=3600, history_days=1 / 24 * 2.5) as store:
         for record in records:
             store.enqueue(record)
         store.enqueue_state("okx", False, T0, "starting")
@@ -146,19 +214,18 @@ async def test_retention_prunes_rows_segments_and_history(tmp_path: Path) -> Non
         kept = [r for r in records if r.ts_ms >= now - 3_600_000]
         assert await store.count_events() == len(kept)
         assert store.stats.rows_pruned == len(records) - len(kept)
-        snapshot = await store.snapshot(0)
-    assert len(snapshot.events) == len(kept)
+        assert len(await stored(store)) == len(kept)
+        history = await feeds(store)
     # Intervals that end before the cutoff go; the down span reaching into the window stays.
-    assert [(i.up, i.start_ms, i.end_ms) for i in snapshot.intervals] == [
+    assert [(i.up, i.start_ms, i.end_ms) for i in history.intervals] == [
         (False, T0 + 2_000, T0 + 9_000_000),
         (True, T0 + 9_000_000, None),
     ]
     with sqlite3.connect(path) as db:
-        assert (
-            db.execute("SELECT MIN(minute) FROM segments").fetchone()[0]
-            >= (now - 3_600_000) // MINUTE
-        )
+        first = db.execute("SELECT MIN(minute) FROM rollups").fetchone()[0]
+        assert first == (now - 9_000_000) // MINUTE  # history: 2.5 hours of rollups
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
 
 
 async def test_intervals_and_backfills_round_trip(tmp_path: Path) -> None:
@@ -168,12 +235,12 @@ async def test_intervals_and_backfills_round_trip(tmp_path: Path) -> None:
         store.enqueue_backfill("okx", T0 - 60_000, T0, 12)
         await store.flush()
         assert await store.close_open_intervals(T0 + 9_999) == 1
-        snapshot = await store.snapshot(0)
-    assert [(i.feed_id, i.up, i.start_ms, i.end_ms, i.reason) for i in snapshot.intervals] == [
+        history = await feeds(store)
+    assert [(i.feed_id, i.up, i.start_ms, i.end_ms, i.reason) for i in history.intervals] == [
         ("okx", False, T0, T0 + 500, "starting"),
         ("okx", True, T0 + 500, T0 + 9_999, "connected"),
     ]
-    assert [(b.feed_id, b.start_ms, b.end_ms, b.events) for b in snapshot.backfills] == [
+    assert [(b.feed_id, b.start_ms, b.end_ms, b.events) for b in history.backfills] == [
         ("okx", T0 - 60_000, T0, 12)
     ]
 

@@ -83,8 +83,8 @@ def test_largest_latest_and_floor() -> None:
     assert [r.notional_usd for r in q.latest(10, "ETH")] == [5_000.0, 50.0]
 
 
-def test_period_summary() -> None:
-    summary = queries().period(NOW - 600_000, NOW + 1)
+async def test_period_summary() -> None:
+    summary = await queries().period(NOW - 600_000, NOW + 1)
     assert summary.totals == SideTotals(1_500.0, 5_200.0, 2, 2)
     assert [r.asset for r in summary.longs] == ["BTC"]
     assert [r.asset for r in summary.shorts] == ["ETH", "BTC"]
@@ -94,10 +94,15 @@ def test_period_summary() -> None:
     assert okx.uptime_share == 1.0
 
 
-def test_asset_volumes_for_configured_and_other_windows() -> None:
+async def test_asset_volumes_for_configured_and_other_windows() -> None:
     q = queries()
-    assert q.asset_volumes(3600) == {"BTC": 1_700.0, "ETH": 5_050.0, "SOL": 300.0}
-    assert q.asset_volumes(60) == {"BTC": 1_500.0}
+    assert await q.asset_volumes(3600) == {"BTC": 1_700.0, "ETH": 5_050.0, "SOL": 300.0}
+    assert await q.asset_volumes(60) == {"BTC": 1_500.0}
     # 30 min is not configured: the events are scanned, with the same boundaries.
-    assert q.asset_volumes(1800) == {"BTC": 1_700.0, "ETH": 5_000.0}
-    assert q.asset_volumes(3600 + 1) == {"BTC": 1_700.0, "ETH": 5_050.0, "SOL": 300.0, "DOGE": 9.0}
+    assert await q.asset_volumes(1800) == {"BTC": 1_700.0, "ETH": 5_000.0}
+    assert await q.asset_volumes(3600 + 1) == {
+        "BTC": 1_700.0,
+        "ETH": 5_050.0,
+        "SOL": 300.0,
+        "DOGE": 9.0,
+    }

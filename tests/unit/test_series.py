@@ -68,8 +68,8 @@ def hand_built() -> LiquidationQueries:
     )
 
 
-def test_series_exact_values() -> None:
-    series = hand_built().series(60, buckets=6)
+async def test_series_exact_values() -> None:
+    series = await hand_built().series(60, buckets=6)
     assert series == Series(
         start_ms=NOW_SEC_END - 60_000,
         end_ms=NOW_SEC_END,
@@ -85,15 +85,15 @@ def test_series_exact_values() -> None:
     assert series.edges_ms == tuple(NOW_SEC_END - 60_000 + i * 10_000 for i in range(7))
 
 
-def test_series_of_one_asset() -> None:
+async def test_series_of_one_asset() -> None:
     q = hand_built()
-    btc = q.series(60, "BTC", buckets=6)
+    btc = await q.series(60, "BTC", buckets=6)
     assert btc.asset == "BTC"
     assert btc.exchanges == ("binance", "okx")
     assert btc.long_usd == ((0.0,) * 5 + (200.0,), (0.0,) * 5 + (100.0,))
     assert btc.short_usd == ((0.0,) * 6, (0.0,) * 4 + (75.0, 0.0))
     assert btc.totals == SideTotals(300.0, 75.0, 2, 2)
-    eth = q.series(61, "ETH", buckets=61)  # one second longer: bybit's event is in
+    eth = await q.series(61, "ETH", buckets=61)  # one second longer: bybit's event is in
     assert eth.bucket_s == 1
     assert eth.exchanges == ("binance", "bybit")
     assert eth.long_usd[1][0] == 1_000.0
@@ -101,16 +101,16 @@ def test_series_of_one_asset() -> None:
     assert eth.totals == SideTotals(1_000.0, 7.0, 1, 1)
 
 
-def test_unknown_asset_gives_an_empty_series() -> None:
-    series = hand_built().series(3600, "NOPE")
+async def test_unknown_asset_gives_an_empty_series() -> None:
+    series = await hand_built().series(3600, "NOPE")
     assert (series.asset, series.bucket_s, series.buckets) == ("NOPE", 60, 60)
     assert series.exchanges == ()
     assert series.long_usd == series.short_usd == ()
     assert series.totals == SideTotals(0.0, 0.0, 0, 0)
 
 
-def test_a_span_the_step_does_not_divide_has_a_short_oldest_bucket() -> None:
-    series = hand_built().series(65, "ETH", buckets=6)  # 15 s steps: 5 s + 4 x 15 s
+async def test_a_span_the_step_does_not_divide_has_a_short_oldest_bucket() -> None:
+    series = await hand_built().series(65, "ETH", buckets=6)  # 15 s steps: 5 s + 4 x 15 s
     assert series.bucket_s == 15
     assert series.edges_ms == (
         NOW_SEC_END - 65_000,
@@ -125,31 +125,31 @@ def test_a_span_the_step_does_not_divide_has_a_short_oldest_bucket() -> None:
     assert series.short_usd == ((0.0, 7.0, 0.0, 0.0, 0.0), (0.0,) * 5)
 
 
-def test_any_window_up_to_retention_and_no_further() -> None:
+async def test_any_window_up_to_retention_and_no_further() -> None:
     q = hand_built()
-    assert q.series(7_777, buckets=100).bucket_s == 120  # not a configured window
-    day = q.series(86_400)
+    assert (await q.series(7_777, buckets=100)).bucket_s == 120  # not a configured window
+    day = await q.series(86_400)
     assert (day.bucket_s, day.buckets, day.totals.count) == (1800, 48, 6)
     for window_s in (0, -60, 86_401):
         with pytest.raises(ValueError, match="a chart window must be 1s to 86400s"):
-            q.series(window_s)
+            await q.series(window_s)
 
 
-def test_now_before_the_newest_event_is_clamped_like_the_windows() -> None:
-    series = hand_built().series(60, now_ms=T0, buckets=6)
+async def test_now_before_the_newest_event_is_clamped_like_the_windows() -> None:
+    series = await hand_built().series(60, now_ms=T0, buckets=6)
     assert series.end_ms == NOW_SEC_END  # the store's clock, not T0
     assert series.totals == SideTotals(300.0, 82.0, 2, 3)
 
 
-def test_period_series_covers_an_explicit_span() -> None:
+async def test_period_series_covers_an_explicit_span() -> None:
     end = NOW // 1000 * 1000 - 9_000  # excludes the okx long at the last second
-    series = hand_built().period_series(end - 3_600_000, end, "BTC", buckets=4)
+    series = await hand_built().period_series(end - 3_600_000, end, "BTC", buckets=4)
     assert (series.start_ms, series.end_ms, series.bucket_s) == (end - 3_600_000, end, 900)
     assert series.long_usd == ((0.0, 0.0, 0.0, 0.0),)  # binance's long sits at `end`
     assert series.short_usd == ((0.0, 0.0, 0.0, 75.0),)
     assert series.exchanges == ("okx",)
     with pytest.raises(ValueError, match="at least one second"):
-        hand_built().period_series(end, end + 999)
+        await hand_built().period_series(end, end + 999)
 
 
 # --- against brute force ---------------------------------------------------------------------
@@ -195,7 +195,7 @@ def stores(draw: st.DrawFn) -> tuple[WindowStore, list[Liquidation], int]:
     st.integers(1, 150),
     st.sampled_from([None, *ASSETS, "DOGE"]),
 )
-def test_series_equals_brute_force(
+async def test_series_equals_brute_force(
     case: tuple[WindowStore, list[Liquidation], int],
     window_s: int,
     buckets: int,
@@ -203,7 +203,7 @@ def test_series_equals_brute_force(
 ) -> None:
     store, records, now = case
     q = LiquidationQueries(store, CoverageTracker([]), clock=lambda: now)
-    series = q.series(window_s, asset, buckets=buckets)
+    series = await q.series(window_s, asset, buckets=buckets)
     end = (now // 1000 + 1) * 1000
     assert (series.start_ms, series.end_ms) == (end - window_s * 1000, end)
     assert series.bucket_s == bucket_seconds(window_s, buckets)

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregation.events import MAX_EXCHANGES
 from aggregation.windows import Outcome, WindowStore
 from collectors.record import Liquidation, Side
 
@@ -109,7 +108,7 @@ def _check(store: WindowStore, brute: Brute, now_ms: int) -> None:
             expected_usd[key] = expected_usd.get(key, 0.0) + record.notional_usd
             expected_count[key] = expected_count.get(key, 0) + 1
         for a in range(len(store.asset_names)):
-            for e in range(MAX_EXCHANGES):
+            for e in range(len(store.exchange_names)):
                 for s in range(2):
                     assert count[w, a, e, s] == expected_count.get((a, e, s), 0)
                     assert usd[w, a, e, s] == pytest.approx(

@@ -1,0 +1,53 @@
+"""Bring a schema-1 database to schema 2: roll up the raw events it kept, minute by minute."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import numpy as np
+
+from aggregation.schema import (
+    EVENT_DTYPE,
+    SELECT_EVENTS,
+    STORED_TOP_DTYPE,
+    TOP_FIELDS,
+    group_sums,
+    stored_best,
+)
+
+log = logging.getLogger(__name__)
+
+MINUTE_MS = 60_000
+HOUR_MINUTES = 60
+
+
+def migrate_from_1(db: sqlite3.Connection) -> None:
+    """Write the rollups (and mark their hours dirty) for every minute the raw table holds.
+
+    Runs once, inside the opening transaction; a day of events takes seconds to minutes.
+    """
+    bounds = db.execute("SELECT MIN(ts_ms), MAX(ts_ms) FROM liquidations").fetchone()
+    if bounds is None or bounds[0] is None:
+        return
+    first, last = int(bounds[0]) // MINUTE_MS, int(bounds[1]) // MINUTE_MS
+    log.info("migrating %s minutes of events to one-minute rollups", last - first + 1)
+    for minute in range(first, last + 1):
+        rows = np.fromiter(
+            db.execute(SELECT_EVENTS, (minute * MINUTE_MS, (minute + 1) * MINUTE_MS)),
+            dtype=EVENT_DTYPE,
+            count=-1,
+        )
+        if not len(rows):
+            continue
+        usd = rows["usd"]
+        sums = group_sums(rows["inst"].astype(np.int64), rows["side"].astype(np.int64), usd,
+                          np.ones(len(rows), dtype=np.int64), usd)  # fmt: skip
+        tops = np.empty(len(rows), dtype=STORED_TOP_DTYPE)
+        for name in TOP_FIELDS:
+            tops[name] = rows[name]
+        db.execute(
+            "INSERT OR REPLACE INTO rollups (minute, sums, tops) VALUES (?, ?, ?)",
+            (minute, sums.tobytes(), stored_best(tops).tobytes()),
+        )
+        db.execute("INSERT OR IGNORE INTO dirty_hours VALUES (?)", (minute // HOUR_MINUTES,))

@@ -1,0 +1,160 @@
+"""Rebuild the window store at start from what the database keeps: buckets, not every event.
+
+The minute rows come from the one-minute rollups, the largest events from the per-second tops,
+the per-second sums of each window's edge minute from that minute's rows, the newest events and
+the identities of recent ones from the newest rows. The cost depends on the number of keys and
+minutes, not on how many events the day had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from aggregation.buckets import SecondSums
+from aggregation.identity import identity
+from aggregation.keys import FloatArray, Instrument, IntArray
+from aggregation.snapshot import Snapshot
+from aggregation.tops import MinuteTops, best_per_second
+from aggregation.windows import MINUTE_MS, MINUTE_S, WindowStore
+
+
+def restore(windows: WindowStore, snap: Snapshot, now_ms: int) -> int:
+    """Load a snapshot into an empty window store; return how many retained events it holds."""
+    if windows.rolling.folded is not None:
+        raise RuntimeError("restore() must run before any other event")
+    inst_of, key_of = _map(windows, snap.instruments)
+    clock_ms = max(now_ms, int(snap.newest["recv"].max()) if len(snap.newest) else now_ms)
+    now_sec = clock_ms // 1000
+    windows._clock_ms = clock_ms
+    windows.rolling.start(now_sec)
+    floor = (now_sec - windows.retention_s + 1) // MINUTE_S
+    last = floor + windows.ring.rows - 1
+    windows._floor_minute = floor
+    rollups = snap.rollups[(snap.rollups["minute"] >= floor) & (snap.rollups["minute"] <= last)]
+    keys = key_of[rollups["inst"]] + rollups["side"]
+    counts = rollups["count"].astype(np.int64)
+    windows.ring.add(rollups["minute"], keys, rollups["usd"], counts)
+    market = windows.names.keys().exchange_side[keys]
+    windows.market.add(rollups["minute"], market, rollups["usd"], counts)
+    _restore_tops(windows, snap, inst_of, floor, last)
+    for minute_sums in snap.edges:
+        minute = minute_sums.minute
+        if floor <= minute <= last:
+            sums = SecondSums()
+            sums.add(
+                minute_sums.sec - minute * MINUTE_S,
+                key_of[minute_sums.inst] + minute_sums.side,
+                minute_sums.usd,
+                minute_sums.count,
+            )
+            windows.edges.restored(minute, sums)
+    future = snap.future[
+        (snap.future["ts"] // 1000 > now_sec) & (snap.future["ts"] // MINUTE_MS <= last)
+    ]
+    future_keys = key_of[future["inst"]] + future["side"]
+    windows._future = (future["ts"] // 1000, future_keys, future["usd"].astype(np.float64))
+    capacity = windows.ring.capacity
+    future_usd = np.bincount(future_keys, future["usd"], minlength=capacity)
+    future_count = np.bincount(future_keys, minlength=capacity).astype(np.int64)
+    for w, window in enumerate(windows.windows_s):
+        cut, usd, count = _since(windows, now_sec - window, last)
+        windows.rolling.set_totals(w, cut, usd - future_usd, count - future_count)
+    _, _, retained = _since(windows, now_sec - windows.retention_s, last)
+    _restore_newest(windows, snap, inst_of, now_sec)
+    _restore_last_seen(windows, snap, inst_of)
+    windows.edges.from_minute = now_sec // MINUTE_S + 1
+    windows._version += 1
+    loaded = int(retained.sum())
+    windows.counters.counted += loaded
+    return loaded
+
+
+def _map(windows: WindowStore, catalog: Mapping[int, Instrument]) -> tuple[IntArray, IntArray]:
+    """Return, indexed by database id: the memory instrument, and its long side's key."""
+    size = max(catalog, default=-1) + 1
+    inst_of = np.zeros(size, dtype=np.int64)
+    key_of = np.zeros(size, dtype=np.int64)
+    for ident, i in catalog.items():
+        index = windows.instrument(i.exchange, i.market, i.symbol, i.base)
+        inst_of[ident] = index
+        key_of[ident] = windows.names.inst_key[index]
+    return inst_of, key_of
+
+
+def _since(windows: WindowStore, cut: int, last: int) -> tuple[int, FloatArray, IntArray]:
+    """Return (cut, usd, count) of the held events whose second is after `cut`.
+
+    Without the per-second sums of the cut's minute, the whole minute is taken and the cut
+    moves back to its start (counted, like a live edge that waits).
+    """
+    first_minute = (cut + 1) // MINUTE_S
+    ring = windows.ring
+    usd, count = ring.span(first_minute + 1, last)
+    offset = (cut + 1) % MINUTE_S
+    row = ring.row(first_minute)
+    if row is None:
+        return cut, usd, count
+    if offset == 0:
+        return cut, usd + row[0], count + row[1]
+    sums = windows.edges.detail.get(first_minute)
+    if sums is None:
+        windows.counters.edge_waits += 1
+        return first_minute * MINUTE_S - 1, usd + row[0], count + row[1]
+    keys, part_usd, part_count = sums.sums(offset, MINUTE_S - 1)
+    usd += np.bincount(keys, part_usd, minlength=ring.capacity)
+    count += np.bincount(keys, part_count, minlength=ring.capacity).astype(np.int64)
+    return cut, usd, count
+
+
+def _restore_tops(
+    windows: WindowStore, snap: Snapshot, inst_of: IntArray, floor: int, last: int
+) -> None:
+    tops = snap.tops
+    if not len(tops):
+        return
+    minutes = tops["ts"] // MINUTE_MS
+    tops = tops[(minutes >= floor) & (minutes <= last)].copy()
+    tops["inst"] = inst_of[tops["inst"]]
+    tops["seq"] = 0
+    tops = best_per_second(tops)
+    minutes = tops["ts"] // MINUTE_MS
+    bounds = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1], True])
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        windows.tops[int(minutes[start])] = MinuteTops(tops[start:end])
+
+
+def _restore_newest(windows: WindowStore, snap: Snapshot, inst_of: IntArray, now_sec: int) -> None:
+    """Remember the identities of the newest rows, and keep the newest events."""
+    rows = snap.newest
+    order = np.lexsort((rows["recv"], rows["ts"]))  # oldest first: arrival numbers rise
+    horizon = now_sec - windows.retention_s
+    ids = windows._ids
+    for row in rows[order].tolist():
+        ts, ident, side, qty, price, usd, recv = row
+        inst = int(inst_of[ident])
+        ids.add(ts, identity(ts, inst, side, qty, price))
+        if ts // 1000 > horizon:
+            windows._seq += 1
+            windows._newest.add(
+                windows.names.record(inst, ts, side, qty, price, usd, recv), windows._seq
+            )
+    ids.set_floor(snap.newest_from_ms)
+
+
+def _restore_last_seen(windows: WindowStore, snap: Snapshot, inst_of: IntArray) -> None:
+    """Set each instrument's last event time: the end of its newest minute, or an exact time."""
+    rollups = snap.rollups
+    ends = np.full(len(inst_of), -1, dtype=np.int64)
+    np.maximum.at(ends, rollups["inst"], (rollups["minute"] + 1) * MINUTE_MS - 1)
+    newest = snap.newest
+    exact = np.full(len(inst_of), -1, dtype=np.int64)
+    np.maximum.at(exact, newest["inst"], newest["ts"])
+    last_seen = windows._inst_last_ms
+    for ident in np.flatnonzero(ends >= 0).tolist():
+        inst = int(inst_of[ident])
+        seen = (
+            int(exact[ident]) if exact[ident] >= ends[ident] - MINUTE_MS + 1 else int(ends[ident])
+        )
+        last_seen[inst] = max(last_seen[inst], seen)
