@@ -28,8 +28,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from aggregation.query import Series
-from bot.durations import format_window
-from bot.formatting import format_time, format_usd
+from bot.texts.durations import format_window
+from bot.texts.formatting import format_time, format_usd
 
 # The layout is drawn on an 8-inch-wide figure; the dpi scales it to the requested pixels, so
 # every size looks the same. 1200 px (Telegram shows photos ~1280 wide) is 150 dpi: a 10 pt

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.durations import format_window, parse_duration
-from bot.formatting import format_threshold
 from bot.prefs import QuietHours, find_zone
-from bot.texts import DEFAULT_LANG, text
+from bot.texts.durations import format_window, parse_duration
+from bot.texts.formatting import format_threshold
+from bot.texts.usage import UsageError, quote_input
 from collectors.assets import USD_QUOTES, split_multiplier
 from collectors.record import Side
 
@@ -31,22 +30,6 @@ _MULTIPLE = re.compile(r"^(\d+(?:\.\d+)?)x$", re.IGNORECASE)
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _SIDES = {"long": Side.LONG, "longs": Side.LONG, "short": Side.SHORT, "shorts": Side.SHORT}
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
-
-
-class UsageError(ValueError):
-    """A command's arguments are wrong: a reason (a catalog `key` and its values, one line
-    in every language) and a correct `example`."""
-
-    def __init__(self, key: str, example: str, **values: str | int) -> None:
-        self.key = key
-        self.values = values
-        self.example = example
-        super().__init__(self.reason)
-
-    @property
-    def reason(self) -> str:
-        """Return the reason in English, as plain text (for logs and tests)."""
-        return html.unescape(text(DEFAULT_LANG, self.key, **self.values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +90,10 @@ def normalize_asset(token: str) -> str:
     Raise UsageError for anything that cannot be an asset name.
     """
     if _SCIENTIFIC.match(token):
-        raise UsageError("err_not_size", "/subscribe BTC 1m", token=_quote(token))
+        raise UsageError("err_not_size", "/subscribe BTC 1m", token=quote_input(token))
     symbol = token.upper().lstrip("$")
     if not _SYMBOL.match(symbol):
-        raise UsageError("err_not_asset", "/subscribe BTC ETH 250k", token=_quote(token))
+        raise UsageError("err_not_asset", "/subscribe BTC ETH 250k", token=quote_input(token))
     for quote in USD_QUOTES:
         if symbol.endswith(quote) and len(symbol) > len(quote):
             symbol = symbol[: -len(quote)]
@@ -191,7 +174,7 @@ def parse_window(args: Sequence[str], windows_s: Sequence[int], default_s: int) 
         seconds = parse_duration(args[0])
     except ValueError:
         raise UsageError(
-            "err_not_window", example, token=_quote(args[0]), choices=choices
+            "err_not_window", example, token=quote_input(args[0]), choices=choices
         ) from None
     if seconds not in windows_s:
         raise UsageError(
@@ -283,14 +266,9 @@ def parse_schedule(args: Sequence[str]) -> ScheduleRequest:
         at = words[1] if len(words) == 2 else "00:00"
         match = _HH_MM.match(at)
         if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            raise UsageError("err_not_time", "/summary daily 08:00", token=_quote(at))
+            raise UsageError("err_not_time", "/summary daily 08:00", token=quote_input(at))
         return ScheduleRequest(daily_minute=int(match.group(1)) * 60 + int(match.group(2)))
     raise UsageError("err_summary_usage", example)
-
-
-def _quote(token: str) -> str:
-    """Quote user input for a reason line, shortened (it may be 10,000 characters)."""
-    return repr(token if len(token) <= 24 else token[:24] + "…")
 
 
 def parse_lang(args: Sequence[str], languages: Sequence[str]) -> str | None:
@@ -313,7 +291,7 @@ def parse_tz(args: Sequence[str]) -> str:
         raise UsageError("err_tz_usage", example)
     name = find_zone(args[0])
     if name is None:
-        raise UsageError("err_tz_unknown", example, token=_quote(args[0]))
+        raise UsageError("err_tz_unknown", example, token=quote_input(args[0]))
     return name
 
 
@@ -368,7 +346,7 @@ def parse_cascade(args: Sequence[str]) -> CascadeRequest | None:
     try:
         window_s = parse_duration(span)
     except ValueError:
-        raise UsageError("err_not_window_span", example, token=_quote(span)) from None
+        raise UsageError("err_not_window_span", example, token=quote_input(span)) from None
     low, high = CASCADE_WINDOWS_S
     if not low <= window_s <= high:
         raise UsageError("err_cascade_window", example)
@@ -380,7 +358,7 @@ def parse_cascade(args: Sequence[str]) -> CascadeRequest | None:
         return CascadeRequest(asset, window_s, multiple=factor)
     usd = parse_size(size)
     if usd is None:
-        raise UsageError("err_cascade_size", example, token=_quote(size))
+        raise UsageError("err_cascade_size", example, token=quote_input(size))
     if usd < MIN_CASCADE_USD:
         raise UsageError("err_cascade_min", example, usd=format_threshold(MIN_CASCADE_USD))
     return CascadeRequest(asset, window_s, min_usd=usd)

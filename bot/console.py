@@ -11,8 +11,8 @@ from typing import TextIO
 from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
 from aggregation.store import StoreStats
 from aggregation.windows import IngestCounters
-from bot.durations import format_window
-from bot.formatting import format_duration, format_price, format_usd, format_utc
+from bot.texts.durations import format_window
+from bot.texts.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Liquidation, Side
 from collectors.stats import FeedStats
 

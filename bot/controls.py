@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.durations import format_window
+from bot.texts.durations import format_window
 
 BUTTONS_PER_ROW = 4
 MAX_REMOVE_BUTTONS = 96  # Telegram allows 100 buttons under a message

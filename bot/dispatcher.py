@@ -45,7 +45,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import messages
 from bot.storage import PendingChat, Photo, event_key
-from bot.texts import DEFAULT_LOCALE, Locale
+from bot.texts.catalog import DEFAULT_LOCALE, Locale
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from bot.charts import render_chart_async
 from bot.chats import ChatDirectory
 from bot.commands import (
     MAX_CASCADE_RULES_PER_CHAT,
-    UsageError,
     parse_cascade,
     parse_chart,
     parse_lang,
@@ -45,7 +44,8 @@ from bot.rules import MAX_RULES_PER_CHAT, Rule, RuleIndex, Schedule
 from bot.settings import Settings
 from bot.storage import BotStore
 from bot.summaries import SummaryScheduler
-from bot.texts import CATALOG, DEFAULT_LANG, Locale
+from bot.texts.catalog import CATALOG, DEFAULT_LANG, Locale
+from bot.texts.usage import UsageError
 
 log = logging.getLogger(__name__)
 

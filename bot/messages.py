@@ -21,9 +21,11 @@ from aggregation.query import (
     WindowTotals,
 )
 from bot.cascades import CascadeRule, CascadeSnapshot
-from bot.commands import UsageError
-from bot.durations import format_window
-from bot.formatting import (
+from bot.prefs import ChatPrefs, QuietHours
+from bot.rules import Rule, Schedule
+from bot.texts.catalog import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
+from bot.texts.durations import format_window
+from bot.texts.formatting import (
     format_duration,
     format_price,
     format_threshold,
@@ -31,9 +33,7 @@ from bot.formatting import (
     format_usd,
     zone_name,
 )
-from bot.prefs import ChatPrefs, QuietHours
-from bot.rules import Rule, Schedule
-from bot.texts import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
+from bot.texts.usage import UsageError
 from collectors.record import Liquidation, Side
 
 MAX_TEXT_LENGTH = 4096  # Telegram's limit on a message's text after entity parsing

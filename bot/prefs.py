@@ -9,7 +9,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.texts import CATALOG, DEFAULT_LANG, Locale
+from bot.texts.catalog import CATALOG, DEFAULT_LANG, Locale
 
 _DAY_MIN = 1440
 

@@ -34,7 +34,6 @@ from bot.chats import ChatDirectory
 from bot.commands import MIN_RULE_USD
 from bot.console import format_ingest_line, format_status_line
 from bot.dispatcher import AlertDispatcher
-from bot.formatting import format_duration
 from bot.handlers import CommandLimiter, Services
 from bot.journal import AlertJournal
 from bot.prefs import ChatSettings
@@ -43,7 +42,8 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import ON_THE_WIRE, BotStore, event_key
 from bot.summaries import SummaryScheduler
-from bot.texts import CATALOG, DEFAULT_LANG, text
+from bot.texts.catalog import CATALOG, DEFAULT_LANG, text
+from bot.texts.formatting import format_duration
 
 log = logging.getLogger(__name__)
 

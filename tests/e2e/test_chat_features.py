@@ -11,7 +11,7 @@ from bot import messages
 from bot.prefs import ChatPrefs, QuietHours
 from bot.rules import Rule, Schedule
 from bot.summaries import job_name
-from bot.texts import Locale
+from bot.texts.catalog import Locale
 from tests.e2e.test_telegram import USER, Harness, running_bot
 from tests.support.bot_api import FakeBotApi
 from tests.support.bot_api_objects import Call

@@ -10,7 +10,6 @@ from bot.commands import (
     ScheduleRequest,
     SubscribeRequest,
     UnsubscribeRequest,
-    UsageError,
     normalize_asset,
     parse_cascade,
     parse_chart,
@@ -26,6 +25,7 @@ from bot.commands import (
     parse_window,
 )
 from bot.prefs import QuietHours
+from bot.texts.usage import UsageError
 from collectors.record import Side
 
 WINDOWS = (180, 900, 3600, 14400, 86400)

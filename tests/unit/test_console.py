@@ -16,7 +16,7 @@ from bot.console import (
     format_market_line,
     format_status_line,
 )
-from bot.formatting import format_duration, format_price, format_usd, format_utc
+from bot.texts.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Coverage, Liquidation, Side
 from collectors.stats import FeedStats
 

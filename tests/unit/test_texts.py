@@ -10,7 +10,8 @@ from unittest.mock import patch
 import pytest
 
 from bot import messages
-from bot.texts import CATALOG, DEFAULT_LANG, Html, Plural, placeholders, text
+from bot.texts.catalog import CATALOG, DEFAULT_LANG, Html, placeholders, text
+from bot.texts.entries import Plural
 from tests.support.telegram_text import parse_html
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
@@ -26,8 +27,8 @@ DYNAMIC = {f"cmd_{name}" for name in (*messages._MENU, "status")} | {
 def lookups() -> list[tuple[str, str, frozenset[str]]]:
     """Return (place, key, value names) of every literal catalog lookup in bot/."""
     found = []
-    for path in sorted(BOT.glob("*.py")):
-        if path.name == "texts.py":
+    for path in sorted(BOT.rglob("*.py")):
+        if path.parent == BOT / "texts":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.entries import Entry, Plural
+from bot.texts.entries import Entry, Plural
 
 ZH: dict[str, Entry] = {
     # --- shared pieces -----------------------------------------------------------------------
