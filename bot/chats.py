@@ -6,7 +6,7 @@ import dataclasses
 import logging
 
 from bot.cascade_alerts import CascadeNotifier
-from bot.prefs import ChatSettings
+from bot.prefs.chats import ChatSettings
 from bot.rules import RuleIndex
 from bot.storage import BotStore
 from bot.summaries import SummaryScheduler

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.prefs import QuietHours, find_zone
+from bot.prefs.chats import QuietHours, find_zone
 from bot.texts.durations import format_window, parse_duration
 from bot.texts.formatting import format_threshold
 from bot.texts.usage import UsageError, quote_input
@@ -18,7 +18,6 @@ MIN_RULE_USD = 1_000.0  # smaller thresholds would alert on nearly every liquida
 MAX_ASSETS_PER_RULE = 20
 MAX_LATEST = 50
 DEFAULT_LATEST = 10
-SUMMARY_EVERY_S = (900, 3600, 14400)
 
 _SIZE = re.compile(r"^\$?(\d+(?:\.\d+)?)([kmb]?)$", re.IGNORECASE)
 _GROUPED_SIZE = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+)$")
@@ -27,7 +26,6 @@ _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 _SCIENTIFIC = re.compile(r"^\$?\d+(?:\.\d+)?e[+-]?\d+$", re.IGNORECASE)
 _RULE_ID = re.compile(r"^#?(c?)(\d{1,9})$", re.IGNORECASE)  # #12 an alert rule, #C3 a cascade
 _MULTIPLE = re.compile(r"^(\d+(?:\.\d+)?)x$", re.IGNORECASE)
-_HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _SIDES = {"long": Side.LONG, "longs": Side.LONG, "short": Side.SHORT, "shorts": Side.SHORT}
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
 
@@ -58,19 +56,6 @@ class LatestRequest:
 
     count: int
     asset: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRequest:
-    """What `/summary` asked for; both None means off."""
-
-    every_s: int | None = None
-    daily_minute: int | None = None
-
-    @property
-    def off(self) -> bool:
-        """Return True for `/summary off`."""
-        return self.every_s is None and self.daily_minute is None
 
 
 def parse_size(token: str) -> float | None:
@@ -244,31 +229,6 @@ def parse_stats(args: Sequence[str]) -> str | None:
     if len(args) > 1:
         raise UsageError("err_stats_one_asset", "/stats BTC")
     return normalize_asset(args[0])
-
-
-def parse_schedule(args: Sequence[str]) -> ScheduleRequest:
-    """Parse `/summary every 15m|1h|4h | daily HH:MM | off` (also `hourly`, `daily` = 00:00)."""
-    example = "/summary every 1h"
-    words = [a.lower() for a in args]
-    if words == ["off"]:
-        return ScheduleRequest()
-    if words == ["hourly"]:
-        return ScheduleRequest(every_s=3600)
-    if len(words) == 2 and words[0] == "every":
-        try:
-            seconds = parse_duration(words[1])
-        except ValueError:
-            seconds = 0
-        if seconds not in SUMMARY_EVERY_S:
-            raise UsageError("err_summary_every", example)
-        return ScheduleRequest(every_s=seconds)
-    if words and words[0] == "daily" and len(words) <= 2:
-        at = words[1] if len(words) == 2 else "00:00"
-        match = _HH_MM.match(at)
-        if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            raise UsageError("err_not_time", "/summary daily 08:00", token=quote_input(at))
-        return ScheduleRequest(daily_minute=int(match.group(1)) * 60 + int(match.group(2)))
-    raise UsageError("err_summary_usage", example)
 
 
 def parse_lang(args: Sequence[str], languages: Sequence[str]) -> str | None:

@@ -29,7 +29,6 @@ from bot.commands import (
     parse_lang,
     parse_latest,
     parse_quiet,
-    parse_schedule,
     parse_stats,
     parse_subscribe,
     parse_tz,
@@ -39,8 +38,9 @@ from bot.commands import (
 from bot.controls import Press, parse_press, remove_buttons, window_buttons
 from bot.dispatcher import AlertDispatcher
 from bot.journal import AlertJournal
-from bot.prefs import ChatSettings, supported_language, zone
-from bot.rules import MAX_RULES_PER_CHAT, Rule, RuleIndex, Schedule
+from bot.prefs.chats import ChatSettings, supported_language, zone
+from bot.prefs.schedules import Schedule, parse_schedule
+from bot.rules import MAX_RULES_PER_CHAT, Rule, RuleIndex
 from bot.settings import Settings
 from bot.storage import BotStore
 from bot.summaries import SummaryScheduler

@@ -21,8 +21,9 @@ from aggregation.query import (
     WindowTotals,
 )
 from bot.cascades import CascadeRule, CascadeSnapshot
-from bot.prefs import ChatPrefs, QuietHours
-from bot.rules import Rule, Schedule
+from bot.prefs.chats import ChatPrefs, QuietHours
+from bot.prefs.schedules import Schedule
+from bot.rules import Rule
 from bot.texts.catalog import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
 from bot.texts.durations import format_window
 from bot.texts.formatting import (

@@ -1,4 +1,4 @@
-"""Subscription rules and summary schedules, and the index that matches events to chats."""
+"""Subscription rules, and the index that matches events to chats."""
 
 from __future__ import annotations
 
@@ -31,20 +31,6 @@ class Rule:
             and (self.side is None or record.side is self.side)
             and (not self.exchanges or record.exchange in self.exchanges)
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """When a chat gets its summary: every `every_s` seconds, or daily at a minute of the day."""
-
-    chat_id: int
-    every_s: int | None = None  # 900, 3600 or 14400: aligned to the clock (e.g. on the hour)
-    daily_minute: int | None = None  # minutes after midnight in the chat's time zone (UTC)
-
-    @property
-    def period_s(self) -> int:
-        """Return the length of the period one summary covers."""
-        return self.every_s if self.every_s is not None else 86400
 
 
 @dataclass(slots=True)

@@ -13,8 +13,9 @@ import msgspec
 
 from aggregation.sql import execute, executemany
 from bot.cascades import CascadeRule
-from bot.prefs import ChatPrefs, QuietHours
-from bot.rules import Rule, Schedule
+from bot.prefs.chats import ChatPrefs, QuietHours
+from bot.prefs.schedules import Schedule
+from bot.rules import Rule
 from collectors.record import Liquidation, Side
 
 _SCHEMA = """

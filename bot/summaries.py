@@ -12,8 +12,8 @@ from aggregation.query import LiquidationQueries, wall_clock_ms
 from bot import messages
 from bot.charts import render_chart_async
 from bot.dispatcher import AlertDispatcher
-from bot.prefs import ChatSettings
-from bot.rules import Schedule
+from bot.prefs.chats import ChatSettings
+from bot.prefs.schedules import Schedule
 
 log = logging.getLogger(__name__)
 

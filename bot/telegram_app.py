@@ -36,7 +36,7 @@ from bot.console import format_ingest_line, format_status_line
 from bot.dispatcher import AlertDispatcher
 from bot.handlers import CommandLimiter, Services
 from bot.journal import AlertJournal
-from bot.prefs import ChatSettings
+from bot.prefs.chats import ChatSettings
 from bot.rules import RuleIndex
 from bot.runtime import Runtime
 from bot.settings import Settings

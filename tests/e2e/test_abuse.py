@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from bot import messages
-from bot.prefs import ChatPrefs
+from bot.prefs.chats import ChatPrefs
 from tests.e2e.test_telegram import USER, running_bot
 from tests.support.bot_api import FakeBotApi
 

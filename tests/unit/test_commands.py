@@ -7,7 +7,6 @@ import pytest
 from bot.commands import (
     CascadeRequest,
     LatestRequest,
-    ScheduleRequest,
     SubscribeRequest,
     UnsubscribeRequest,
     normalize_asset,
@@ -16,7 +15,6 @@ from bot.commands import (
     parse_lang,
     parse_latest,
     parse_quiet,
-    parse_schedule,
     parse_size,
     parse_stats,
     parse_subscribe,
@@ -24,7 +22,8 @@ from bot.commands import (
     parse_unsubscribe,
     parse_window,
 )
-from bot.prefs import QuietHours
+from bot.prefs.chats import QuietHours
+from bot.prefs.schedules import ScheduleRequest, parse_schedule
 from bot.texts.usage import UsageError
 from collectors.record import Side
 

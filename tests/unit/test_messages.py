@@ -48,7 +48,8 @@ from bot.messages import (
     usage_error,
     usage_key,
 )
-from bot.rules import Rule, Schedule
+from bot.prefs.schedules import Schedule
+from bot.rules import Rule
 from bot.texts.catalog import CATALOG, Html
 from bot.texts.formatting import format_usd
 from bot.texts.usage import UsageError
@@ -703,7 +704,8 @@ def test_messages_module_is_pure() -> None:
         "bot.texts.durations",
         "bot.texts.entries",
         "bot.texts.formatting",
-        "bot.prefs",
+        "bot.prefs.chats",
+        "bot.prefs.schedules",
         "bot.rules",
         "bot.texts.catalog",
         "bot.texts.en",
