@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aggregation.query import wall_clock_ms
 from bot.dispatcher import AlertDispatcher
-from bot.rules import RuleIndex
+from bot.rules.matching import RuleIndex
 from collectors.record import Liquidation
 
 

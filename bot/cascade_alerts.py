@@ -1,11 +1,11 @@
 """Post one message per liquidation cascade and edit it in place as the cascade grows.
 
-The detector (`bot.cascades`) says when a cascade starts, grows and ends; this module turns that
-into Telegram messages: sendMessage when one starts, editMessageText at most every few seconds
-while it grows (a burst of a thousand liquidations is a few edits, not a thousand alerts), and a
-last edit with the final line when it ends. Open messages are stored, so after a restart the
-bot keeps editing them (the detector is warmed with the recent events) or, if the cascade did
-not survive the restart, closes them with a line saying so.
+The detector (`bot.rules.detector`) says when a cascade starts, grows and ends; this module
+turns that into Telegram messages: sendMessage when one starts, editMessageText at most every
+few seconds while it grows (a burst of a thousand liquidations is a few edits, not a thousand
+alerts), and a last edit with the final line when it ends. Open messages are stored, so after a
+restart the bot keeps editing them (the detector is warmed with the recent events) or, if the
+cascade did not survive the restart, closes them with a line saying so.
 
 Telegram errors: 403 or "chat not found" stop the chat (as for alerts); a migrated group is
 handed to the chat directory; 429 waits `retry_after`; "message is not modified" is success;
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,8 +35,9 @@ from telegram.error import (
 )
 
 from bot import messages
-from bot.cascades import Cascade, CascadeDetector, CascadeRule, Change, ChangeKind
 from bot.dispatcher import ChatEvents, ChatPrefsView, retry_after_seconds
+from bot.rules.cascade import Cascade, CascadeRule, Change, ChangeKind
+from bot.rules.detector import CascadeDetector
 from bot.storage import BotStore
 from collectors.record import Liquidation
 
@@ -49,38 +49,6 @@ _LOST = ("message to edit not found", "message can't be edited", "message_id_inv
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-class DailyVolumes:
-    """Each asset's USD liquidated over the last 24 h, for relative cascade thresholds.
-
-    One pass over every asset, cached for `refresh_s`: the detector asks per asset, and with
-    an `all 10x` rule it asks for hundreds of them.
-    """
-
-    def __init__(
-        self,
-        volumes: Callable[[], dict[str, float]],
-        refresh_s: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._volumes = volumes
-        self._refresh_s = refresh_s
-        self._clock = clock
-        self._cache: dict[str, float] = {}
-        self._at = -math.inf
-
-    def __call__(self, asset: str) -> float:
-        """Return the asset's 24 h volume in USD (0 if unknown or if the query failed)."""
-        now = self._clock()
-        if now - self._at >= self._refresh_s:
-            self._at = now
-            try:
-                self._cache = self._volumes()
-            except Exception:  # the detector must get an answer: the floor applies
-                log.exception("could not read the 24 h volumes for cascade thresholds")
-                self._cache = {}
-        return self._cache.get(asset, 0.0)
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ import logging
 
 from bot.cascade_alerts import CascadeNotifier
 from bot.prefs.chats import ChatSettings
-from bot.rules import RuleIndex
+from bot.rules.matching import RuleIndex
 from bot.storage import BotStore
 from bot.summaries import SummaryScheduler
 

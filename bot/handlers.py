@@ -19,7 +19,6 @@ from aggregation.query import LiquidationQueries
 from bot import messages
 from bot.alerts import AlertRouter
 from bot.cascade_alerts import CascadeNotifier
-from bot.cascades import CascadeRule
 from bot.charts import render_chart_async
 from bot.chats import ChatDirectory
 from bot.commands import (
@@ -40,7 +39,8 @@ from bot.dispatcher import AlertDispatcher
 from bot.journal import AlertJournal
 from bot.prefs.chats import ChatSettings, supported_language, zone
 from bot.prefs.schedules import Schedule, parse_schedule
-from bot.rules import MAX_RULES_PER_CHAT, Rule, RuleIndex
+from bot.rules.cascade import CascadeRule
+from bot.rules.matching import MAX_RULES_PER_CHAT, Rule, RuleIndex
 from bot.settings import Settings
 from bot.storage import BotStore
 from bot.summaries import SummaryScheduler

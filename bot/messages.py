@@ -20,10 +20,10 @@ from aggregation.query import (
     Series,
     WindowTotals,
 )
-from bot.cascades import CascadeRule, CascadeSnapshot
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
-from bot.rules import Rule
+from bot.rules.cascade import CascadeRule, CascadeSnapshot
+from bot.rules.matching import Rule
 from bot.texts.catalog import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
 from bot.texts.durations import format_window
 from bot.texts.formatting import (

@@ -12,10 +12,10 @@ import aiosqlite
 import msgspec
 
 from aggregation.sql import execute, executemany
-from bot.cascades import CascadeRule
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
-from bot.rules import Rule
+from bot.rules.cascade import CascadeRule
+from bot.rules.matching import Rule
 from collectors.record import Liquidation, Side
 
 _SCHEMA = """

@@ -28,8 +28,7 @@ from telegram.ext import (
 from bot import handlers, messages
 from bot.alerts import AlertRouter
 from bot.app import run_until_stopped
-from bot.cascade_alerts import CascadeNotifier, DailyVolumes
-from bot.cascades import DAY_MS, CascadeDetector
+from bot.cascade_alerts import CascadeNotifier
 from bot.chats import ChatDirectory
 from bot.commands import MIN_RULE_USD
 from bot.console import format_ingest_line, format_status_line
@@ -37,7 +36,10 @@ from bot.dispatcher import AlertDispatcher
 from bot.handlers import CommandLimiter, Services
 from bot.journal import AlertJournal
 from bot.prefs.chats import ChatSettings
-from bot.rules import RuleIndex
+from bot.rules.cascade import DAY_MS
+from bot.rules.detector import CascadeDetector
+from bot.rules.matching import RuleIndex
+from bot.rules.volumes import DailyVolumes
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import ON_THE_WIRE, BotStore, event_key

@@ -10,7 +10,8 @@ import msgspec
 from matplotlib.image import imread
 
 from bot import messages
-from bot.cascades import CascadeDetector, CascadeRule, CascadeSnapshot
+from bot.rules.cascade import CascadeRule, CascadeSnapshot
+from bot.rules.detector import CascadeDetector
 from bot.summaries import job_name
 from collectors.record import Liquidation
 from tests.e2e.test_telegram import USER, Harness, running_bot

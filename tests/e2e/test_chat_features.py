@@ -10,7 +10,7 @@ from pathlib import Path
 from bot import messages
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
-from bot.rules import Rule
+from bot.rules.matching import Rule
 from bot.summaries import job_name
 from bot.texts.catalog import Locale
 from tests.e2e.test_telegram import USER, Harness, running_bot

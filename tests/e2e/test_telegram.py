@@ -15,7 +15,7 @@ from pathlib import Path
 from bot import messages
 from bot.prefs.chats import ChatPrefs
 from bot.prefs.schedules import Schedule
-from bot.rules import Rule
+from bot.rules.matching import Rule
 from bot.telegram_app import RunningBot, TelegramTuning, run_telegram
 from collectors.binance import parse_usdm
 from collectors.record import Liquidation, Side

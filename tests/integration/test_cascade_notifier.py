@@ -14,9 +14,11 @@ from pathlib import Path
 from telegram.ext import ExtBot
 
 from bot import messages
-from bot.cascade_alerts import CascadeNotifier, DailyVolumes
-from bot.cascades import CascadeDetector, CascadeRule
+from bot.cascade_alerts import CascadeNotifier
 from bot.dispatcher import _NoPrefs
+from bot.rules.cascade import CascadeRule
+from bot.rules.detector import CascadeDetector
+from bot.rules.volumes import DailyVolumes
 from bot.storage import BotStore
 from collectors.record import Liquidation, Side
 from tests.support import bot_api_objects as tg

@@ -49,7 +49,7 @@ from bot.messages import (
     usage_key,
 )
 from bot.prefs.schedules import Schedule
-from bot.rules import Rule
+from bot.rules.matching import Rule
 from bot.texts.catalog import CATALOG, Html
 from bot.texts.formatting import format_usd
 from bot.texts.usage import UsageError
@@ -699,14 +699,14 @@ def test_messages_module_is_pure() -> None:
         "unicodedata",
         "aggregation.coverage",
         "aggregation.query",
-        "bot.cascades",
+        "bot.rules.cascade",
         "bot.texts.usage",
         "bot.texts.durations",
         "bot.texts.entries",
         "bot.texts.formatting",
         "bot.prefs.chats",
         "bot.prefs.schedules",
-        "bot.rules",
+        "bot.rules.matching",
         "bot.texts.catalog",
         "bot.texts.en",
         "bot.texts.zh",

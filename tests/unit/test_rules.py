@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.prefs.schedules import Schedule
-from bot.rules import Rule, RuleIndex
+from bot.rules.matching import Rule, RuleIndex
 from collectors.record import Liquidation, Side
 
 ASSETS = ["BTC", "ETH", "SOL"]
