@@ -38,7 +38,7 @@ from bot import messages
 from bot.dispatcher import ChatEvents, ChatPrefsView, retry_after_seconds
 from bot.rules.cascade import Cascade, CascadeRule, Change, ChangeKind
 from bot.rules.detector import CascadeDetector
-from bot.storage import BotStore
+from bot.tables.bot_store import BotStore
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)

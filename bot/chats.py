@@ -8,8 +8,8 @@ import logging
 from bot.cascade_alerts import CascadeNotifier
 from bot.prefs.chats import ChatSettings
 from bot.rules.matching import RuleIndex
-from bot.storage import BotStore
 from bot.summaries import SummaryScheduler
+from bot.tables.bot_store import BotStore
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,8 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import messages
-from bot.storage import PendingChat, Photo, event_key
+from bot.tables.journal import event_key
+from bot.tables.outbox import PendingChat, Photo
 from bot.texts.catalog import DEFAULT_LOCALE, Locale
 from collectors.record import Liquidation
 

@@ -42,8 +42,8 @@ from bot.prefs.schedules import Schedule, parse_schedule
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import MAX_RULES_PER_CHAT, Rule, RuleIndex
 from bot.settings import Settings
-from bot.storage import BotStore
 from bot.summaries import SummaryScheduler
+from bot.tables.bot_store import BotStore
 from bot.texts.catalog import CATALOG, DEFAULT_LANG, Locale
 from bot.texts.usage import UsageError
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from bot.storage import BotStore
+from bot.tables.bot_store import BotStore
 
 log = logging.getLogger(__name__)
 

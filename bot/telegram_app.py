@@ -42,8 +42,9 @@ from bot.rules.matching import RuleIndex
 from bot.rules.volumes import DailyVolumes
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.storage import ON_THE_WIRE, BotStore, event_key
 from bot.summaries import SummaryScheduler
+from bot.tables.bot_store import BotStore
+from bot.tables.journal import ON_THE_WIRE, event_key
 from bot.texts.catalog import CATALOG, DEFAULT_LANG, text
 from bot.texts.formatting import format_duration
 

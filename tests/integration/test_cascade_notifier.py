@@ -19,7 +19,7 @@ from bot.dispatcher import _NoPrefs
 from bot.rules.cascade import CascadeRule
 from bot.rules.detector import CascadeDetector
 from bot.rules.volumes import DailyVolumes
-from bot.storage import BotStore
+from bot.tables.bot_store import BotStore
 from collectors.record import Liquidation, Side
 from tests.support import bot_api_objects as tg
 from tests.support.bot_api import FakeBotApi

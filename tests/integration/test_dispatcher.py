@@ -13,7 +13,7 @@ from telegram.request import HTTPXRequest
 
 from bot import messages
 from bot.dispatcher import AlertDispatcher
-from bot.storage import PendingChat
+from bot.tables.outbox import PendingChat
 from bot.texts.catalog import Locale
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
