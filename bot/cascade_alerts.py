@@ -34,8 +34,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot import messages
 from bot.dispatcher import ChatEvents, ChatPrefsView, retry_after_seconds
+from bot.render import cascades
 from bot.rules.cascade import Cascade, CascadeRule, Change, ChangeKind
 from bot.rules.detector import CascadeDetector
 from bot.tables.bot_store import BotStore
@@ -181,7 +181,7 @@ class CascadeNotifier:
                 self._posts[key] = _Post(cascade, message_id)
                 continue
             self.stats.orphaned += 1
-            text = messages.cascade_orphaned(body, now_ms, loc=self.prefs.locale(key[0]))
+            text = cascades.cascade_orphaned(body, now_ms, loc=self.prefs.locale(key[0]))
             try:
                 await self._edit(key[0], message_id, text)
             except TelegramError as exc:
@@ -247,7 +247,7 @@ class CascadeNotifier:
         chat_id = key[0]
         loc = self.prefs.locale(chat_id)
         snap = post.cascade.snapshot()
-        text = messages.cascade(snap, loc=loc)
+        text = cascades.cascade(snap, loc=loc)
         post.dirty = False  # changes during the call below mark it again
         try:
             if post.message_id is None:
@@ -275,7 +275,7 @@ class CascadeNotifier:
             self._posts.pop(key, None)
             await asyncio.shield(self.store.delete_cascade_message(key))
         else:
-            body = messages.cascade_body(snap, loc=loc)
+            body = cascades.cascade_body(snap, loc=loc)
             await asyncio.shield(
                 self.store.save_cascade_message(key, post.message_id, snap.started_ms, body)
             )

@@ -43,7 +43,8 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import messages
+from bot.render.alerts import alert, digest, dropped_notice
+from bot.render.html import plain_text
 from bot.tables.journal import event_key
 from bot.tables.outbox import PendingChat, Photo
 from bot.texts.catalog import DEFAULT_LOCALE, Locale
@@ -241,7 +242,7 @@ class AlertDispatcher:
         """Tell a chat that `count` alerts may not have arrived (a crash recovery found them)."""
         self.stats.alerts_uncertain += count
         loc = self._prefs.locale(chat_id)
-        self.enqueue_message(chat_id, messages.dropped_notice(0, count, loc=loc))
+        self.enqueue_message(chat_id, dropped_notice(0, count, loc=loc))
 
     def release(self, chat_id: int) -> None:
         """Stop holding a chat's alerts (its quiet hours changed): re-check them now."""
@@ -420,11 +421,11 @@ class AlertDispatcher:
             reported = (queue.dropped, queue.uncertain, queue.failed)
             unreported = queue.uncertain + queue.failed
             if len(records) == 1 and not queue.held:
-                notice = messages.dropped_notice(queue.dropped, unreported, loc=loc)
-                item = messages.alert(records[0], loc=loc)
+                notice = dropped_notice(queue.dropped, unreported, loc=loc)
+                item = alert(records[0], loc=loc)
                 item = f"{notice}\n{item}" if notice else item
             else:
-                item = messages.digest(
+                item = digest(
                     records, dropped=queue.dropped, uncertain=unreported, held=queue.held, loc=loc
                 )
         keys = [event_key(entry[2]) for entry in taken] if taken and self._journal else []
@@ -586,7 +587,7 @@ class AlertDispatcher:
                     log.error("chat %d: %s; resending as plain text", chat_id, exc.message)
                     self.stats.plain_text_resends += 1
                     html = False
-                    text = messages.plain_text(text)
+                    text = plain_text(text)
                     continue
                 if "chat not found" in lowered:
                     return _Result(_Outcome.GONE, exc.message)

@@ -16,10 +16,8 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from aggregation.query import LiquidationQueries
-from bot import messages
 from bot.alerts import AlertRouter
 from bot.cascade_alerts import CascadeNotifier
-from bot.charts import render_chart_async
 from bot.chats import ChatDirectory
 from bot.commands import (
     MAX_CASCADE_RULES_PER_CHAT,
@@ -39,6 +37,25 @@ from bot.dispatcher import AlertDispatcher
 from bot.journal import AlertJournal
 from bot.prefs.chats import ChatSettings, supported_language, zone
 from bot.prefs.schedules import Schedule, parse_schedule
+from bot.render import market
+from bot.render.cascades import cascade_rule_added, cascades_removed
+from bot.render.charts import render_chart_async
+from bot.render.chat import (
+    help_text,
+    language_set,
+    not_admin,
+    quiet_set,
+    rule_added,
+    rules_list,
+    rules_removed,
+    schedule_set,
+    start_text,
+    usage_error,
+    usage_key,
+    zone_set,
+)
+from bot.render.html import plain_text, split_message
+from bot.render.status import status as status_report
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import MAX_RULES_PER_CHAT, Rule, RuleIndex
 from bot.settings import Settings
@@ -151,13 +168,13 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
     """Send an HTML answer to the chat the update came from (split if long; buttons last)."""
     chat = update.effective_chat
     assert chat is not None
-    parts = messages.split_message(text)
+    parts = split_message(text)
     for number, part in enumerate(parts, 1):
         await chat.send_message(part, reply_markup=markup if number == len(parts) else None)
 
 
 async def _refuse(update: Update, loc: Locale, exc: UsageError) -> None:
-    await reply(update, messages.usage_error(exc, loc=loc))
+    await reply(update, usage_error(exc, loc=loc))
 
 
 async def may_configure(update: Update, context: Context) -> bool:
@@ -205,7 +222,7 @@ def _args(context: Context) -> list[str]:
 async def _configure_or_refuse(update: Update, context: Context, loc: Locale) -> bool:
     if await may_configure(update, context):
         return True
-    await reply(update, messages.not_admin(loc=loc))
+    await reply(update, not_admin(loc=loc))
     return False
 
 
@@ -250,7 +267,7 @@ async def limit_commands(update: Update, context: Context) -> None:
     if allowed:
         return
     loc = locale_of(update, context)
-    refusal = messages.usage_key(
+    refusal = usage_key(
         "err_too_many_commands",
         "/help",
         loc=loc,
@@ -259,7 +276,7 @@ async def limit_commands(update: Update, context: Context) -> None:
     )
     if query is not None:
         # A press always gets an answer, or the button keeps spinning.
-        await query.answer(messages.plain_text(refusal)[:200], show_alert=tell)
+        await query.answer(plain_text(refusal)[:200], show_alert=tell)
     elif tell:
         await reply(update, refusal)
     raise ApplicationHandlerStop
@@ -268,12 +285,12 @@ async def limit_commands(update: Update, context: Context) -> None:
 async def start(update: Update, context: Context) -> None:
     """Register the chat (re-enabling it after a block) and say hello."""
     await _set_up(update, context)
-    await reply(update, messages.start_text(loc=locale_of(update, context)))
+    await reply(update, start_text(loc=locale_of(update, context)))
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain every command with examples."""
-    await reply(update, messages.help_text(loc=locale_of(update, context)))
+    await reply(update, help_text(loc=locale_of(update, context)))
 
 
 async def subscribe(update: Update, context: Context) -> None:
@@ -299,7 +316,7 @@ async def subscribe(update: Update, context: Context) -> None:
         chat.id, request.assets, request.min_usd, request.side, request.exchanges
     )
     services.rules.add(rule)
-    await reply(update, messages.rule_added(rule, loc=loc))
+    await reply(update, rule_added(rule, loc=loc))
 
 
 async def _remove_rules(services: Services, chat_id: int, rules: list[Rule]) -> None:
@@ -340,9 +357,9 @@ async def unsubscribe(update: Update, context: Context) -> None:
     await _remove_cascades(services, chat.id, cascades)
     answers = []
     if request.everything or request.rule_ids or request.assets:
-        answers.append(messages.rules_removed(len(removed) + len(changed), loc=loc))
+        answers.append(rules_removed(len(removed) + len(changed), loc=loc))
     if request.cascade_ids or (request.everything and cascades):
-        answers.append(messages.cascades_removed(len(cascades), loc=loc))
+        answers.append(cascades_removed(len(cascades), loc=loc))
     await reply(update, "\n".join(answers))
 
 
@@ -361,7 +378,7 @@ def _subs_view(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     rules = services.rules.rules_for(chat_id)
     cascades = _cascade_rules(services, chat_id)
-    text = messages.rules_list(
+    text = rules_list(
         rules,
         services.scheduler.schedule_of(chat_id),
         cascades=cascades,
@@ -386,7 +403,7 @@ def _stats_view(
         return None
     longest = queries.windows_s[-1]
     coverage = queries.window_coverage(longest)
-    text = messages.stats(asset, windows, coverage, detail_s=detail_s, loc=loc)
+    text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc)
     markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
     return text, markup
 
@@ -408,7 +425,7 @@ async def stats(update: Update, context: Context) -> None:
 def _top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineKeyboardMarkup]:
     queries = services.queries
     board = queries.leaderboard(window, 10)
-    text = messages.top(board, queries.window_coverage(window), loc=loc)
+    text = market.top(board, queries.window_coverage(window), loc=loc)
     return text, window_buttons(queries.windows_s, window)
 
 
@@ -437,7 +454,7 @@ async def latest(update: Update, context: Context) -> None:
     request, loc = asked
     floor = services.settings.min_event_usd
     records = services.queries.latest(request.count, request.asset, min_usd=floor)
-    await reply(update, messages.latest(records, asset=request.asset, min_usd=floor, loc=loc))
+    await reply(update, market.latest(records, asset=request.asset, min_usd=floor, loc=loc))
 
 
 async def chart(update: Update, context: Context) -> None:
@@ -452,12 +469,12 @@ async def chart(update: Update, context: Context) -> None:
         await _refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
         return
     series = queries.series(window_s, asset)
-    caption = messages.chart_caption(series, queries.window_coverage(window_s), loc=loc)
+    caption = market.chart_caption(series, queries.window_coverage(window_s), loc=loc)
     try:
         png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
     except Exception:  # a drawing bug must not cost the user an answer
         log.exception("chart of %s over %ds failed", asset or "the market", window_s)
-        await reply(update, messages.chart_failed(loc=loc))
+        await reply(update, market.chart_failed(loc=loc))
         return
     await _chat(update).send_photo(png, caption=caption)
 
@@ -473,7 +490,7 @@ async def cascade(update: Update, context: Context) -> None:
     existing = _cascade_rules(services, chat.id)
     if request is None:
         await _remove_cascades(services, chat.id, [rule.rule_id for rule in existing])
-        await reply(update, messages.cascades_removed(len(existing), loc=loc))
+        await reply(update, cascades_removed(len(existing), loc=loc))
         return
     if len(existing) >= MAX_CASCADE_RULES_PER_CHAT:
         limit = UsageError("err_cascade_limit", "/cascade off", count=MAX_CASCADE_RULES_PER_CHAT)
@@ -488,7 +505,7 @@ async def cascade(update: Update, context: Context) -> None:
         multiple=request.multiple,
     )
     services.cascades.add_rules([rule])
-    await reply(update, messages.cascade_rule_added(rule, loc=loc))
+    await reply(update, cascade_rule_added(rule, loc=loc))
 
 
 async def summary(update: Update, context: Context) -> None:
@@ -503,12 +520,12 @@ async def summary(update: Update, context: Context) -> None:
     if request.off:
         services.scheduler.remove(chat.id)
         await services.store.delete_schedule(chat.id)
-        await reply(update, messages.schedule_set(None, loc=loc))
+        await reply(update, schedule_set(None, loc=loc))
         return
     schedule = Schedule(chat.id, request.every_s, request.daily_minute)
     services.scheduler.set(schedule)
     await services.store.set_schedule(schedule)
-    await reply(update, messages.schedule_set(schedule, loc=loc))
+    await reply(update, schedule_set(schedule, loc=loc))
 
 
 async def lang(update: Update, context: Context) -> None:
@@ -523,7 +540,7 @@ async def lang(update: Update, context: Context) -> None:
     chosen, _ = asked  # the reply is in the language just chosen
     await _set_up(update, context)
     await services.prefs.update(chat.id, lang=chosen)
-    await reply(update, messages.language_set(chosen, loc=locale_of(update, context)))
+    await reply(update, language_set(chosen, loc=locale_of(update, context)))
 
 
 async def tz(update: Update, context: Context) -> None:
@@ -539,7 +556,7 @@ async def tz(update: Update, context: Context) -> None:
     services.scheduler.zone_changed(chat.id)
     services.dispatcher.release(chat.id)  # quiet hours moved with the clock
     now_ms = time.time_ns() // 1_000_000
-    await reply(update, messages.zone_set(name, now_ms, loc=locale_of(update, context)))
+    await reply(update, zone_set(name, now_ms, loc=locale_of(update, context)))
 
 
 async def quiet(update: Update, context: Context) -> None:
@@ -553,7 +570,7 @@ async def quiet(update: Update, context: Context) -> None:
     await _set_up(update, context)
     prefs = await services.prefs.update(chat.id, quiet=hours)
     services.dispatcher.release(chat.id)
-    await reply(update, messages.quiet_set(hours, prefs.tz or "UTC", loc=loc))
+    await reply(update, quiet_set(hours, prefs.tz or "UTC", loc=loc))
 
 
 async def status(update: Update, context: Context) -> None:
@@ -564,7 +581,7 @@ async def status(update: Update, context: Context) -> None:
     if user is None or user.id not in services.settings.admin_user_ids:
         await _refuse(update, loc, UsageError("err_status_admins", "/stats"))
         return
-    await reply(update, messages.status(services.status_lines(), loc=loc))
+    await reply(update, status_report(services.status_lines(), loc=loc))
 
 
 async def unknown(update: Update, context: Context) -> None:
@@ -591,7 +608,7 @@ async def button(update: Update, context: Context) -> None:
         await query.answer()  # an old or foreign button: nothing to do
         return
     if not await may_press(update, context, press):
-        await query.answer(messages.plain_text(messages.not_admin(loc=loc)), show_alert=True)
+        await query.answer(plain_text(not_admin(loc=loc)), show_alert=True)
         return
     services = services_of(context)
     view: tuple[str, InlineKeyboardMarkup | None] | None
@@ -609,12 +626,12 @@ async def button(update: Update, context: Context) -> None:
     elif press.action == "rm":
         rules = [r for r in services.rules.rules_for(chat.id) if r.rule_id == press.number]
         await _remove_rules(services, chat.id, rules)
-        notice = messages.plain_text(messages.rules_removed(len(rules), loc=loc))
+        notice = plain_text(rules_removed(len(rules), loc=loc))
         view = _subs_view(services, chat.id, loc)
     else:  # "rmc"
         ids = [r.rule_id for r in _cascade_rules(services, chat.id) if r.rule_id == press.number]
         await _remove_cascades(services, chat.id, ids)
-        notice = messages.plain_text(messages.cascades_removed(len(ids), loc=loc))
+        notice = plain_text(cascades_removed(len(ids), loc=loc))
         view = _subs_view(services, chat.id, loc)
     if view is not None:
         await _edit(query.message.chat.id, query.message.message_id, view, context)
@@ -631,7 +648,7 @@ async def _edit(
     text, markup = view
     try:
         await context.bot.edit_message_text(
-            messages.split_message(text)[0],
+            split_message(text)[0],
             chat_id=chat_id,
             message_id=message_id,
             reply_markup=markup,

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from telegram.ext import ContextTypes, Job, JobQueue
 
 from aggregation.query import LiquidationQueries, wall_clock_ms
-from bot import messages
-from bot.charts import render_chart_async
 from bot.dispatcher import AlertDispatcher
 from bot.prefs.chats import ChatSettings
 from bot.prefs.schedules import Schedule
+from bot.render import market
+from bot.render.charts import render_chart_async
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ class SummaryScheduler:
         period_ms = schedule.period_s * 1000
         summary = self._queries.period(end - period_ms, end, top_n=5)
         loc = self._prefs.locale(schedule.chat_id)
-        label = messages.period_label(schedule.period_s, loc=loc)
-        text = messages.summary(summary, label=label, loc=loc)
+        label = market.period_label(schedule.period_s, loc=loc)
+        text = market.summary(summary, label=label, loc=loc)
         self._dispatcher.enqueue_message(schedule.chat_id, text)
 
     async def post_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
@@ -135,7 +135,7 @@ class SummaryScheduler:
             log.exception("summary chart for chat %d failed", schedule.chat_id)
             return
         coverage = self._queries.coverage(series.start_ms, series.end_ms)
-        caption = messages.chart_caption(series, coverage, loc=loc)
+        caption = market.chart_caption(series, coverage, loc=loc)
         self._dispatcher.enqueue_photo(schedule.chat_id, png, caption)
 
     async def _run(self, context: Context) -> None:

@@ -25,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, messages
+from bot import handlers
 from bot.alerts import AlertRouter
 from bot.app import run_until_stopped
 from bot.cascade_alerts import CascadeNotifier
@@ -36,6 +36,7 @@ from bot.dispatcher import AlertDispatcher
 from bot.handlers import CommandLimiter, Services
 from bot.journal import AlertJournal
 from bot.prefs.chats import ChatSettings
+from bot.render import chat
 from bot.rules.cascade import DAY_MS
 from bot.rules.detector import CascadeDetector
 from bot.rules.matching import RuleIndex
@@ -359,8 +360,8 @@ async def _serve(
     application, services, runtime = running.application, running.services, running.runtime
     for lang in sorted(CATALOG):  # the menu in each language, English for the rest
         code = None if lang == DEFAULT_LANG else lang
-        await application.bot.set_my_commands(list(messages.commands(lang)), language_code=code)
-    admin_menu = [*messages.COMMANDS, ("status", str(text(DEFAULT_LANG, "cmd_status")))]
+        await application.bot.set_my_commands(list(chat.commands(lang)), language_code=code)
+    admin_menu = [*chat.COMMANDS, ("status", str(text(DEFAULT_LANG, "cmd_status")))]
     for admin_id in services.settings.admin_user_ids:
         try:  # /status shows in the menu of the bot's admins only
             await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))

@@ -25,30 +25,24 @@ from aggregation.query import (
     SideTotals,
     WindowTotals,
 )
-from bot import messages, telegram_app
-from bot.messages import (
-    alert,
+from bot import telegram_app
+from bot.prefs.schedules import Schedule
+from bot.render.alerts import alert, digest, dropped_notice
+from bot.render.chat import (
     commands,
-    digest,
-    dropped_notice,
     help_text,
-    latest,
     not_admin,
-    plain_text,
     rule_added,
     rules_list,
     rules_removed,
     schedule_set,
-    split_message,
     start_text,
-    stats,
-    status,
-    summary,
-    top,
     usage_error,
     usage_key,
 )
-from bot.prefs.schedules import Schedule
+from bot.render.html import MAX_CAPTION_LENGTH, fit, plain_text, split_message
+from bot.render.market import chart_caption, latest, stats, summary, top
+from bot.render.status import status
 from bot.rules.matching import Rule
 from bot.texts.catalog import CATALOG, Html
 from bot.texts.formatting import format_usd
@@ -699,20 +693,32 @@ def test_messages_module_is_pure() -> None:
         "unicodedata",
         "aggregation.coverage",
         "aggregation.query",
-        "bot.rules.cascade",
-        "bot.texts.usage",
-        "bot.texts.durations",
-        "bot.texts.entries",
-        "bot.texts.formatting",
         "bot.prefs.chats",
         "bot.prefs.schedules",
+        "bot.render.common",
+        "bot.render.html",
+        "bot.rules.cascade",
         "bot.rules.matching",
         "bot.texts.catalog",
+        "bot.texts.durations",
         "bot.texts.en",
+        "bot.texts.entries",
+        "bot.texts.formatting",
+        "bot.texts.usage",
         "bot.texts.zh",
         "collectors.record",
     }
-    for module in ("messages", "texts/catalog", "texts/en"):
+    for module in (
+        "render/html",
+        "render/common",
+        "render/alerts",
+        "render/market",
+        "render/cascades",
+        "render/chat",
+        "render/status",
+        "texts/catalog",
+        "texts/en",
+    ):
         tree = ast.parse((ROOT / "bot" / f"{module}.py").read_text())
         imported = {
             name
@@ -797,7 +803,7 @@ def test_stats_with_thousands_of_windows_keeps_what_fits() -> None:
 
 def test_fitting_falls_back_to_the_first_part_when_nothing_fits() -> None:
     # No message reaches this (names are clipped, lists capped); the net must still hold.
-    fitted = messages._fit(lambda level: Html("<b>" + "word " * (1_000 + level) + "</b>"), 3)
+    fitted = fit(lambda level: Html("<b>" + "word " * (1_000 + level) + "</b>"), 3)
     assert check(fitted) == ("word " * 1_000)[:4096]  # render(0), cut to the limit
 
 
@@ -952,7 +958,7 @@ def chart_series(asset: str | None, long_usd: float, short_usd: float) -> Series
 
 
 def test_chart_caption_names_the_subject_totals_gaps_and_the_note() -> None:
-    caption = messages.chart_caption(chart_series("BTC", 1_250_000.0, 80_000.0), COVERAGE)
+    caption = chart_caption(chart_series("BTC", 1_250_000.0, 80_000.0), COVERAGE)
     assert caption == (
         "📊 <b>BTC</b>, last 4h: 🔴 longs $1.25M · 🟢 shorts $80.00K\n"
         "⚠️ okx feed was up 92.5% of the last 4h and is down now\n"
@@ -961,7 +967,7 @@ def test_chart_caption_names_the_subject_totals_gaps_and_the_note() -> None:
         "⚠️ bybit-linear feed was up 99.9% of the last 4h\n" + NOTE
     )
     check(caption)
-    market = messages.chart_caption(chart_series(None, 0.0, 0.0), ())
+    market = chart_caption(chart_series(None, 0.0, 0.0), ())
     assert market == "📊 <b>All assets</b>, last 4h: 🔴 longs $0 · 🟢 shorts $0\n" + NOTE
 
 
@@ -971,8 +977,8 @@ def test_chart_caption_fits_telegram_caption_limit() -> None:
         FeedCoverage(f"feed-{'x' * 20}-{i}", "okx", Coverage.PARTIAL, 0.5, 1, gaps, True)
         for i in range(12)
     ]
-    caption = messages.chart_caption(chart_series("ETH", 1.0, 2.0), many)
+    caption = chart_caption(chart_series("ETH", 1.0, 2.0), many)
     plain = check(caption)
-    assert len(plain) <= messages.MAX_CAPTION_LENGTH
+    assert len(plain) <= MAX_CAPTION_LENGTH
     assert "⚠️ feed-xxxxxxxxxxxxxxxxxx… feed was up 50.0% of the last 4h" in plain
     assert plain.endswith(plain_text(NOTE))

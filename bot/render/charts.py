@@ -154,7 +154,27 @@ def _draw(figure: Figure, series: Series, title: str, lang: str, tz: dt.tzinfo) 
         parse_math=False,
     )
     _totals_line(figure, series, left, lang)
+    _plot(axes, series, tz)
+    if series.totals.count == 0:
+        axes.text(
+            0.5,
+            0.5,
+            _text(lang, "empty"),
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            fontproperties=_font(20),
+            color=_MUTED,
+            parse_math=False,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 6.0},
+        )
+    else:
+        _legend(figure, series.exchanges, left, lang)
+    _footnotes(figure, series, lang, tz)
 
+
+def _plot(axes: Axes, series: Series, tz: dt.tzinfo) -> None:
+    """Draw the bars (longs up, shorts down, stacked by exchange) and style both axes."""
     edges = np.asarray(series.edges_ms, dtype=np.float64)
     longs = np.asarray(series.long_usd, dtype=np.float64).reshape(-1, series.buckets)
     shorts = np.asarray(series.short_usd, dtype=np.float64).reshape(-1, series.buckets)
@@ -180,22 +200,10 @@ def _draw(figure: Figure, series: Series, title: str, lang: str, tz: dt.tzinfo) 
         axes.spines[side].set_color(_MUTED)
     axes.tick_params(colors=_MUTED, length=3)
 
-    if series.totals.count == 0:
-        axes.text(
-            0.5,
-            0.5,
-            _text(lang, "empty"),
-            transform=axes.transAxes,
-            ha="center",
-            va="center",
-            fontproperties=_font(20),
-            color=_MUTED,
-            parse_math=False,
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 6.0},
-        )
-    else:
-        _legend(figure, series.exchanges, left, lang)
 
+def _footnotes(figure: Figure, series: Series, lang: str, tz: dt.tzinfo) -> None:
+    """Write the bar size and end time (top right) and the data note (bottom)."""
+    left, _, right, _ = PLOT_BOX
     bars = _text(
         lang, "bars", bucket=format_window(series.bucket_s), end=format_time(series.end_ms - 1, tz)
     )
