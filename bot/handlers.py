@@ -16,9 +16,6 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from aggregation.query import LiquidationQueries
-from bot.alerts import AlertRouter
-from bot.cascade_alerts import CascadeNotifier
-from bot.chats import ChatDirectory
 from bot.commands import (
     MAX_CASCADE_RULES_PER_CHAT,
     parse_cascade,
@@ -33,8 +30,12 @@ from bot.commands import (
     parse_window,
 )
 from bot.controls import Press, parse_press, remove_buttons, window_buttons
-from bot.dispatcher import AlertDispatcher
-from bot.journal import AlertJournal
+from bot.delivery.cascades import CascadeNotifier
+from bot.delivery.directory import ChatDirectory
+from bot.delivery.dispatcher import AlertDispatcher
+from bot.delivery.journal import AlertJournal
+from bot.delivery.router import AlertRouter
+from bot.delivery.summaries import SummaryScheduler
 from bot.prefs.chats import ChatSettings, supported_language, zone
 from bot.prefs.schedules import Schedule, parse_schedule
 from bot.render import market
@@ -59,7 +60,6 @@ from bot.render.status import status as status_report
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import MAX_RULES_PER_CHAT, Rule, RuleIndex
 from bot.settings import Settings
-from bot.summaries import SummaryScheduler
 from bot.tables.bot_store import BotStore
 from bot.texts.catalog import CATALOG, DEFAULT_LANG, Locale
 from bot.texts.usage import UsageError

@@ -26,15 +26,16 @@ from telegram.ext import (
 )
 
 from bot import handlers
-from bot.alerts import AlertRouter
 from bot.app import run_until_stopped
-from bot.cascade_alerts import CascadeNotifier
-from bot.chats import ChatDirectory
 from bot.commands import MIN_RULE_USD
 from bot.console import format_ingest_line, format_status_line
-from bot.dispatcher import AlertDispatcher
+from bot.delivery.cascades import CascadeNotifier
+from bot.delivery.directory import ChatDirectory
+from bot.delivery.dispatcher import AlertDispatcher
+from bot.delivery.journal import AlertJournal
+from bot.delivery.router import AlertRouter
+from bot.delivery.summaries import SummaryScheduler
 from bot.handlers import CommandLimiter, Services
-from bot.journal import AlertJournal
 from bot.prefs.chats import ChatSettings
 from bot.render import chat
 from bot.rules.cascade import DAY_MS
@@ -43,7 +44,6 @@ from bot.rules.matching import RuleIndex
 from bot.rules.volumes import DailyVolumes
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.summaries import SummaryScheduler
 from bot.tables.bot_store import BotStore
 from bot.tables.journal import ON_THE_WIRE, event_key
 from bot.texts.catalog import CATALOG, DEFAULT_LANG, text

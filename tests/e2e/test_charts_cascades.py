@@ -9,10 +9,10 @@ from pathlib import Path
 import msgspec
 from matplotlib.image import imread
 
+from bot.delivery.summaries import job_name
 from bot.render import cascades, chat
 from bot.rules.cascade import CascadeRule, CascadeSnapshot
 from bot.rules.detector import CascadeDetector
-from bot.summaries import job_name
 from collectors.record import Liquidation
 from tests.e2e.test_telegram import USER, Harness, running_bot
 from tests.support.bot_api import FakeBotApi

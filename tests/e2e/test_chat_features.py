@@ -7,12 +7,12 @@ import datetime as dt
 import zoneinfo
 from pathlib import Path
 
+from bot.delivery.summaries import job_name
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
 from bot.render.html import plain_text
 from bot.rules.matching import Rule
-from bot.summaries import job_name
 from bot.texts.catalog import Locale
 from tests.e2e.test_telegram import USER, Harness, running_bot
 from tests.support.bot_api import FakeBotApi

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.dispatcher import DispatchStats
+from bot.delivery.queue import DispatchStats
 from bot.render import alerts
 from collectors.record import Liquidation
 from tests.e2e.test_telegram import Harness, running_bot

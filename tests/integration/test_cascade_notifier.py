@@ -13,8 +13,8 @@ from pathlib import Path
 
 from telegram.ext import ExtBot
 
-from bot.cascade_alerts import CascadeNotifier
-from bot.dispatcher import _NoPrefs
+from bot.delivery.cascades import CascadeNotifier
+from bot.delivery.ports import _NoPrefs
 from bot.render import cascades
 from bot.rules.cascade import CascadeRule
 from bot.rules.detector import CascadeDetector

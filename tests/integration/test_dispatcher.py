@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.dispatcher import AlertDispatcher
+from bot.delivery.dispatcher import AlertDispatcher
 from bot.render import alerts
 from bot.tables.outbox import PendingChat
 from bot.texts.catalog import Locale

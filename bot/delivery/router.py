@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aggregation.query import wall_clock_ms
-from bot.dispatcher import AlertDispatcher
+from bot.delivery.dispatcher import AlertDispatcher
 from bot.rules.matching import RuleIndex
+from collectors.clock import now_ms
 from collectors.record import Liquidation
 
 
@@ -19,7 +19,7 @@ class AlertRouter:
         dispatcher: AlertDispatcher,
         *,
         max_age_s: float,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self._rules = rules
         self._dispatcher = dispatcher

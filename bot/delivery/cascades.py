@@ -34,21 +34,19 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.dispatcher import ChatEvents, ChatPrefsView, retry_after_seconds
+from bot.delivery.outcome import retry_after_seconds
+from bot.delivery.ports import ChatEvents, ChatPrefsView
 from bot.render import cascades
 from bot.rules.cascade import Cascade, CascadeRule, Change, ChangeKind
 from bot.rules.detector import CascadeDetector
 from bot.tables.bot_store import BotStore
+from collectors.clock import now_ms
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
 
 _GONE = ("chat not found", "bot was kicked", "bot was blocked", "user is deactivated")
 _LOST = ("message to edit not found", "message can't be edited", "message_id_invalid")
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -88,7 +86,7 @@ class CascadeNotifier:
     group_gap_s: float = 3.0  # 20 a minute: several cascades of a group take turns
     tick_s: float = 1.0
     clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], int] = _wall_ms
+    wall_clock: Callable[[], int] = now_ms
     stats: CascadeStats = field(default_factory=CascadeStats)
     _posts: dict[tuple[int, int, str], _Post] = field(default_factory=dict)
     _chat_next: dict[int, float] = field(default_factory=dict)  # a chat's next free moment

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from bot.tables.bot_store import BotStore
+from collectors.clock import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -60,4 +60,4 @@ class AlertJournal:
         while True:
             await asyncio.sleep(self._flush_interval_s)
             await self.flush()
-            await self._store.prune_journal(time.time_ns() // 1_000_000 - int(self._keep_s * 1000))
+            await self._store.prune_journal(now_ms() - int(self._keep_s * 1000))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bot.cascade_alerts import CascadeNotifier
+from bot.delivery.cascades import CascadeNotifier
+from bot.delivery.summaries import SummaryScheduler
 from bot.prefs.chats import ChatSettings
 from bot.rules.matching import RuleIndex
-from bot.summaries import SummaryScheduler
 from bot.tables.bot_store import BotStore
 
 log = logging.getLogger(__name__)

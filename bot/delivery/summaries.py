@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 from telegram.ext import ContextTypes, Job, JobQueue
 
-from aggregation.query import LiquidationQueries, wall_clock_ms
-from bot.dispatcher import AlertDispatcher
+from aggregation.query import LiquidationQueries
+from bot.delivery.dispatcher import AlertDispatcher
 from bot.prefs.chats import ChatSettings
 from bot.prefs.schedules import Schedule
 from bot.render import market
 from bot.render.charts import render_chart_async
+from collectors.clock import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class SummaryScheduler:
         queries: LiquidationQueries,
         dispatcher: AlertDispatcher,
         prefs: ChatSettings,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = now_ms,
         *,
         charts: bool = True,
     ) -> None:
