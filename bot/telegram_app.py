@@ -25,9 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers
 from bot.app import run_until_stopped
-from bot.commands import MIN_RULE_USD
 from bot.console import format_ingest_line, format_status_line
 from bot.delivery.cascades import CascadeNotifier
 from bot.delivery.directory import ChatDirectory
@@ -35,9 +33,12 @@ from bot.delivery.dispatcher import AlertDispatcher
 from bot.delivery.journal import AlertJournal
 from bot.delivery.router import AlertRouter
 from bot.delivery.summaries import SummaryScheduler
-from bot.handlers import CommandLimiter, Services
+from bot.handlers import admin, buttons, chat, market, middleware, subscriptions
+from bot.handlers.arguments import MIN_RULE_USD
+from bot.handlers.context import Services
+from bot.handlers.middleware import AdminCache, CommandLimiter
 from bot.prefs.chats import ChatSettings
-from bot.render import chat
+from bot.render import chat as chat_texts
 from bot.rules.cascade import DAY_MS
 from bot.rules.detector import CascadeDetector
 from bot.rules.matching import RuleIndex
@@ -58,21 +59,21 @@ ALLOWED_UPDATES = [
     Update.CALLBACK_QUERY,
 ]
 COMMANDS = {
-    "start": handlers.start,
-    "help": handlers.help_command,
-    "subscribe": handlers.subscribe,
-    "unsubscribe": handlers.unsubscribe,
-    "subs": handlers.subs,
-    "stats": handlers.stats,
-    "top": handlers.top,
-    "latest": handlers.latest,
-    "summary": handlers.summary,
-    "chart": handlers.chart,
-    "cascade": handlers.cascade,
-    "lang": handlers.lang,
-    "tz": handlers.tz,
-    "quiet": handlers.quiet,
-    "status": handlers.status,
+    "start": chat.start,
+    "help": chat.help_command,
+    "subscribe": subscriptions.subscribe,
+    "unsubscribe": subscriptions.unsubscribe,
+    "subs": subscriptions.subs,
+    "stats": market.stats,
+    "top": market.top,
+    "latest": market.latest,
+    "summary": chat.summary,
+    "chart": market.chart,
+    "cascade": subscriptions.cascade,
+    "lang": chat.lang,
+    "tz": chat.tz,
+    "quiet": chat.quiet,
+    "status": admin.status,
 }
 
 
@@ -129,17 +130,17 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> Application
     # command is not run again.
     where = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
     # Group -1 runs first: a sender over the command limit stops there.
-    application.add_handler(TypeHandler(Update, handlers.limit_commands), group=-1)
+    application.add_handler(TypeHandler(Update, middleware.limit_commands), group=-1)
     for name, callback in COMMANDS.items():
         application.add_handler(CommandHandler(name, callback, filters=where))
-    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat.migrated))
     application.add_handler(
-        ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+        ChatMemberHandler(chat.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_handler(CallbackQueryHandler(buttons.button))
     # Last in the same group: it runs only when no command above matched.
-    application.add_handler(MessageHandler(filters.COMMAND & where, handlers.unknown))
-    application.add_error_handler(handlers.on_error)
+    application.add_handler(MessageHandler(filters.COMMAND & where, chat.unknown))
+    application.add_error_handler(chat.on_error)
     return application
 
 
@@ -284,6 +285,7 @@ async def _wire(
         journal=journal,
         prefs=prefs,
         cascades=cascades,
+        admins=AdminCache(),
         limiter=CommandLimiter(settings.commands_per_minute),
     )
     services.status_lines = lambda: _status_lines(runtime, services, started)
@@ -360,8 +362,8 @@ async def _serve(
     application, services, runtime = running.application, running.services, running.runtime
     for lang in sorted(CATALOG):  # the menu in each language, English for the rest
         code = None if lang == DEFAULT_LANG else lang
-        await application.bot.set_my_commands(list(chat.commands(lang)), language_code=code)
-    admin_menu = [*chat.COMMANDS, ("status", str(text(DEFAULT_LANG, "cmd_status")))]
+        await application.bot.set_my_commands(list(chat_texts.commands(lang)), language_code=code)
+    admin_menu = [*chat_texts.COMMANDS, ("status", str(text(DEFAULT_LANG, "cmd_status")))]
     for admin_id in services.settings.admin_user_ids:
         try:  # /status shows in the menu of the bot's admins only
             await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))

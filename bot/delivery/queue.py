@@ -52,9 +52,11 @@ class ChatQueue:
     in_flight: bool = False
 
     def has_work(self) -> bool:
+        """Return True if alerts or messages wait."""
         return bool(self.alerts or self.messages)
 
     def next_due(self) -> float:
+        """Return when the chat may send next (held alerts wait for quiet hours to end)."""
         return self.ready_at if self.messages else max(self.ready_at, self.hold_until)
 
 

@@ -29,6 +29,7 @@ class Sums:
     exchanges: dict[str, float] = field(default_factory=dict)
 
     def add(self, record: Liquidation) -> None:
+        """Count one event."""
         usd = record.notional_usd
         self.usd += usd
         self.count += 1
@@ -42,6 +43,7 @@ class Sums:
         exchanges[record.exchange] = exchanges.get(record.exchange, 0.0) + usd
 
     def copy(self) -> Sums:
+        """Return an independent copy."""
         return Sums(
             self.usd,
             self.count,
@@ -74,6 +76,7 @@ class Tape:
         self.peak_seqs: list[int] = []
 
     def absorb(self, record: Liquidation, ts_ms: int, window_usd: float) -> None:
+        """Count an event of an active cascade and the window sum it made."""
         self.seq = seq = self.seq + 1
         self.sums.add(record)
         if ts_ms > self.last_ms:
@@ -92,10 +95,12 @@ class Tape:
         self.peak_seqs.append(seq)
 
     def largest_after(self, seq: int) -> Liquidation | None:
+        """Return the largest event absorbed after position `seq`, or None."""
         i = bisect.bisect_right(self.largest_seqs, seq)
         return self.largest[i] if i < len(self.largest) else None
 
     def peak_after(self, seq: int) -> float:
+        """Return the highest window sum absorbed after position `seq`."""
         i = bisect.bisect_right(self.peak_seqs, seq)
         return self.peaks[i] if i < len(self.peaks) else -math.inf
 
@@ -150,6 +155,7 @@ class Origin:
     def snapshot(
         self, rule: CascadeRule, asset: str, threshold: float, ended_ms: int | None
     ) -> CascadeSnapshot:
+        """Return a cascade's totals: its window at the start plus the tape's growth since."""
         window, before, now = self.window, self.before, self.tape.sums
         exchanges = dict(window.exchanges)
         for name, usd in now.exchanges.items():

@@ -25,6 +25,7 @@ class Group:
 
     @classmethod
     def of(cls, rules: list[CascadeRule], *, relative: bool) -> Group:
+        """Return the rules as a group sorted by their parameter."""
         ordered = sorted(rules, key=lambda r: (_parameter(r), r.chat_id, r.rule_id))
         return cls(relative, [_parameter(r) for r in ordered], ordered)
 
@@ -46,6 +47,7 @@ class Group:
         return end
 
     def threshold(self, i: int, baseline: float, floor_usd: float) -> float:
+        """Return the USD threshold of the i-th rule."""
         if not self.relative:
             return self.keys[i]
         return max(floor_usd, self.keys[i] * baseline)
@@ -84,6 +86,7 @@ class WindowRules:
                 self.absolute[asset] = group
 
     def groups(self, asset: str) -> list[Group]:
+        """Return the rule groups that apply to an asset."""
         found = (
             self.absolute.get(asset),
             self.absolute_all,
@@ -93,6 +96,7 @@ class WindowRules:
         return [group for group in found if group is not None]
 
     def relative_for(self, asset: str) -> bool:
+        """Return True if a relative rule applies to the asset."""
         return self.relative_all is not None or asset in self.relative
 
 
@@ -179,6 +183,7 @@ class Track:
 
 
 def origin_of(cascade: Cascade) -> Origin:
+    """Return where an active cascade started."""
     assert cascade._origin is not None
     return cascade._origin
 
@@ -197,4 +202,5 @@ class AssetTracks:
 
 
 def by_threshold(cascade: Cascade) -> tuple[float, int, int]:
+    """Return a cascade's place among a track's active ones."""
     return (cascade.threshold_usd, cascade.rule.chat_id, cascade.rule.rule_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.controls import Press, parse_press, remove_buttons, window_buttons
+from bot.handlers.keyboards import Press, parse_press, remove_buttons, window_buttons
 from bot.prefs.chats import ChatPrefs, ChatSettings, QuietHours, find_zone, supported_language, zone
 from bot.tables.bot_store import BotStore
 from bot.texts.catalog import Locale
