@@ -18,10 +18,7 @@ from bot.render.common import (
 )
 from bot.render.html import fit
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
-from bot.texts.formatting import (
-    format_price,
-    format_usd,
-)
+from bot.texts.formatting import format_price, format_usd
 from collectors.record import Liquidation, Side
 
 DIGEST_MAX_LINES = 25  # more lines than this stop being readable on a phone

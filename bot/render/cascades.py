@@ -15,10 +15,7 @@ from bot.render.html import escape
 from bot.rules.cascade import CascadeRule, CascadeSnapshot
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
 from bot.texts.durations import format_window
-from bot.texts.formatting import (
-    format_duration,
-    format_usd,
-)
+from bot.texts.formatting import format_duration, format_usd
 
 
 def cascade(snap: CascadeSnapshot, *, loc: Locale = DEFAULT_LOCALE) -> str:

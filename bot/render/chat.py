@@ -12,10 +12,7 @@ from bot.rules.cascade import CascadeRule
 from bot.rules.matching import Rule
 from bot.texts.catalog import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
 from bot.texts.durations import format_window
-from bot.texts.formatting import (
-    format_threshold,
-    zone_name,
-)
+from bot.texts.formatting import format_threshold, zone_name
 from bot.texts.usage import UsageError
 from collectors.record import Side
 

@@ -34,10 +34,7 @@ from bot.render.common import (
 from bot.render.html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, fit, plain_text, utf16_width
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
 from bot.texts.durations import format_window
-from bot.texts.formatting import (
-    format_threshold,
-    format_usd,
-)
+from bot.texts.formatting import format_threshold, format_usd
 from collectors.record import Liquidation
 
 TOP_SUMMARY = 5  # assets per side in a scheduled summary

@@ -1,12 +1,126 @@
-"""The admins' status report."""
+"""Status lines: the admins' report, and the console's event, feed, ingest and totals lines."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
+from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
 from bot.render.common import clip, join_lines, phrase
 from bot.render.html import escape, fit
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
+from bot.texts.durations import format_window
+from bot.texts.formatting import format_duration, format_price, format_usd, format_utc
+from collectors.record import Liquidation, Side
+
+_RED = "\x1b[31m"
+
+
+_GREEN = "\x1b[32m"
+
+
+_RESET = "\x1b[0m"
+
+DATA_NOTE = (
+    "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
+    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them."
+)
+
+
+class FeedInterval(Protocol):
+    """A span during which a feed was up or down (collectors' FeedInterval)."""
+
+    @property
+    def start_ms(self) -> int:
+        """Return when the span began."""
+        ...
+
+
+class FeedStatus(Protocol):
+    """A feed's counters as its status line reads them (collectors' FeedStats)."""
+
+    @property
+    def feed_id(self) -> str:
+        """Return the feed's id."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Return True while the feed is up."""
+        ...
+
+    @property
+    def intervals(self) -> Sequence[FeedInterval]:
+        """Return the up and down spans, oldest first."""
+        ...
+
+    @property
+    def last_error(self) -> str:
+        """Return why the feed last went down."""
+        ...
+
+    @property
+    def last_event_ms(self) -> int | None:
+        """Return when the feed last produced an event."""
+        ...
+
+    @property
+    def events(self) -> int:
+        """Return the events produced."""
+        ...
+
+    @property
+    def bad_frames(self) -> int:
+        """Return the frames that could not be parsed."""
+        ...
+
+    @property
+    def unknown_instrument_events(self) -> int:
+        """Return the events of instruments the metadata did not know."""
+        ...
+
+    @property
+    def reconnects(self) -> int:
+        """Return how often the feed reconnected."""
+        ...
+
+
+class IngestCounts(Protocol):
+    """What ingest did with the events (aggregation's IngestCounters)."""
+
+    @property
+    def counted(self) -> int:
+        """Return the events counted in the windows."""
+        ...
+
+    @property
+    def duplicates(self) -> int:
+        """Return the events seen before."""
+        ...
+
+    @property
+    def stale(self) -> int:
+        """Return the events older than every window."""
+        ...
+
+    @property
+    def clamped(self) -> int:
+        """Return the events whose future time was set to their receive time."""
+        ...
+
+
+class WriterCounts(Protocol):
+    """What the database writer did (aggregation's StoreStats)."""
+
+    @property
+    def written(self) -> int:
+        """Return the new rows written."""
+        ...
+
+    @property
+    def dropped(self) -> int:
+        """Return the events the full write buffer could not take."""
+        ...
 
 
 def status(lines: Sequence[str], *, loc: Locale = DEFAULT_LOCALE) -> str:
@@ -20,3 +134,92 @@ def status(lines: Sequence[str], *, loc: Locale = DEFAULT_LOCALE) -> str:
         return join_lines(body)
 
     return str(fit(render, len(escaped)))
+
+
+# --- console lines ---------------------------------------------------------------------------
+
+
+def format_event_line(record: Liquidation, *, color: bool = False) -> str:
+    """Return one readable line: time, exchange, asset, side, USD size, price."""
+    side = "LONG  liquidated" if record.side is Side.LONG else "SHORT liquidated"
+    if color:
+        # The seed's convention: red = a long was liquidated, green = a short.
+        side = f"{_RED if record.side is Side.LONG else _GREEN}{side}{_RESET}"
+    venue = f"{record.exchange} {record.market}"
+    return (
+        f"{format_utc(record.ts_ms)}  {venue:<14} {record.base:<10} {side}  "
+        f"{format_usd(record.notional_usd):>9}  at {format_price(record.price)}"
+    )
+
+
+def format_status_line(stats: FeedStatus, now_ms: int) -> str:
+    """Return one status line for a feed: connected or not, events, errors, reconnects."""
+    if stats.connected and stats.intervals:
+        state = f"up {format_duration((now_ms - stats.intervals[-1].start_ms) / 1000)}"
+    else:
+        state = "DOWN" + (f" ({stats.last_error})" if stats.last_error else "")
+    last = (
+        f", last event {format_duration((now_ms - stats.last_event_ms) / 1000)} ago"
+        if stats.last_event_ms is not None
+        else ""
+    )
+    return (
+        f"status {stats.feed_id}: {state}, {stats.events:,} events, "
+        f"{stats.bad_frames:,} bad frames, {stats.unknown_instrument_events:,} unknown-instrument "
+        f"events, {stats.reconnects:,} reconnects{last}"
+    )
+
+
+def _sides(totals: SideTotals) -> str:
+    return (
+        f"{format_usd(totals.total_usd)} (long {format_usd(totals.long_usd)} / "
+        f"short {format_usd(totals.short_usd)})"
+    )
+
+
+def format_market_line(windows: Sequence[WindowTotals]) -> str:
+    """Return one line of market-wide totals for every window."""
+    return "totals " + " | ".join(
+        f"{format_window(w.window_s)} {_sides(w.totals)}" for w in windows
+    )
+
+
+def format_ingest_line(counters: IngestCounts, store: WriterCounts, pending: int) -> str:
+    """Return one line of what ingest and the database writer did."""
+    return (
+        f"ingest: {counters.counted:,} counted, {counters.duplicates:,} duplicates, "
+        f"{counters.stale:,} older than every window, {counters.clamped:,} future times clamped; "
+        f"database: {store.written:,} rows written, {pending:,} pending, "
+        f"{store.dropped:,} dropped"
+    )
+
+
+def _ranked(assets: Sequence[RankedAsset]) -> str:
+    if not assets:
+        return "none"
+    return "  ".join(f"{i}. {a.asset} {format_usd(a.usd)}" for i, a in enumerate(assets, 1))
+
+
+def format_replay_summary(queries: LiquidationQueries, top: int = 10) -> str:
+    """Return window totals and leaderboards as of the newest event (windows on event time)."""
+    market = queries.market()
+    end = market[0].end_ms
+    lines = [f"As of {format_utc(end)} (the capture's newest event; windows on event time):"]
+    lines.append(f"{'window':<8}{'long':>12}{'short':>12}{'total':>12}{'events':>9}")
+    for totals in market:
+        t = totals.totals
+        lines.append(
+            f"{format_window(totals.window_s):<8}{format_usd(t.long_usd):>12}"
+            f"{format_usd(t.short_usd):>12}{format_usd(t.total_usd):>12}{t.count:>9,}"
+        )
+    longest = market[-1]
+    for exchange in longest.exchanges:
+        name = format_window(longest.window_s)
+        lines.append(f"  {name} {exchange.exchange}: {_sides(exchange.totals)}")
+    for window_s in queries.windows_s:
+        board = queries.leaderboard(window_s, top)
+        name = format_window(window_s)
+        lines.append(f"Top longs liquidated, {name}: {_ranked(board.longs)}")
+        lines.append(f"Top shorts liquidated, {name}: {_ranked(board.shorts)}")
+    lines.append(DATA_NOTE)
+    return "\n".join(lines) + "\n"

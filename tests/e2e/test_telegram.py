@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.app.application import TelegramTuning
+from bot.app.telegram import RunningBot, run_telegram
 from bot.prefs.chats import ChatPrefs
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
 from bot.render.html import plain_text
 from bot.rules.matching import Rule
-from bot.telegram_app import RunningBot, TelegramTuning, run_telegram
 from collectors.binance import parse_usdm
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi

@@ -9,8 +9,8 @@ import pytest
 from aggregation.query import SideTotals, WindowTotals
 from aggregation.store import StoreStats
 from aggregation.windows import IngestCounters
-from bot.console import (
-    ConsolePrinter,
+from bot.app.console import ConsolePrinter
+from bot.render.status import (
     format_event_line,
     format_ingest_line,
     format_market_line,

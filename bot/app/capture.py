@@ -1,14 +1,11 @@
-"""Compose the process: console, record and replay modes on top of the shared runtime."""
+"""Record mode (raw frames to a capture file) and replay mode (a capture through the parsers)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
-import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 import msgspec
 
@@ -16,66 +13,17 @@ from aggregation.coverage import CoverageTracker
 from aggregation.query import LiquidationQueries
 from aggregation.store import LiquidationStore, private_file
 from aggregation.windows import DEFAULT_WINDOWS_S, WindowStore
-from bot.console import (
-    ConsolePrinter,
-    format_ingest_line,
-    format_replay_summary,
-    format_status_line,
-    print_status,
-    use_color,
-)
-from bot.runtime import Runtime, http_client
+from bot.app.console import print_status
+from bot.app.runtime import http_client, run_until_stopped
+from bot.render.status import format_replay_summary, format_status_line
 from bot.settings import Settings
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
+from collectors.clock import now_ms
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import FeedStateChange, Liquidation
 from collectors.registry import FEED_IDS, Endpoints, build_feeds
 from collectors.service import CollectorService
 from collectors.stats import FeedStats
-
-log = logging.getLogger(__name__)
-
-CONSOLE_BANNER = (
-    "Console mode: TELEGRAM_BOT_TOKEN is not set, so liquidations are printed here.\n"
-    "To run the Telegram bot, put TELEGRAM_BOT_TOKEN=<token from @BotFather> in the "
-    "environment or in .env (see .env.example).\n"
-)
-
-
-async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, None]) -> None:
-    """Run forever-coroutines until `stop` is set; an error in any of them propagates."""
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(coro) for coro in coros]
-        await stop.wait()
-        for task in tasks:
-            task.cancel()
-
-
-async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> None:
-    """Run collectors and aggregation; print each liquidation and periodic status lines."""
-    printer = ConsolePrinter(out, min_usd=settings.min_event_usd, color=use_color(out))
-    async with Runtime(settings, listeners=[printer.print_event]) as runtime:
-        loaded = runtime.start_report.events_loaded if runtime.start_report else 0
-        out.write(CONSOLE_BANNER)
-        out.write(
-            f"Feeds: {', '.join(settings.exchanges)}. Database: {settings.database_path} "
-            f"({loaded:,} events of the last 24 h restored). Events under "
-            f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
-        )
-        out.flush()
-        aggregation = runtime.aggregation
-
-        def ingest_line() -> list[str]:
-            store = aggregation.store
-            return [format_ingest_line(aggregation.windows.counters, store.stats, store.pending())]
-
-        await run_until_stopped(
-            stop,
-            runtime.run(),
-            print_status(
-                out, runtime.feed_stats, runtime.queries, settings.status_interval_s, ingest_line
-            ),
-        )
 
 
 class _CountingSink:
@@ -126,7 +74,7 @@ async def run_record(
         if timer is not None:
             timer.cancel()
         writer.close()
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     for stats in service.stats():
         err.write(format_status_line(stats, now) + "\n")
     err.write(f"Recorded {writer.lines:,} lines ({sink.events:,} liquidations) to {path}\n")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -223,3 +224,12 @@ class Runtime:
                 counters.duplicates,
                 result.requests,
             )
+
+
+async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, None]) -> None:
+    """Run forever-coroutines until `stop` is set; an error in any of them propagates."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(coro) for coro in coros]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,209 @@
+"""Wire the Telegram side: build the services and settle what the last run left."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram.ext import Application
+
+from bot.app.application import TelegramTuning
+from bot.app.runtime import Runtime
+from bot.delivery.cascades import CascadeNotifier
+from bot.delivery.directory import ChatDirectory
+from bot.delivery.dispatcher import AlertDispatcher
+from bot.delivery.journal import AlertJournal
+from bot.delivery.router import AlertRouter
+from bot.delivery.summaries import SummaryScheduler
+from bot.handlers.arguments import MIN_RULE_USD
+from bot.handlers.context import Services
+from bot.handlers.middleware import AdminCache, CommandLimiter
+from bot.prefs.chats import ChatSettings
+from bot.render.status import format_ingest_line, format_status_line
+from bot.rules.cascade import DAY_MS
+from bot.rules.detector import CascadeDetector
+from bot.rules.matching import RuleIndex
+from bot.rules.volumes import DailyVolumes
+from bot.settings import Settings
+from bot.tables.bot_store import BotStore
+from bot.tables.journal import ON_THE_WIRE, event_key
+from bot.texts.formatting import format_duration
+from collectors.clock import now_ms
+
+log = logging.getLogger(__name__)
+
+
+async def wire(
+    settings: Settings,
+    tuning: TelegramTuning,
+    runtime: Runtime,
+    store: BotStore,
+    application: Application,  # type: ignore[type-arg]
+    started: float,
+) -> Services:
+    """Build the bot's services, make them the collectors' listeners, and take up what the
+    last run left: its open cascades, its unsent alerts and its schedules."""
+    services = await _build(settings, tuning, runtime, store, application)
+    services.status_lines = lambda: _status_lines(runtime, services, started)
+    application.bot_data["services"] = services
+    router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
+    runtime.listeners.append(router.on_liquidation)
+    # The cascades open before this start continue from the stored events (no await between
+    # the replay and the listener: each event is counted once).
+    longest_ms = max((rule.window_ms for rule in cascades.detector.rules()), default=0)
+    if longest_ms:
+        now = now_ms()
+        cascades.warm(runtime.queries.events_between(now - longest_ms - 5_000, now + 60_000))
+    runtime.listeners.append(cascades.on_liquidation)
+    clean = await store.take_clean_stop()
+    dispatcher.restore(await store.take_pending())
+    if not clean:
+        await _recover(settings, runtime, store, services.rules, dispatcher)
+    await _schedule_summaries(settings, store, services.scheduler)
+    return services
+
+
+async def _build(
+    settings: Settings,
+    tuning: TelegramTuning,
+    runtime: Runtime,
+    store: BotStore,
+    application: Application,  # type: ignore[type-arg]
+) -> Services:
+    """Build the services from the stored rules, preferences and cascade rules."""
+    rules = RuleIndex(await store.load_rules())
+    prefs = ChatSettings(store, await store.load_prefs())
+    chats = ChatDirectory(store, rules, prefs)
+    journal = AlertJournal(store)
+    dispatcher = AlertDispatcher(
+        application.bot,
+        chats,
+        private_interval_s=tuning.private_interval_s,
+        group_interval_s=tuning.group_interval_s,
+        workers=tuning.dispatch_workers,
+        journal=journal,
+        prefs=prefs,
+    )
+    assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+    scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher, prefs)
+    queries = runtime.queries
+    detector = CascadeDetector(
+        DailyVolumes(lambda: queries.asset_volumes(DAY_MS // 1000)),
+        rules=await store.load_cascade_rules(),
+    )
+    cascades = CascadeNotifier(
+        application.bot,
+        detector,
+        store,
+        prefs,
+        chats,
+        private_edit_s=tuning.cascade_private_edit_s,
+        group_edit_s=tuning.cascade_group_edit_s,
+        tick_s=tuning.cascade_tick_s,
+    )
+    chats.attach(scheduler, cascades)
+    router = AlertRouter(rules, dispatcher, max_age_s=settings.alert_max_age_s)
+    return Services(
+        settings=settings,
+        queries=runtime.queries,
+        store=store,
+        rules=rules,
+        dispatcher=dispatcher,
+        scheduler=scheduler,
+        chats=chats,
+        router=router,
+        journal=journal,
+        prefs=prefs,
+        cascades=cascades,
+        admins=AdminCache(),
+        limiter=CommandLimiter(settings.commands_per_minute),
+    )
+
+
+async def _schedule_summaries(
+    settings: Settings, store: BotStore, scheduler: SummaryScheduler
+) -> None:
+    """Schedule the stored summaries, and CHANNEL_IDS' default where a channel has none."""
+    scheduled = set()
+    for schedule, _source in await store.load_schedules():
+        scheduler.set(schedule)
+        scheduled.add(schedule.chat_id)
+    for channel_id in settings.channel_ids:
+        if channel_id not in scheduled:  # a schedule set by the channel's admins wins
+            schedule = settings.default_schedule(channel_id)
+            scheduler.set(schedule)
+            await store.set_schedule(schedule, source="CHANNEL_IDS")
+
+
+async def _recover(
+    settings: Settings,
+    runtime: Runtime,
+    store: BotStore,
+    rules: RuleIndex,
+    dispatcher: AlertDispatcher,
+) -> None:
+    """After an unclean stop, settle the alerts of the last ALERT_MAX_AGE_S from the journal.
+
+    An alert marked on the wire may have arrived: it is reported, never resent. A matched
+    alert with no mark never left: it is sent now.
+    """
+    journal = await store.journal()
+    uncertain = {
+        chat_id: sum(1 for state in states.values() if state == ON_THE_WIRE)
+        for chat_id, states in journal.items()
+    }
+    now = now_ms()
+    since = now - int(settings.alert_max_age_s * 1000)
+    resent = 0
+    for record in runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
+        key = event_key(record)
+        for chat_id, rule in rules.match(record).items():
+            if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):
+                dispatcher.enqueue_alert(chat_id, record)
+                resent += 1
+    for chat_id, count in uncertain.items():
+        if count:
+            dispatcher.note_uncertain(chat_id, count)
+    await store.settle_journal()
+    if resent or any(uncertain.values()):
+        log.warning(
+            "recovered after an unclean stop: %d alert(s) to send, %d reported as uncertain",
+            resent,
+            sum(uncertain.values()),
+        )
+
+
+def _status_lines(runtime: Runtime, services: Services, started: float) -> list[str]:
+    now = now_ms()
+    aggregation = runtime.aggregation
+    dispatch = services.dispatcher.stats
+    lines = [f"uptime {format_duration(time.monotonic() - started)}"]
+    lines += [format_status_line(s, now) for s in runtime.feed_stats()]
+    store = aggregation.store
+    lines.append(format_ingest_line(aggregation.windows.counters, store.stats, store.pending()))
+    lines.append(
+        f"alerts: {dispatch.alerts_queued:,} queued, {dispatch.alerts_delivered:,} delivered in "
+        f"{dispatch.messages_sent:,} messages ({dispatch.digests_sent:,} digests), "
+        f"{services.dispatcher.pending_alerts():,} pending in "
+        f"{services.dispatcher.pending_chats():,} chats, {dispatch.alerts_dropped:,} dropped, "
+        f"{dispatch.alerts_uncertain:,} uncertain, {dispatch.alerts_failed:,} failed, "
+        f"{dispatch.rate_limited:,} rate-limited, {dispatch.chats_gone:,} chats gone"
+    )
+    lines.append(
+        f"rules: {len(services.rules):,} in {len(services.rules.chats()):,} chats; "
+        f"summaries: {len(services.scheduler.jobs()):,} scheduled; "
+        f"late events without alert: {services.router.too_old:,}"
+    )
+    cascade = services.cascades.stats
+    lines.append(
+        f"cascades: {len(services.cascades.detector.rules()):,} rules, "
+        f"{services.cascades.active():,} open, {cascade.started:,} started, "
+        f"{cascade.edits:,} edits, {cascade.abandoned:,} abandoned"
+    )
+    backfill = runtime.backfill_stats
+    lines.append(
+        f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
+        f"{backfill.errors:,} errors"
+    )
+    lines.append(f"database: {store.db_bytes() / 1e6:,.1f} MB at {store.path}")
+    return lines
