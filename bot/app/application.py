@@ -20,7 +20,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import admin, buttons, chat, market, middleware, subscriptions
+from bot.handlers import buttons, chat, middleware
+from bot.handlers.registry import COMMANDS
 from bot.settings import Settings
 
 ALLOWED_UPDATES = [
@@ -29,25 +30,6 @@ ALLOWED_UPDATES = [
     Update.MY_CHAT_MEMBER,
     Update.CALLBACK_QUERY,
 ]
-
-
-COMMANDS = {
-    "start": chat.start,
-    "help": chat.help_command,
-    "subscribe": subscriptions.subscribe,
-    "unsubscribe": subscriptions.unsubscribe,
-    "subs": subscriptions.subs,
-    "stats": market.stats,
-    "top": market.top,
-    "latest": market.latest,
-    "summary": chat.summary,
-    "chart": market.chart,
-    "cascade": subscriptions.cascade,
-    "lang": chat.lang,
-    "tz": chat.tz,
-    "quiet": chat.quiet,
-    "status": admin.status,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +86,8 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> Application
     where = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
     # Group -1 runs first: a sender over the command limit stops there.
     application.add_handler(TypeHandler(Update, middleware.limit_commands), group=-1)
-    for name, callback in COMMANDS.items():
-        application.add_handler(CommandHandler(name, callback, filters=where))
+    for command in COMMANDS.values():
+        application.add_handler(CommandHandler(command.name, command.callback, filters=where))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat.migrated))
     application.add_handler(
         ChatMemberHandler(chat.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)

@@ -15,11 +15,11 @@ from telegram.ext import Application
 from bot.app.application import ALLOWED_UPDATES, TelegramTuning, build_application
 from bot.app.runtime import Runtime, run_until_stopped
 from bot.app.wiring import wire
+from bot.handlers import registry
 from bot.handlers.context import Services
-from bot.render import chat as chat_texts
 from bot.settings import Settings
 from bot.tables.bot_store import BotStore
-from bot.texts.catalog import CATALOG, DEFAULT_LANG, text
+from bot.texts.catalog import CATALOG, DEFAULT_LANG
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ async def _serve(
     application, services, runtime = running.application, running.services, running.runtime
     for lang in sorted(CATALOG):  # the menu in each language, English for the rest
         code = None if lang == DEFAULT_LANG else lang
-        await application.bot.set_my_commands(list(chat_texts.commands(lang)), language_code=code)
-    admin_menu = [*chat_texts.COMMANDS, ("status", str(text(DEFAULT_LANG, "cmd_status")))]
+        await application.bot.set_my_commands(list(registry.commands(lang)), language_code=code)
+    admin_menu = list(registry.admin_commands())
     for admin_id in services.settings.admin_user_ids:
         try:  # /status shows in the menu of the bot's admins only
             await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))

@@ -10,7 +10,7 @@ from bot.render.common import cascade_rule_text, clip, join_lines, local_time, p
 from bot.render.html import escape, fit
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import Rule
-from bot.texts.catalog import DEFAULT_LANG, DEFAULT_LOCALE, Html, Locale, text
+from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale, text
 from bot.texts.durations import format_window
 from bot.texts.formatting import format_threshold, zone_name
 from bot.texts.usage import UsageError
@@ -122,34 +122,9 @@ def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     return str(join_lines([phrase(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
 
 
-# --- the command menu ------------------------------------------------------------------------
-
-
-_MENU = (
-    "start",
-    "help",
-    "subscribe",
-    "unsubscribe",
-    "subs",
-    "stats",
-    "top",
-    "latest",
-    "chart",
-    "cascade",
-    "summary",
-    "quiet",
-    "lang",
-    "tz",
-)
-
-
-def commands(lang: str) -> tuple[tuple[str, str], ...]:
-    """Return the command menu (name, description) in a language, for setMyCommands."""
-    # /status is left out: it is for the bot's admins, so it belongs in their chat's scope.
-    return tuple((name, str(text(lang, f"cmd_{name}"))) for name in _MENU)
-
-
-COMMANDS: tuple[tuple[str, str], ...] = commands(DEFAULT_LANG)
+def command_description(name: str, lang: str) -> str:
+    """Return a command's one-line description for the menu (plain text)."""
+    return str(text(lang, f"cmd_{name}"))
 
 
 def _prefs_line(loc: Locale, prefs: ChatPrefs) -> Html:

@@ -8,6 +8,7 @@ import zoneinfo
 from pathlib import Path
 
 from bot.delivery.summaries import job_name
+from bot.handlers import registry
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
@@ -125,7 +126,7 @@ async def test_language_follows_the_user_then_the_chat_choice(tmp_path: Path) ->
         assert await h.command(USER, USER, "/lang auto") == chat.language_set(None, loc=zh)
         assert h.bot.services.prefs.get(USER) == ChatPrefs(USER, None, "zh")
         zh_menu = api.commands_for(language_code="zh")
-        assert [(c["command"], c["description"]) for c in zh_menu] == list(chat.commands("zh"))
+        assert [(c["command"], c["description"]) for c in zh_menu] == list(registry.commands("zh"))
         assert zh_menu != api.commands_for()
 
 

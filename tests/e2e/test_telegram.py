@@ -14,11 +14,13 @@ from pathlib import Path
 
 from bot.app.application import TelegramTuning
 from bot.app.telegram import RunningBot, run_telegram
+from bot.handlers import registry
 from bot.prefs.chats import ChatPrefs
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
 from bot.render.html import plain_text
 from bot.rules.matching import Rule
+from bot.texts.catalog import DEFAULT_LANG
 from collectors.binance import parse_usdm
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
@@ -120,7 +122,9 @@ async def test_subscribe_then_alert_and_only_matching_events_alert(tmp_path: Pat
 async def test_commands_set_and_read(tmp_path: Path) -> None:
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER)
-        assert [c["command"] for c in api.commands_for()] == [c for c, _ in chat.COMMANDS]
+        assert [c["command"] for c in api.commands_for()] == [
+            c for c, _ in registry.commands(DEFAULT_LANG)
+        ]
         assert await h.command(USER, USER, "/start") == chat.start_text()
         assert await h.command(USER, USER, "/help") == chat.help_text()
         assert await h.command(USER, USER, "/subscribe all 1m short okx") == chat.rule_added(

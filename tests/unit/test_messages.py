@@ -25,11 +25,11 @@ from aggregation.query import (
     SideTotals,
     WindowTotals,
 )
-from bot.app import application
+from bot.handlers import registry
+from bot.handlers.registry import commands
 from bot.prefs.schedules import Schedule
 from bot.render.alerts import alert, digest, dropped_notice
 from bot.render.chat import (
-    commands,
     help_text,
     not_admin,
     rule_added,
@@ -670,7 +670,7 @@ def test_commands_fit_set_my_commands(lang: str) -> None:
         "lang",
         "tz",
     ]
-    assert set(names) | {"status"} == set(application.COMMANDS)  # every entry has a handler
+    assert set(names) | {"status"} == set(registry.COMMANDS)  # every entry has a handler
     for name, description in menu:
         assert name.isascii()
         assert name == name.lower()

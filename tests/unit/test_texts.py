@@ -9,7 +9,7 @@ from unittest.mock import patch
 
 import pytest
 
-from bot.render import chat
+from bot.handlers import registry
 from bot.texts.catalog import CATALOG, DEFAULT_LANG, Html, placeholders, text
 from bot.texts.entries import Plural
 from tests.support.telegram_text import parse_html
@@ -19,7 +19,7 @@ RENDER = BOT / "render"
 # Where catalog keys are looked up, and which argument holds the key.
 KEY_ARGUMENT = {"phrase": 1, "text": 1, "UsageError": 0, "usage_key": 0}
 # Keys built at run time: the command menu and the summary periods.
-DYNAMIC = {f"cmd_{name}" for name in (*chat._MENU, "status")} | {
+DYNAMIC = {f"cmd_{name}" for name in (*registry.COMMANDS, "status")} | {
     f"period_{s}" for s in (900, 3600, 14400, 86400)
 }
 
