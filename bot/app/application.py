@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -15,14 +16,28 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     Defaults,
+    ExtBot,
+    JobQueue,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
 from bot.handlers import buttons, chat, middleware
+from bot.handlers.context import CONTEXT_TYPES, BotContext, Services
 from bot.handlers.registry import COMMANDS
 from bot.settings import Settings
+
+# The Application as built here: handlers and jobs get a BotContext whose bot_data is the
+# Services.
+BotApplication = Application[
+    ExtBot[int],  # int: AIORateLimiter's per-call argument (max_retries)
+    BotContext,
+    dict[Any, Any],
+    dict[Any, Any],
+    Services,
+    JobQueue[BotContext],
+]
 
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -55,9 +70,10 @@ def file_base_url(base_url: str) -> str:
     return base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
 
 
-def build_application(settings: Settings, tuning: TelegramTuning) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, tuning: TelegramTuning) -> BotApplication:
     """Build the PTB Application: token, base URL, rate limiter, defaults and handlers."""
     assert settings.telegram_bot_token is not None
+    jobs: JobQueue[BotContext] = JobQueue()  # what PTB makes by default, typed for BotContext
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -79,6 +95,8 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> Application
                 tzinfo=dt.UTC,
             )
         )
+        .context_types(CONTEXT_TYPES)
+        .job_queue(jobs)
         .build()
     )
     # Commands come as messages (private chats, groups) or as channel posts; an edited

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 from telegram import BotCommandScopeChat
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application
 
-from bot.app.application import ALLOWED_UPDATES, TelegramTuning, build_application
+from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
 from bot.app.runtime import Runtime, run_until_stopped
 from bot.app.wiring import wire
 from bot.handlers import registry
@@ -24,7 +23,7 @@ from bot.texts.catalog import CATALOG, DEFAULT_LANG
 log = logging.getLogger(__name__)
 
 
-async def _initialize(application: Application, retry_s: float) -> None:  # type: ignore[type-arg]
+async def _initialize(application: BotApplication, retry_s: float) -> None:
     """Call getMe until Telegram answers; a wrong token is fatal and said plainly."""
     while True:
         try:
@@ -44,7 +43,7 @@ async def _initialize(application: Application, retry_s: float) -> None:  # type
 class RunningBot:
     """What `run_telegram` built, handed to `on_ready` (tests observe and drive it)."""
 
-    application: Application  # type: ignore[type-arg]
+    application: BotApplication
     services: Services
     runtime: Runtime
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from telegram.ext import Application
-
-from bot.app.application import TelegramTuning
+from bot.app.application import BotApplication, TelegramTuning
 from bot.app.runtime import Runtime
 from bot.delivery.cascades import CascadeNotifier
 from bot.delivery.directory import ChatDirectory
@@ -38,14 +36,13 @@ async def wire(
     tuning: TelegramTuning,
     runtime: Runtime,
     store: BotStore,
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     started: float,
 ) -> Services:
     """Build the bot's services, make them the collectors' listeners, and take up what the
     last run left: its open cascades, its unsent alerts and its schedules."""
     services = await _build(settings, tuning, runtime, store, application)
     services.status_lines = lambda: _status_lines(runtime, services, started)
-    application.bot_data["services"] = services
     router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
     runtime.listeners.append(router.on_liquidation)
     # The cascades open before this start continue from the stored events (no await between
@@ -68,7 +65,7 @@ async def _build(
     tuning: TelegramTuning,
     runtime: Runtime,
     store: BotStore,
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
 ) -> Services:
     """Build the services from the stored rules, preferences and cascade rules."""
     rules = RuleIndex(await store.load_rules())
@@ -103,7 +100,8 @@ async def _build(
     )
     chats.attach(scheduler, cascades)
     router = AlertRouter(rules, dispatcher, max_age_s=settings.alert_max_age_s)
-    return Services(
+    services = application.bot_data
+    services.wire(
         settings=settings,
         queries=runtime.queries,
         store=store,
@@ -118,6 +116,7 @@ async def _build(
         admins=AdminCache(),
         limiter=CommandLimiter(settings.commands_per_minute),
     )
+    return services
 
 
 async def _schedule_summaries(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from telegram.ext import ContextTypes, Job, JobQueue
+from telegram.ext import CallbackContext, Job, JobQueue
 
 from aggregation.query import LiquidationQueries
 from bot.delivery.dispatcher import AlertDispatcher
@@ -20,8 +21,6 @@ log = logging.getLogger(__name__)
 
 # A summary is late rather than lost if the loop was busy at the due time.
 JOB_KWARGS = {"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
-
-Context = ContextTypes.DEFAULT_TYPE
 
 
 def job_name(chat_id: int) -> str:
@@ -43,7 +42,7 @@ class SummaryScheduler:
 
     def __init__(
         self,
-        job_queue: JobQueue[Context],
+        job_queue: JobQueue[Any],  # the Application's, whatever its context type
         queries: LiquidationQueries,
         dispatcher: AlertDispatcher,
         prefs: ChatSettings,
@@ -108,7 +107,7 @@ class SummaryScheduler:
         """Return a chat's active schedule."""
         return self._schedules.get(chat_id)
 
-    def jobs(self) -> tuple[Job[Context], ...]:
+    def jobs(self) -> tuple[Job[Any], ...]:
         """Return the scheduled summary jobs."""
         return tuple(j for j in self._job_queue.jobs() if j.name and j.name.startswith("summary:"))
 
@@ -139,7 +138,7 @@ class SummaryScheduler:
         caption = market.chart_caption(series, coverage, loc=loc)
         self._dispatcher.enqueue_photo(schedule.chat_id, png, caption)
 
-    async def _run(self, context: Context) -> None:
+    async def _run(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         job = context.job
         assert job is not None
         assert isinstance(job.data, Schedule)

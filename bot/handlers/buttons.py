@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
-from bot.handlers.context import Context, locale_of, services_of
+from bot.handlers.context import BotContext, locale_of
 from bot.handlers.keyboards import parse_press
 from bot.handlers.market import stats_view, top_view
 from bot.handlers.middleware import may_press
@@ -15,7 +15,7 @@ from bot.render.chat import not_admin, rules_removed
 from bot.render.html import plain_text, split_message
 
 
-async def button(update: Update, context: Context) -> None:
+async def button(update: Update, context: BotContext) -> None:
     """Handle a press on an inline button: switch a window, or remove a rule."""
     query = update.callback_query
     if query is None:
@@ -29,7 +29,7 @@ async def button(update: Update, context: Context) -> None:
     if not await may_press(update, context, press):
         await query.answer(plain_text(not_admin(loc=loc)), show_alert=True)
         return
-    services = services_of(context)
+    services = context.bot_data
     view: tuple[str, InlineKeyboardMarkup | None] | None
     notice = ""
     if press.action == "top":
@@ -61,7 +61,7 @@ async def _edit(
     chat_id: int,
     message_id: int,
     view: tuple[str, InlineKeyboardMarkup | None],
-    context: Context,
+    context: BotContext,
 ) -> None:
     """Replace a message's text and buttons; an unchanged message is left as it is."""
     text, markup = view

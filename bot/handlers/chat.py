@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 
 from bot.handlers.arguments import parse_lang, parse_quiet, parse_tz
-from bot.handlers.context import Context, locale_of, reply, services_of
+from bot.handlers.context import BotContext, locale_of, reply
 from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
 from bot.prefs.schedules import Schedule, parse_schedule
 from bot.render.chat import help_text, language_set, quiet_set, schedule_set, start_text, zone_set
@@ -19,20 +19,20 @@ from bot.texts.usage import UsageError
 log = logging.getLogger(__name__)
 
 
-async def start(update: Update, context: Context) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """Register the chat (re-enabling it after a block) and say hello."""
     await set_up_chat(update, context)
     await reply(update, start_text(loc=locale_of(update, context)))
 
 
-async def help_command(update: Update, context: Context) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """Explain every command with examples."""
     await reply(update, help_text(loc=locale_of(update, context)))
 
 
-async def summary(update: Update, context: Context) -> None:
+async def summary(update: Update, context: BotContext) -> None:
     """Set or stop this chat's scheduled summaries."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(update, context, parse_schedule, configure=True)
     if asked is None:
@@ -50,9 +50,9 @@ async def summary(update: Update, context: Context) -> None:
     await reply(update, schedule_set(schedule, loc=loc))
 
 
-async def lang(update: Update, context: Context) -> None:
+async def lang(update: Update, context: BotContext) -> None:
     """Choose the chat's language, or `auto` for each user's Telegram language."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(
         update, context, lambda args: parse_lang(args, sorted(CATALOG)), configure=True
@@ -65,9 +65,9 @@ async def lang(update: Update, context: Context) -> None:
     await reply(update, language_set(chosen, loc=locale_of(update, context)))
 
 
-async def tz(update: Update, context: Context) -> None:
+async def tz(update: Update, context: BotContext) -> None:
     """Set the chat's time zone: daily summaries, quiet hours and shown times follow it."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(update, context, parse_tz, configure=True)
     if asked is None:
@@ -81,9 +81,9 @@ async def tz(update: Update, context: Context) -> None:
     await reply(update, zone_set(name, now_ms, loc=locale_of(update, context)))
 
 
-async def quiet(update: Update, context: Context) -> None:
+async def quiet(update: Update, context: BotContext) -> None:
     """Set quiet hours (alerts wait and come as one digest after) or turn them off."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(update, context, parse_quiet, configure=True)
     if asked is None:
@@ -95,7 +95,7 @@ async def quiet(update: Update, context: Context) -> None:
     await reply(update, quiet_set(hours, prefs.tz or "UTC", loc=loc))
 
 
-async def unknown(update: Update, context: Context) -> None:
+async def unknown(update: Update, context: BotContext) -> None:
     """Answer a command the bot does not know (unless it is addressed to another bot)."""
     message = update.effective_message
     if message is None or not message.text:
@@ -107,12 +107,12 @@ async def unknown(update: Update, context: Context) -> None:
     await refuse(update, locale_of(update, context), UsageError("err_unknown", "/help"))
 
 
-async def my_chat_member(update: Update, context: Context) -> None:
+async def my_chat_member(update: Update, context: BotContext) -> None:
     """Follow the bot's own membership: kicked or left disables a chat, added enables it."""
     change = update.my_chat_member
     if change is None:
         return
-    chats = services_of(context).chats
+    chats = context.bot_data.chats
     chat = change.chat
     status_now = change.new_chat_member.status
     if status_now in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
@@ -121,14 +121,14 @@ async def my_chat_member(update: Update, context: Context) -> None:
         await chats.activate(chat.id, chat.type, chat.title or chat.username or "")
 
 
-async def migrated(update: Update, context: Context) -> None:
+async def migrated(update: Update, context: BotContext) -> None:
     """A group became a supergroup: move its rules and schedule to the new id."""
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    await services_of(context).chats.chat_migrated(message.chat_id, message.migrate_to_chat_id)
+    await context.bot_data.chats.chat_migrated(message.chat_id, message.migrate_to_chat_id)
 
 
-async def on_error(update: object, context: Context) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log an error from a handler or job (never shown to users as a trace)."""
     log.error("update %r failed", update, exc_info=context.error)

@@ -7,7 +7,7 @@ import logging
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.handlers.arguments import parse_chart, parse_latest, parse_stats, parse_window
-from bot.handlers.context import Context, Services, reply, services_of
+from bot.handlers.context import BotContext, Services, reply
 from bot.handlers.keyboards import window_buttons
 from bot.handlers.middleware import chat_of, read_request, refuse
 from bot.render import market
@@ -18,9 +18,9 @@ from bot.texts.usage import UsageError
 log = logging.getLogger(__name__)
 
 
-async def stats(update: Update, context: Context) -> None:
+async def stats(update: Update, context: BotContext) -> None:
     """Every window, long vs short, per exchange, with coverage notes and window buttons."""
-    services = services_of(context)
+    services = context.bot_data
     asked = await read_request(update, context, parse_stats, configure=False)
     if asked is None:
         return
@@ -32,9 +32,9 @@ async def stats(update: Update, context: Context) -> None:
     await reply(update, *view)
 
 
-async def top(update: Update, context: Context) -> None:
+async def top(update: Update, context: BotContext) -> None:
     """Top assets by long and by short liquidations in a window, with window buttons."""
-    services = services_of(context)
+    services = context.bot_data
     queries = services.queries
     asked = await read_request(
         update,
@@ -48,9 +48,9 @@ async def top(update: Update, context: Context) -> None:
     await reply(update, *top_view(services, window, loc))
 
 
-async def latest(update: Update, context: Context) -> None:
+async def latest(update: Update, context: BotContext) -> None:
     """The newest liquidations, optionally of one asset."""
-    services = services_of(context)
+    services = context.bot_data
     asked = await read_request(update, context, parse_latest, configure=False)
     if asked is None:
         return
@@ -60,9 +60,9 @@ async def latest(update: Update, context: Context) -> None:
     await reply(update, market.latest(records, asset=request.asset, min_usd=floor, loc=loc))
 
 
-async def chart(update: Update, context: Context) -> None:
+async def chart(update: Update, context: BotContext) -> None:
     """Send a chart of liquidated USD per interval: the market or one asset, 1m to 24h."""
-    services = services_of(context)
+    services = context.bot_data
     asked = await read_request(update, context, parse_chart, configure=False)
     if asked is None:
         return

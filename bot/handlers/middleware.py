@@ -14,7 +14,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.handlers.context import Context, locale_of, reply, services_of
+from bot.handlers.context import BotContext, locale_of, reply
 from bot.handlers.keyboards import Press
 from bot.render.chat import not_admin, usage_error, usage_key
 from bot.render.html import plain_text
@@ -35,7 +35,7 @@ class AdminCache:
     ttl_s: float = ADMIN_TTL_S
     _entries: dict[tuple[int, int], tuple[bool, float]] = field(default_factory=dict)
 
-    async def is_admin(self, context: Context, chat_id: int, user_id: int) -> bool:
+    async def is_admin(self, context: BotContext, chat_id: int, user_id: int) -> bool:
         """Return True for the group's creator and administrators."""
         now = time.monotonic()
         cached = self._entries.get((chat_id, user_id))
@@ -83,7 +83,7 @@ class CommandLimiter:
         return 1 if not hits else max(1, int(hits[0] + 60.0 - now) + 1)
 
 
-async def limit_commands(update: Update, context: Context) -> None:
+async def limit_commands(update: Update, context: BotContext) -> None:
     """Stop a sender's commands and button presses beyond the per-minute limit (runs first)."""
     query = update.callback_query
     message = update.effective_message
@@ -92,7 +92,7 @@ async def limit_commands(update: Update, context: Context) -> None:
     user = update.effective_user
     chat = update.effective_chat
     sender = user.id if user is not None else (chat.id if chat is not None else 0)
-    limiter = services_of(context).limiter
+    limiter = context.bot_data.limiter
     now = time.monotonic()
     allowed, tell = limiter.check(sender, now)
     if allowed:
@@ -113,7 +113,7 @@ async def limit_commands(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-async def may_configure(update: Update, context: Context) -> bool:
+async def may_configure(update: Update, context: BotContext) -> bool:
     """Return True if the sender may change this chat's rules and schedule."""
     chat = update.effective_chat
     message = update.effective_message
@@ -126,10 +126,10 @@ async def may_configure(update: Update, context: Context) -> bool:
     user = update.effective_user
     if user is None:
         return False
-    return await services_of(context).admins.is_admin(context, chat.id, user.id)
+    return await context.bot_data.admins.is_admin(context, chat.id, user.id)
 
 
-async def may_press(update: Update, context: Context, press: Press) -> bool:
+async def may_press(update: Update, context: BotContext, press: Press) -> bool:
     """Return True if the presser may use this button (the same rules as the commands)."""
     chat = update.effective_chat
     user = update.effective_user
@@ -141,12 +141,12 @@ async def may_press(update: Update, context: Context, press: Press) -> bool:
     # can send commands: every button there needs an administrator. In a group, viewing is
     # for everyone and changing is for administrators, as with commands.
     if chat.type == ChatType.CHANNEL or press.changes_settings:
-        return await services_of(context).admins.is_admin(context, chat.id, user.id)
+        return await context.bot_data.admins.is_admin(context, chat.id, user.id)
     return True
 
 
 async def read_request(
-    update: Update, context: Context, parse: Callable[[list[str]], T], *, configure: bool
+    update: Update, context: BotContext, parse: Callable[[list[str]], T], *, configure: bool
 ) -> tuple[T, Locale] | None:
     """Parse a command's arguments, refusing bad ones with their reason; for a command that
     changes the chat's settings (`configure`), also refuse whoever may not. None if refused."""
@@ -166,16 +166,16 @@ async def refuse(update: Update, loc: Locale, exc: UsageError) -> None:
     await reply(update, usage_error(exc, loc=loc))
 
 
-async def _configure_or_refuse(update: Update, context: Context, loc: Locale) -> bool:
+async def _configure_or_refuse(update: Update, context: BotContext, loc: Locale) -> bool:
     if await may_configure(update, context):
         return True
     await reply(update, not_admin(loc=loc))
     return False
 
 
-async def set_up_chat(update: Update, context: Context) -> None:
+async def set_up_chat(update: Update, context: BotContext) -> None:
     """Record the chat as reachable and remember its user's language for background messages."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     await services.chats.activate(chat.id, chat.type, chat.title or chat.username or "")
     user = update.effective_user
@@ -190,5 +190,5 @@ def chat_of(update: Update) -> Chat:
     return chat
 
 
-def _args(context: Context) -> list[str]:
+def _args(context: BotContext) -> list[str]:
     return list(context.args or [])

@@ -9,11 +9,11 @@ from typing import Any
 from telegram import Update
 
 from bot.handlers import admin, chat, market, subscriptions
-from bot.handlers.context import Context
+from bot.handlers.context import BotContext
 from bot.render.chat import command_description
 from bot.texts.catalog import DEFAULT_LANG
 
-Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from bot.handlers.arguments import (
     parse_subscribe,
     parse_unsubscribe,
 )
-from bot.handlers.context import Context, Services, locale_of, reply, services_of
+from bot.handlers.context import BotContext, Services, locale_of, reply
 from bot.handlers.keyboards import remove_buttons
 from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
 from bot.render.cascades import cascade_rule_added, cascades_removed
@@ -23,9 +23,9 @@ from bot.texts.catalog import Locale
 from bot.texts.usage import UsageError
 
 
-async def subscribe(update: Update, context: Context) -> None:
+async def subscribe(update: Update, context: BotContext) -> None:
     """Add an alert rule for this chat."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(
         update,
@@ -49,9 +49,9 @@ async def subscribe(update: Update, context: Context) -> None:
     await reply(update, rule_added(rule, loc=loc))
 
 
-async def unsubscribe(update: Update, context: Context) -> None:
+async def unsubscribe(update: Update, context: BotContext) -> None:
     """Remove rules (all, by asset, or by id)."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(update, context, parse_unsubscribe, configure=True)
     if asked is None:
@@ -87,15 +87,15 @@ async def unsubscribe(update: Update, context: Context) -> None:
     await reply(update, "\n".join(answers))
 
 
-async def subs(update: Update, context: Context) -> None:
+async def subs(update: Update, context: BotContext) -> None:
     """List this chat's rules, schedule and preferences, with a remove button per rule."""
-    text, markup = subs_view(services_of(context), chat_of(update).id, locale_of(update, context))
+    text, markup = subs_view(context.bot_data, chat_of(update).id, locale_of(update, context))
     await reply(update, text, markup)
 
 
-async def cascade(update: Update, context: Context) -> None:
+async def cascade(update: Update, context: BotContext) -> None:
     """Add a cascade rule (one message per cascade, edited as it grows), or remove them all."""
-    services = services_of(context)
+    services = context.bot_data
     chat = chat_of(update)
     asked = await read_request(update, context, parse_cascade, configure=True)
     if asked is None:
