@@ -17,7 +17,7 @@ from bot.handlers.arguments import MIN_RULE_USD
 from bot.handlers.context import Services
 from bot.handlers.middleware import AdminCache, CommandLimiter
 from bot.prefs.chats import ChatSettings
-from bot.render.status import format_ingest_line, format_status_line
+from bot.render.status import StatusFigures, status_lines
 from bot.rules.cascade import DAY_MS
 from bot.rules.detector import CascadeDetector
 from bot.rules.matching import RuleIndex
@@ -25,7 +25,6 @@ from bot.rules.volumes import DailyVolumes
 from bot.settings import Settings
 from bot.tables.bot_store import BotStore
 from bot.tables.journal import ON_THE_WIRE, event_key
-from bot.texts.formatting import format_duration
 from collectors.clock import now_ms
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ async def wire(
     """Build the bot's services, make them the collectors' listeners, and take up what the
     last run left: its open cascades, its unsent alerts and its schedules."""
     services = await _build(settings, tuning, runtime, store, application)
-    services.status_lines = lambda: _status_lines(runtime, services, started)
+    services.status_lines = lambda: status_lines(_status_figures(runtime, services, started))
     router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
     runtime.listeners.append(router.on_liquidation)
     # The cascades open before this start continue from the stored events (no await between
@@ -172,37 +171,28 @@ async def _recover(
         )
 
 
-def _status_lines(runtime: Runtime, services: Services, started: float) -> list[str]:
-    now = now_ms()
+def _status_figures(runtime: Runtime, services: Services, started: float) -> StatusFigures:
+    """Gather the figures of the admins' status report."""
     aggregation = runtime.aggregation
-    dispatch = services.dispatcher.stats
-    lines = [f"uptime {format_duration(time.monotonic() - started)}"]
-    lines += [format_status_line(s, now) for s in runtime.feed_stats()]
     store = aggregation.store
-    lines.append(format_ingest_line(aggregation.windows.counters, store.stats, store.pending()))
-    lines.append(
-        f"alerts: {dispatch.alerts_queued:,} queued, {dispatch.alerts_delivered:,} delivered in "
-        f"{dispatch.messages_sent:,} messages ({dispatch.digests_sent:,} digests), "
-        f"{services.dispatcher.pending_alerts():,} pending in "
-        f"{services.dispatcher.pending_chats():,} chats, {dispatch.alerts_dropped:,} dropped, "
-        f"{dispatch.alerts_uncertain:,} uncertain, {dispatch.alerts_failed:,} failed, "
-        f"{dispatch.rate_limited:,} rate-limited, {dispatch.chats_gone:,} chats gone"
+    return StatusFigures(
+        uptime_s=time.monotonic() - started,
+        now_ms=now_ms(),
+        feeds=runtime.feed_stats(),
+        ingest=aggregation.windows.counters,
+        writer=store.stats,
+        writer_pending=store.pending(),
+        delivery=services.dispatcher.stats,
+        alerts_pending=services.dispatcher.pending_alerts(),
+        chats_pending=services.dispatcher.pending_chats(),
+        rules=len(services.rules),
+        rule_chats=len(services.rules.chats()),
+        summaries=len(services.scheduler.jobs()),
+        late_events=services.router.too_old,
+        cascade_rules=len(services.cascades.detector.rules()),
+        cascades_open=services.cascades.active(),
+        cascades=services.cascades.stats,
+        backfill=runtime.backfill_stats,
+        db_bytes=store.db_bytes(),
+        db_path=str(store.path),
     )
-    lines.append(
-        f"rules: {len(services.rules):,} in {len(services.rules.chats()):,} chats; "
-        f"summaries: {len(services.scheduler.jobs()):,} scheduled; "
-        f"late events without alert: {services.router.too_old:,}"
-    )
-    cascade = services.cascades.stats
-    lines.append(
-        f"cascades: {len(services.cascades.detector.rules()):,} rules, "
-        f"{services.cascades.active():,} open, {cascade.started:,} started, "
-        f"{cascade.edits:,} edits, {cascade.abandoned:,} abandoned"
-    )
-    backfill = runtime.backfill_stats
-    lines.append(
-        f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
-        f"{backfill.errors:,} errors"
-    )
-    lines.append(f"database: {store.db_bytes() / 1e6:,.1f} MB at {store.path}")
-    return lines

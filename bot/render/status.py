@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
@@ -121,6 +122,138 @@ class WriterCounts(Protocol):
     def dropped(self) -> int:
         """Return the events the full write buffer could not take."""
         ...
+
+
+class DeliveryCounts(Protocol):
+    """What the alert dispatcher did (delivery's DispatchStats)."""
+
+    @property
+    def alerts_queued(self) -> int:
+        """Return the alerts queued."""
+
+    @property
+    def alerts_delivered(self) -> int:
+        """Return the alerts in messages Telegram accepted."""
+
+    @property
+    def messages_sent(self) -> int:
+        """Return the messages sent."""
+
+    @property
+    def digests_sent(self) -> int:
+        """Return the digests among them."""
+
+    @property
+    def alerts_dropped(self) -> int:
+        """Return the alerts a full chat queue dropped."""
+
+    @property
+    def alerts_uncertain(self) -> int:
+        """Return the alerts that may not have arrived."""
+
+    @property
+    def alerts_failed(self) -> int:
+        """Return the alerts given up on."""
+
+    @property
+    def rate_limited(self) -> int:
+        """Return the 429s that outlasted the rate limiter."""
+
+    @property
+    def chats_gone(self) -> int:
+        """Return the chats that blocked or removed the bot."""
+
+
+class CascadeCounts(Protocol):
+    """What the cascade notifier did (delivery's CascadeStats)."""
+
+    @property
+    def started(self) -> int:
+        """Return the cascades started."""
+
+    @property
+    def edits(self) -> int:
+        """Return the edits of cascade messages."""
+
+    @property
+    def abandoned(self) -> int:
+        """Return the cascades no longer followed."""
+
+
+class BackfillCounts(Protocol):
+    """What the gap backfills did."""
+
+    @property
+    def runs(self) -> int:
+        """Return the backfills run."""
+
+    @property
+    def events(self) -> int:
+        """Return the events they added."""
+
+    @property
+    def errors(self) -> int:
+        """Return the requests that failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFigures:
+    """Everything the admins' status report shows; the composition root gathers it."""
+
+    uptime_s: float
+    now_ms: int
+    feeds: Sequence[FeedStatus]
+    ingest: IngestCounts
+    writer: WriterCounts
+    writer_pending: int  # rows waiting for the database writer
+    delivery: DeliveryCounts
+    alerts_pending: int
+    chats_pending: int  # chats with something waiting
+    rules: int
+    rule_chats: int  # chats with at least one rule
+    summaries: int  # summary jobs scheduled
+    late_events: int  # events too old to alert on
+    cascade_rules: int
+    cascades_open: int  # cascade messages being followed
+    cascades: CascadeCounts
+    backfill: BackfillCounts
+    db_bytes: int
+    db_path: str
+
+
+def status_lines(figures: StatusFigures) -> list[str]:
+    """Return the lines of the admins' status report."""
+    now = figures.now_ms
+    dispatch = figures.delivery
+    lines = [f"uptime {format_duration(figures.uptime_s)}"]
+    lines += [format_status_line(s, now) for s in figures.feeds]
+    lines.append(format_ingest_line(figures.ingest, figures.writer, figures.writer_pending))
+    lines.append(
+        f"alerts: {dispatch.alerts_queued:,} queued, {dispatch.alerts_delivered:,} delivered in "
+        f"{dispatch.messages_sent:,} messages ({dispatch.digests_sent:,} digests), "
+        f"{figures.alerts_pending:,} pending in "
+        f"{figures.chats_pending:,} chats, {dispatch.alerts_dropped:,} dropped, "
+        f"{dispatch.alerts_uncertain:,} uncertain, {dispatch.alerts_failed:,} failed, "
+        f"{dispatch.rate_limited:,} rate-limited, {dispatch.chats_gone:,} chats gone"
+    )
+    lines.append(
+        f"rules: {figures.rules:,} in {figures.rule_chats:,} chats; "
+        f"summaries: {figures.summaries:,} scheduled; "
+        f"late events without alert: {figures.late_events:,}"
+    )
+    cascade = figures.cascades
+    lines.append(
+        f"cascades: {figures.cascade_rules:,} rules, "
+        f"{figures.cascades_open:,} open, {cascade.started:,} started, "
+        f"{cascade.edits:,} edits, {cascade.abandoned:,} abandoned"
+    )
+    backfill = figures.backfill
+    lines.append(
+        f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
+        f"{backfill.errors:,} errors"
+    )
+    lines.append(f"database: {figures.db_bytes / 1e6:,.1f} MB at {figures.db_path}")
+    return lines
 
 
 def status(lines: Sequence[str], *, loc: Locale = DEFAULT_LOCALE) -> str:
