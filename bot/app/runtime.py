@@ -13,10 +13,11 @@ import httpx
 
 from aggregation.coverage import FeedInfo
 from aggregation.pipeline import Aggregation, StartReport
-from aggregation.query import LiquidationQueries, wall_clock_ms
+from aggregation.query import LiquidationQueries
 from aggregation.store import LiquidationStore
 from aggregation.windows import Outcome, WindowStore
 from bot.settings import Settings
+from collectors.clock import now_ms
 from collectors.feed import Feed
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.okx import OkxFeed
@@ -76,7 +77,7 @@ class Runtime:
 
     settings: Settings
     listeners: list[LiquidationListener] = field(default_factory=list)
-    clock: Callable[[], int] = wall_clock_ms
+    clock: Callable[[], int] = now_ms
     backfill_stats: BackfillStats = field(default_factory=BackfillStats)
     min_backfill_gap_ms: int = MIN_BACKFILL_GAP_MS
 

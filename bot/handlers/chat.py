@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus
@@ -15,6 +14,7 @@ from bot.prefs.schedules import Schedule, parse_schedule
 from bot.render.chat import help_text, language_set, quiet_set, schedule_set, start_text, zone_set
 from bot.texts.catalog import CATALOG
 from bot.texts.usage import UsageError
+from collectors.clock import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,7 @@ async def tz(update: Update, context: BotContext) -> None:
     await services.prefs.update(chat.id, tz=None if name == "UTC" else name)
     services.scheduler.zone_changed(chat.id)
     services.dispatcher.release(chat.id)  # quiet hours moved with the clock
-    now_ms = time.time_ns() // 1_000_000
-    await reply(update, zone_set(name, now_ms, loc=locale_of(update, context)))
+    await reply(update, zone_set(name, now_ms(), loc=locale_of(update, context)))
 
 
 async def quiet(update: Update, context: BotContext) -> None:
