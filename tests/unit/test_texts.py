@@ -1,4 +1,4 @@
-"""The message catalog: every key messages.py uses exists, placeholders agree, entries parse."""
+"""The message catalog: every key the bot looks up exists, placeholders agree, entries parse."""
 
 from __future__ import annotations
 
