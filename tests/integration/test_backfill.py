@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
 from collectors.okx import OkxFeed
 from collectors.okx_backfill import OkxBackfill, family_of
 from collectors.record import Side

@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# The collectors "kernel": small shared modules any package may import.
+KERNEL = {"record", "clock", "assets", "backoff", "supervisor", "endpoints", "sqlite"}
+# The parts of bot/ that talk to the outside world (Telegram, exchanges), or start it: every
+# other part is pure and belongs in the purity contract.
+NOT_PURE = {
+    "bot.__main__",
+    "bot.app",
+    "bot.cli",
+    "bot.delivery",
+    "bot.handlers",
+    "bot.logs",
+    "bot.web",
+}
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def contract(starts: str) -> dict[str, Any]:
+    """Return the import-linter contract whose name starts with `starts`."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    [found] = [c for c in contracts if c["name"].startswith(starts)]
+    return dict(found)
+
+
+def parts(package: str) -> set[str]:
+    """Return the modules and subpackages directly inside a package (its __init__ left out)."""
+    folder = ROOT / package
+    modules = {f"{package}.{path.stem}" for path in folder.glob("*.py") if path.stem != "__init__"}
+    packages = {f"{package}.{path.parent.name}" for path in folder.glob("*/__init__.py")}
+    return modules | packages
 
 
 def test_aggregation_may_import_only_its_kernel_from_collectors() -> None:
@@ -20,3 +56,50 @@ def test_aggregation_may_import_only_its_kernel_from_collectors() -> None:
     assert set(contract["forbidden_modules"]) == modules, (
         "list every collectors module except the kernel (record, clock, sqlite) in the contract"
     )
+
+
+def test_every_part_of_bot_is_in_a_layer() -> None:
+    layers = contract("bot in layers")["layers"]
+    listed = {name.strip().strip("()") for layer in layers for name in layer.split("|")}
+    missing = parts("bot") - {"bot.__main__"} - listed
+    assert not missing, f"put {sorted(missing)} in a layer of the bot's layers contract"
+
+
+def test_every_pure_part_of_bot_is_in_the_purity_contract() -> None:
+    pure = set(contract("bot's pure packages")["source_modules"])
+    assert pure.isdisjoint(NOT_PURE)
+    unclassified = parts("bot") - pure - NOT_PURE
+    assert not unclassified, (
+        f"{sorted(unclassified)}: add to the purity contract, or to NOT_PURE if it talks to "
+        "Telegram or the network"
+    )
+
+
+def test_only_the_composition_roots_import_internals() -> None:
+    rule = contract("only bot.app imports")
+    assert set(rule["source_modules"]) == parts("bot") - {"bot.app"}, (
+        "every part of bot/ but bot.app belongs in source_modules"
+    )
+    internals = {m for m in parts("aggregation") if m != "aggregation.query"}
+    internals |= {m for m in parts("collectors") if m.split(".")[1] not in KERNEL}
+    assert set(rule["forbidden_modules"]) == internals, (
+        "list every aggregation module but query, and every collectors module outside the "
+        "kernel, in forbidden_modules"
+    )
+
+
+@pytest.mark.parametrize("package", ["bot"])
+def test_modules_and_functions_stay_small(package: str) -> None:
+    too_long = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        source = path.read_text()
+        name = str(path.relative_to(ROOT))
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                length = (node.end_lineno or node.lineno) - start + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []
