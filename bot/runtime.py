@@ -16,10 +16,10 @@ from aggregation.query import LiquidationQueries, wall_clock_ms
 from aggregation.store import LiquidationStore
 from aggregation.windows import Outcome, WindowStore
 from bot.settings import Settings
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.exchanges.okx.history import OkxHistory as OkxBackfill
 from collectors.feed import Feed
 from collectors.metadata_cache import SqliteMetadataCache
-from collectors.okx import OkxFeed
-from collectors.okx_backfill import OkxBackfill
 from collectors.record import FeedStateChange, Liquidation
 from collectors.registry import build_feeds
 from collectors.service import CollectorService

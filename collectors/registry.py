@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
-from collectors.bybit import BybitFeed
+from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.okx.feed import OkxFeed
 from collectors.feed import Feed
-from collectors.okx import OkxFeed
 
 FEED_IDS = ("binance-usdm", "binance-coinm", "okx", "bybit-linear", "bybit-inverse")
 

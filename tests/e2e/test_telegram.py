@@ -16,7 +16,7 @@ from bot import messages
 from bot.prefs import ChatPrefs
 from bot.rules import Rule, Schedule
 from bot.telegram_app import RunningBot, TelegramTuning, run_telegram
-from collectors.binance import parse_usdm
+from collectors.exchanges.binance import parse_usdm
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges

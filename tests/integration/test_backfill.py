@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from bot.runtime import Runtime
-from collectors.okx import OkxFeed
-from collectors.okx_backfill import OkxBackfill, family_of
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.exchanges.okx.history import OkxHistory, family_of
 from collectors.record import Side
 from tests.support.exchanges import exchanges
 from tests.support.fixtures import text
@@ -114,10 +114,10 @@ async def test_history_pages_back_with_after_until_the_gap_start() -> None:
         rest.set(HISTORY, okx_history("BTC-USDT-SWAP", *page_one), query=QUERY)
         rest.set(HISTORY, okx_history("BTC-USDT-SWAP", *page_two),
                  query=f"after={oldest_first_page}&{QUERY}")  # fmt: skip
-        result = await OkxBackfill(feed, http, requests_per_second=50).fetch(
+        result = await OkxHistory(feed, http, requests_per_second=50).fetch(
             now - 200_000, now, ["BTC-USDT-SWAP", "BTC-USDT-SWAP"]
         )
-        short = await OkxBackfill(feed, http, requests_per_second=50, max_pages=1).fetch(
+        short = await OkxHistory(feed, http, requests_per_second=50, max_pages=1).fetch(
             now - 200_000, now, ["BTC-USDT-SWAP"]
         )
     assert result.requests == 2

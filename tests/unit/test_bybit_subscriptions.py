@@ -6,7 +6,11 @@ import json
 
 import pytest
 
-from collectors.bybit import ARGS_CHARS_PER_CONNECTION, TopicSubscriptions, topic_of
+from collectors.exchanges.bybit.subscriptions import (
+    ARGS_CHARS_PER_CONNECTION,
+    TopicSubscriptions,
+    topic_of,
+)
 from collectors.feed import Outbox
 
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from collectors.okx import OkxFeed, OkxInstrument, parse_instruments, parse_liquidations
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.exchanges.okx.parsing import OkxInstrument, parse_instruments, parse_liquidations
 from collectors.parsing import FrameError
 from collectors.record import Side
 from tests.support.fixtures import lines, text
