@@ -11,7 +11,8 @@ from __future__ import annotations
 import msgspec
 
 from collectors.assets import binance_usdm_base, split_multiplier
-from collectors.feed import ConnectionPolicy, Feed
+from collectors.connection import ConnectionPolicy
+from collectors.feed import Feed
 from collectors.metadata import MetadataDocument
 from collectors.parsing import (
     UNDECODABLE,

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from collectors.backoff import Backoff
+from collectors.connection import ConnectionPolicy
 from collectors.exchanges.binance import BinanceCoinmFeed
 from collectors.exchanges.bybit.feed import BybitFeed, bybit_policy
 from collectors.exchanges.okx.feed import OkxFeed
-from collectors.feed import ConnectionPolicy
 from collectors.metadata import MetadataDocument, MetadataManager
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.parsing import FrameError

@@ -11,7 +11,7 @@ from collectors.exchanges.bybit.subscriptions import (
     TopicSubscriptions,
     topic_of,
 )
-from collectors.feed import Outbox
+from collectors.outbox import Outbox
 
 
 def _topics(count: int, start: int = 0) -> list[str]:

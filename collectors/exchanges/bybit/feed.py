@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collectors.connection import ConnectionPolicy
 from collectors.exchanges.bybit.parsing import (
     CAPTURE_SOURCE,
     CATEGORIES,
@@ -18,8 +19,9 @@ from collectors.exchanges.bybit.subscriptions import (
     TopicSubscriptions,
     topic_of,
 )
-from collectors.feed import ConnectionPolicy, Feed, Outbox
+from collectors.feed import Feed
 from collectors.metadata import MetadataDocument
+from collectors.outbox import Outbox
 from collectors.parsing import Parsed
 from collectors.record import Coverage
 

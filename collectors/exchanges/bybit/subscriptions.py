@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import msgspec
 
 from collectors.exchanges.bybit.parsing import TOPIC_PREFIX
-from collectors.feed import Outbox
+from collectors.outbox import Outbox
 from collectors.parsing import truncate
 
 log = logging.getLogger(__name__)

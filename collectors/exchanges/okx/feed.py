@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
+
+from collectors.connection import ConnectionPolicy
+from collectors.exchanges.okx.history import OkxHistory
 from collectors.exchanges.okx.parsing import (
     EXCHANGE,
     INST_TYPES,
@@ -11,8 +15,9 @@ from collectors.exchanges.okx.parsing import (
     parse_liquidations,
     subscribe_message,
 )
-from collectors.feed import ConnectionPolicy, Feed, Outbox
+from collectors.feed import Feed
 from collectors.metadata import MetadataDocument
+from collectors.outbox import Outbox
 from collectors.parsing import Parsed
 from collectors.record import Coverage
 
@@ -96,3 +101,7 @@ class OkxFeed(Feed):
         if parsed.control is not None and parsed.control.startswith("subscribe"):
             self._rejections = 0
         return parsed
+
+    def history(self, http: httpx.AsyncClient) -> OkxHistory:
+        """Return OKX's REST liquidation history (about a day back), valued with these tables."""
+        return OkxHistory(self, http)
