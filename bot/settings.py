@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.commands import UsageError, parse_schedule
 from bot.durations import parse_duration
 from bot.rules import Schedule
-from collectors.registry import FEED_IDS, Endpoints
+from collectors.endpoints import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 
 from bot.runtime import Runtime
+from collectors.endpoints import FEED_IDS, Endpoints
 from collectors.exchanges.okx.feed import OkxFeed
 from collectors.exchanges.okx.history import OkxHistory, family_of
 from collectors.record import HistorySource, Side
-from collectors.registry import FEED_IDS, Endpoints, build_feeds
+from collectors.registry import build_feeds
 from collectors.service import CollectorService
 from tests.support.exchanges import exchanges
 from tests.support.fixtures import text
