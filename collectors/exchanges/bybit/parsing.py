@@ -20,9 +20,7 @@ from collectors.parsing import (
     UNDECODABLE,
     FrameError,
     Parsed,
-    Rejection,
     is_positive_finite,
-    out_of_range,
 )
 from collectors.record import Liquidation, Side
 
@@ -120,21 +118,18 @@ def frame_records(
     data = frame.data
     if not isinstance(data, list):
         raise FrameError(f"{topic}: `data` is not an array")
-    records: list[Liquidation] = []
-    rejected: list[Rejection] | None = None
+    parsed = Parsed([])
     for entry in data:
-        problem: str | None = None
-        unknown = False
         instrument = instruments.get(entry.symbol)
         side = _POSITION_SIDES.get(entry.side)
         if instrument is None:
-            problem, unknown = "no instrument metadata", True
+            parsed.reject("no instrument metadata", entry.symbol, unknown_instrument=True)
         elif side is None:
-            problem = f"unknown position side {entry.side!r}"
+            parsed.reject(f"unknown position side {entry.side!r}", entry.symbol)
         elif not is_positive_finite(entry.size):
-            problem = f"size {entry.size!r} is not a positive finite number"
+            parsed.reject(f"size {entry.size!r} is not a positive finite number", entry.symbol)
         elif not is_positive_finite(entry.price):
-            problem = f"price {entry.price!r} is not a positive finite number"
+            parsed.reject(f"price {entry.price!r} is not a positive finite number", entry.symbol)
         else:
             multiplier = instrument.multiplier
             if instrument.inverse:
@@ -143,25 +138,21 @@ def frame_records(
             else:
                 qty = entry.size
                 notional = entry.size * entry.price
-            record = Liquidation(
-                exchange=EXCHANGE,
-                market="inverse" if instrument.inverse else "linear",
-                symbol=entry.symbol,
-                base=instrument.base,
-                side=side,
-                price=entry.price / multiplier,
-                qty_base=qty * multiplier,
-                notional_usd=notional,
-                ts_ms=entry.ts_ms,
-                recv_ms=recv_ms,
+            parsed.add(
+                Liquidation(
+                    exchange=EXCHANGE,
+                    market="inverse" if instrument.inverse else "linear",
+                    symbol=entry.symbol,
+                    base=instrument.base,
+                    side=side,
+                    price=entry.price / multiplier,
+                    qty_base=qty * multiplier,
+                    notional_usd=notional,
+                    ts_ms=entry.ts_ms,
+                    recv_ms=recv_ms,
+                )
             )
-            problem = out_of_range(record)
-            if problem is None:
-                records.append(record)
-        if problem is not None:
-            rejected = rejected or []
-            rejected.append(Rejection(problem, entry.symbol, unknown_instrument=unknown))
-    return Parsed(records, rejected)
+    return parsed
 
 
 def parse_liquidations(

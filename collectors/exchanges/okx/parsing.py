@@ -15,9 +15,7 @@ from collectors.parsing import (
     UNDECODABLE,
     FrameError,
     Parsed,
-    Rejection,
     is_positive_finite,
-    out_of_range,
 )
 from collectors.record import Liquidation, Side
 
@@ -109,24 +107,29 @@ def parse_liquidations(
         raise FrameError("neither an event nor data")
     if decoded.arg is not None and decoded.arg.channel not in ("", CHANNEL):
         raise FrameError(f"unexpected channel {decoded.arg.channel!r}")
-    records: list[Liquidation] = []
-    rejected: list[Rejection] | None = None
+    parsed = Parsed([])
     for entry in decoded.data:
         instrument = instruments.get(entry.inst_id)
         for detail in entry.details:
-            problem: str | None = None
-            unknown = False
             side = _POSITION_SIDES.get(detail.pos_side)
             if side is None and detail.pos_side in ("net", ""):
                 side = _NET_ORDER_SIDES.get(detail.side)
             if instrument is None:
-                problem, unknown = "no instrument metadata (ctVal)", True
+                parsed.reject(
+                    "no instrument metadata (ctVal)", entry.inst_id, unknown_instrument=True
+                )
             elif side is None:
-                problem = f"unknown side posSide={detail.pos_side!r} side={detail.side!r}"
+                parsed.reject(
+                    f"unknown side posSide={detail.pos_side!r} side={detail.side!r}", entry.inst_id
+                )
             elif not is_positive_finite(detail.size):
-                problem = f"size {detail.size!r} is not a positive finite number"
+                parsed.reject(
+                    f"size {detail.size!r} is not a positive finite number", entry.inst_id
+                )
             elif not is_positive_finite(detail.price):
-                problem = f"price {detail.price!r} is not a positive finite number"
+                parsed.reject(
+                    f"price {detail.price!r} is not a positive finite number", entry.inst_id
+                )
             else:
                 contracts = detail.size * instrument.contract_value
                 if instrument.inverse:
@@ -135,25 +138,21 @@ def parse_liquidations(
                 else:
                     qty = contracts
                     notional = contracts * detail.price
-                record = Liquidation(
-                    exchange=EXCHANGE,
-                    market=_MARKETS[instrument.inst_type],
-                    symbol=entry.inst_id,
-                    base=instrument.base,
-                    side=side,
-                    price=detail.price / instrument.multiplier,
-                    qty_base=qty * instrument.multiplier,
-                    notional_usd=notional,
-                    ts_ms=detail.ts_ms,
-                    recv_ms=recv_ms,
+                parsed.add(
+                    Liquidation(
+                        exchange=EXCHANGE,
+                        market=_MARKETS[instrument.inst_type],
+                        symbol=entry.inst_id,
+                        base=instrument.base,
+                        side=side,
+                        price=detail.price / instrument.multiplier,
+                        qty_base=qty * instrument.multiplier,
+                        notional_usd=notional,
+                        ts_ms=detail.ts_ms,
+                        recv_ms=recv_ms,
+                    )
                 )
-                problem = out_of_range(record)
-                if problem is None:
-                    records.append(record)
-            if problem is not None:
-                rejected = rejected or []
-                rejected.append(Rejection(problem, entry.inst_id, unknown_instrument=unknown))
-    return Parsed(records, rejected)
+    return parsed
 
 
 class _InstrumentRow(msgspec.Struct, gc=False):
