@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from collectors.backoff import Backoff
 from collectors.exchanges.bybit.parsing import TOPIC_PREFIX
 from collectors.outbox import Outbox
 from collectors.parsing import truncate
@@ -64,8 +65,9 @@ class TopicSubscriptions:
     Topics stay on the connection they were given (moving one would need an unsubscribe). A new
     topic goes to the first connection with room under `args_chars_per_connection`, else to a
     new connection. Each subscribe frame carries a `req_id`; a rejected one is retried after a
-    growing delay, without the topics its error names, or split in two when it names none; a
-    single topic is given up after `max_attempts` until the next connect.
+    growing, jittered delay (`collectors.backoff`), without the topics its error names, or split
+    in two when it names none; a single topic is given up after `max_attempts` until the next
+    connect.
     """
 
     def __init__(
@@ -83,8 +85,9 @@ class TopicSubscriptions:
         self._name = name
         self._topics_per_frame = topics_per_frame
         self._budget = args_chars_per_connection
-        self._retry_s = retry_s
-        self._max_retry_s = max_retry_s
+        # Jitter spreads [c/2, c] under the ceiling c: twice the shortest wait keeps that wait,
+        # so a chunk is retried no sooner than retry_s * 2**attempt (until the cap).
+        self._retry = Backoff(initial_s=2 * retry_s, max_s=max_retry_s)
         self._max_attempts = max_attempts
         self._topics: list[list[str]] = []  # per connection, in subscription order
         self._chars: list[int] = []  # args characters per connection
@@ -179,7 +182,7 @@ class TopicSubscriptions:
             named = set(rest)
             retry = []
         self.given_up += len(named)
-        delay = min(self._max_retry_s, self._retry_s * 2**chunk.attempt)
+        delay = self._retry.delay(chunk.attempt)
         log.warning(
             "%s: subscribe %s (%d topics, connection %d) rejected: %s; giving up %s, "
             "retrying %d topics in %d frame(s) in %.0fs",

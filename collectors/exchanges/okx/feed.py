@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from collectors.backoff import Backoff
 from collectors.connection import ConnectionPolicy
 from collectors.exchanges.okx.history import OkxHistory
 from collectors.exchanges.okx.parsing import (
@@ -48,9 +49,9 @@ class OkxFeed(Feed):
         self.inst_types = inst_types
         self._by_type: dict[str, dict[str, OkxInstrument]] = {}
         self.instruments: dict[str, OkxInstrument] = {}
-        # A rejected subscribe is asked for again on the same socket, 1 s, 2 s, ... 60 s later:
-        # the pongs keep a socket subscribed to nothing looking healthy, so waiting for a
-        # reconnect would wait forever.
+        # A rejected subscribe is asked for again on the same socket, no sooner than 1 s, 2 s,
+        # ... later (jittered, at most 60 s): the pongs keep a socket subscribed to nothing
+        # looking healthy, so waiting for a reconnect would wait forever.
         self.outbox = self._outbox = Outbox()
         self.resubscribe_s = 1.0
         self.max_resubscribe_s = 60.0
@@ -94,7 +95,9 @@ class OkxFeed(Feed):
         try:
             parsed = parse_liquidations(frame, recv_ms, self.instruments)
         except RequestRejected:
-            delay = min(self.max_resubscribe_s, self.resubscribe_s * 2**self._rejections)
+            # Jitter spreads [c/2, c] under the ceiling c: twice the shortest wait keeps that wait.
+            backoff = Backoff(initial_s=2 * self.resubscribe_s, max_s=self.max_resubscribe_s)
+            delay = backoff.delay(self._rejections)
             self._rejections += 1
             self._outbox.put(0, self.subscribe_messages(), delay_s=delay)
             raise  # still a bad frame: counted and logged

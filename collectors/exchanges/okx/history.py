@@ -17,8 +17,8 @@ from typing import Protocol
 import httpx
 import msgspec
 
+from collectors.clock import now_ms
 from collectors.exchanges.okx.parsing import OkxInstrument, parse_liquidations
-from collectors.metadata import now_ms
 from collectors.parsing import FrameError, truncate
 from collectors.record import HistoryBatch
 
