@@ -109,27 +109,22 @@ def parse_liquidations(
         raise FrameError(f"unexpected channel {decoded.arg.channel!r}")
     parsed = Parsed([])
     for entry in decoded.data:
-        instrument = instruments.get(entry.inst_id)
+        inst_id = entry.inst_id
+        instrument = instruments.get(inst_id)
         for detail in entry.details:
             side = _POSITION_SIDES.get(detail.pos_side)
             if side is None and detail.pos_side in ("net", ""):
                 side = _NET_ORDER_SIDES.get(detail.side)
             if instrument is None:
-                parsed.reject(
-                    "no instrument metadata (ctVal)", entry.inst_id, unknown_instrument=True
-                )
+                parsed.reject("no instrument metadata (ctVal)", inst_id, unknown_instrument=True)
             elif side is None:
                 parsed.reject(
-                    f"unknown side posSide={detail.pos_side!r} side={detail.side!r}", entry.inst_id
+                    f"unknown side posSide={detail.pos_side!r} side={detail.side!r}", inst_id
                 )
             elif not is_positive_finite(detail.size):
-                parsed.reject(
-                    f"size {detail.size!r} is not a positive finite number", entry.inst_id
-                )
+                parsed.reject(f"size {detail.size!r} is not a positive finite number", inst_id)
             elif not is_positive_finite(detail.price):
-                parsed.reject(
-                    f"price {detail.price!r} is not a positive finite number", entry.inst_id
-                )
+                parsed.reject(f"price {detail.price!r} is not a positive finite number", inst_id)
             else:
                 contracts = detail.size * instrument.contract_value
                 if instrument.inverse:
@@ -142,7 +137,7 @@ def parse_liquidations(
                     Liquidation(
                         exchange=EXCHANGE,
                         market=_MARKETS[instrument.inst_type],
-                        symbol=entry.inst_id,
+                        symbol=inst_id,
                         base=instrument.base,
                         side=side,
                         price=detail.price / instrument.multiplier,
