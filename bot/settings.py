@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.prefs.schedules import Schedule, parse_schedule
 from bot.texts.durations import parse_duration
 from bot.texts.usage import UsageError
-from collectors.registry import FEED_IDS, Endpoints
+from collectors.endpoints import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
 

@@ -19,9 +19,10 @@ from bot.render.status import format_replay_summary, format_status_line
 from bot.settings import Settings
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.clock import now_ms
+from collectors.endpoints import FEED_IDS, Endpoints
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import FeedStateChange, Liquidation
-from collectors.registry import FEED_IDS, Endpoints, build_feeds
+from collectors.registry import build_feeds
 from collectors.service import CollectorService
 from collectors.stats import FeedStats
 

@@ -21,8 +21,6 @@ from bot.settings import Settings
 from collectors.clock import now_ms
 from collectors.feed import Feed
 from collectors.metadata_cache import SqliteMetadataCache
-from collectors.okx import OkxFeed
-from collectors.okx_backfill import OkxBackfill
 from collectors.record import HistorySource
 from collectors.registry import build_feeds
 from collectors.service import CollectorService
@@ -42,7 +40,7 @@ def http_client() -> httpx.AsyncClient:
 
 def history_sources(feeds: Sequence[Feed], http: httpx.AsyncClient) -> dict[str, HistorySource]:
     """Return the REST history of each feed that has one (OKX), by feed id."""
-    return {f.feed_id: OkxBackfill(f, http) for f in feeds if isinstance(f, OkxFeed)}
+    return {f.feed_id: source for f in feeds if (source := f.history(http)) is not None}
 
 
 @dataclass

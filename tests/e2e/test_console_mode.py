@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.app.console import CONSOLE_BANNER, run_console
 from bot.render.status import format_event_line
-from collectors.binance import parse_usdm
+from collectors.exchanges.binance import parse_usdm
 from tests.support.exchanges import USDM_FRAMES, exchanges
 from tests.support.waiting import eventually
 

@@ -21,7 +21,7 @@ from bot.render import alerts, chat, market
 from bot.render.html import plain_text
 from bot.rules.matching import Rule
 from bot.texts.catalog import DEFAULT_LANG
-from collectors.binance import parse_usdm
+from collectors.exchanges.binance import parse_usdm
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges

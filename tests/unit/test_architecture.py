@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import tomllib
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # The collectors "kernel": small shared modules any package may import.
 KERNEL = {"record", "clock", "assets", "backoff", "supervisor", "endpoints", "sqlite"}
+# The part of the kernel that aggregation may import.
+AGGREGATION_MAY_IMPORT = ("record", "clock", "sqlite")
 # The parts of bot/ that talk to the outside world (Telegram, exchanges), or start it: every
 # other part is pure and belongs in the purity contract.
 NOT_PURE = {
@@ -24,8 +23,6 @@ NOT_PURE = {
     "bot.logs",
     "bot.web",
 }
-MAX_MODULE_LINES = 400
-MAX_FUNCTION_LINES = 60
 
 
 def contract(starts: str) -> dict[str, Any]:
@@ -38,23 +35,24 @@ def contract(starts: str) -> dict[str, Any]:
 
 def parts(package: str) -> set[str]:
     """Return the modules and subpackages directly inside a package (its __init__ left out)."""
-    folder = ROOT / package
+    folder = ROOT.joinpath(*package.split("."))
     modules = {f"{package}.{path.stem}" for path in folder.glob("*.py") if path.stem != "__init__"}
     packages = {f"{package}.{path.parent.name}" for path in folder.glob("*/__init__.py")}
     return modules | packages
 
 
 def test_aggregation_may_import_only_its_kernel_from_collectors() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    contracts = config["tool"]["importlinter"]["contracts"]
-    [contract] = [c for c in contracts if c["name"].startswith("aggregation imports only")]
-    modules = {
-        f"collectors.{path.stem}"
-        for path in (ROOT / "collectors").glob("*.py")
-        if path.stem not in ("__init__", "record", "clock", "sqlite")
-    }
-    assert set(contract["forbidden_modules"]) == modules, (
-        "list every collectors module except the kernel (record, clock, sqlite) in the contract"
+    allowed = {f"collectors.{name}" for name in AGGREGATION_MAY_IMPORT}
+    assert set(contract("aggregation imports only")["forbidden_modules"]) == (
+        parts("collectors") - allowed
+    ), f"list every collectors module and subpackage except {sorted(allowed)} in the contract"
+
+
+def test_every_exchange_unit_is_independent_of_the_others() -> None:
+    rule = contract("exchange units never import each other")
+    assert rule["type"] == "independence"
+    assert set(rule["modules"]) == parts("collectors.exchanges"), (
+        "list every module and package under collectors/exchanges/ in the independence contract"
     )
 
 
@@ -86,20 +84,3 @@ def test_only_the_composition_roots_import_internals() -> None:
         "list every aggregation module but query, and every collectors module outside the "
         "kernel, in forbidden_modules"
     )
-
-
-@pytest.mark.parametrize("package", ["bot"])
-def test_modules_and_functions_stay_small(package: str) -> None:
-    too_long = []
-    for path in sorted((ROOT / package).rglob("*.py")):
-        source = path.read_text()
-        name = str(path.relative_to(ROOT))
-        if len(source.splitlines()) > MAX_MODULE_LINES:
-            too_long.append(f"{name}: {len(source.splitlines())} lines")
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                length = (node.end_lineno or node.lineno) - start + 1
-                if length > MAX_FUNCTION_LINES:
-                    too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
-    assert too_long == []

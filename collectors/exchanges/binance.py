@@ -11,15 +11,14 @@ from __future__ import annotations
 import msgspec
 
 from collectors.assets import binance_usdm_base, split_multiplier
-from collectors.feed import ConnectionPolicy, Feed
+from collectors.connection import ConnectionPolicy
+from collectors.feed import Feed
 from collectors.metadata import MetadataDocument
 from collectors.parsing import (
     UNDECODABLE,
     FrameError,
     Parsed,
-    Rejection,
     is_positive_finite,
-    out_of_range,
 )
 from collectors.record import Coverage, Liquidation, Side
 
@@ -112,41 +111,35 @@ def parse_usdm(frame: str | bytes, recv_ms: int) -> Parsed:
     orders = _orders(frame)
     if isinstance(orders, str):
         return Parsed([], control=orders)
-    records: list[Liquidation] = []
-    rejected: list[Rejection] | None = None
+    parsed = Parsed([])
     for order in orders:
-        problem: str | None = None
         side = _ORDER_SIDE_TO_POSITION.get(order.side)
         fill = _fill(order)
         asset = binance_usdm_base(order.symbol)
         if side is None:
-            problem = f"unknown order side {order.side!r}"
+            parsed.reject(f"unknown order side {order.side!r}", order.symbol)
         elif isinstance(fill, str):
-            problem = fill
+            parsed.reject(fill, order.symbol)
         elif asset is None:
-            problem = "not quoted in a USD stablecoin"
+            parsed.reject("not quoted in a USD stablecoin", order.symbol)
         else:
             qty, price = fill
             base, multiplier = asset
-            record = Liquidation(
-                exchange=EXCHANGE,
-                market="usdm",
-                symbol=order.symbol,
-                base=base,
-                side=side,
-                price=price / multiplier,
-                qty_base=qty * multiplier,
-                notional_usd=qty * price,
-                ts_ms=order.trade_ms,
-                recv_ms=recv_ms,
+            parsed.add(
+                Liquidation(
+                    exchange=EXCHANGE,
+                    market="usdm",
+                    symbol=order.symbol,
+                    base=base,
+                    side=side,
+                    price=price / multiplier,
+                    qty_base=qty * multiplier,
+                    notional_usd=qty * price,
+                    ts_ms=order.trade_ms,
+                    recv_ms=recv_ms,
+                )
             )
-            problem = out_of_range(record)
-            if problem is None:
-                records.append(record)
-        if problem is not None:
-            rejected = rejected or []
-            rejected.append(Rejection(problem, order.symbol))
-    return Parsed(records, rejected)
+    return parsed
 
 
 class CoinmContract(msgspec.Struct, frozen=True, gc=False):
@@ -192,26 +185,24 @@ def parse_coinm(frame: str | bytes, recv_ms: int, contracts: dict[str, CoinmCont
     orders = _orders(frame)
     if isinstance(orders, str):
         return Parsed([], control=orders)
-    records: list[Liquidation] = []
-    rejected: list[Rejection] | None = None
+    parsed = Parsed([])
     for order in orders:
         contract = contracts.get(order.symbol)
-        problem: str | None = None
-        unknown = False
         if contract is None:
-            problem, unknown = "no contractSize for this symbol", True
+            parsed.reject("no contractSize for this symbol", order.symbol, unknown_instrument=True)
+            continue
+        side = _ORDER_SIDE_TO_POSITION.get(order.side)
+        fill = _fill(order)
+        if side is None:
+            parsed.reject(f"unknown order side {order.side!r}", order.symbol)
+        elif isinstance(fill, str):
+            parsed.reject(fill, order.symbol)
         else:
-            side = _ORDER_SIDE_TO_POSITION.get(order.side)
-            fill = _fill(order)
-            if side is None:
-                problem = f"unknown order side {order.side!r}"
-            elif isinstance(fill, str):
-                problem = fill
-            else:
-                contracts_filled, price = fill
-                notional = contracts_filled * contract.contract_size_usd
-                multiplier = contract.multiplier
-                record = Liquidation(
+            contracts_filled, price = fill
+            notional = contracts_filled * contract.contract_size_usd
+            multiplier = contract.multiplier
+            parsed.add(
+                Liquidation(
                     exchange=EXCHANGE,
                     market="coinm",
                     symbol=order.symbol,
@@ -223,13 +214,8 @@ def parse_coinm(frame: str | bytes, recv_ms: int, contracts: dict[str, CoinmCont
                     ts_ms=order.trade_ms,
                     recv_ms=recv_ms,
                 )
-                problem = out_of_range(record)
-                if problem is None:
-                    records.append(record)
-        if problem is not None:
-            rejected = rejected or []
-            rejected.append(Rejection(problem, order.symbol, unknown_instrument=unknown))
-    return Parsed(records, rejected)
+            )
+    return parsed
 
 
 # Binance closes every connection after 24 h; rotate ten minutes earlier, new socket first.

@@ -11,17 +11,13 @@ from __future__ import annotations
 import msgspec
 
 from collectors.assets import USD_QUOTES, split_multiplier
-from collectors.feed import ConnectionPolicy, Feed, Outbox
-from collectors.metadata import MetadataDocument
 from collectors.parsing import (
     UNDECODABLE,
     FrameError,
     Parsed,
-    Rejection,
     is_positive_finite,
-    out_of_range,
 )
-from collectors.record import Coverage, Liquidation, Side
+from collectors.record import Liquidation, Side
 
 EXCHANGE = "okx"
 CHANNEL = "liquidation-orders"
@@ -111,24 +107,24 @@ def parse_liquidations(
         raise FrameError("neither an event nor data")
     if decoded.arg is not None and decoded.arg.channel not in ("", CHANNEL):
         raise FrameError(f"unexpected channel {decoded.arg.channel!r}")
-    records: list[Liquidation] = []
-    rejected: list[Rejection] | None = None
+    parsed = Parsed([])
     for entry in decoded.data:
-        instrument = instruments.get(entry.inst_id)
+        inst_id = entry.inst_id
+        instrument = instruments.get(inst_id)
         for detail in entry.details:
-            problem: str | None = None
-            unknown = False
             side = _POSITION_SIDES.get(detail.pos_side)
             if side is None and detail.pos_side in ("net", ""):
                 side = _NET_ORDER_SIDES.get(detail.side)
             if instrument is None:
-                problem, unknown = "no instrument metadata (ctVal)", True
+                parsed.reject("no instrument metadata (ctVal)", inst_id, unknown_instrument=True)
             elif side is None:
-                problem = f"unknown side posSide={detail.pos_side!r} side={detail.side!r}"
+                parsed.reject(
+                    f"unknown side posSide={detail.pos_side!r} side={detail.side!r}", inst_id
+                )
             elif not is_positive_finite(detail.size):
-                problem = f"size {detail.size!r} is not a positive finite number"
+                parsed.reject(f"size {detail.size!r} is not a positive finite number", inst_id)
             elif not is_positive_finite(detail.price):
-                problem = f"price {detail.price!r} is not a positive finite number"
+                parsed.reject(f"price {detail.price!r} is not a positive finite number", inst_id)
             else:
                 contracts = detail.size * instrument.contract_value
                 if instrument.inverse:
@@ -137,25 +133,21 @@ def parse_liquidations(
                 else:
                     qty = contracts
                     notional = contracts * detail.price
-                record = Liquidation(
-                    exchange=EXCHANGE,
-                    market=_MARKETS[instrument.inst_type],
-                    symbol=entry.inst_id,
-                    base=instrument.base,
-                    side=side,
-                    price=detail.price / instrument.multiplier,
-                    qty_base=qty * instrument.multiplier,
-                    notional_usd=notional,
-                    ts_ms=detail.ts_ms,
-                    recv_ms=recv_ms,
+                parsed.add(
+                    Liquidation(
+                        exchange=EXCHANGE,
+                        market=_MARKETS[instrument.inst_type],
+                        symbol=inst_id,
+                        base=instrument.base,
+                        side=side,
+                        price=detail.price / instrument.multiplier,
+                        qty_base=qty * instrument.multiplier,
+                        notional_usd=notional,
+                        ts_ms=detail.ts_ms,
+                        recv_ms=recv_ms,
+                    )
                 )
-                problem = out_of_range(record)
-                if problem is None:
-                    records.append(record)
-            if problem is not None:
-                rejected = rejected or []
-                rejected.append(Rejection(problem, entry.inst_id, unknown_instrument=unknown))
-    return Parsed(records, rejected)
+    return parsed
 
 
 class _InstrumentRow(msgspec.Struct, gc=False):
@@ -226,84 +218,3 @@ def parse_instruments(body: str | bytes) -> tuple[dict[str, OkxInstrument], int]
         else:
             instruments[instrument.inst_id] = instrument
     return instruments, skipped
-
-
-class OkxFeed(Feed):
-    """`liquidation-orders` for SWAP and FUTURES on one connection, valued with `ctVal`."""
-
-    feed_id = "okx"
-    exchange = EXCHANGE
-    # OKX: "This data doesn't represent the total number of liquidations on OKX."
-    coverage = Coverage.PARTIAL
-    capture_source = "okx-instruments"
-
-    def __init__(
-        self,
-        url: str,
-        rest_url: str,
-        policy: ConnectionPolicy | None = None,
-        inst_types: tuple[str, ...] = INST_TYPES,
-    ) -> None:
-        self.url = url
-        self.rest_url = rest_url.rstrip("/")
-        # OKX closes a connection after 30 s without traffic and ignores protocol pings: send
-        # the text "ping" after 20 s of silence and give up when "pong" is not back by 30 s.
-        self.policy = policy or ConnectionPolicy(
-            app_ping="ping", app_ping_after_idle_s=20.0, idle_timeout_s=30.0
-        )
-        self.inst_types = inst_types
-        self._by_type: dict[str, dict[str, OkxInstrument]] = {}
-        self.instruments: dict[str, OkxInstrument] = {}
-        # A rejected subscribe is asked for again on the same socket, 1 s, 2 s, ... 60 s later:
-        # the pongs keep a socket subscribed to nothing looking healthy, so waiting for a
-        # reconnect would wait forever.
-        self.outbox = self._outbox = Outbox()
-        self.resubscribe_s = 1.0
-        self.max_resubscribe_s = 60.0
-        self._rejections = 0
-
-    def subscribe_messages(self, connection: int = 0) -> list[str]:
-        """Return the one subscribe frame covering every instrument type."""
-        return [subscribe_message(self.inst_types)]
-
-    def metadata_documents(self) -> list[MetadataDocument]:
-        """Return one instruments document per instrument type."""
-        return [
-            MetadataDocument(
-                capture_source=self.capture_source,
-                cache_key=f"{self.capture_source}/{inst_type}",
-                url=f"{self.rest_url}/api/v5/public/instruments",
-                params={"instType": inst_type},
-                apply=self.apply_instruments,
-            )
-            for inst_type in self.inst_types
-        ]
-
-    def apply_instruments(self, body: str) -> str:
-        """Install an instruments body, replacing the tables of the types it lists."""
-        instruments, skipped = parse_instruments(body)
-        by_type: dict[str, dict[str, OkxInstrument]] = {}
-        for inst_id, instrument in instruments.items():
-            by_type.setdefault(instrument.inst_type, {})[inst_id] = instrument
-        self._by_type.update(by_type)
-        merged: dict[str, OkxInstrument] = {}
-        for table in self._by_type.values():
-            merged.update(table)
-        self.instruments = merged
-        types = ",".join(sorted(by_type)) or "none"
-        return f"{len(instruments)} instruments ({types}), {skipped} rows skipped"
-
-    def parse(self, frame: str | bytes, recv_ms: int) -> Parsed:
-        """Parse one frame; the bare text "pong" answers our ping."""
-        if frame in ("pong", b"pong"):
-            return Parsed([], control="pong")
-        try:
-            parsed = parse_liquidations(frame, recv_ms, self.instruments)
-        except RequestRejected:
-            delay = min(self.max_resubscribe_s, self.resubscribe_s * 2**self._rejections)
-            self._rejections += 1
-            self._outbox.put(0, self.subscribe_messages(), delay_s=delay)
-            raise  # still a bad frame: counted and logged
-        if parsed.control is not None and parsed.control.startswith("subscribe"):
-            self._rejections = 0
-        return parsed

@@ -12,12 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from typing import Protocol
 
 import httpx
 import msgspec
 
-from collectors.metadata import now_ms
-from collectors.okx import OkxFeed, parse_liquidations
+from collectors.clock import now_ms
+from collectors.exchanges.okx.parsing import OkxInstrument, parse_liquidations
 from collectors.parsing import FrameError, truncate
 from collectors.record import HistoryBatch
 
@@ -44,12 +45,19 @@ def family_of(inst_id: str) -> tuple[str, str] | None:
     return inst_type, f"{parts[0]}-{parts[1]}"
 
 
-class OkxBackfill:
-    """Fetch the history of a gap for the instrument families that were active."""
+class _FeedTables(Protocol):
+    """What the history needs of the feed: its REST base URL and its current instrument table."""
+
+    rest_url: str
+    instruments: dict[str, OkxInstrument]
+
+
+class OkxHistory:
+    """Fetch the history of a gap for the instrument families that were active (a HistorySource)."""
 
     def __init__(
         self,
-        feed: OkxFeed,
+        feed: _FeedTables,
         http: httpx.AsyncClient,
         *,
         requests_per_second: float = 5.0,
@@ -61,11 +69,11 @@ class OkxBackfill:
         self._max_pages = max_pages
         self._last_request = 0.0
 
-    async def fetch(self, start_ms: int, end_ms: int, inst_ids: Iterable[str]) -> HistoryBatch:
+    async def fetch(self, start_ms: int, end_ms: int, symbols: Iterable[str]) -> HistoryBatch:
         """Return the filled liquidations with start_ms <= ts <= end_ms for these instruments."""
         earliest = now_ms() - HISTORY_MS
         result = HistoryBatch(covered_from_ms=max(start_ms, earliest))
-        families = sorted({f for f in map(family_of, inst_ids) if f is not None})
+        families = sorted({f for f in map(family_of, symbols) if f is not None})
         for inst_type, family in families:
             reached = await self._family(inst_type, family, result, end_ms)
             if reached is not None and reached > result.covered_from_ms:
