@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from telegram.ext import AIORateLimiter, ExtBot  # noqa: E402
 
-from bot.dispatcher import AlertDispatcher  # noqa: E402
-from bot.rules import Rule, RuleIndex  # noqa: E402
+from bot.delivery.dispatcher import AlertDispatcher  # noqa: E402
+from bot.rules.matching import Rule, RuleIndex  # noqa: E402
 from collectors.record import Liquidation, Side  # noqa: E402
 from tests.support.bot_api import FakeBotApi  # noqa: E402
 from tests.support.flood import FloodLimits  # noqa: E402

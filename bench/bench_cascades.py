@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.cascades import CascadeDetector, CascadeRule, ChangeKind  # noqa: E402
+from bot.rules.cascade import CascadeRule, ChangeKind  # noqa: E402
+from bot.rules.detector import CascadeDetector  # noqa: E402
 from collectors.record import Liquidation, Side  # noqa: E402
 
 T0 = 1_800_000_000_000

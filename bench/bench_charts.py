@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from aggregation.coverage import CoverageTracker  # noqa: E402
 from aggregation.query import LiquidationQueries  # noqa: E402
 from aggregation.windows import WindowStore  # noqa: E402
-from bot.charts import render_chart  # noqa: E402
+from bot.render.charts import render_chart  # noqa: E402
 from collectors.record import Liquidation, Side  # noqa: E402
 
 DAY_MS = 86_400_000

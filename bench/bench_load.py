@@ -82,10 +82,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregation.store import LiquidationStore  # noqa: E402
-from bot.dispatcher import AlertDispatcher  # noqa: E402
-from bot.journal import AlertJournal  # noqa: E402
+from bot.app.application import TelegramTuning  # noqa: E402
+from bot.app.telegram import RunningBot, run_telegram  # noqa: E402
+from bot.delivery.dispatcher import AlertDispatcher  # noqa: E402
+from bot.delivery.journal import AlertJournal  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.telegram_app import RunningBot, TelegramTuning, run_telegram  # noqa: E402
 from collectors.record import Liquidation  # noqa: E402
 from tests.support.bot_api import FakeBotApi  # noqa: E402
 from tests.support.bot_api_objects import Call  # noqa: E402

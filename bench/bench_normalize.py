@@ -24,10 +24,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed  # noqa: E402
-from collectors.bybit import BybitFeed  # noqa: E402
+from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed  # noqa: E402
+from collectors.exchanges.bybit.feed import BybitFeed  # noqa: E402
+from collectors.exchanges.okx.feed import OkxFeed  # noqa: E402
 from collectors.feed import Feed  # noqa: E402
-from collectors.okx import OkxFeed  # noqa: E402
 from collectors.processor import FrameProcessor  # noqa: E402
 from collectors.record import FeedStateChange, Liquidation  # noqa: E402
 

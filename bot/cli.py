@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.app import run_console, run_record, run_replay
+from bot.app.capture import run_record, run_replay
+from bot.app.console import run_console
 from bot.logs import configure_logging
 from bot.settings import Settings
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.telegram_bot_token is None:
         _run_with_signals(lambda stop: run_console(settings, sys.stdout, stop))
         return 0
-    from bot.telegram_app import run_telegram  # noqa: PLC0415 - console mode needs none of it
+    from bot.app.telegram import run_telegram  # noqa: PLC0415 - console mode needs none of it
 
     # PTB 22 warns on every 429 that RetryAfter.retry_after becomes a timedelta; opt in now
     # (the dispatcher reads both forms).

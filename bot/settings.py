@@ -8,10 +8,10 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.commands import UsageError, parse_schedule
-from bot.durations import parse_duration
-from bot.rules import Schedule
-from collectors.registry import FEED_IDS, Endpoints
+from bot.prefs.schedules import Schedule, parse_schedule
+from bot.texts.durations import parse_duration
+from bot.texts.usage import UsageError
+from collectors.endpoints import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
 

@@ -1,4 +1,8 @@
-"""Run one feed forever: connect, subscribe, keep alive, watch, parse, reconnect."""
+"""Run one feed forever: connect, subscribe, keep alive, watch, parse, reconnect.
+
+`ConnectionPolicy` holds a feed's timings; `FeedRunner` is the loop that applies them. The frames
+sent on an open socket after the subscribe (pings, the feed's outbox) are in `collectors.session`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,14 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from collectors.feed import Feed, Outbox
-from collectors.metadata import FrameRecorder, MetadataManager, now_ms
+from collectors.backoff import Backoff
+from collectors.clock import now_ms
+from collectors.feed import Feed
+from collectors.metadata import FrameRecorder, MetadataManager
+from collectors.outbox import Outbox
 from collectors.processor import FrameProcessor, Sink
 from collectors.record import FeedStateChange
+from collectors.session import Session, SessionEnd, keepalive, send_outbox
 from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
@@ -22,21 +30,30 @@ log = logging.getLogger(__name__)
 _MAX_RESCUES = 100
 
 
-@dataclass(slots=True)
-class _Session:
-    ws: ClientConnection
-    connection: int
-    generation: int  # which socket of this connection sends its outbox (the newest)
-    opened: float
-    last_frame: float
-    last_event: float
-    rotate: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 @dataclass(frozen=True, slots=True)
-class _SessionEnd:
-    reason: str
-    successor: ClientConnection | None = None
+class ConnectionPolicy:
+    """Timings of one feed's connection: keepalive, watchdog, rotation and backoff."""
+
+    open_timeout_s: float = 10.0
+    close_timeout_s: float = 5.0
+    # WebSocket protocol pings sent by the client (websockets closes the socket without a pong).
+    protocol_ping_interval_s: float | None = 20.0
+    protocol_ping_timeout_s: float | None = 20.0
+    # Application-level ping: a text frame some exchanges require (OKX "ping", Bybit op=ping).
+    app_ping: str | None = None
+    app_ping_after_idle_s: float = 20.0  # send it after this long without any frame
+    app_ping_every_s: float | None = None  # instead: send it this often, whatever the traffic
+    # Watchdog: reconnect when no frame at all (pong included) arrived for this long.
+    idle_timeout_s: float | None = None
+    # Watchdog: reconnect (and warn) when no liquidation arrived for this long.
+    data_silence_s: float | None = None
+    # Planned reconnect before the exchange's own cut, opening the new socket first.
+    max_age_s: float | None = None
+    rotation_overlap_s: float = 2.0
+    max_frame_bytes: int = 1 << 20
+    # Pause between consecutive frames we send (subscribe chunks): some exchanges drop a burst.
+    send_interval_s: float = 0.0
+    backoff: Backoff = field(default_factory=Backoff)
 
 
 class FeedRunner:
@@ -198,18 +215,25 @@ class FeedRunner:
         log.info("%s: connected to %s", self._name(connection), self.feed.url)
         return ws
 
-    async def _serve(self, ws: ClientConnection, connection: int) -> _SessionEnd:
+    async def _serve(self, ws: ClientConnection, connection: int) -> SessionEnd:
         """Read one connection until it ends, the watchdog fires or a successor is ready."""
         now = asyncio.get_running_loop().time()
         generation = self._generations[connection]
-        session = _Session(ws, connection, generation, opened=now, last_frame=now, last_event=now)
+        session = Session(ws, connection, generation, opened=now, last_frame=now, last_event=now)
         name = self._name(connection)
         tasks = [asyncio.create_task(self._read(session), name=f"{name}-read")]
         policy = self.feed.policy
         if policy.app_ping is not None:
-            tasks.append(asyncio.create_task(self._keepalive(session, policy.app_ping)))
+            pings = keepalive(
+                session,
+                policy.app_ping,
+                every_s=policy.app_ping_every_s,
+                after_idle_s=policy.app_ping_after_idle_s,
+            )
+            tasks.append(asyncio.create_task(pings))
         if self.feed.outbox is not None:
-            tasks.append(asyncio.create_task(self._send_outbox(session, self.feed.outbox)))
+            sender = send_outbox(session, self.feed.outbox, policy.send_interval_s, self._current)
+            tasks.append(asyncio.create_task(sender))
         if policy.idle_timeout_s is not None or policy.data_silence_s is not None:
             tasks.append(asyncio.create_task(self._watchdog(session)))
         tasks.append(asyncio.create_task(self._rotation(session)))
@@ -220,7 +244,7 @@ class FeedRunner:
                 end = finished.result()
             except Exception as exc:  # a bug ends this session, not the feed
                 log.exception("%s: session task %s failed", name, finished.get_name())
-                end = _SessionEnd(f"internal error: {exc!r}")
+                end = SessionEnd(f"internal error: {exc!r}")
         finally:
             for task in tasks:
                 task.cancel()
@@ -228,60 +252,20 @@ class FeedRunner:
             await ws.close()
         return end
 
-    async def _read(self, session: _Session) -> _SessionEnd:
+    async def _read(self, session: Session) -> SessionEnd:
         try:
             async for frame in session.ws:
                 await self._on_frame(frame, session)
         except ConnectionClosed as exc:
-            return _SessionEnd(f"connection lost: {exc}")
+            return SessionEnd(f"connection lost: {exc}")
         ws = session.ws
-        return _SessionEnd(f"closed by the server: code {ws.close_code} {ws.close_reason!r}")
+        return SessionEnd(f"closed by the server: code {ws.close_code} {ws.close_reason!r}")
 
-    async def _keepalive(self, session: _Session, ping: str) -> _SessionEnd:
-        every = self.feed.policy.app_ping_every_s
-        if every is not None:
-            while True:
-                await asyncio.sleep(every)
-                try:
-                    await session.ws.send(ping)
-                except ConnectionClosed as exc:
-                    return _SessionEnd(f"connection lost while pinging: {exc}")
-        loop = asyncio.get_running_loop()
-        after_idle = self.feed.policy.app_ping_after_idle_s
-        last_ping = -after_idle
-        while True:
-            now = loop.time()
-            quiet_since = max(session.last_frame, last_ping)
-            if now - quiet_since >= after_idle:
-                try:
-                    await session.ws.send(ping)
-                except ConnectionClosed as exc:
-                    return _SessionEnd(f"connection lost while pinging: {exc}")
-                last_ping = now
-                continue
-            await asyncio.sleep(after_idle - (now - quiet_since))
+    def _current(self, session: Session) -> bool:
+        """Return True while this socket is its connection's newest (the one that sends)."""
+        return self._generations[session.connection] == session.generation
 
-    async def _send_outbox(self, session: _Session, outbox: Outbox) -> _SessionEnd:
-        """Send what the feed queues for this connection while it is open, paced."""
-        interval = self.feed.policy.send_interval_s
-        connection = session.connection
-        while self._generations[connection] == session.generation:
-            frames, next_due = outbox.take_due(connection)
-            for index, frame in enumerate(frames):
-                if index and interval:
-                    await asyncio.sleep(interval)
-                try:
-                    await session.ws.send(frame)
-                except ConnectionClosed as exc:
-                    # The frames not sent are covered by the subscribe after the reconnect.
-                    return _SessionEnd(f"connection lost while sending: {exc}")
-            await outbox.wait(connection, next_due)
-        # A successor socket has taken over the outbox; this one is only read until the session
-        # ends (and cancels this wait on a future that nobody resolves).
-        handed_over: asyncio.Future[_SessionEnd] = asyncio.get_running_loop().create_future()
-        return await handed_over
-
-    async def _watchdog(self, session: _Session) -> _SessionEnd:
+    async def _watchdog(self, session: Session) -> SessionEnd:
         loop = asyncio.get_running_loop()
         policy = self.feed.policy
         limits = [t for t in (policy.idle_timeout_s, policy.data_silence_s) if t is not None]
@@ -291,7 +275,7 @@ class FeedRunner:
             now = loop.time()
             idle = policy.idle_timeout_s
             if idle is not None and now - session.last_frame >= idle:
-                return _SessionEnd(f"watchdog: no frame for {now - session.last_frame:.1f}s")
+                return SessionEnd(f"watchdog: no frame for {now - session.last_frame:.1f}s")
             silence = policy.data_silence_s
             if silence is not None and now - session.last_event >= silence:
                 log.warning(
@@ -301,9 +285,9 @@ class FeedRunner:
                     now - session.last_event,
                     self.feed.url,
                 )
-                return _SessionEnd(f"watchdog: no liquidation for {now - session.last_event:.0f}s")
+                return SessionEnd(f"watchdog: no liquidation for {now - session.last_event:.0f}s")
 
-    async def _rotation(self, session: _Session) -> _SessionEnd:
+    async def _rotation(self, session: Session) -> SessionEnd:
         """Wait for the planned rotation (age or server notice), then open the successor."""
         policy = self.feed.policy
         if policy.max_age_s is None:
@@ -326,11 +310,11 @@ class FeedRunner:
         except asyncio.CancelledError:
             await successor.close()
             raise
-        return _SessionEnd(reason, successor)
+        return SessionEnd(reason, successor)
 
     # --- frames ---------------------------------------------------------------------------
 
-    async def _on_frame(self, frame: str | bytes, session: _Session) -> None:
+    async def _on_frame(self, frame: str | bytes, session: Session) -> None:
         recv_ms = now_ms()
         loop = asyncio.get_running_loop()
         session.last_frame = loop.time()

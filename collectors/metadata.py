@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
 
+from collectors.clock import now_ms
 from collectors.parsing import FrameError, truncate
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,6 @@ class MetadataDocument:
     params: dict[str, str]
     apply: Callable[[str], str]  # install the body; return a summary; raise FrameError if unusable
     next_page: Callable[[str], dict[str, str] | None] | None = None
-
-
-def now_ms() -> int:
-    """Return wall-clock time in milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)

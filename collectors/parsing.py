@@ -29,12 +29,38 @@ class Rejection(msgspec.Struct, frozen=True, gc=False):
 
 
 class Parsed(msgspec.Struct, gc=False):
-    """What one frame yields: records, rejected entries and control information."""
+    """What one frame yields: records, rejected entries and control information.
+
+    A parser starts from `Parsed([])` and hands every entry's outcome to `add` (a built record)
+    or `reject` (an entry that did not become one).
+    """
 
     records: list[Liquidation]
     rejected: list[Rejection] | None = None
     control: str | None = None  # a short description of an ack, pong or notice frame
     reconnect: bool = False  # the exchange announced that it will close this connection
+
+    def add(self, record: Liquidation) -> None:
+        """Keep a built record, or reject it if its price, quantity or notional is unusable."""
+        # The checks of `out_of_range`, inline: this runs for every event of every feed.
+        if (
+            0.0 < record.price < _INF
+            and 0.0 < record.qty_base < _INF
+            and 0.0 < record.notional_usd < _INF
+        ):
+            self.records.append(record)
+        else:
+            self.reject(out_of_range(record) or "out of range", record.symbol)  # never None here
+
+    def reject(
+        self, reason: str, instrument: str = "", *, unknown_instrument: bool = False
+    ) -> None:
+        """Count one entry of the frame as rejected, and why."""
+        rejection = Rejection(reason, instrument, unknown_instrument)
+        if self.rejected is None:
+            self.rejected = [rejection]
+        else:
+            self.rejected.append(rejection)
 
 
 def is_positive_finite(value: float) -> bool:

@@ -12,6 +12,7 @@ from collectors.connection import FeedRunner
 from collectors.feed import Feed
 from collectors.metadata import FrameRecorder, MetadataCache, MetadataManager
 from collectors.processor import Sink
+from collectors.record import HistorySource
 from collectors.stats import FeedStats
 from collectors.supervisor import Supervisor
 
@@ -35,7 +36,11 @@ class CollectorService:
         self.runners: dict[str, FeedRunner] = {}
         self.metadata: dict[str, MetadataManager] = {}
         self.supervisor = supervisor if supervisor is not None else Supervisor()
+        self._history: dict[str, HistorySource] = {}
         for feed in feeds:
+            history = None if http is None else feed.history(http)
+            if history is not None:
+                self._history[feed.feed_id] = history
             documents = feed.metadata_documents()
             manager = None
             if documents:
@@ -53,6 +58,10 @@ class CollectorService:
     def stats(self) -> list[FeedStats]:
         """Return every feed's live counters."""
         return [runner.stats for runner in self.runners.values()]
+
+    def history_sources(self) -> dict[str, HistorySource]:
+        """Return feed id -> the REST history that can fill that feed's gaps (OKX keeps a day)."""
+        return dict(self._history)
 
     async def run(self) -> None:
         """Load metadata, then run every feed until cancelled."""

@@ -6,8 +6,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from bot import messages
-from bot.prefs import ChatPrefs
+from bot.prefs.chats import ChatPrefs
+from bot.render import chat
 from tests.e2e.test_telegram import USER, running_bot
 from tests.support.bot_api import FakeBotApi
 
@@ -21,7 +21,7 @@ async def test_a_command_flood_is_cut_off_with_one_answer(tmp_path: Path) -> Non
         for i in range(12):
             api.push_text(USER, USER, f"/subscribe C{i}")
         await api.wait_until(lambda: len(api.calls_to("sendMessage", chat_id=USER)) >= 6)
-        assert await h.command(OTHER, OTHER, "/subs") == messages.rules_list(
+        assert await h.command(OTHER, OTHER, "/subs") == chat.rules_list(
             [], None, prefs=ChatPrefs(OTHER)
         )  # unaffected
         texts = [str(c.params["text"]) for c in api.calls_to("sendMessage", chat_id=USER)]

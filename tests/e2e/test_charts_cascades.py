@@ -9,9 +9,10 @@ from pathlib import Path
 import msgspec
 from matplotlib.image import imread
 
-from bot import messages
-from bot.cascades import CascadeDetector, CascadeRule, CascadeSnapshot
-from bot.summaries import job_name
+from bot.delivery.summaries import job_name
+from bot.render import cascades, chat
+from bot.rules.cascade import CascadeRule, CascadeSnapshot
+from bot.rules.detector import CascadeDetector
 from collectors.record import Liquidation
 from tests.e2e.test_telegram import USER, Harness, running_bot
 from tests.support.bot_api import FakeBotApi
@@ -78,10 +79,10 @@ async def test_chart_command_sends_a_png_with_its_totals(tmp_path: Path) -> None
             "📊 <b>All assets</b>, last 24h: 🔴 longs $110.00K · 🟢 shorts $40.00K\n"
         )
 
-        assert await h.command(USER, USER, "/chart 2d") == messages.usage_key(
+        assert await h.command(USER, USER, "/chart 2d") == chat.usage_key(
             "err_chart_window", "/chart BTC 4h", longest="24h"
         )
-        assert await h.command(USER, USER, "/chart DOGE") == messages.usage_key(
+        assert await h.command(USER, USER, "/chart DOGE") == chat.usage_key(
             "err_no_asset_data", "/chart", asset="DOGE"
         )
         assert len(api.sent_photos(USER)) == 2
@@ -110,7 +111,7 @@ async def test_one_cascade_message_grows_by_edits_and_gets_a_final_line(tmp_path
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER)
         assert await h.command(USER, USER, "/cascade btc 100k 30s") == (
-            messages.cascade_rule_added(BTC_RULE)
+            cascades.cascade_rule_added(BTC_RULE)
         )
         mark = api.mark()
         # The events happened 27 s ago: the 30 s window lets them go about 3 s from now.
@@ -118,17 +119,17 @@ async def test_one_cascade_message_grows_by_edits_and_gets_a_final_line(tmp_path
         first = h.event("BTCUSDT", "SELL", "1", "60000", base)  # $60K long
         second = h.event("BTCUSDT", "BUY", "1", "50000", base + 500)  # $50K short: $110K
         [sent] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
-        assert sent.params["text"] == messages.cascade(snapshot(BTC_RULE, [first, second]))
+        assert sent.params["text"] == cascades.cascade(snapshot(BTC_RULE, [first, second]))
         message_id = sent.result["message_id"]
 
         third = h.event("BTCUSDT", "SELL", "0.5", "60000", base + 1_000)  # +$30K
         edit = await edit_of(h, message_id, sent_index(api, sent), "$140.00K")
         grown = snapshot(BTC_RULE, [first, second, third])
-        assert edit.params["text"] == messages.cascade(grown)
+        assert edit.params["text"] == cascades.cascade(grown)
 
         # The window empties: one last edit says it is over, with the peak of the window.
         final = await edit_of(h, message_id, sent_index(api, edit), "✅ Over at ")
-        body = messages.cascade_body(grown)
+        body = cascades.cascade_body(grown)
         text = str(final.params["text"])
         assert text.startswith(body + "\n✅ Over at ")
         assert text.endswith("; the peak was $140.00K within 30s.\n" + NOTE)
@@ -147,7 +148,7 @@ async def test_one_cascade_message_grows_by_edits_and_gets_a_final_line(tmp_path
         assert "🌊 #C1 BTC: at least $100K within 30s" in str(subs.params["text"])
         buttons = subs.params["reply_markup"]["inline_keyboard"]
         assert [b["callback_data"] for row in buttons for b in row] == ["rmc:1"]
-        assert await h.command(USER, USER, "/unsubscribe #C1") == messages.cascades_removed(1)
+        assert await h.command(USER, USER, "/unsubscribe #C1") == cascades.cascades_removed(1)
         assert h.bot.services.cascades.detector.rules() == []
 
 
@@ -167,7 +168,7 @@ async def test_a_restart_keeps_editing_open_cascades_and_closes_lost_ones(tmp_pa
             by_asset = {"BTC" if "BTC" in str(c.params["text"]) else "ETH": c for c in sent}
             btc_id = by_asset["BTC"].result["message_id"]
             eth_id = by_asset["ETH"].result["message_id"]
-            assert by_asset["ETH"].params["text"] == messages.cascade(snapshot(ETH_RULE, eth))
+            assert by_asset["ETH"].params["text"] == cascades.cascade(snapshot(ETH_RULE, eth))
             await stored(h, 2)
             await h.bot.runtime.aggregation.store.flush()
         # While the bot is down, the BTC event leaves its 30 s window: that cascade is over.
@@ -176,13 +177,13 @@ async def test_a_restart_keeps_editing_open_cascades_and_closes_lost_ones(tmp_pa
         async with running_bot(tmp_path, api) as h:
             closed = await edit_of(h, btc_id, mark, "⏹ No longer followed")
             text = str(closed.params["text"])
-            assert text.startswith(messages.cascade_body(snapshot(BTC_RULE, btc)) + "\n")
+            assert text.startswith(cascades.cascade_body(snapshot(BTC_RULE, btc)) + "\n")
             assert "\n⏹ No longer followed: the bot restarted at " in text
             assert text.endswith(NOTE)
             # The ETH cascade is still going: the same message is edited as it grows.
             eth.append(h.event("ETHUSDT", "BUY", "10", "3000"))  # +$30K
             edit = await edit_of(h, eth_id, mark, "$150.00K")
-            assert edit.params["text"] == messages.cascade(snapshot(ETH_RULE, eth))
+            assert edit.params["text"] == cascades.cascade(snapshot(ETH_RULE, eth))
             assert api.calls_to("sendMessage", since=mark) == []
             stats = h.bot.services.cascades.stats
             assert (stats.orphaned, stats.messages_sent, stats.started) == (1, 0, 0)
@@ -199,19 +200,19 @@ async def test_cascade_rules_are_for_group_admins_and_limited(tmp_path: Path) ->
         api.add_group(group)
         api.add_admin(group, admin)
         api.set_member(group, member, "member")
-        assert await h.command(group, member, "/cascade BTC 5m 2m") == messages.not_admin()
-        assert await h.command(group, admin, "/cascade BTC 5m") == messages.usage_key(
+        assert await h.command(group, member, "/cascade BTC 5m 2m") == chat.not_admin()
+        assert await h.command(group, admin, "/cascade BTC 5m") == chat.usage_key(
             "err_cascade_usage", "/cascade BTC 5m 2m"
         )
         for i in range(10):
             reply = await h.command(group, admin, f"/cascade all {2 + i}x 5m")
             rule = CascadeRule(group, i + 1, None, 300_000, multiple=2.0 + i)
-            assert reply == messages.cascade_rule_added(rule)
-        assert await h.command(group, admin, "/cascade ETH 1m 1m") == messages.usage_key(
+            assert reply == cascades.cascade_rule_added(rule)
+        assert await h.command(group, admin, "/cascade ETH 1m 1m") == chat.usage_key(
             "err_cascade_limit", "/cascade off", count=10
         )
-        assert await h.command(group, member, "/cascade off") == messages.not_admin()
-        assert await h.command(group, admin, "/cascade off") == messages.cascades_removed(10)
-        assert await h.command(group, admin, "/cascade off") == messages.cascades_removed(0)
+        assert await h.command(group, member, "/cascade off") == chat.not_admin()
+        assert await h.command(group, admin, "/cascade off") == cascades.cascades_removed(10)
+        assert await h.command(group, admin, "/cascade off") == cascades.cascades_removed(0)
         assert h.bot.services.cascades.detector.rules() == []
         assert await h.bot.services.store.load_cascade_rules() == []

@@ -7,11 +7,14 @@ import datetime as dt
 import zoneinfo
 from pathlib import Path
 
-from bot import messages
-from bot.prefs import ChatPrefs, QuietHours
-from bot.rules import Rule, Schedule
-from bot.summaries import job_name
-from bot.texts import Locale
+from bot.delivery.summaries import job_name
+from bot.handlers import registry
+from bot.prefs.chats import ChatPrefs, QuietHours
+from bot.prefs.schedules import Schedule
+from bot.render import alerts, chat, market
+from bot.render.html import plain_text
+from bot.rules.matching import Rule
+from bot.texts.catalog import Locale
 from tests.e2e.test_telegram import USER, Harness, running_bot
 from tests.support.bot_api import FakeBotApi
 from tests.support.bot_api_objects import Call
@@ -46,7 +49,7 @@ async def test_time_zone_shapes_alerts_and_daily_summaries(tmp_path: Path) -> No
         assert reply.startswith("🕒 Time zone set to Asia/Shanghai: it is ")
         assert " UTC+8 there. Daily summaries" in reply
         await h.command(USER, USER, "/subscribe BTC 10k")
-        assert await h.command(USER, USER, "/summary daily 08:00") == messages.schedule_set(
+        assert await h.command(USER, USER, "/summary daily 08:00") == chat.schedule_set(
             Schedule(USER, daily_minute=480), loc=Locale("en", SHANGHAI)
         )
         [job] = [j for j in h.bot.application.job_queue.jobs() if j.name == job_name(USER)]  # type: ignore[union-attr]
@@ -57,9 +60,9 @@ async def test_time_zone_shapes_alerts_and_daily_summaries(tmp_path: Path) -> No
         mark = api.mark()
         big = h.event("BTCUSDT", "BUY", "0.5", "81000")
         [alert] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
-        assert alert.params["text"] == messages.alert(big, loc=Locale("en", SHANGHAI))
+        assert alert.params["text"] == alerts.alert(big, loc=Locale("en", SHANGHAI))
         assert "UTC+8" in str(alert.params["text"])
-        assert await h.command(USER, USER, "/tz Mars/Base") == messages.usage_key(
+        assert await h.command(USER, USER, "/tz Mars/Base") == chat.usage_key(
             "err_tz_unknown", "/tz Asia/Shanghai", token="'Mars/Base'"
         )
         assert h.bot.services.prefs.get(USER).tz == "Asia/Shanghai"
@@ -78,52 +81,52 @@ async def test_quiet_hours_hold_alerts_until_turned_off(tmp_path: Path) -> None:
         start = (now - dt.timedelta(hours=1)).strftime("%H:%M")
         end = (now + dt.timedelta(hours=1)).strftime("%H:%M")
         quiet = QuietHours(*(int(t[:2]) * 60 + int(t[3:]) for t in (start, end)))
-        assert await h.command(USER, USER, f"/quiet {start}-{end}") == messages.quiet_set(
+        assert await h.command(USER, USER, f"/quiet {start}-{end}") == chat.quiet_set(
             quiet, "Asia/Shanghai"
         )
         first = h.event("BTCUSDT", "BUY", "0.5", "81000")
         second = h.event("BTCUSDT", "SELL", "1", "80000")
         stats = h.bot.services.dispatcher.stats
         await api.wait_until(lambda: stats.alerts_queued == 2 and stats.quiet_holds == 1)
-        assert await h.command(USER, USER, "/subs") == messages.rules_list(
+        assert await h.command(USER, USER, "/subs") == chat.rules_list(
             [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
             None,
             prefs=ChatPrefs(USER, user_lang="en", tz="Asia/Shanghai", quiet=quiet),
         )  # a reply goes at once; the alerts still wait
         assert stats.alerts_delivered == 0
         mark = api.mark()
-        assert await h.command(USER, USER, "/quiet off") == messages.quiet_set(None, "UTC")
+        assert await h.command(USER, USER, "/quiet off") == chat.quiet_set(None, "UTC")
         sent = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark, count=2)
         digest = sent[1]
         loc = Locale("en", SHANGHAI)
-        assert digest.params["text"] == messages.digest([first, second], held=True, loc=loc)
+        assert digest.params["text"] == alerts.digest([first, second], held=True, loc=loc)
 
 
 async def test_language_follows_the_user_then_the_chat_choice(tmp_path: Path) -> None:
     zh, en = Locale("zh"), Locale("en")
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER, language_code="zh-hans")
-        assert await h.command(USER, USER, "/help") == messages.help_text(loc=zh)
-        assert await h.command(USER, USER, "/latest 99") == messages.usage_key(
+        assert await h.command(USER, USER, "/help") == chat.help_text(loc=zh)
+        assert await h.command(USER, USER, "/latest 99") == chat.usage_key(
             "err_count_range", "/latest 20 BTC", most=50, loc=zh
         )
-        assert await h.command(USER, USER, "/lang en") == messages.language_set("en", loc=en)
-        assert await h.command(USER, USER, "/help") == messages.help_text(loc=en)
-        assert await h.command(USER, USER, "/lang zh") == messages.language_set("zh", loc=zh)
-        assert await h.command(USER, USER, "/subscribe BTC 10k") == messages.rule_added(
+        assert await h.command(USER, USER, "/lang en") == chat.language_set("en", loc=en)
+        assert await h.command(USER, USER, "/help") == chat.help_text(loc=en)
+        assert await h.command(USER, USER, "/lang zh") == chat.language_set("zh", loc=zh)
+        assert await h.command(USER, USER, "/subscribe BTC 10k") == chat.rule_added(
             Rule(1, USER, frozenset({"BTC"}), 10_000.0), loc=zh
         )
         mark = api.mark()
         big = h.event("BTCUSDT", "BUY", "0.5", "81000")
         [alert] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
-        assert alert.params["text"] == messages.alert(big, loc=zh)
-        assert await h.command(USER, USER, "/lang fr") == messages.usage_key(
+        assert alert.params["text"] == alerts.alert(big, loc=zh)
+        assert await h.command(USER, USER, "/lang fr") == chat.usage_key(
             "err_lang", "/lang en", choices="en|zh|auto", loc=zh
         )
-        assert await h.command(USER, USER, "/lang auto") == messages.language_set(None, loc=zh)
+        assert await h.command(USER, USER, "/lang auto") == chat.language_set(None, loc=zh)
         assert h.bot.services.prefs.get(USER) == ChatPrefs(USER, None, "zh")
         zh_menu = api.commands_for(language_code="zh")
-        assert [(c["command"], c["description"]) for c in zh_menu] == list(messages.commands("zh"))
+        assert [(c["command"], c["description"]) for c in zh_menu] == list(registry.commands("zh"))
         assert zh_menu != api.commands_for()
 
 
@@ -139,7 +142,7 @@ async def test_subs_buttons_remove_rules_for_admins_only(tmp_path: Path) -> None
         refusal = await press(h, GROUP, MEMBER, message_id, "rm:1")
         assert refusal.params == {
             "callback_query_id": refusal.params["callback_query_id"],
-            "text": messages.plain_text(messages.not_admin()),
+            "text": plain_text(chat.not_admin()),
             "show_alert": True,
         }
         assert len(h.bot.services.rules.rules_for(GROUP)) == 2
@@ -147,7 +150,7 @@ async def test_subs_buttons_remove_rules_for_admins_only(tmp_path: Path) -> None
         answer = await press(h, GROUP, OWNER, message_id, "rm:1")
         assert answer.params["text"] == "🗑 Removed 1 rule."
         [edit] = api.calls_to("editMessageText", since=mark)
-        expected = messages.rules_list(
+        expected = chat.rules_list(
             [Rule(2, GROUP, frozenset({"ETH"}), 200_000.0)], None, prefs=ChatPrefs(GROUP)
         )
         assert edit.params["text"] == expected
@@ -158,7 +161,7 @@ async def test_subs_buttons_remove_rules_for_admins_only(tmp_path: Path) -> None
         assert last_bot_message(api, GROUP)[2] == []  # no rules, no buttons
         assert h.bot.services.rules.rules_for(GROUP) == []
         for command in ("/lang zh", "/tz Asia/Tokyo", "/quiet 23:00-07:00"):
-            assert await h.command(GROUP, MEMBER, command) == messages.not_admin(), command
+            assert await h.command(GROUP, MEMBER, command) == chat.not_admin(), command
         prefs = h.bot.services.prefs.get(GROUP)
         assert (prefs.lang, prefs.tz, prefs.quiet) == (None, None, None)
 
@@ -176,7 +179,7 @@ async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> N
 
         def top_1h() -> str:
             board = queries.leaderboard(3600, 10)
-            return messages.top(board, queries.window_coverage(3600))
+            return market.top(board, queries.window_coverage(3600))
 
         # The view says when it was made: render it before and after the press (a second may
         # tick over in between), and the edit must be one of the two.
@@ -205,7 +208,7 @@ async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> N
             windows = queries.asset("BTC")
             assert windows is not None
             coverage = queries.window_coverage(86400)
-            return messages.stats("BTC", windows, coverage, detail_s=900)
+            return market.stats("BTC", windows, coverage, detail_s=900)
 
         mark, before = api.mark(), stats_15m()
         await press(h, USER, USER, message_id, "st:900:BTC")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.console import DATA_NOTE
+from bot.render.status import DATA_NOTE
 from tests.support.fixtures import lines, text
 
 

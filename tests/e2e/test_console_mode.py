@@ -10,9 +10,9 @@ import stat
 import sys
 from pathlib import Path
 
-from bot.app import CONSOLE_BANNER, run_console
-from bot.console import format_event_line
-from collectors.binance import parse_usdm
+from bot.app.console import CONSOLE_BANNER, run_console
+from bot.render.status import format_event_line
+from collectors.exchanges.binance import parse_usdm
 from tests.support.exchanges import USDM_FRAMES, exchanges
 from tests.support.waiting import eventually
 

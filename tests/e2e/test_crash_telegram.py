@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bot.formatting import format_usd
+from bot.texts.formatting import format_usd
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms

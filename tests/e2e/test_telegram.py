@@ -12,11 +12,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import messages
-from bot.prefs import ChatPrefs
-from bot.rules import Rule, Schedule
-from bot.telegram_app import RunningBot, TelegramTuning, run_telegram
-from collectors.binance import parse_usdm
+from bot.app.application import TelegramTuning
+from bot.app.telegram import RunningBot, run_telegram
+from bot.handlers import registry
+from bot.prefs.chats import ChatPrefs
+from bot.prefs.schedules import Schedule
+from bot.render import alerts, chat, market
+from bot.render.html import plain_text
+from bot.rules.matching import Rule
+from bot.texts.catalog import DEFAULT_LANG
+from collectors.exchanges.binance import parse_usdm
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
@@ -100,13 +105,13 @@ async def test_subscribe_then_alert_and_only_matching_events_alert(tmp_path: Pat
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER)
         reply = await h.command(USER, USER, "/subscribe BTC 10k")
-        assert reply == messages.rule_added(Rule(1, USER, frozenset({"BTC"}), 10_000.0))
+        assert reply == chat.rule_added(Rule(1, USER, frozenset({"BTC"}), 10_000.0))
         mark = api.mark()
         h.event("BTCUSDT", "SELL", "0.100", "80000")  # $8K: under the rule
         h.event("ETHUSDT", "SELL", "10", "3000")  # $30K of ETH: another asset
         big = h.event("BTCUSDT", "BUY", "0.5", "81000")  # $40.5K short liquidated
         [alert] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
-        assert alert.params["text"] == messages.alert(big)
+        assert alert.params["text"] == alerts.alert(big)
         assert alert.params["parse_mode"] == "HTML"
         await h.bot.runtime.aggregation.store.flush()
         stats = h.bot.services.dispatcher.stats
@@ -117,29 +122,29 @@ async def test_subscribe_then_alert_and_only_matching_events_alert(tmp_path: Pat
 async def test_commands_set_and_read(tmp_path: Path) -> None:
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER)
-        assert [c["command"] for c in api.commands_for()] == [c for c, _ in messages.COMMANDS]
-        assert await h.command(USER, USER, "/start") == messages.start_text()
-        assert await h.command(USER, USER, "/help") == messages.help_text()
-        assert await h.command(USER, USER, "/subscribe all 1m short okx") == messages.rule_added(
+        assert [c["command"] for c in api.commands_for()] == [
+            c for c, _ in registry.commands(DEFAULT_LANG)
+        ]
+        assert await h.command(USER, USER, "/start") == chat.start_text()
+        assert await h.command(USER, USER, "/help") == chat.help_text()
+        assert await h.command(USER, USER, "/subscribe all 1m short okx") == chat.rule_added(
             Rule(1, USER, frozenset(), 1_000_000.0, Side.SHORT, frozenset({"okx"}))
         )
-        assert await h.command(USER, USER, "/summary daily 08:00") == messages.schedule_set(
+        assert await h.command(USER, USER, "/summary daily 08:00") == chat.schedule_set(
             Schedule(USER, daily_minute=480)
         )
-        assert await h.command(USER, USER, "/subs") == messages.rules_list(
+        assert await h.command(USER, USER, "/subs") == chat.rules_list(
             [Rule(1, USER, frozenset(), 1_000_000.0, Side.SHORT, frozenset({"okx"}))],
             Schedule(USER, daily_minute=480),
             prefs=ChatPrefs(USER),
         )
-        assert await h.command(USER, USER, "/subscribe BTC 500") == messages.usage_key(
+        assert await h.command(USER, USER, "/subscribe BTC 500") == chat.usage_key(
             "err_min_rule", "/subscribe BTC 10k", usd="$1K"
         )
-        assert await h.command(USER, USER, "/frobnicate") == messages.usage_key(
-            "err_unknown", "/help"
-        )
-        assert await h.command(USER, USER, "/unsubscribe") == messages.rules_removed(1)
-        assert await h.command(USER, USER, "/summary off") == messages.schedule_set(None)
-        assert await h.command(USER, USER, "/status") == messages.usage_key(
+        assert await h.command(USER, USER, "/frobnicate") == chat.usage_key("err_unknown", "/help")
+        assert await h.command(USER, USER, "/unsubscribe") == chat.rules_removed(1)
+        assert await h.command(USER, USER, "/summary off") == chat.schedule_set(None)
+        assert await h.command(USER, USER, "/status") == chat.usage_key(
             "err_status_admins", "/stats"
         )
         api.add_private_chat(ADMIN)
@@ -163,20 +168,20 @@ async def test_stats_top_and_latest_see_the_events(tmp_path: Path) -> None:
         coverage = queries.window_coverage(queries.windows_s[-1])
         # The tables are exact; coverage shares move with the clock, so they are not compared.
         stats_reply = await h.command(USER, USER, "/stats")
-        assert tables(stats_reply) == tables(messages.stats(None, queries.market(), coverage))
+        assert tables(stats_reply) == tables(market.stats(None, queries.market(), coverage))
         assert len(tables(stats_reply)) == 2  # per window (USD, then events), per exchange
         assert "Binance totals are a lower bound" in stats_reply
         btc = await h.command(USER, USER, "/stats btcusdt")
-        assert tables(btc) == tables(messages.stats("BTC", queries.asset("BTC") or (), coverage))
+        assert tables(btc) == tables(market.stats("BTC", queries.asset("BTC") or (), coverage))
         top_reply = await h.command(USER, USER, "/top 1h")
         board = queries.leaderboard(3600, 10)
         assert [a.asset for a in board.longs] == ["BTC", "SOL"]
         assert [a.asset for a in board.shorts] == ["ETH"]
-        assert tables(top_reply) == tables(messages.top(board, queries.window_coverage(3600)))
-        assert await h.command(USER, USER, "/latest 2") == messages.latest(
+        assert tables(top_reply) == tables(market.top(board, queries.window_coverage(3600)))
+        assert await h.command(USER, USER, "/latest 2") == market.latest(
             [records[2], records[1]], asset=None, min_usd=10.0
         )
-        assert await h.command(USER, USER, "/stats NOPE") == messages.usage_key(
+        assert await h.command(USER, USER, "/stats NOPE") == chat.usage_key(
             "err_no_asset_data", "/top", asset="NOPE"
         )
 
@@ -187,19 +192,19 @@ async def test_group_admins_configure_members_read(tmp_path: Path) -> None:
         api.add_group(group)
         api.add_admin(group, 301)
         api.set_member(group, 302, "member")
-        assert await h.command(group, 302, "/subscribe BTC") == messages.not_admin()
-        assert await h.command(group, 301, "/subscribe BTC") == messages.rule_added(
+        assert await h.command(group, 302, "/subscribe BTC") == chat.not_admin()
+        assert await h.command(group, 301, "/subscribe BTC") == chat.rule_added(
             Rule(1, group, frozenset({"BTC"}), 100_000.0)
         )
         assert await h.command(group, None, "/summary every 4h", anonymous_admin=True) == (
-            messages.schedule_set(Schedule(group, every_s=14400))
+            chat.schedule_set(Schedule(group, every_s=14400))
         )
-        assert await h.command(group, 302, "/subs") == messages.rules_list(
+        assert await h.command(group, 302, "/subs") == chat.rules_list(
             [Rule(1, group, frozenset({"BTC"}), 100_000.0)],
             Schedule(group, every_s=14400),
             prefs=ChatPrefs(group),
         )
-        assert await h.command(group, 302, "/unsubscribe all") == messages.not_admin()
+        assert await h.command(group, 302, "/unsubscribe all") == chat.not_admin()
         assert len(h.bot.services.rules.rules_for(group)) == 1
 
 
@@ -210,11 +215,11 @@ async def test_a_channel_admin_post_configures_the_channel(tmp_path: Path) -> No
         mark = api.mark()
         api.push_channel_post(channel, "/subscribe all 1m")
         [reply] = await api.wait_for("sendMessage", lambda c: c.chat_id == channel, since=mark)
-        assert reply.params["text"] == messages.rule_added(Rule(1, channel, frozenset(), 1e6))
+        assert reply.params["text"] == chat.rule_added(Rule(1, channel, frozenset(), 1e6))
         mark = api.mark()
         big = h.event("BTCUSDT", "SELL", "20", "80000")  # $1.6M
         [alert] = await api.wait_for("sendMessage", lambda c: c.chat_id == channel, since=mark)
-        assert alert.params["text"] == messages.alert(big)
+        assert alert.params["text"] == alerts.alert(big)
 
 
 async def test_blocked_chat_is_disabled_until_start(tmp_path: Path) -> None:
@@ -243,7 +248,7 @@ async def test_blocked_chat_is_disabled_until_start(tmp_path: Path) -> None:
         [alert] = await api.wait_for(
             "sendMessage", lambda c: c.chat_id == USER and c.status == 200, since=mark
         )
-        assert alert.params["text"] == messages.alert(again)
+        assert alert.params["text"] == alerts.alert(again)
 
 
 async def test_flood_wait_429_is_waited_out_and_retried(tmp_path: Path) -> None:
@@ -263,7 +268,7 @@ async def test_flood_wait_429_is_waited_out_and_retried(tmp_path: Path) -> None:
         assert [c.status for c in api.calls_to("sendMessage", chat_id=USER, since=mark)] == [
             429
         ] * 4 + [200]
-        assert calls[0].params["text"] == messages.alert(record)
+        assert calls[0].params["text"] == alerts.alert(record)
         assert h.bot.services.dispatcher.stats.rate_limited == 1
 
 
@@ -280,7 +285,7 @@ async def test_group_migration_rewrites_the_chat_and_resends(tmp_path: Path) -> 
         [alert] = await api.wait_for(
             "sendMessage", lambda c: c.chat_id == new and c.status == 200, since=mark
         )
-        assert alert.params["text"] == messages.alert(record)
+        assert alert.params["text"] == alerts.alert(record)
         assert [c.status for c in api.calls_to("sendMessage", chat_id=old, since=mark)] == [400]
         services = h.bot.services
         assert [r.chat_id for r in services.rules.rules_for(new)] == [new]
@@ -305,7 +310,7 @@ async def test_entity_errors_are_resent_as_plain_text(tmp_path: Path) -> None:
         calls = await api.wait_for(
             "sendMessage", lambda c: c.chat_id == USER and c.status == 200, since=mark
         )
-        assert calls[0].params["text"] == messages.plain_text(messages.alert(record))
+        assert calls[0].params["text"] == plain_text(alerts.alert(record))
         assert "parse_mode" not in calls[0].params
         assert h.bot.services.dispatcher.stats.plain_text_resends == 1
 
@@ -321,7 +326,7 @@ async def test_a_flood_of_alerts_becomes_a_digest(tmp_path: Path) -> None:
         sent = api.calls_to("sendMessage", chat_id=USER, since=mark)
         assert 2 <= len(sent) <= 6  # one alert at once, then digests at the chat's pace
         assert dispatcher.stats.digests_sent >= 1
-        assert sent[0].params["text"] == messages.alert(records[0])
+        assert sent[0].params["text"] == alerts.alert(records[0])
         assert dispatcher.stats.alerts_dropped == 0
 
 
@@ -372,10 +377,8 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             assert services.rules.rules_for(USER) == [Rule(1, USER, frozenset({"BTC"}), 10_000.0)]
             assert services.scheduler.schedule_of(USER) == Schedule(USER, every_s=900)
             [call] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
-            assert (
-                call.params["text"] == f"{messages.dropped_notice(0, 1)}\n{messages.alert(queued)}"
-            )
-            assert await h.command(USER, USER, "/subs") == messages.rules_list(
+            assert call.params["text"] == f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(queued)}"
+            assert await h.command(USER, USER, "/subs") == chat.rules_list(
                 [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
                 Schedule(USER, every_s=900),
                 prefs=ChatPrefs(USER),
@@ -414,11 +417,11 @@ async def test_commands_with_the_bot_name_and_the_rule_limit(tmp_path: Path) -> 
         for i in range(50):
             await h.command(USER, USER, f"/subscribe@{api.bot_username} C{i}")
         assert len(h.bot.services.rules.rules_for(USER)) == 50
-        assert await h.command(USER, USER, "/subscribe BTC") == messages.usage_key(
+        assert await h.command(USER, USER, "/subscribe BTC") == chat.usage_key(
             "err_rule_limit", "/unsubscribe #12", count=50
         )
         mark = api.mark()
         api.push_text(USER, USER, "/subscribe@some_other_bot BTC")  # not for us: no answer
         reply = await h.command(USER, USER, f"/unsubscribe@{api.bot_username} c1 #3")
-        assert reply == messages.rules_removed(2)
+        assert reply == chat.rules_removed(2)
         assert len(api.calls_to("sendMessage", chat_id=USER, since=mark)) == 1

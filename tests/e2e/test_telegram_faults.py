@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import messages
-from bot.dispatcher import DispatchStats
+from bot.delivery.queue import DispatchStats
+from bot.render import alerts
 from collectors.record import Liquidation
 from tests.e2e.test_telegram import Harness, running_bot
 from tests.support.bot_api import FakeBotApi
@@ -55,18 +55,18 @@ def read(text: str, records: dict[str, Liquidation]) -> Received:
     head = DIGEST_HEAD.search(text)
     if head is None:
         [name] = ALERT_HEAD.findall(text)
-        notice = messages.dropped_notice(dropped, uncertain)
-        alert = messages.alert(records[name])
+        notice = alerts.dropped_notice(dropped, uncertain)
+        alert = alerts.alert(records[name])
         assert text == (f"{notice}\n{alert}" if notice else alert)
         return Received((name,), 1, dropped, uncertain)
     names = tuple(DIGEST_LINE.findall(text))
     more = sum(int(n) for n in DIGEST_MORE.findall(text))
     carried = int(head.group(1))
     assert carried == len(names) + more, text
-    assert len(names) == (min(carried, messages.DIGEST_MAX_LINES)), text
+    assert len(names) == (min(carried, alerts.DIGEST_MAX_LINES)), text
     if not more:  # every event is named: the whole digest can be rendered again
         shown = [records[name] for name in names]
-        assert text == messages.digest(shown, dropped=dropped, uncertain=uncertain)
+        assert text == alerts.digest(shown, dropped=dropped, uncertain=uncertain)
     return Received(names, carried, dropped, uncertain)
 
 
@@ -259,7 +259,7 @@ async def test_a_storm_of_telegram_faults_loses_and_repeats_nothing(tmp_path: Pa
             migrations=1,
         )
         assert delivered + timed_out.carried + undeliverable == stats.alerts_queued
-        assert any(r.carried > messages.DIGEST_MAX_LINES for r in confirmed)  # "…and N more"
+        assert any(r.carried > alerts.DIGEST_MAX_LINES for r in confirmed)  # "…and N more"
 
 
 async def test_collectors_and_database_keep_up_while_telegram_hangs(tmp_path: Path) -> None:
@@ -301,8 +301,8 @@ async def test_collectors_and_database_keep_up_while_telegram_hangs(tmp_path: Pa
         await api.wait_until(lambda: stats.alerts_delivered == 200)
         largest = sorted(wave.values(), key=lambda r: r.notional_usd)[-200:]
         assert [c.params["text"] for c in api.calls_to("sendMessage", since=mark)] == [
-            messages.alert(first["EV9000"]),
-            messages.digest(largest, dropped=burst - 200, uncertain=1),
+            alerts.alert(first["EV9000"]),
+            alerts.digest(largest, dropped=burst - 200, uncertain=1),
         ]
         assert digest.params["text"].startswith(
             "⚠️ 1,800 alerts were not sent: this chat's alert queue was full. 1 alert may not "

@@ -8,14 +8,18 @@ from pathlib import Path
 
 import httpx
 
-from bot.runtime import Runtime
-from collectors.okx import OkxFeed
-from collectors.okx_backfill import OkxBackfill, family_of
-from collectors.record import Side
+from bot.app.runtime import Runtime
+from collectors.endpoints import FEED_IDS, Endpoints
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.exchanges.okx.history import OkxHistory, family_of
+from collectors.record import HistorySource, Side
+from collectors.registry import build_feeds
+from collectors.service import CollectorService
 from tests.support.exchanges import exchanges
 from tests.support.fixtures import text
 from tests.support.frames import now_ms, okx_history, okx_push
 from tests.support.rest_server import RestStub
+from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
 from tests.support.ws_server import Peer
 
@@ -116,10 +120,10 @@ async def test_history_pages_back_with_after_until_the_gap_start() -> None:
         rest.set(HISTORY, okx_history("BTC-USDT-SWAP", *page_one), query=QUERY)
         rest.set(HISTORY, okx_history("BTC-USDT-SWAP", *page_two),
                  query=f"after={oldest_first_page}&{QUERY}")  # fmt: skip
-        result = await OkxBackfill(feed, http, requests_per_second=50).fetch(
+        result = await OkxHistory(feed, http, requests_per_second=50).fetch(
             now - 200_000, now, ["BTC-USDT-SWAP", "BTC-USDT-SWAP"]
         )
-        short = await OkxBackfill(feed, http, requests_per_second=50, max_pages=1).fetch(
+        short = await OkxHistory(feed, http, requests_per_second=50, max_pages=1).fetch(
             now - 200_000, now, ["BTC-USDT-SWAP"]
         )
     assert result.requests == 2
@@ -129,6 +133,27 @@ async def test_history_pages_back_with_after_until_the_gap_start() -> None:
     # With one page allowed, the history reached back only to the first page's oldest event.
     assert short.covered_from_ms == oldest_first_page
     assert len(short.records) == 100
+
+
+async def test_the_okx_feed_offers_its_history_and_the_service_hands_it_out() -> None:
+    now = now_ms()
+    async with RestStub() as rest, httpx.AsyncClient(timeout=5) as http:
+        feeds = build_feeds(FEED_IDS, Endpoints(okx_rest=rest.url()))
+        service = CollectorService(feeds, CollectingSink(), http=http, cache=None)
+        sources = service.history_sources()
+        assert list(sources) == ["okx"]  # the other feeds keep no history to ask
+        [okx] = [feed for feed in feeds if isinstance(feed, OkxFeed)]
+        okx.apply_instruments(text("okx_instruments_swap.json"))
+        rest.set(HISTORY, okx_history("BTC-USDT-SWAP", ("1", "80000", "long", "sell", now)),
+                 query=QUERY)  # fmt: skip
+        source: HistorySource = sources["okx"]
+        result = await source.fetch(now - 1_000, now, ["BTC-USDT-SWAP"])
+    assert result.errors == []
+    assert [(r.symbol, r.side, r.qty_base, r.ts_ms) for r in result.records] == [
+        ("BTC-USDT-SWAP", Side.LONG, 0.01, now)
+    ]
+    without_http = CollectorService(feeds, CollectingSink(), http=None, cache=None)
+    assert without_http.history_sources() == {}
 
 
 def test_family_of() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import BotStore
+from bot.tables.bot_store import BotStore
 
 
 async def test_a_failed_write_takes_no_other_coroutine_s_write_with_it(tmp_path: Path) -> None:

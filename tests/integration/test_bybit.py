@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 
 from collectors.backoff import Backoff
-from collectors.bybit import BybitFeed, bybit_policy, parse_liquidations, topic_of
 from collectors.connection import FeedRunner
+from collectors.exchanges.bybit.feed import BybitFeed, bybit_policy
+from collectors.exchanges.bybit.parsing import parse_liquidations
+from collectors.exchanges.bybit.subscriptions import topic_of
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import Side
 from collectors.service import CollectorService

@@ -13,11 +13,13 @@ from pathlib import Path
 
 from telegram.ext import ExtBot
 
-from bot import messages
-from bot.cascade_alerts import CascadeNotifier, DailyVolumes
-from bot.cascades import CascadeDetector, CascadeRule
-from bot.dispatcher import _NoPrefs
-from bot.storage import BotStore
+from bot.delivery.cascades import CascadeNotifier
+from bot.delivery.ports import _NoPrefs
+from bot.render import cascades
+from bot.rules.cascade import CascadeRule
+from bot.rules.detector import CascadeDetector
+from bot.rules.volumes import DailyVolumes
+from bot.tables.bot_store import BotStore
 from collectors.record import Liquidation, Side
 from tests.support import bot_api_objects as tg
 from tests.support.bot_api import FakeBotApi
@@ -92,7 +94,7 @@ async def test_a_group_gets_one_cascade_call_per_gap_new_cascades_first(tmp_path
             n.on_liquidation(event(asset, 150.0, T0))
         await n.flush()
         assert [c.params["text"] for c in r.api.calls_to("sendMessage")] == [
-            messages.cascade(n.detector.active()[0].snapshot())
+            cascades.cascade(n.detector.active()[0].snapshot())
         ]  # A first (by rule, all equal), B and C wait for the group's gap
         r.clock.now += n.group_gap_s - 0.01
         await n.flush()

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from collectors.backoff import Backoff
-from collectors.binance import BinanceUsdmFeed, parse_usdm
-from collectors.connection import FeedRunner
-from collectors.feed import ConnectionPolicy, Outbox
-from collectors.okx import OkxFeed
+from collectors.connection import ConnectionPolicy, FeedRunner
+from collectors.exchanges.binance import BinanceUsdmFeed, parse_usdm
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.outbox import Outbox
 from collectors.record import FeedStateChange
 from tests.support.feeds import running
 from tests.support.fixtures import lines, text

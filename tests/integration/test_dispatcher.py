@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot import messages
-from bot.dispatcher import AlertDispatcher
-from bot.storage import PendingChat
-from bot.texts import Locale
+from bot.delivery.dispatcher import AlertDispatcher
+from bot.render import alerts
+from bot.tables.outbox import PendingChat
+from bot.texts.catalog import Locale
 from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
 
@@ -69,7 +69,7 @@ async def test_server_errors_are_retried_with_backoff_then_delivered() -> None:
         dispatcher.enqueue_alert(CHAT, alert)
         [call] = await api.wait_for("sendMessage", lambda c: c.status == 200, timeout=15)
         await api.wait_until(lambda: dispatcher.stats.alerts_delivered == 1)
-        assert call.params["text"] == messages.alert(alert)
+        assert call.params["text"] == alerts.alert(alert)
         assert [c.status for c in api.calls_to("sendMessage")] == [502, 502, 200]
         assert dispatcher.stats.network_retries == 2
 
@@ -83,7 +83,7 @@ async def test_giving_up_is_counted_and_reported_in_the_next_message() -> None:
         later = record(70_000.0, ts=1_800_000_060_000)
         dispatcher.enqueue_alert(CHAT, later)
         [call] = await api.wait_for("sendMessage", lambda c: c.status == 200, timeout=15)
-        assert call.params["text"] == f"{messages.dropped_notice(0, 1)}\n{messages.alert(later)}"
+        assert call.params["text"] == f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(later)}"
 
 
 async def test_a_timeout_is_not_resent_but_reported() -> None:
@@ -96,15 +96,15 @@ async def test_a_timeout_is_not_resent_but_reported() -> None:
         dispatcher.enqueue_alert(CHAT, first)
         await api.wait_until(lambda: dispatcher.stats.alerts_uncertain == 1)
         api.release_hung()  # Telegram had it all along
-        await api.wait_for("sendMessage", lambda c: c.params["text"] == messages.alert(first))
+        await api.wait_for("sendMessage", lambda c: c.params["text"] == alerts.alert(first))
         later = record(70_000.0, ts=1_800_000_060_000)
         dispatcher.enqueue_alert(CHAT, later)
-        expected = f"{messages.dropped_notice(0, 1)}\n{messages.alert(later)}"
+        expected = f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(later)}"
         await api.wait_for("sendMessage", lambda c: c.params["text"] == expected)
         await api.wait_until(lambda: dispatcher.stats.alerts_delivered == 1)
         # The first alert reached Telegram once: the dispatcher never resent it.
         texts = [c.params["text"] for c in api.calls_to("sendMessage")]
-        assert texts == [messages.alert(first), expected]
+        assert texts == [alerts.alert(first), expected]
 
 
 async def test_a_full_queue_keeps_the_largest_and_reports_the_rest() -> None:
@@ -121,7 +121,7 @@ async def test_a_full_queue_keeps_the_largest_and_reports_the_rest() -> None:
             await api.wait_until(lambda: dispatcher.stats.digests_sent == 1, timeout=10)
         [_, digest] = api.calls_to("sendMessage", status=200)
         kept = [record(float(usd) * 1_000, ts=1_800_000_000_000 + usd) for usd in range(16, 21)]
-        assert digest.params["text"] == messages.digest(kept, dropped=15)
+        assert digest.params["text"] == alerts.digest(kept, dropped=15)
         assert dispatcher.stats.alerts_dropped == 15
 
 
@@ -135,8 +135,8 @@ async def test_pacing_merges_a_burst_into_one_digest() -> None:
         for alert in burst:
             dispatcher.enqueue_alert(CHAT, alert)
         calls = await api.wait_for("sendMessage", lambda c: c.status == 200, count=2)
-        assert calls[0].params["text"] == messages.alert(first)
-        assert calls[1].params["text"] == messages.digest(burst)
+        assert calls[0].params["text"] == alerts.alert(first)
+        assert calls[1].params["text"] == alerts.digest(burst)
         assert calls[1].at - calls[0].at >= 0.45  # the chat's pace held
 
 
@@ -151,7 +151,7 @@ async def test_restored_pending_work_is_sent() -> None:
         await api.wait_until(lambda: dispatcher.stats.messages_sent == 2)
         assert [c.params["text"] for c in calls] == [
             "<b>summary</b>",
-            f"{messages.dropped_notice(0, 2)}\n{messages.alert(owed)}",
+            f"{alerts.dropped_notice(0, 2)}\n{alerts.alert(owed)}",
         ]
         assert dispatcher.snapshot() == []
 
@@ -193,7 +193,7 @@ async def test_quiet_hours_hold_alerts_then_send_one_digest() -> None:
         digest_call = sent[1]
         assert wall_ms() >= prefs.until_ms  # type: ignore[operator]
         loc = prefs.locale(CHAT)
-        assert digest_call.params["text"] == messages.digest([first, second], held=True, loc=loc)
+        assert digest_call.params["text"] == alerts.digest([first, second], held=True, loc=loc)
         assert "disable_notification" not in digest_call.params
         assert "🌙 Held during this chat's quiet hours" in str(digest_call.params["text"])
         assert "UTC+8" in str(digest_call.params["text"])  # the chat's time zone
@@ -212,7 +212,7 @@ async def test_a_single_held_alert_still_comes_as_a_digest_that_says_it_waited()
         prefs.until_ms = None  # /quiet off
         dispatcher.release(CHAT)
         [call] = await api.wait_for("sendMessage", lambda c: c.status == 200)
-        assert call.params["text"] == messages.digest([alert], held=True, loc=prefs.locale(CHAT))
+        assert call.params["text"] == alerts.digest([alert], held=True, loc=prefs.locale(CHAT))
 
 
 async def test_drain_does_not_wait_for_quiet_hours_and_keeps_the_held_alerts() -> None:

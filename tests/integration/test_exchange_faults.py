@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from collectors.backoff import Backoff
-from collectors.bybit import BybitFeed
-from collectors.connection import FeedRunner
-from collectors.feed import ConnectionPolicy, Feed
-from collectors.okx import OkxFeed
+from collectors.connection import ConnectionPolicy, FeedRunner
+from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.feed import Feed
 from tests.support import bybit
 from tests.support.feeds import (
     CONTROL_FRAMES,

@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from collectors.backoff import Backoff
-from collectors.binance import BinanceCoinmFeed
-from collectors.bybit import BybitFeed, bybit_policy
-from collectors.feed import ConnectionPolicy
+from collectors.connection import ConnectionPolicy
+from collectors.exchanges.binance import BinanceCoinmFeed
+from collectors.exchanges.bybit.feed import BybitFeed, bybit_policy
+from collectors.exchanges.okx.feed import OkxFeed
 from collectors.metadata import MetadataDocument, MetadataManager
 from collectors.metadata_cache import SqliteMetadataCache
-from collectors.okx import OkxFeed
 from collectors.parsing import FrameError
 from collectors.record import Side
 from collectors.service import CollectorService

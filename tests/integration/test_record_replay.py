@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.app import run_record, run_replay
+from bot.app.capture import run_record, run_replay
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.registry import build_feeds
 from collectors.service import CollectorService

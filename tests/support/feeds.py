@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
-from collectors.bybit import BybitFeed
 from collectors.connection import FeedRunner
+from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.okx.feed import OkxFeed
 from collectors.feed import Feed
-from collectors.okx import OkxFeed
 from tests.support.bybit import inverse_page, linear_page, pages
 from tests.support.exchanges import BYBIT_INVERSE_FRAMES, coinm_exchange_info
 from tests.support.fixtures import lines, text

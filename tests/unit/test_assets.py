@@ -7,8 +7,8 @@ import json
 import pytest
 
 from collectors.assets import binance_usdm_base, split_multiplier, split_multiplier_affix
-from collectors.binance import CoinmContract, parse_coinm, parse_usdm
-from collectors.okx import OkxFeed
+from collectors.exchanges.binance import CoinmContract, parse_coinm, parse_usdm
+from collectors.exchanges.okx.feed import OkxFeed
 
 
 @pytest.mark.parametrize(

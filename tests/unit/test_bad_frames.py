@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from collectors.binance import CoinmContract, parse_coinm, parse_usdm
-from collectors.bybit import BybitInstrument
-from collectors.bybit import parse_liquidations as parse_bybit
-from collectors.okx import OkxInstrument, parse_liquidations
+from collectors.exchanges.binance import CoinmContract, parse_coinm, parse_usdm
+from collectors.exchanges.bybit.parsing import BybitInstrument
+from collectors.exchanges.bybit.parsing import parse_liquidations as parse_bybit
+from collectors.exchanges.okx.parsing import OkxInstrument, parse_liquidations
 from collectors.parsing import FrameError, Parsed
 
 _OKX = {"BTC-USDT-SWAP": OkxInstrument("BTC-USDT-SWAP", "SWAP", "BTC", 1.0, False, 0.01)}

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from collectors.binance import (
+from collectors.exchanges.binance import (
     BinanceCoinmFeed,
     CoinmContract,
     parse_coinm,

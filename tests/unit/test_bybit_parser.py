@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from collectors.bybit import (
-    BybitFeed,
+from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.bybit.parsing import (
     BybitInstrument,
     next_page_params,
     parse_instruments,

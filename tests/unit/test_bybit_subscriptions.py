@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from collectors.bybit import ARGS_CHARS_PER_CONNECTION, TopicSubscriptions, topic_of
-from collectors.feed import Outbox
+from collectors.exchanges.bybit.subscriptions import (
+    ARGS_CHARS_PER_CONNECTION,
+    TopicSubscriptions,
+    topic_of,
+)
+from collectors.outbox import Outbox
 
 
 def _topics(count: int, start: int = 0) -> list[str]:
@@ -166,4 +171,22 @@ def test_replies_to_an_earlier_socket_or_to_others_are_ignored() -> None:
     subs.on_reply("ping", True, "pong")
     subs.on_reply("nobody", False, "x")
     assert outbox.pending(0) == 0
+    assert subs.given_up == 0
+
+
+def test_a_rejected_chunk_waits_no_sooner_than_retry_s_times_2_to_the_attempt() -> None:
+    outbox = Outbox()
+    subs = TopicSubscriptions(outbox, name="t", retry_s=1, max_retry_s=6, max_attempts=10)
+    subs.update(_topics(1))
+    [frame] = _connected(subs, outbox)
+    for attempt in range(5):
+        before = time.monotonic()
+        _reject(subs, frame, "too many things")  # names nothing: the one topic again
+        after = time.monotonic()
+        [(due, frame)] = outbox._frames[0]
+        outbox.clear(0)
+        # Jittered in [c/2, c] under the ceiling c = min(6, 2 * 2**attempt).
+        ceiling = min(6.0, 2.0 * 2**attempt)
+        assert ceiling / 2 <= due - before
+        assert due - after <= ceiling
     assert subs.given_up == 0

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.binance import BinanceCoinmFeed, BinanceUsdmFeed
-from collectors.bybit import BybitFeed
 from collectors.capture import CaptureLine, CaptureProblem, CaptureWriter, read_capture, replay
-from collectors.okx import OkxFeed
+from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.okx.feed import OkxFeed
 from collectors.record import Side
 from tests.support import bybit
 from tests.support.fixtures import lines, text

@@ -9,15 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cascades import (
-    DAY_MS,
-    Cascade,
-    CascadeDetector,
-    CascadeRule,
-    CascadeSnapshot,
-    Change,
-    ChangeKind,
-)
+from bot.rules.cascade import DAY_MS, Cascade, CascadeRule, CascadeSnapshot, Change, ChangeKind
+from bot.rules.detector import CascadeDetector
 from collectors.record import Liquidation, Side
 
 T0 = 1_800_000_000_000

@@ -26,7 +26,7 @@ import pytest
 from matplotlib.image import imread
 
 from aggregation.query import Series, SideTotals
-from bot.charts import (
+from bot.render.charts import (
     LONG_SHADES,
     PLOT_BOX,
     SHORT_SHADES,

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import (
+from bot.handlers.arguments import (
     CascadeRequest,
     LatestRequest,
-    ScheduleRequest,
     SubscribeRequest,
     UnsubscribeRequest,
-    UsageError,
     normalize_asset,
     parse_cascade,
     parse_chart,
     parse_lang,
     parse_latest,
     parse_quiet,
-    parse_schedule,
     parse_size,
     parse_stats,
     parse_subscribe,
@@ -25,7 +22,9 @@ from bot.commands import (
     parse_unsubscribe,
     parse_window,
 )
-from bot.prefs import QuietHours
+from bot.prefs.chats import QuietHours
+from bot.prefs.schedules import ScheduleRequest, parse_schedule
+from bot.texts.usage import UsageError
 from collectors.record import Side
 
 WINDOWS = (180, 900, 3600, 14400, 86400)

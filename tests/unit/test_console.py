@@ -6,17 +6,19 @@ import io
 
 import pytest
 
-from aggregation.query import SideTotals, WindowTotals
-from aggregation.store import StoreStats
-from aggregation.windows import IngestCounters
-from bot.console import (
-    ConsolePrinter,
+from aggregation.query import BackfillStats, IngestCounters, SideTotals, StoreStats, WindowTotals
+from bot.app.console import ConsolePrinter
+from bot.delivery.cascades import CascadeStats
+from bot.delivery.queue import DispatchStats
+from bot.render.status import (
+    StatusFigures,
     format_event_line,
     format_ingest_line,
     format_market_line,
     format_status_line,
+    status_lines,
 )
-from bot.formatting import format_duration, format_price, format_usd, format_utc
+from bot.texts.formatting import format_duration, format_price, format_usd, format_utc
 from collectors.record import Coverage, Liquidation, Side
 from collectors.stats import FeedStats
 
@@ -132,3 +134,43 @@ def test_market_line() -> None:
     assert format_market_line(windows) == (
         "totals 3m $1.75K (long $1.50K / short $250) | 1h $2.50M (long $2.50M / short $0)"
     )
+
+
+def test_status_report_lines_from_gathered_figures() -> None:
+    feed = FeedStats("okx", Coverage.PARTIAL, events=7)
+    feed.transition(True, 1_000_000)
+    figures = StatusFigures(
+        uptime_s=3725,
+        now_ms=1_000_000 + 62_000,
+        feeds=[feed],
+        ingest=IngestCounters(counted=1200, duplicates=3, stale=2, clamped=1),
+        writer=StoreStats(written=1195, dropped=0),
+        writer_pending=7,
+        delivery=DispatchStats(
+            alerts_queued=12, alerts_delivered=10, messages_sent=4, digests_sent=2, chats_gone=1
+        ),
+        alerts_pending=2,
+        chats_pending=1,
+        rules=5,
+        rule_chats=3,
+        summaries=2,
+        late_events=9,
+        cascade_rules=4,
+        cascades_open=1,
+        cascades=CascadeStats(started=3, edits=20, abandoned=1),
+        backfill=BackfillStats(runs=2, events=150, errors=1),
+        db_bytes=12_345_678,
+        db_path="data/liquidations.db",
+    )
+    assert status_lines(figures) == [
+        "uptime 1h02m",
+        "status okx: up 1m02s, 7 events, 0 bad frames, 0 unknown-instrument events, 0 reconnects",
+        "ingest: 1,200 counted, 3 duplicates, 2 older than every window, 1 future times "
+        "clamped; database: 1,195 rows written, 7 pending, 0 dropped",
+        "alerts: 12 queued, 10 delivered in 4 messages (2 digests), 2 pending in 1 chats, "
+        "0 dropped, 0 uncertain, 0 failed, 0 rate-limited, 1 chats gone",
+        "rules: 5 in 3 chats; summaries: 2 scheduled; late events without alert: 9",
+        "cascades: 4 rules, 1 open, 3 started, 20 edits, 1 abandoned",
+        "okx backfills: 2 runs, 150 events, 1 errors",
+        "database: 12.3 MB at data/liquidations.db",
+    ]

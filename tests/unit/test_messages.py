@@ -25,33 +25,28 @@ from aggregation.query import (
     SideTotals,
     WindowTotals,
 )
-from bot import messages, telegram_app
-from bot.commands import UsageError
-from bot.formatting import format_usd
-from bot.messages import (
-    alert,
-    commands,
-    digest,
-    dropped_notice,
+from bot.handlers import registry
+from bot.handlers.registry import commands
+from bot.prefs.schedules import Schedule
+from bot.render.alerts import alert, digest, dropped_notice
+from bot.render.chat import (
     help_text,
-    latest,
     not_admin,
-    plain_text,
     rule_added,
     rules_list,
     rules_removed,
     schedule_set,
-    split_message,
     start_text,
-    stats,
-    status,
-    summary,
-    top,
     usage_error,
     usage_key,
 )
-from bot.rules import Rule, Schedule
-from bot.texts import CATALOG, Html
+from bot.render.html import MAX_CAPTION_LENGTH, fit, plain_text, split_message
+from bot.render.market import chart_caption, latest, stats, summary, top
+from bot.render.status import status
+from bot.rules.matching import Rule
+from bot.texts.catalog import CATALOG, Html
+from bot.texts.formatting import format_usd
+from bot.texts.usage import UsageError
 from collectors.record import Coverage, Liquidation, Side
 from tests.support.telegram_text import EntityParseError, parse_html, utf16_len
 
@@ -675,7 +670,7 @@ def test_commands_fit_set_my_commands(lang: str) -> None:
         "lang",
         "tz",
     ]
-    assert set(names) | {"status"} == set(telegram_app.COMMANDS)  # every entry has a handler
+    assert set(names) | {"status"} == set(registry.COMMANDS)  # every entry has a handler
     for name, description in menu:
         assert name.isascii()
         assert name == name.lower()
@@ -695,21 +690,36 @@ def test_messages_module_is_pure() -> None:
         "math",
         "re",
         "string",
+        "typing",
         "unicodedata",
         "aggregation.coverage",
         "aggregation.query",
-        "bot.cascades",
-        "bot.commands",
-        "bot.durations",
-        "bot.entries",
-        "bot.formatting",
-        "bot.prefs",
-        "bot.rules",
-        "bot.texts",
-        "bot.texts_zh",
+        "bot.prefs.chats",
+        "bot.prefs.schedules",
+        "bot.render.common",
+        "bot.render.html",
+        "bot.rules.cascade",
+        "bot.rules.matching",
+        "bot.texts.catalog",
+        "bot.texts.durations",
+        "bot.texts.en",
+        "bot.texts.entries",
+        "bot.texts.formatting",
+        "bot.texts.usage",
+        "bot.texts.zh",
         "collectors.record",
     }
-    for module in ("messages", "texts"):
+    for module in (
+        "render/html",
+        "render/common",
+        "render/alerts",
+        "render/market",
+        "render/cascades",
+        "render/chat",
+        "render/status",
+        "texts/catalog",
+        "texts/en",
+    ):
         tree = ast.parse((ROOT / "bot" / f"{module}.py").read_text())
         imported = {
             name
@@ -794,7 +804,7 @@ def test_stats_with_thousands_of_windows_keeps_what_fits() -> None:
 
 def test_fitting_falls_back_to_the_first_part_when_nothing_fits() -> None:
     # No message reaches this (names are clipped, lists capped); the net must still hold.
-    fitted = messages._fit(lambda level: Html("<b>" + "word " * (1_000 + level) + "</b>"), 3)
+    fitted = fit(lambda level: Html("<b>" + "word " * (1_000 + level) + "</b>"), 3)
     assert check(fitted) == ("word " * 1_000)[:4096]  # render(0), cut to the limit
 
 
@@ -949,7 +959,7 @@ def chart_series(asset: str | None, long_usd: float, short_usd: float) -> Series
 
 
 def test_chart_caption_names_the_subject_totals_gaps_and_the_note() -> None:
-    caption = messages.chart_caption(chart_series("BTC", 1_250_000.0, 80_000.0), COVERAGE)
+    caption = chart_caption(chart_series("BTC", 1_250_000.0, 80_000.0), COVERAGE)
     assert caption == (
         "📊 <b>BTC</b>, last 4h: 🔴 longs $1.25M · 🟢 shorts $80.00K\n"
         "⚠️ okx feed was up 92.5% of the last 4h and is down now\n"
@@ -958,7 +968,7 @@ def test_chart_caption_names_the_subject_totals_gaps_and_the_note() -> None:
         "⚠️ bybit-linear feed was up 99.9% of the last 4h\n" + NOTE
     )
     check(caption)
-    market = messages.chart_caption(chart_series(None, 0.0, 0.0), ())
+    market = chart_caption(chart_series(None, 0.0, 0.0), ())
     assert market == "📊 <b>All assets</b>, last 4h: 🔴 longs $0 · 🟢 shorts $0\n" + NOTE
 
 
@@ -968,8 +978,8 @@ def test_chart_caption_fits_telegram_caption_limit() -> None:
         FeedCoverage(f"feed-{'x' * 20}-{i}", "okx", Coverage.PARTIAL, 0.5, 1, gaps, True)
         for i in range(12)
     ]
-    caption = messages.chart_caption(chart_series("ETH", 1.0, 2.0), many)
+    caption = chart_caption(chart_series("ETH", 1.0, 2.0), many)
     plain = check(caption)
-    assert len(plain) <= messages.MAX_CAPTION_LENGTH
+    assert len(plain) <= MAX_CAPTION_LENGTH
     assert "⚠️ feed-xxxxxxxxxxxxxxxxxx… feed was up 50.0% of the last 4h" in plain
     assert plain.endswith(plain_text(NOTE))

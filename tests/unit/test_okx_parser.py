@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
 
-from collectors.okx import OkxFeed, OkxInstrument, parse_instruments, parse_liquidations
+from collectors.exchanges.okx.feed import OkxFeed
+from collectors.exchanges.okx.parsing import OkxInstrument, parse_instruments, parse_liquidations
 from collectors.parsing import FrameError
 from collectors.record import Side
 from tests.support.fixtures import lines, text
@@ -218,3 +220,24 @@ def test_pong_and_subscribe_message() -> None:
             {"channel": "liquidation-orders", "instType": "FUTURES"},
         ],
     }
+
+
+def test_a_rejected_subscribe_is_asked_again_no_sooner_than_1_2_4_s_and_at_most_60_s() -> None:
+    feed = OkxFeed("ws://unused", "http://unused")
+    outbox = feed.outbox
+    assert outbox is not None
+    error = lines("okx_ws_control.jsonl")[2]
+    for rejections in [*range(8), 0]:
+        if rejections == 0:
+            feed.parse(lines("okx_ws_control.jsonl")[0], RECV)  # an accepted subscribe resets
+        before = time.monotonic()
+        with pytest.raises(FrameError):
+            feed.parse(error, RECV)
+        after = time.monotonic()
+        _, due = outbox.take_due(0)
+        outbox.clear(0)
+        assert due is not None
+        # Jittered in [c/2, c] under the ceiling c = min(60, 2 * 2**n): never sooner than 2**n.
+        ceiling = min(60.0, 2.0 * 2**rejections)
+        assert ceiling / 2 <= due - before
+        assert due - after <= ceiling

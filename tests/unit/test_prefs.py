@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.controls import Press, parse_press, remove_buttons, window_buttons
-from bot.formatting import format_offset, format_time, zone_name
-from bot.prefs import ChatPrefs, ChatSettings, QuietHours, find_zone, supported_language, zone
-from bot.storage import BotStore
-from bot.texts import Locale
+from bot.handlers.keyboards import Press, parse_press, remove_buttons, window_buttons
+from bot.prefs.chats import ChatPrefs, ChatSettings, QuietHours, find_zone, supported_language, zone
+from bot.tables.bot_store import BotStore
+from bot.texts.catalog import Locale
+from bot.texts.formatting import format_offset, format_time, zone_name
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")

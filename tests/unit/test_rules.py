@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.rules import Rule, RuleIndex, Schedule
+from bot.prefs.schedules import Schedule
+from bot.rules.matching import Rule, RuleIndex
 from collectors.record import Liquidation, Side
 
 ASSETS = ["BTC", "ETH", "SOL"]

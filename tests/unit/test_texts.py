@@ -1,4 +1,4 @@
-"""The message catalog: every key messages.py uses exists, placeholders agree, entries parse."""
+"""The message catalog: every key the bot looks up exists, placeholders agree, entries parse."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from unittest.mock import patch
 
 import pytest
 
-from bot import messages
-from bot.texts import CATALOG, DEFAULT_LANG, Html, Plural, placeholders, text
+from bot.handlers import registry
+from bot.texts.catalog import CATALOG, DEFAULT_LANG, Html, placeholders, text
+from bot.texts.entries import Plural
 from tests.support.telegram_text import parse_html
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
-MESSAGES = BOT / "messages.py"
+RENDER = BOT / "render"
 # Where catalog keys are looked up, and which argument holds the key.
-KEY_ARGUMENT = {"_t": 1, "text": 1, "UsageError": 0, "usage_key": 0}
+KEY_ARGUMENT = {"phrase": 1, "text": 1, "UsageError": 0, "usage_key": 0}
 # Keys built at run time: the command menu and the summary periods.
-DYNAMIC = {f"cmd_{name}" for name in (*messages._MENU, "status")} | {
+DYNAMIC = {f"cmd_{name}" for name in (*registry.COMMANDS, "status")} | {
     f"period_{s}" for s in (900, 3600, 14400, 86400)
 }
 
@@ -26,8 +27,8 @@ DYNAMIC = {f"cmd_{name}" for name in (*messages._MENU, "status")} | {
 def lookups() -> list[tuple[str, str, frozenset[str]]]:
     """Return (place, key, value names) of every literal catalog lookup in bot/."""
     found = []
-    for path in sorted(BOT.glob("*.py")):
-        if path.name == "texts.py":
+    for path in sorted(BOT.rglob("*.py")):
+        if path.parent == BOT / "texts":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
@@ -64,9 +65,10 @@ def test_every_catalog_entry_is_used() -> None:
 
 
 def test_messages_reads_strings_only_through_text() -> None:
-    tree = ast.parse(MESSAGES.read_text())
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    assert "CATALOG" not in names
+    for path in sorted(RENDER.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        assert "CATALOG" not in names
 
 
 @pytest.mark.parametrize("lang", sorted(CATALOG))

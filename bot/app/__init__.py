@@ -1,0 +1,1 @@
+"""How the process is composed and run: the composition roots (console, capture, Telegram)."""

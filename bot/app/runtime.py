@@ -1,0 +1,143 @@
+"""Wire collectors into aggregation: the feeds, the store, the aggregation and the collectors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import InitVar, dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from aggregation.backfill import MIN_BACKFILL_GAP_MS
+from aggregation.coverage import FeedInfo
+from aggregation.pipeline import Aggregation, LiquidationListener, StartReport
+from aggregation.query import LiquidationQueries
+from aggregation.store import LiquidationStore
+from aggregation.windows import WindowStore
+from bot.settings import Settings
+from collectors.clock import now_ms
+from collectors.feed import Feed
+from collectors.metadata_cache import SqliteMetadataCache
+from collectors.record import HistorySource
+from collectors.registry import build_feeds
+from collectors.service import CollectorService
+from collectors.stats import FeedStats
+
+log = logging.getLogger(__name__)
+
+
+def http_client() -> httpx.AsyncClient:
+    """Return the REST client used for exchange metadata and history."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0),
+        headers={"User-Agent": "liquidation-bot"},
+        follow_redirects=True,
+    )
+
+
+def history_sources(feeds: Sequence[Feed], http: httpx.AsyncClient) -> dict[str, HistorySource]:
+    """Return the REST history of each feed that has one (OKX), by feed id."""
+    return {f.feed_id: source for f in feeds if (source := f.history(http)) is not None}
+
+
+@dataclass
+class Runtime:
+    """Own the feeds, the store, the aggregation and the collectors of one process.
+
+    The aggregation is built on entering (`async with`): its history sources need the REST
+    client. `listeners` are added to it then.
+    """
+
+    settings: Settings
+    listeners: InitVar[Sequence[LiquidationListener]] = ()
+    clock: Callable[[], int] = now_ms
+    min_backfill_gap_ms: int = MIN_BACKFILL_GAP_MS
+
+    def __post_init__(self, listeners: Sequence[LiquidationListener]) -> None:
+        self.feeds: list[Feed] = build_feeds(self.settings.exchanges, self.settings.endpoints())
+        self.store = LiquidationStore(
+            self.settings.database_path, retention_s=int(self.settings.retention_hours * 3600)
+        )
+        self._listeners = tuple(listeners)
+        self._aggregation: Aggregation | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._cache: SqliteMetadataCache | None = None
+        self.collectors: CollectorService | None = None
+        self.start_report: StartReport | None = None
+
+    @property
+    def aggregation(self) -> Aggregation:
+        """Return the aggregation (the collectors' sink)."""
+        assert self._aggregation is not None, "use `async with Runtime(...)`"
+        return self._aggregation
+
+    @property
+    def queries(self) -> LiquidationQueries:
+        """Return the read API."""
+        return self.aggregation.queries
+
+    def feed_stats(self) -> list[FeedStats]:
+        """Return every feed's live counters."""
+        return [] if self.collectors is None else self.collectors.stats()
+
+    async def __aenter__(self) -> Runtime:
+        await self.store.open()
+        try:
+            self._http = http_client()
+            self._aggregation = Aggregation(
+                self.store,
+                WindowStore(self.settings.windows),
+                [FeedInfo(f.feed_id, f.exchange, f.coverage) for f in self.feeds],
+                clock=self.clock,
+                history=history_sources(self.feeds, self._http),
+                min_backfill_gap_ms=self.min_backfill_gap_ms,
+            )
+            for listener in self._listeners:
+                self._aggregation.add_listener(listener)
+            self.start_report = await self._aggregation.start()
+            self._cache = await SqliteMetadataCache(self.settings.database_path).open()
+        except BaseException:
+            await self._close()
+            raise
+        self.collectors = CollectorService(
+            self.feeds,
+            self._aggregation,
+            http=self._http,
+            cache=self._cache,
+            metadata_refresh_s=self.settings.metadata_refresh_s,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        await self.store.close()  # flushes what is still buffered
+        if self._cache is not None:
+            await self._cache.close()
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def run(self) -> None:
+        """Run the collectors, the database writer and the gap backfills until cancelled."""
+        assert self.collectors is not None, "use `async with Runtime(...)`"
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.aggregation.run())
+            group.create_task(self.collectors.run())
+
+
+async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, None]) -> None:
+    """Run forever-coroutines until `stop` is set; an error in any of them propagates."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(coro) for coro in coros]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,122 @@
+"""Run the Telegram bot beside the collectors in one event loop (PTB started by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import BotCommandScopeChat
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
+from bot.app.runtime import Runtime, run_until_stopped
+from bot.app.wiring import wire
+from bot.handlers import registry
+from bot.handlers.context import Services
+from bot.settings import Settings
+from bot.tables.bot_store import BotStore
+from bot.texts.catalog import CATALOG, DEFAULT_LANG
+
+log = logging.getLogger(__name__)
+
+
+async def _initialize(application: BotApplication, retry_s: float) -> None:
+    """Call getMe until Telegram answers; a wrong token is fatal and said plainly."""
+    while True:
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise SystemExit(
+                "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
+            ) from None
+        except NetworkError as exc:
+            log.warning("Telegram is unreachable (%s); retrying in %.0fs", exc, retry_s)
+            await asyncio.sleep(retry_s)
+        else:
+            return
+
+
+@dataclass(frozen=True, slots=True)
+class RunningBot:
+    """What `run_telegram` built, handed to `on_ready` (tests observe and drive it)."""
+
+    application: BotApplication
+    services: Services
+    runtime: Runtime
+
+
+async def run_telegram(
+    settings: Settings,
+    stop: asyncio.Event,
+    tuning: TelegramTuning | None = None,
+    on_ready: Callable[[RunningBot], None] | None = None,
+) -> None:
+    """Run collectors, aggregation and the bot until `stop` is set; then stop cleanly.
+
+    On stop: polling ends, alerts still queued get `drain_timeout_s` to go out, what remains
+    is stored for the next start, and the database writer flushes.
+    """
+    tuning = tuning or TelegramTuning()
+    started = time.monotonic()
+    async with Runtime(settings) as runtime:
+        store = await BotStore(settings.database_path).open()
+        application = build_application(settings, tuning)
+        try:
+            await _initialize(application, tuning.init_retry_s)
+            services = await wire(settings, tuning, runtime, store, application, started)
+            running = RunningBot(application, services, runtime)
+            await _serve(tuning, running, store, stop, on_ready)
+        finally:
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+            await store.close()
+
+
+async def _serve(
+    tuning: TelegramTuning,
+    running: RunningBot,
+    store: BotStore,
+    stop: asyncio.Event,
+    on_ready: Callable[[RunningBot], None] | None,
+) -> None:
+    application, services, runtime = running.application, running.services, running.runtime
+    for lang in sorted(CATALOG):  # the menu in each language, English for the rest
+        code = None if lang == DEFAULT_LANG else lang
+        await application.bot.set_my_commands(list(registry.commands(lang)), language_code=code)
+    admin_menu = list(registry.admin_commands())
+    for admin_id in services.settings.admin_user_ids:
+        try:  # /status shows in the menu of the bot's admins only
+            await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # e.g. the admin has not started the bot yet
+            log.warning("could not set the admin command menu for %d: %s", admin_id, exc)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0.0, timeout=tuning.poll_timeout_s, allowed_updates=ALLOWED_UPDATES
+    )
+    dispatching = asyncio.create_task(services.dispatcher.run(), name="dispatcher")
+    journaling = asyncio.create_task(services.journal.run(), name="alert-journal")
+    cascading = asyncio.create_task(services.cascades.run(), name="cascades")
+    log.info("Telegram bot @%s is running", application.bot.username)
+    if on_ready is not None:
+        on_ready(running)
+    try:
+        await run_until_stopped(stop, runtime.run())
+    finally:
+        runtime.aggregation.remove_listener(services.router.on_liquidation)
+        runtime.aggregation.remove_listener(services.cascades.on_liquidation)
+        cascading.cancel()  # open cascade messages are stored: the next start adopts them
+        await application.updater.stop()
+        if not await services.dispatcher.drain(tuning.drain_timeout_s):
+            log.warning("stopping with alerts still queued; they are stored for the next start")
+        dispatching.cancel()
+        journaling.cancel()
+        await asyncio.gather(dispatching, journaling, cascading, return_exceptions=True)
+        await services.journal.flush()
+        await store.save_pending(services.dispatcher.snapshot())
+        await store.mark_clean_stop()
+        await application.stop()

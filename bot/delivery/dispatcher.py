@@ -1,0 +1,291 @@
+"""Deliver alerts and messages to chats within Telegram's limits, merging what cannot go singly.
+
+Each chat has its own queue and pace: one message per second to a private chat, one per three
+seconds (20 a minute) to a group or channel. Alerts that pile up while a chat must wait are
+merged into one digest. A chat's queue is bounded: it keeps the largest alerts, and what it cannot
+hold is counted and reported in the next message to that chat. python-telegram-bot's
+AIORateLimiter keeps the overall rate (30 messages a second) and retries 429s first.
+
+Telegram errors: 403 (blocked, kicked) and "chat not found" end delivery to that chat (its owner
+is told through `ChatEvents`); a group upgraded to a supergroup moves the queue to the new id and
+resends; 429 waits `retry_after`; a 400 "can't parse entities" is resent as plain text; a timeout
+is not resent (the message may have arrived) but counted as uncertain and reported; other network
+errors are retried with backoff, then counted as failed and reported.
+
+Quiet hours: while a chat's quiet hours last, its alerts wait (still bounded) and go as one
+digest when they end; messages the chat asked for (summaries, notices) still go, silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Callable
+
+from telegram import Bot
+
+from bot.delivery.outcome import Outcome, Result
+from bot.delivery.ports import ChatEvents, ChatPrefsView, Journal, _NoPrefs
+from bot.delivery.queue import ChatQueue, ChatQueues
+from bot.delivery.sender import send
+from bot.render.alerts import alert, digest, dropped_notice
+from bot.tables.journal import event_key
+from bot.tables.outbox import Photo
+from collectors.clock import now_ms
+from collectors.record import Liquidation
+
+log = logging.getLogger(__name__)
+
+
+class AlertDispatcher(ChatQueues):
+    """Per-chat queues and pacing in front of the Bot API."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        events: ChatEvents,
+        *,
+        private_interval_s: float = 1.0,
+        group_interval_s: float = 3.0,
+        max_alerts_per_chat: int = 200,
+        workers: int = 8,
+        max_attempts: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], int] = now_ms,
+        journal: Journal | None = None,
+        prefs: ChatPrefsView | None = None,
+    ) -> None:
+        super().__init__(max_alerts_per_chat=max_alerts_per_chat, clock=clock)
+        self._bot = bot
+        self._events = events
+        self._journal = journal
+        self._prefs: ChatPrefsView = prefs if prefs is not None else _NoPrefs()
+        self._wall_clock = wall_clock
+        self._private_interval_s = private_interval_s
+        self._group_interval_s = group_interval_s
+        self._workers = workers
+        self._max_attempts = max_attempts
+
+    def note_uncertain(self, chat_id: int, count: int) -> None:
+        """Tell a chat that `count` alerts may not have arrived (a crash recovery found them)."""
+        self.stats.alerts_uncertain += count
+        loc = self._prefs.locale(chat_id)
+        self.enqueue_message(chat_id, dropped_notice(0, count, loc=loc))
+
+    # --- delivery -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver forever with a few concurrent workers."""
+        async with asyncio.TaskGroup() as group:
+            for number in range(self._workers):
+                group.create_task(self._worker(), name=f"dispatch-{number}")
+
+    async def drain(self, timeout_s: float, grace_s: float = 2.0) -> bool:
+        """Deliver what can go within `timeout_s`, then stop taking work.
+
+        Return True if nothing was left. Sends already on the wire at the deadline get
+        `grace_s` to finish: an answer beats guessing whether Telegram delivered them.
+        """
+        drained = True
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._busy():
+                    self._idle.clear()
+                    await self._idle.wait()
+        except TimeoutError:
+            drained = False
+        self._closing = True
+        self._wake.set()  # idle workers return
+        try:
+            async with asyncio.timeout(grace_s):
+                while any(q.in_flight for q in self._queues.values()):
+                    self._idle.clear()
+                    await self._idle.wait()
+        except TimeoutError:
+            pass
+        return drained and not self._busy()
+
+    async def _worker(self) -> None:
+        while True:
+            entry = await self._next_ready()
+            if entry is None:
+                return  # closing
+            chat_id, token = entry
+            queue = self._queues.get(chat_id)
+            if queue is None or queue.token != token or not queue.scheduled:
+                continue  # stale: the chat was rescheduled, moved or dropped
+            queue.scheduled = False
+            queue.in_flight = True
+            try:
+                await self._deliver(chat_id, queue)
+            except Exception:  # a bug must not stop delivery to every other chat
+                log.exception("delivery to chat %d failed", chat_id)
+            finally:
+                queue.in_flight = False
+                current = self._queues.get(chat_id)
+                if current is not None:
+                    self._schedule(chat_id, current)
+                if self._closing or not self._busy():
+                    self._idle.set()
+
+    def _interval(self, chat_id: int) -> float:
+        # Negative ids are groups, supergroups and channels: Telegram allows 20 a minute.
+        return self._group_interval_s if chat_id < 0 else self._private_interval_s
+
+    async def _deliver(self, chat_id: int, queue: ChatQueue) -> None:
+        taken: list[tuple[float, int, Liquidation]] = []
+        reported = (0, 0, 0)  # (dropped, uncertain, failed) that this message tells the chat
+        now_ms = self._wall_clock()
+        quiet_until = self._prefs.quiet_until_ms(chat_id, now_ms)
+        loc = self._prefs.locale(chat_id)
+        item: str | Photo
+        if queue.messages:
+            item = queue.messages[0]
+        elif quiet_until is not None:
+            # Quiet hours: the alerts wait (still bounded) and go as one digest at the end.
+            queue.hold_until = self._clock() + (quiet_until - now_ms) / 1000
+            if not queue.held:
+                queue.held = True
+                self.stats.quiet_holds += 1
+            return
+        else:
+            queue.hold_until = 0.0
+            taken, queue.alerts = queue.alerts, []
+            records = [entry[2] for entry in sorted(taken, key=lambda i: i[1])]
+            reported = (queue.dropped, queue.uncertain, queue.failed)
+            unreported = queue.uncertain + queue.failed
+            if len(records) == 1 and not queue.held:
+                notice = dropped_notice(queue.dropped, unreported, loc=loc)
+                item = alert(records[0], loc=loc)
+                item = f"{notice}\n{item}" if notice else item
+            else:
+                item = digest(
+                    records, dropped=queue.dropped, uncertain=unreported, held=queue.held, loc=loc
+                )
+        keys = [event_key(entry[2]) for entry in taken] if taken and self._journal else []
+        if keys and self._journal is not None:
+            await self._journal.on_wire(chat_id, keys)
+        try:
+            silent = quiet_until is not None
+            result = await send(self._bot, chat_id, item, silent=silent, stats=self.stats)
+        except asyncio.CancelledError:
+            # Stopping mid-send: Telegram may or may not have it. Resending could duplicate, so
+            # count it as uncertain; the count is stored and reported to the chat next time.
+            if taken:
+                queue.uncertain += len(taken)
+                self.stats.alerts_uncertain += len(taken)
+            raise
+        await self._settle(chat_id, queue, taken, reported, result)
+        if keys and self._journal is not None:
+            if result.outcome in (
+                Outcome.SENT,
+                Outcome.UNCERTAIN,
+                Outcome.FAILED,
+                Outcome.GONE,
+            ):
+                self._journal.done(chat_id, keys)
+            else:  # retryable: it did not arrive, and goes again (maybe to a new chat id)
+                self._journal.not_sent(chat_id, keys)
+
+    async def _settle(
+        self,
+        chat_id: int,
+        queue: ChatQueue,
+        taken: list[tuple[float, int, Liquidation]],
+        reported: tuple[int, int, int],
+        result: Result,
+    ) -> None:
+        outcome = result.outcome
+        if outcome in (Outcome.SENT, Outcome.UNCERTAIN, Outcome.FAILED):
+            self._settle_done(chat_id, queue, len(taken), reported, result)
+        elif outcome is Outcome.GONE:
+            self.stats.chats_gone += 1
+            self.stats.alerts_undeliverable += len(taken) + len(queue.alerts)
+            self._queues.pop(chat_id, None)
+            log.warning("chat %d is gone (%s); alerts and schedule stop", chat_id, result.detail)
+            await self._events.chat_gone(chat_id, result.detail)
+        else:
+            # Retryable: put the alerts back (merged with what arrived meanwhile) and wait.
+            for item in taken:
+                heapq.heappush(queue.alerts, item)
+            while len(queue.alerts) > self._max_alerts:
+                heapq.heappop(queue.alerts)
+                queue.dropped += 1
+                self.stats.alerts_dropped += 1
+            if outcome is Outcome.MIGRATED:
+                await self._move(chat_id, queue, result.new_chat_id)
+            elif outcome is Outcome.RETRY_AFTER:
+                self.stats.rate_limited += 1
+                queue.ready_at = self._clock() + result.delay_s
+            else:
+                self._retry_later(chat_id, queue, bool(taken), result.detail)
+
+    def _settle_done(
+        self,
+        chat_id: int,
+        queue: ChatQueue,
+        carried: int,
+        reported: tuple[int, int, int],
+        result: Result,
+    ) -> None:
+        """The message left the queue: sent, refused, or maybe delivered (timeout)."""
+        stats = self.stats
+        if carried:
+            # What this message told the chat is reported; what piled up meanwhile is not.
+            queue.dropped -= reported[0]
+            queue.uncertain -= reported[1]
+            queue.failed -= reported[2]
+            queue.held = False
+        else:
+            sent = queue.messages.popleft()
+            stats.photos_sent += int(isinstance(sent, Photo) and result.outcome is Outcome.SENT)
+        queue.attempts = 0
+        queue.ready_at = self._clock() + self._interval(chat_id)
+        if result.outcome is Outcome.SENT:
+            stats.messages_sent += 1
+            stats.alerts_delivered += carried
+            stats.digests_sent += int(carried > 1)
+        elif result.outcome is Outcome.UNCERTAIN:
+            queue.uncertain += carried
+            stats.alerts_uncertain += carried
+            log.warning("chat %d: Telegram timed out; not resending", chat_id)
+        else:
+            queue.failed += carried
+            stats.alerts_failed += carried
+            log.error("chat %d: message refused: %s", chat_id, result.detail)
+
+    async def _move(self, chat_id: int, queue: ChatQueue, new_chat_id: int) -> None:
+        """Carry a migrated group's queue to its supergroup id and send there."""
+        self.stats.migrations += 1
+        self._queues.pop(chat_id, None)
+        target = self._queue(new_chat_id)
+        for item in queue.alerts:
+            heapq.heappush(target.alerts, item)
+        target.messages.extend(queue.messages)
+        target.dropped += queue.dropped
+        target.uncertain += queue.uncertain
+        target.failed += queue.failed
+        target.held = target.held or queue.held
+        log.info("chat %d became supergroup %d; resending there", chat_id, new_chat_id)
+        await self._events.chat_migrated(chat_id, new_chat_id)
+        self._schedule(new_chat_id, target)
+
+    def _retry_later(self, chat_id: int, queue: ChatQueue, alerts: bool, detail: str) -> None:
+        """Back off after a network error; give the message up after max_attempts."""
+        queue.attempts += 1
+        self.stats.network_retries += 1
+        if queue.attempts >= self._max_attempts:
+            queue.attempts = 0
+            if alerts:  # count what it carried, to report it in the next message
+                carried = len(queue.alerts)
+                queue.alerts = []
+                queue.failed += carried
+                self.stats.alerts_failed += carried
+            else:
+                queue.messages.popleft()
+            log.error(
+                "chat %d: giving up after %d attempts: %s", chat_id, self._max_attempts, detail
+            )
+        queue.ready_at = self._clock() + min(60.0, 2.0**queue.attempts)

@@ -1,0 +1,1 @@
+"""What the bot does when a user sends a command or presses a button (inbound)."""

@@ -1,0 +1,105 @@
+"""What the market did: /stats, /top, /latest and /chart."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.handlers.arguments import parse_chart, parse_latest, parse_stats, parse_window
+from bot.handlers.context import BotContext, Services, reply
+from bot.handlers.keyboards import window_buttons
+from bot.handlers.middleware import chat_of, read_request, refuse
+from bot.render import market
+from bot.render.charts import render_chart_async
+from bot.texts.catalog import Locale
+from bot.texts.usage import UsageError
+
+log = logging.getLogger(__name__)
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    """Every window, long vs short, per exchange, with coverage notes and window buttons."""
+    services = context.bot_data
+    asked = await read_request(update, context, parse_stats, configure=False)
+    if asked is None:
+        return
+    asset, loc = asked
+    view = stats_view(services, asset, None, loc)
+    if view is None:
+        await refuse(update, loc, UsageError("err_no_asset_data", "/top", asset=asset or ""))
+        return
+    await reply(update, *view)
+
+
+async def top(update: Update, context: BotContext) -> None:
+    """Top assets by long and by short liquidations in a window, with window buttons."""
+    services = context.bot_data
+    queries = services.queries
+    asked = await read_request(
+        update,
+        context,
+        lambda args: parse_window(args, queries.windows_s, queries.windows_s[-1]),
+        configure=False,
+    )
+    if asked is None:
+        return
+    window, loc = asked
+    await reply(update, *top_view(services, window, loc))
+
+
+async def latest(update: Update, context: BotContext) -> None:
+    """The newest liquidations, optionally of one asset."""
+    services = context.bot_data
+    asked = await read_request(update, context, parse_latest, configure=False)
+    if asked is None:
+        return
+    request, loc = asked
+    floor = services.settings.min_event_usd
+    records = services.queries.latest(request.count, request.asset, min_usd=floor)
+    await reply(update, market.latest(records, asset=request.asset, min_usd=floor, loc=loc))
+
+
+async def chart(update: Update, context: BotContext) -> None:
+    """Send a chart of liquidated USD per interval: the market or one asset, 1m to 24h."""
+    services = context.bot_data
+    asked = await read_request(update, context, parse_chart, configure=False)
+    if asked is None:
+        return
+    (asset, window_s), loc = asked
+    queries = services.queries
+    if asset is not None and queries.asset(asset) is None:
+        await refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
+        return
+    series = queries.series(window_s, asset)
+    caption = market.chart_caption(series, queries.window_coverage(window_s), loc=loc)
+    try:
+        png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
+    except Exception:  # a drawing bug must not cost the user an answer
+        log.exception("chart of %s over %ds failed", asset or "the market", window_s)
+        await reply(update, market.chart_failed(loc=loc))
+        return
+    await chat_of(update).send_photo(png, caption=caption)
+
+
+def stats_view(
+    services: Services, asset: str | None, detail_s: int | None, loc: Locale
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """Return /stats with its window buttons; None for an asset without data."""
+    queries = services.queries
+    windows = queries.market() if asset is None else queries.asset(asset)
+    if windows is None:
+        return None
+    longest = queries.windows_s[-1]
+    coverage = queries.window_coverage(longest)
+    text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc)
+    markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
+    return text, markup
+
+
+def top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineKeyboardMarkup]:
+    """Return /top of a window with its window buttons."""
+    queries = services.queries
+    board = queries.leaderboard(window, 10)
+    text = market.top(board, queries.window_coverage(window), loc=loc)
+    return text, window_buttons(queries.windows_s, window)

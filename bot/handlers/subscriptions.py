@@ -1,0 +1,157 @@
+"""Alert and cascade rules: /subscribe, /unsubscribe, /subs and /cascade."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.handlers.arguments import (
+    MAX_CASCADE_RULES_PER_CHAT,
+    parse_cascade,
+    parse_subscribe,
+    parse_unsubscribe,
+)
+from bot.handlers.context import BotContext, Services, locale_of, reply
+from bot.handlers.keyboards import remove_buttons
+from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
+from bot.render.cascades import cascade_rule_added, cascades_removed
+from bot.render.chat import rule_added, rules_list, rules_removed
+from bot.rules.cascade import CascadeRule
+from bot.rules.matching import MAX_RULES_PER_CHAT, Rule
+from bot.texts.catalog import Locale
+from bot.texts.usage import UsageError
+
+
+async def subscribe(update: Update, context: BotContext) -> None:
+    """Add an alert rule for this chat."""
+    services = context.bot_data
+    chat = chat_of(update)
+    asked = await read_request(
+        update,
+        context,
+        lambda args: parse_subscribe(args, services.settings.default_min_usd),
+        configure=True,
+    )
+    if asked is None:
+        return
+    request, loc = asked
+    if len(services.rules.rules_for(chat.id)) >= MAX_RULES_PER_CHAT:
+        await refuse(
+            update, loc, UsageError("err_rule_limit", "/unsubscribe #12", count=MAX_RULES_PER_CHAT)
+        )
+        return
+    await set_up_chat(update, context)
+    rule = await services.store.add_rule(
+        chat.id, request.assets, request.min_usd, request.side, request.exchanges
+    )
+    services.rules.add(rule)
+    await reply(update, rule_added(rule, loc=loc))
+
+
+async def unsubscribe(update: Update, context: BotContext) -> None:
+    """Remove rules (all, by asset, or by id)."""
+    services = context.bot_data
+    chat = chat_of(update)
+    asked = await read_request(update, context, parse_unsubscribe, configure=True)
+    if asked is None:
+        return
+    request, loc = asked
+    removed: list[Rule] = []
+    changed: list[tuple[Rule, Rule]] = []  # (old, with fewer assets)
+    for rule in services.rules.rules_for(chat.id):
+        if request.everything or rule.rule_id in request.rule_ids:
+            removed.append(rule)
+        elif request.assets and rule.assets & request.assets:
+            remaining = rule.assets - request.assets
+            if remaining:
+                changed.append((rule, dataclasses.replace(rule, assets=remaining)))
+            else:
+                removed.append(rule)
+    await remove_rules(services, chat.id, removed)
+    for old_rule, new_rule in changed:
+        services.rules.remove(old_rule)
+        services.rules.add(new_rule)
+        await services.store.replace_rule(new_rule)
+    cascades = [
+        rule.rule_id
+        for rule in cascade_rules_of(services, chat.id)
+        if request.everything or rule.rule_id in request.cascade_ids
+    ]
+    await remove_cascades(services, chat.id, cascades)
+    answers = []
+    if request.everything or request.rule_ids or request.assets:
+        answers.append(rules_removed(len(removed) + len(changed), loc=loc))
+    if request.cascade_ids or (request.everything and cascades):
+        answers.append(cascades_removed(len(cascades), loc=loc))
+    await reply(update, "\n".join(answers))
+
+
+async def subs(update: Update, context: BotContext) -> None:
+    """List this chat's rules, schedule and preferences, with a remove button per rule."""
+    text, markup = subs_view(context.bot_data, chat_of(update).id, locale_of(update, context))
+    await reply(update, text, markup)
+
+
+async def cascade(update: Update, context: BotContext) -> None:
+    """Add a cascade rule (one message per cascade, edited as it grows), or remove them all."""
+    services = context.bot_data
+    chat = chat_of(update)
+    asked = await read_request(update, context, parse_cascade, configure=True)
+    if asked is None:
+        return
+    request, loc = asked
+    existing = cascade_rules_of(services, chat.id)
+    if request is None:
+        await remove_cascades(services, chat.id, [rule.rule_id for rule in existing])
+        await reply(update, cascades_removed(len(existing), loc=loc))
+        return
+    if len(existing) >= MAX_CASCADE_RULES_PER_CHAT:
+        limit = UsageError("err_cascade_limit", "/cascade off", count=MAX_CASCADE_RULES_PER_CHAT)
+        await refuse(update, loc, limit)
+        return
+    await set_up_chat(update, context)
+    rule = await services.store.add_cascade_rule(
+        chat.id,
+        request.asset,
+        request.window_s,
+        min_usd=request.min_usd,
+        multiple=request.multiple,
+    )
+    services.cascades.add_rules([rule])
+    await reply(update, cascade_rule_added(rule, loc=loc))
+
+
+def subs_view(
+    services: Services, chat_id: int, loc: Locale
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Return /subs of a chat with a remove button per rule."""
+    rules = services.rules.rules_for(chat_id)
+    cascades = cascade_rules_of(services, chat_id)
+    text = rules_list(
+        rules,
+        services.scheduler.schedule_of(chat_id),
+        cascades=cascades,
+        prefs=services.prefs.get(chat_id),
+        loc=loc,
+    )
+    return text, remove_buttons([r.rule_id for r in rules], [r.rule_id for r in cascades])
+
+
+def cascade_rules_of(services: Services, chat_id: int) -> list[CascadeRule]:
+    """Return a chat's cascade rules."""
+    return [rule for rule in services.cascades.detector.rules() if rule.chat_id == chat_id]
+
+
+async def remove_rules(services: Services, chat_id: int, rules: list[Rule]) -> None:
+    """Forget alert rules and delete them from the store."""
+    for rule in rules:
+        services.rules.remove(rule)
+    await services.store.delete_rules([r.rule_id for r in rules])
+
+
+async def remove_cascades(services: Services, chat_id: int, rule_ids: list[int]) -> None:
+    """Stop cascade rules and delete them from the store."""
+    if rule_ids:
+        services.cascades.remove_rules(chat_id, rule_ids)
+        await services.store.delete_cascade_rules(rule_ids)

@@ -1,0 +1,1 @@
+"""How each chat wants things: language, time zone, quiet hours and summary schedules."""

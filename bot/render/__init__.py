@@ -1,0 +1,1 @@
+"""What a message says and looks like: Telegram HTML, texts, status lines, charts (pure)."""

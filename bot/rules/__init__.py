@@ -1,0 +1,1 @@
+"""Which chats an event concerns: alert rule matching and cascade detection (pure)."""

@@ -1,0 +1,1 @@
+"""What the bot keeps in SQLite: chats, preferences, rules, the alert journal, the outbox."""

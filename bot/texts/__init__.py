@@ -1,0 +1,1 @@
+"""Words and notations per language: the message catalogs, number and time formats, durations."""

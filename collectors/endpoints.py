@@ -1,0 +1,21 @@
+"""The feed ids and where each feed connects by default: plain data, no feed code imported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FEED_IDS = ("binance-usdm", "binance-coinm", "okx", "bybit-linear", "bybit-inverse")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where each feed connects; every one is overridable (tests point them at local servers)."""
+
+    binance_usdm_ws: str = "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+    binance_coinm_ws: str = "wss://dstream.binance.com/ws/!forceOrder@arr"
+    binance_coinm_rest: str = "https://dapi.binance.com"
+    okx_ws: str = "wss://ws.okx.com:8443/ws/v5/public"
+    okx_rest: str = "https://www.okx.com"
+    bybit_linear_ws: str = "wss://stream.bybit.com/v5/public/linear"
+    bybit_inverse_ws: str = "wss://stream.bybit.com/v5/public/inverse"
+    bybit_rest: str = "https://api.bybit.com"

@@ -1,0 +1,1 @@
+"""Bybit v5: the per-symbol `allLiquidation` feeds, their parsers and chunked subscriptions."""
