@@ -131,7 +131,7 @@ class Edges:
         log.warning(
             "the %ds window's edge waits for the per-second sums of minute %d "
             "(the window is up to a minute wider meanwhile)",
-            self._windows.windows_s[window],
+            self._windows.tracked_s[window],
             minute,
         )
         if ask:

@@ -106,7 +106,7 @@ class Aggregation:
         windows = self.windows
         now_sec = now_ms // 1000
         edges: set[int] = set()
-        for window in (*windows.windows_s, windows.retention_s):
+        for window in (*windows.tracked_s, windows.retention_s):
             minute = (now_sec - window + 1) // MINUTE_S
             edges.update((minute, minute + 1))
         newest = min(windows.identity_cap or NEWEST_ROWS, NEWEST_ROWS)

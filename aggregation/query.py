@@ -142,10 +142,12 @@ class LiquidationQueries:
         )
 
     def window_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
-        """Return the USD liquidated per asset (assets with events only) in a configured window."""
-        w = self._window_position(window_s)
-        per_asset = self._windows.totals(self.now_ms() if now_ms is None else now_ms)[0][w]
-        return _volumes(self._windows.asset_names, per_asset.sum(axis=(1, 2)))
+        """Return the USD liquidated per asset (assets with events only) in a configured window
+        or the last 24 h (always kept)."""
+        if window_s not in self._windows.tracked_s:
+            raise ValueError(f"{window_s}s is neither a configured window nor a day")
+        usd, _ = self._windows.tracked_totals(window_s, self._end_ms(now_ms))
+        return _volumes(self._windows.asset_names, self._windows.by_name(usd).sum(axis=(1, 2)))
 
     def largest(
         self, window_s: int, k: int = 5, now_ms: int | None = None
@@ -194,7 +196,7 @@ class LiquidationQueries:
     async def asset_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
         """Return the USD liquidated per asset (assets with events only) in any window up to
         `history_s` ending now."""
-        if window_s in self._windows.windows_s:
+        if window_s in self._windows.tracked_s:
             return self.window_volumes(window_s, now_ms)
         first, end = self._window_seconds(window_s, now_ms, limit=self.history_s)
         usd, _ = await self._by_name(first, end)

@@ -58,7 +58,7 @@ def restore(windows: WindowStore, snap: Snapshot, now_ms: int) -> int:
     capacity = windows.ring.capacity
     future_usd = np.bincount(future_keys, future["usd"], minlength=capacity)
     future_count = np.bincount(future_keys, minlength=capacity).astype(np.int64)
-    for w, window in enumerate(windows.windows_s):
+    for w, window in enumerate(windows.tracked_s):
         cut, usd, count = _since(windows, now_sec - window, last)
         windows.rolling.set_totals(w, cut, usd - future_usd, count - future_count)
     _, _, retained = _since(windows, now_sec - windows.retention_s, last)

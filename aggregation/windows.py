@@ -38,6 +38,7 @@ from aggregation.tops import TOP_DTYPE, TOP_K, MinuteTops, best_per_second, larg
 from collectors.record import Liquidation, Side
 
 DEFAULT_WINDOWS_S = (180, 900, 3600, 14400, 86400)
+DAY_S = 86400
 # Memory keeps at least a day, whatever the windows: daily summaries read it.
 MIN_RETENTION_S = 86400
 MINUTE_S = 60
@@ -118,7 +119,10 @@ class WindowStore:
         rows = (self.retention_s + FOLD_EVERY_S + future_tolerance_ms // 1000) // MINUTE_S + 3
         self.ring = MinuteRing(rows)
         self.market = MinuteRing(rows)  # per (exchange, side): market charts read only this
-        self.rolling = Rolling(self.windows_s, self.ring.capacity)
+        # The day is always kept too: relative cascade thresholds read it at once.
+        self.tracked_s = tuple(sorted({*self.windows_s, DAY_S}))
+        self._configured = [self.tracked_s.index(w) for w in self.windows_s]
+        self.rolling = Rolling(self.tracked_s, self.ring.capacity)
         self.edges = Edges(self)
         self.tops: dict[int, MinuteTops] = {}
         self._ids = Identities()
@@ -280,7 +284,7 @@ class WindowStore:
         sec, keys, usd = self._fold_batch()
         due_sec, due_keys, due_usd = self._due(sec, keys, usd, now_sec)
         rolling.enter(due_sec, due_keys, due_usd, now_sec)
-        for w, window in enumerate(self.windows_s):
+        for w, window in enumerate(self.tracked_s):
             waiting = rolling.leave(w, now_sec - window, self.ring, self.edges.sums)
             if waiting is not None:
                 self.edges.waiting(w, waiting, ask)
@@ -399,10 +403,18 @@ class WindowStore:
         shape = (len(self.windows_s), len(names.asset_names), len(names.exchange_names), 2)
         usd = np.zeros(shape)
         count = np.zeros(shape, dtype=np.int64)
-        usd[:, keys.asset, keys.exchange, keys.side] = self.rolling.usd[:, :n]
-        count[:, keys.asset, keys.exchange, keys.side] = self.rolling.count[:, :n]
+        rows = self._configured
+        usd[:, keys.asset, keys.exchange, keys.side] = self.rolling.usd[rows, :n]
+        count[:, keys.asset, keys.exchange, keys.side] = self.rolling.count[rows, :n]
         self._view = (self._version, (usd, count))
         return usd, count
+
+    def tracked_totals(self, window_s: int, now_ms: int) -> tuple[FloatArray, IntArray]:
+        """Return per-key (usd, count) of a configured window or the day, as of now."""
+        self.advance(now_ms)
+        w = self.tracked_s.index(window_s)
+        n = self.names.n_keys
+        return self.rolling.usd[w, :n].copy(), self.rolling.count[w, :n].copy()
 
     def latest(self, n: int, asset: str | None = None, min_usd: float = 0.0) -> list[Liquidation]:
         """Return the newest n counted events of at least min_usd (by event time, then

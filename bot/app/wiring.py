@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.tables.bot_store import BotStore
 from bot.tables.journal import ON_THE_WIRE, event_key
 from collectors.clock import now_ms
+from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,22 @@ async def wire(
     services = await _build(settings, tuning, runtime, store, application)
     services.status_lines = lambda: status_lines(_status_figures(runtime, services, started))
     router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
-    runtime.aggregation.add_listener(router.on_liquidation)
-    # The cascades open before this start continue from the stored events (no await between
-    # the replay and the listener: each event is counted once).
+    aggregation = runtime.aggregation
+    aggregation.add_listener(router.on_liquidation)
+    # The cascades open before this start continue from the stored events. The read is queued
+    # behind every event counted so far; those counted meanwhile are heard and replayed after
+    # it (no await between that replay and the listener): each event is counted once.
     longest_ms = max((rule.window_ms for rule in cascades.detector.rules()), default=0)
     if longest_ms:
         now = now_ms()
-        cascades.warm(runtime.queries.events_between(now - longest_ms - 5_000, now + 60_000))
-    runtime.aggregation.add_listener(cascades.on_liquidation)
+        heard: list[Liquidation] = []
+        aggregation.add_listener(heard.append)
+        try:
+            stored = await runtime.queries.events_between(now - longest_ms - 5_000, now + 60_000)
+        finally:
+            aggregation.remove_listener(heard.append)
+        cascades.warm((*stored, *heard))
+    aggregation.add_listener(cascades.on_liquidation)
     clean = await store.take_clean_stop()
     dispatcher.restore(await store.take_pending())
     if not clean:
@@ -84,7 +93,7 @@ async def _build(
     scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher, prefs)
     queries = runtime.queries
     detector = CascadeDetector(
-        DailyVolumes(lambda: queries.asset_volumes(DAY_MS // 1000)),
+        DailyVolumes(lambda: queries.window_volumes(DAY_MS // 1000)),
         rules=await store.load_cascade_rules(),
     )
     cascades = CascadeNotifier(
@@ -153,7 +162,7 @@ async def _recover(
     now = now_ms()
     since = now - int(settings.alert_max_age_s * 1000)
     resent = 0
-    for record in runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
+    for record in await runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
         key = event_key(record)
         for chat_id, rule in rules.match(record).items():
             if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):

@@ -111,11 +111,11 @@ class SummaryScheduler:
         """Return the scheduled summary jobs."""
         return tuple(j for j in self._job_queue.jobs() if j.name and j.name.startswith("summary:"))
 
-    def send_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
+    async def send_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
         """Build a chat's summary for the period ending now (or at end_ms) and queue it."""
         end = self._clock() if end_ms is None else end_ms
         period_ms = schedule.period_s * 1000
-        summary = self._queries.period(end - period_ms, end, top_n=5)
+        summary = await self._queries.period(end - period_ms, end, top_n=5)
         loc = self._prefs.locale(schedule.chat_id)
         label = market.period_label(schedule.period_s, loc=loc)
         text = market.summary(summary, label=label, loc=loc)
@@ -124,12 +124,12 @@ class SummaryScheduler:
     async def post_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
         """Queue a chat's summary, then its chart (drawn off the event loop)."""
         end = self._clock() if end_ms is None else end_ms
-        self.send_summary(schedule, end)
+        await self.send_summary(schedule, end)
         if not self._charts:
             return
         loc = self._prefs.locale(schedule.chat_id)
         try:
-            series = self._queries.period_series(end - schedule.period_s * 1000, end)
+            series = await self._queries.period_series(end - schedule.period_s * 1000, end)
             png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
         except Exception:  # the summary went out; a chart that failed is only logged
             log.exception("summary chart for chat %d failed", schedule.chat_id)

@@ -71,7 +71,7 @@ async def chart(update: Update, context: BotContext) -> None:
     if asset is not None and queries.asset(asset) is None:
         await refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
         return
-    series = queries.series(window_s, asset)
+    series = await queries.series(window_s, asset)
     caption = market.chart_caption(series, queries.window_coverage(window_s), loc=loc)
     try:
         png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)

@@ -39,10 +39,13 @@ def events(count: int, *, start: int = T0, step_ms: int = 700, seed: int = 1) ->
     return result
 
 
-async def stored(store: LiquidationStore, since_ms: int = 0) -> list[tuple[object, ...]]:
+Row = tuple[str, int, int, float, float, float, int]
+
+
+async def stored(store: LiquidationStore, since_ms: int = 0) -> list[Row]:
     """Every stored row as (symbol, ts, side, qty, price, usd, recv), in time order."""
 
-    def read(db: Database) -> list[tuple[object, ...]]:
+    def read(db: Database) -> list[Row]:
         rows = events_between(db.conn, since_ms, 2**62, 0.0, 10**9)
         return [
             (db.catalog[int(r["inst"])].symbol, int(r["ts"]), int(r["side"]), float(r["qty"]),
