@@ -9,8 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from aggregation.coverage import CoverageTracker, FeedCoverage
+
+# Re-exported: the bot reads stored events for its CSV export through this module.
+from aggregation.export import EXPORT_COLUMNS as EXPORT_COLUMNS  # noqa: PLC0414
+from aggregation.export import ExportRow as ExportRow  # noqa: PLC0414
+from aggregation.export import export_rows as export_rows  # noqa: PLC0414
 from aggregation.windows import MAX_EXCHANGES, FloatArray, IntArray, WindowStore
-from collectors.record import Liquidation
+from collectors.record import Liquidation, Side
 
 
 def wall_clock_ms() -> int:
@@ -247,10 +252,17 @@ class LiquidationQueries:
         return tuple(self._windows.largest(start_ms, (end_sec + 1) * 1000, k))
 
     def latest(
-        self, n: int = 10, asset: str | None = None, min_usd: float = 0.0
+        self,
+        n: int = 10,
+        asset: str | None = None,
+        min_usd: float = 0.0,
+        *,
+        side: Side | None = None,
+        exchange: str | None = None,
     ) -> tuple[Liquidation, ...]:
-        """Return the newest n liquidations (by event time) of at least min_usd, newest first."""
-        return tuple(self._windows.latest(n, asset, min_usd))
+        """Return the newest n liquidations (by event time) of at least min_usd, newest first;
+        only of one asset, side or exchange if given."""
+        return tuple(self._windows.latest(n, asset, min_usd, side=side, exchange=exchange))
 
     def events_between(
         self, start_ms: int, end_ms: int, *, min_usd: float = 0.0
@@ -337,6 +349,15 @@ class LiquidationQueries:
         """Return each feed's coverage of the window ending now."""
         end = self.now_ms() if now_ms is None else now_ms
         return self._coverage.report(end - window_s * 1000, end)
+
+    def average_prices(self, asset: str, now_ms: int | None = None) -> tuple[float | None, ...]:
+        """Return an asset's USD-weighted average liquidation price in every configured window
+        (None where it has no event), on the windows' second bounds."""
+        end = self.now_ms() if now_ms is None else now_ms
+        end_sec = max(end, self._windows.clock_ms) // 1000
+        starts = [(end_sec - w + 1) * 1000 for w in self._windows.windows_s]
+        sums = self._windows.price_sums(asset, starts, (end_sec + 1) * 1000)
+        return tuple(weighted / usd if usd > 0 else None for weighted, usd in sums)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -509,9 +509,17 @@ class WindowStore:
         candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
         return [self._record_at(minute, position) for _, minute, position in candidates[:k]]
 
-    def latest(self, n: int, asset: str | None = None, min_usd: float = 0.0) -> list[Liquidation]:
+    def latest(
+        self,
+        n: int,
+        asset: str | None = None,
+        min_usd: float = 0.0,
+        *,
+        side: Side | None = None,
+        exchange: str | None = None,
+    ) -> list[Liquidation]:
         """Return the newest n counted events of at least min_usd (by event time, then
-        arrival), newest first."""
+        arrival), newest first; only of one asset, side or exchange if given."""
         if n <= 0:
             return []
         asset_index = None
@@ -519,6 +527,12 @@ class WindowStore:
             asset_index = self._assets.get(asset)
             if asset_index is None:
                 return []
+        exchange_index = None
+        if exchange is not None:
+            exchange_index = self._exchanges.get(exchange)
+            if exchange_index is None:
+                return []
+        side_index = None if side is None else SIDES.index(side)
         # Only events still within retention count, whatever minute chunk still holds them.
         horizon_ms = (
             max(self._folded_sec or 0, self._clock_ms // 1000) - self.retention_s + 1
@@ -536,10 +550,14 @@ class WindowStore:
                 usd = np.frombuffer(chunk.usd, dtype=np.float64)
                 positions = positions[usd[positions] >= min_usd]
                 del usd
-            if asset_index is not None:
-                keys = np.frombuffer(chunk.key, dtype=np.int32)
-                positions = positions[keys[positions] // (MAX_EXCHANGES * 2) == asset_index]
-                del keys
+            if asset_index is not None or exchange_index is not None or side_index is not None:
+                positions = _matching(
+                    np.frombuffer(chunk.key, dtype=np.int32),
+                    positions,
+                    asset_index,
+                    exchange_index,
+                    side_index,
+                )
             newest = positions[np.lexsort((-positions, -ts[positions]))][:n]
             found.extend((int(ts[p]), minute, int(p)) for p in newest.tolist())
             del ts
@@ -562,6 +580,32 @@ class WindowStore:
             del ts, usd
         found.sort()
         return [self._record_at(minute, position) for _, minute, position in found[-limit:]]
+
+    def price_sums(
+        self, asset: str, starts_ms: Sequence[int], end_ms: int
+    ) -> list[tuple[float, float]]:
+        """Return (sum of usd * price, sum of usd) of an asset's events in [start, end_ms) for
+        each start: the parts of a USD-weighted average liquidation price. Scans the events."""
+        asset_index = self._assets.get(asset)
+        if asset_index is None or not starts_ms:
+            return [(0.0, 0.0) for _ in starts_ms]
+        first = min(starts_ms)
+        chunks = [
+            self._chunks[m] for m in self._minutes(first // _MINUTE_MS, (end_ms - 1) // _MINUTE_MS)
+        ]
+        if not chunks:
+            return [(0.0, 0.0) for _ in starts_ms]
+        ts = np.concatenate([np.frombuffer(c.ts, dtype=np.int64) for c in chunks])
+        key = np.concatenate([np.frombuffer(c.key, dtype=np.int32) for c in chunks])
+        usd = np.concatenate([np.frombuffer(c.usd, dtype=np.float64) for c in chunks])
+        price = np.concatenate([np.frombuffer(c.price, dtype=np.float64) for c in chunks])
+        keep = (key // (MAX_EXCHANGES * 2) == asset_index) & (ts < end_ms)
+        ts, usd, price = ts[keep], usd[keep], price[keep]
+        result = []
+        for start in starts_ms:
+            inside = ts >= start
+            result.append((float((usd[inside] * price[inside]).sum()), float(usd[inside].sum())))
+        return result
 
     def _record_at(self, minute: int, position: int) -> Liquidation:
         chunk = self._chunks[minute]
@@ -601,6 +645,25 @@ class WindowStore:
     def clock_ms(self) -> int:
         """Return the newest receive or advance time seen."""
         return self._clock_ms
+
+
+def _matching(
+    keys: npt.NDArray[np.int32],
+    positions: IntArray,
+    asset: int | None,
+    exchange: int | None,
+    side: int | None,
+) -> IntArray:
+    """Return the positions whose key has this asset, exchange and side (None: any)."""
+    selected = keys[positions]
+    keep = np.ones(len(positions), dtype=bool)
+    if asset is not None:
+        keep &= selected // (MAX_EXCHANGES * 2) == asset
+    if exchange is not None:
+        keep &= selected // 2 % MAX_EXCHANGES == exchange
+    if side is not None:
+        keep &= selected % 2 == side
+    return positions[keep]
 
 
 def _top_positions(usd: FloatArray, k: int) -> IntArray:

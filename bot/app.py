@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -26,6 +27,7 @@ from bot.console import (
 )
 from bot.runtime import Runtime, http_client
 from bot.settings import Settings
+from bot.web import Dashboard, ProcessMetrics, WebError, feed_health
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.record import FeedStateChange, Liquidation
@@ -51,10 +53,56 @@ async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, Non
             task.cancel()
 
 
+def runtime_metrics(runtime: Runtime) -> ProcessMetrics:
+    """Return the ingest and database figures the dashboard's /metrics shows."""
+    store, counters = runtime.store, runtime.aggregation.windows.counters
+    return ProcessMetrics(
+        events_counted=counters.counted,
+        events_duplicate=counters.duplicates,
+        database_queue=store.pending(),
+        database_rows_written=store.stats.written,
+        database_rows_dropped=store.stats.dropped,
+        database_bytes=store.db_bytes(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def serve_dashboard(
+    settings: Settings, runtime: Runtime, metrics: Callable[[], ProcessMetrics] | None = None
+) -> AsyncIterator[Dashboard | None]:
+    """Serve the web dashboard beside the runtime (None when WEB_ENABLED is false).
+
+    A refused bind or a taken port ends the process with a one-line reason.
+    """
+    if not settings.web_enabled:
+        yield None
+        return
+    dashboard = Dashboard(
+        settings.web(),
+        queries=runtime.queries,
+        health=lambda: feed_health(runtime.feeds, runtime.feed_stats()),
+        metrics=metrics or (lambda: runtime_metrics(runtime)),
+        database_path=settings.database_path,
+    )
+    try:
+        await dashboard.start()
+    except WebError as exc:
+        raise SystemExit(f"dashboard: {exc}") from None
+    runtime.listeners.append(dashboard.on_liquidation)
+    try:
+        yield dashboard
+    finally:
+        runtime.listeners.remove(dashboard.on_liquidation)
+        await dashboard.stop()
+
+
 async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> None:
     """Run collectors and aggregation; print each liquidation and periodic status lines."""
     printer = ConsolePrinter(out, min_usd=settings.min_event_usd, color=use_color(out))
-    async with Runtime(settings, listeners=[printer.print_event]) as runtime:
+    async with (
+        Runtime(settings, listeners=[printer.print_event]) as runtime,
+        serve_dashboard(settings, runtime) as dashboard,
+    ):
         loaded = runtime.start_report.events_loaded if runtime.start_report else 0
         out.write(CONSOLE_BANNER)
         out.write(
@@ -62,6 +110,8 @@ async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> N
             f"({loaded:,} events of the last 24 h restored). Events under "
             f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
         )
+        if dashboard is not None:
+            out.write(f"Dashboard: {dashboard.url}\n")
         out.flush()
         aggregation = runtime.aggregation
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.commands import UsageError, parse_schedule
 from bot.durations import parse_duration
 from bot.rules import Schedule
+from bot.web.config import WebConfig, exposure_problem
 from collectors.registry import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
@@ -45,12 +46,43 @@ class Settings(BaseSettings):
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    web_max_clients: int = Field(default=200, ge=1)
+    # Last: its check reads WEB_ENABLED and WEB_HOST.
+    web_token: SecretStr | None = Field(default=None, validate_default=True)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("web_token", mode="before")
+    @classmethod
+    def _blank_web_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("web_token")
+    @classmethod
+    def _token_when_exposed(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("web_enabled", True) and "web_host" in info.data:
+            token = None if value is None else value.get_secret_value()
+            problem = exposure_problem(info.data["web_host"], token)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("web_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("exchanges", mode="before")
@@ -116,6 +148,16 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    def web(self) -> WebConfig:
+        """Return the dashboard's settings."""
+        return WebConfig(
+            host=self.web_host,
+            port=self.web_port,
+            token=None if self.web_token is None else self.web_token.get_secret_value(),
+            allowed_hosts=self.web_allowed_hosts,
+            max_clients=self.web_max_clients,
+        )
 
     def endpoints(self) -> Endpoints:
         """Return the exchange endpoints."""

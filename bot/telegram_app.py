@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -27,7 +28,7 @@ from telegram.ext import (
 
 from bot import handlers, messages
 from bot.alerts import AlertRouter
-from bot.app import run_until_stopped
+from bot.app import run_until_stopped, runtime_metrics, serve_dashboard
 from bot.cascade_alerts import CascadeNotifier, DailyVolumes
 from bot.cascades import DAY_MS, CascadeDetector
 from bot.chats import ChatDirectory
@@ -44,6 +45,7 @@ from bot.settings import Settings
 from bot.storage import ON_THE_WIRE, BotStore, event_key
 from bot.summaries import SummaryScheduler
 from bot.texts import CATALOG, DEFAULT_LANG, text
+from bot.web import ProcessMetrics
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,18 @@ def _status_lines(runtime: Runtime, services: Services, started: float) -> list[
     return lines
 
 
+def _metrics(runtime: Runtime, services: Services) -> ProcessMetrics:
+    """Return the dashboard's /metrics figures, alerts included."""
+    stats = services.dispatcher.stats
+    return dataclasses.replace(
+        runtime_metrics(runtime),
+        alerts_sent=stats.alerts_delivered,
+        alerts_failed=stats.alerts_failed,
+        alerts_dropped=stats.alerts_dropped,
+        alert_queue=services.dispatcher.pending_alerts(),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RunningBot:
     """What `run_telegram` built, handed to `on_ready` (tests observe and drive it)."""
@@ -220,7 +234,8 @@ async def run_telegram(
             await _initialize(application, tuning.init_retry_s)
             services = await _wire(settings, tuning, runtime, store, application, started)
             running = RunningBot(application, services, runtime)
-            await _serve(tuning, running, store, stop, on_ready)
+            async with serve_dashboard(settings, runtime, lambda: _metrics(runtime, services)):
+                await _serve(tuning, running, store, stop, on_ready)
         finally:
             if application.running:
                 await application.stop()
