@@ -77,9 +77,9 @@ class FeedHealth:
     reconnects: int = 0
 
     def silent_ms(self, now_ms: int, since_ms: int) -> int:
-        """Return how long the feed has delivered nothing (counted from since_ms at most)."""
+        """Return how long the feed has delivered nothing (since since_ms if it never did)."""
         last = self.last_frame_ms
-        return now_ms - (since_ms if last is None else max(last, since_ms))
+        return now_ms - (since_ms if last is None else last)
 
     def healthy(self, now_ms: int, since_ms: int) -> bool:
         """Return True if the feed delivered within its silence timeout (or started that

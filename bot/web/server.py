@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -74,10 +76,15 @@ class Dashboard:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            reason = (exc.strerror or str(exc)).lower()
+            # asyncio's message repeats the address: say only what the system said.
+            code = exc.errno or 0
+            reason = (os.strerror(code) if code > 0 else exc.strerror or str(exc)).lower()
+            hint = (
+                "set WEB_PORT to a free port" if exc.errno == errno.EADDRINUSE else "check WEB_HOST"
+            )
             raise WebError(
                 f"cannot listen on {self.config.host}:{self.config.port}: {reason} "
-                "(set WEB_PORT to a free port, or WEB_ENABLED=false)"
+                f"({hint}, or WEB_ENABLED=false)"
             ) from None
         self._runner = runner
         self.port = int(runner.addresses[0][1])
