@@ -167,4 +167,3 @@ async def test_the_page_needs_the_token_once(tmp_path: Path, browser: Browser) -
         await expect(watched.page.locator("#tape tr")).to_have_count(8, timeout=LIVE_WITHIN_MS)
         # Only the first load (the 401) complained.
         assert [e for e in watched.errors if "401" not in e] == []
-
