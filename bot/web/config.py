@@ -48,7 +48,8 @@ class WebConfig:
     snapshot_interval_s: float = 1.0
     tape_interval_s: float = 0.1  # tape deltas go out at most this often
     replay_events: int = 20_000  # live events kept so a reconnecting page can resume
-    send_timeout_s: float = 30.0  # a stream that cannot take a message this long is closed
+    max_buffered_bytes: int = 1 << 20  # unsent bytes a stream may hold before it is skipped
+    send_timeout_s: float = 30.0  # a stream skipped this long (it reads nothing) is dropped
 
     def check(self) -> None:
         """Raise WebError if this bind must be refused."""

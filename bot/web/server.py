@@ -58,6 +58,7 @@ class Dashboard:
     def on_liquidation(self, record: Liquidation) -> None:
         """The ingest listener: put a new event on the live tape."""
         self.hub.publish(record)
+        self.views.largest.offer(record)
 
     @property
     def url(self) -> str:

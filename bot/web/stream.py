@@ -2,8 +2,12 @@
 
 Each event gets a sequence number and is encoded once when it arrives; the last
 `replay_events` stay in a ring, so a page that reconnects with `?since=SEQ&epoch=E` gets exactly
-the events after SEQ. Every client has its own writer task and a cursor into that ring: a slow
-client delays nobody else, and it never holds more than the newest snapshot (a queue of one).
+the events after SEQ. Every message is framed once and the same bytes are written to every
+socket that wants them, without waiting: each client is only a cursor into the ring and the
+version of the snapshot it has. A client whose socket holds more than `max_buffered_bytes`
+unsent is skipped (it gets the newest snapshot, never a queue of old ones, and its tape from
+its cursor once it drains); one stuck past `send_timeout_s` is dropped. So a slow client delays
+nobody else.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
@@ -125,7 +131,7 @@ class Tape:
 
 
 class _Client:
-    __slots__ = ("cursor", "filter", "snapshot_version", "transport", "wake", "ws")
+    __slots__ = ("cursor", "filter", "lagging_since", "snapshot_version", "transport", "ws")
 
     def __init__(
         self, ws: web.WebSocketResponse, request: web.Request, cursor: int, tape: TapeFilter
@@ -135,13 +141,23 @@ class _Client:
         self.cursor = cursor
         self.filter = tape
         self.snapshot_version = 0
-        self.wake = asyncio.Event()
+        self.lagging_since: float | None = None
 
 
 def tape_message(seq: int, events: list[bytes], *, reset: bool = False) -> bytes:
     """Return a tape delta: the events (already JSON), the newest sequence, a reset flag."""
     head = b'{"type":"tape","seq":%d,"reset":%s,"events":[' % (seq, b"true" if reset else b"false")
     return head + b",".join(events) + b"]}"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """Return a whole unmasked WebSocket text frame (RFC 6455 5.2): a server's frame."""
+    size = len(payload)
+    if size < 126:
+        return struct.pack("!BB", 0x81, size) + payload
+    if size < 65_536:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
 class StreamHub:
@@ -158,15 +174,17 @@ class StreamHub:
         self.epoch = secrets.token_hex(6)
         self.clients: set[_Client] = set()
         self.refused = 0
+        self.dropped = 0  # clients closed for reading nothing past the send timeout
         self._build_snapshot = build_snapshot
         self._windows = windows
-        self._snapshot: bytes | None = None
+        self._snapshot: bytes | None = None  # the framed snapshot
         self._snapshot_version = 0
         self._snapshot_at = float("-inf")
         self._flush: asyncio.TimerHandle | None = None
         self._last_flush = float("-inf")
-        self._cache: dict[tuple[TapeFilter, int, int], list[bytes]] = {}
-        self._writers: set[asyncio.Task[None]] = set()
+        # (filter, cursor, newest seq) -> [(frame, cursor after it)]: shared by every client
+        # at the same place with the same filter, so a delta is encoded and framed once.
+        self._cache: dict[tuple[TapeFilter, int, int], list[tuple[bytes, int]]] = {}
         self._closing = False
 
     # --- the ingest side ------------------------------------------------------------------
@@ -177,25 +195,70 @@ class StreamHub:
         if self._flush is None and self.clients:
             loop = asyncio.get_running_loop()
             at = max(loop.time(), self._last_flush + self.config.tape_interval_s)
-            self._flush = loop.call_at(at, self._wake_all)
+            self._flush = loop.call_at(at, self._flush_tape)
 
-    def _wake_all(self) -> None:
+    def _flush_tape(self) -> None:
         self._flush = None
         self._last_flush = asyncio.get_running_loop().time()
-        if len(self._cache) > 256:
-            self._cache.clear()
-        for client in self.clients:
-            client.wake.set()
+        self._deliver()
+
+    def _deliver(self) -> None:
+        """Write what each client is due, without waiting on any of them."""
+        self._cache.clear()
+        now = time.monotonic()
+        for client in list(self.clients):
+            self._serve(client, now)
+
+    def _serve(self, client: _Client, now: float) -> None:
+        transport = client.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.config.max_buffered_bytes:
+            if client.lagging_since is None:
+                client.lagging_since = now
+            elif (stuck := now - client.lagging_since) > self.config.send_timeout_s:
+                log.info("dropped a dashboard stream that read nothing for %.0fs", stuck)
+                self.dropped += 1
+                transport.abort()
+            return
+        client.lagging_since = None
+        for frame, cursor in self._tape_frames(client):
+            transport.write(frame)
+            client.cursor = cursor
+            if transport.get_write_buffer_size() > self.config.max_buffered_bytes:
+                return  # the rest when it drains
+        if client.snapshot_version < self._snapshot_version and self._snapshot is not None:
+            transport.write(self._snapshot)
+            client.snapshot_version = self._snapshot_version
+
+    def _tape_frames(self, client: _Client) -> list[tuple[bytes, int]]:
+        seq = self.tape.seq
+        if client.cursor >= seq:
+            return []
+        if not self.tape.covers(client.cursor):  # fell behind the ring: the page must reload
+            return [(text_frame(tape_message(seq, [], reset=True)), seq)]
+        key = (client.filter, client.cursor, seq)
+        frames = self._cache.get(key)
+        if frames is None:
+            items = [i for i in self.tape.after(client.cursor) if client.filter.matches(i)]
+            frames = []
+            for start in range(0, len(items), MAX_EVENTS_PER_MESSAGE):
+                chunk = items[start : start + MAX_EVENTS_PER_MESSAGE]
+                last = seq if start + MAX_EVENTS_PER_MESSAGE >= len(items) else chunk[-1].seq
+                frames.append((text_frame(tape_message(last, [i.data for i in chunk])), last))
+            self._cache[key] = frames
+        if not frames:
+            client.cursor = seq  # nothing for this filter: only move the cursor
+        return frames
 
     # --- the snapshot ---------------------------------------------------------------------
 
     def refresh_snapshot(self) -> None:
-        """Build and encode the snapshot once for every client, and wake them."""
-        self._snapshot = self._build_snapshot()
+        """Build, encode and frame the snapshot once for every client, and send it."""
+        self._snapshot = text_frame(self._build_snapshot())
         self._snapshot_version += 1
         self._snapshot_at = asyncio.get_running_loop().time()
-        for client in self.clients:
-            client.wake.set()
+        self._deliver()
 
     async def run(self) -> None:
         """Refresh the snapshot on every whole interval while a client is connected."""
@@ -233,29 +296,24 @@ class StreamHub:
         resumed = since is not None and query.get("epoch") == self.epoch and self.tape.covers(since)
         ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S, max_msg_size=4096)
         await ws.prepare(request)
-        client = _Client(
-            ws, request, since if resumed and since is not None else self.tape.seq, wanted
-        )
+        cursor = since if resumed and since is not None else self.tape.seq
+        client = _Client(ws, request, cursor, wanted)
         hello = Hello(API_VERSION, self.epoch, self.tape.seq, resumed, self._windows)
         try:
             await ws.send_frame(msgspec.json.encode(hello), WSMsgType.TEXT)
         except ConnectionError:
             return ws  # the page left during the handshake
-        if self._snapshot is None or self._snapshot_at < (
-            asyncio.get_running_loop().time() - self.config.snapshot_interval_s
-        ):
-            self.refresh_snapshot()
         self.clients.add(client)
-        client.wake.set()
-        writer = asyncio.create_task(self._write(client))
-        self._writers.add(writer)
         try:
+            if self._snapshot is None or self._snapshot_at < (
+                asyncio.get_running_loop().time() - self.config.snapshot_interval_s
+            ):
+                self.refresh_snapshot()
+            else:
+                self._serve(client, time.monotonic())
             await self._read(client)
         finally:
             self.clients.discard(client)
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-            self._writers.discard(writer)
             if not ws.closed:
                 await ws.close()
         return ws
@@ -271,55 +329,6 @@ class StreamHub:
                 client.filter = parse_filter(sent.symbol, sent.min_usd, sent.side, sent.exchange)
             except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
                 log.debug("ignored a stream message: %s", exc)
-
-    async def _write(self, client: _Client) -> None:
-        """Send what is due whenever woken; close the stream if the page stops reading."""
-        try:
-            while True:
-                await client.wake.wait()
-                client.wake.clear()
-                await self._send_tape(client)
-                if client.snapshot_version < self._snapshot_version and self._snapshot:
-                    version, data = self._snapshot_version, self._snapshot
-                    await self._send(client, data)
-                    client.snapshot_version = version
-        except TimeoutError:
-            log.info(
-                "closing a dashboard stream that read nothing for %.0fs", self.config.send_timeout_s
-            )
-            if client.transport is not None:
-                client.transport.abort()
-        except ConnectionError:
-            pass  # the page went away; the reader ends too
-
-    @property
-    def _send_timeout(self) -> float:
-        return self.config.send_timeout_s
-
-    async def _send(self, client: _Client, data: bytes) -> None:
-        async with asyncio.timeout(self._send_timeout):
-            await client.ws.send_frame(data, WSMsgType.TEXT)
-
-    async def _send_tape(self, client: _Client) -> None:
-        seq = self.tape.seq
-        if client.cursor >= seq:
-            return
-        if not self.tape.covers(client.cursor):  # fell behind the ring: the page must reload
-            client.cursor = seq
-            await self._send(client, tape_message(seq, [], reset=True))
-            return
-        key = (client.filter, client.cursor, seq)
-        messages = self._cache.get(key)
-        if messages is None:
-            events = [i.data for i in self.tape.after(client.cursor) if client.filter.matches(i)]
-            messages = [
-                tape_message(seq, events[start : start + MAX_EVENTS_PER_MESSAGE])
-                for start in range(0, len(events), MAX_EVENTS_PER_MESSAGE)
-            ]
-            self._cache[key] = messages
-        client.cursor = seq
-        for data in messages:
-            await self._send(client, data)
 
     async def close(self) -> None:
         """Close every stream (the server would otherwise wait for them at shutdown)."""

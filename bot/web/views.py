@@ -8,11 +8,53 @@ from aggregation.query import LiquidationQueries
 from bot.web import schema
 from bot.web.health import FeedHealth
 from bot.web.stream import TapeFilter
-from collectors.record import Side
+from collectors.record import Liquidation, Side
 
 DAY_S = 86_400
 TOP_DEFAULT = 10
 LARGEST = 10
+LARGEST_REQUERY_MS = 60_000
+
+
+class Largest:
+    """The largest liquidations of the last 24 h, kept up from the live events.
+
+    A full query scans a day of events (about 18 ms); once a second for the snapshot that
+    adds up. The top k of the day is the previous top k plus the new events, until one of
+    them leaves the day: then, and every minute (backfilled history does not pass by the
+    listener), it is queried again.
+    """
+
+    def __init__(self, queries: LiquidationQueries, k: int = LARGEST) -> None:
+        self._queries = queries
+        self._k = k
+        self._top: list[Liquidation] | None = None
+        self._queried_ms = 0
+        self._new: list[Liquidation] = []
+
+    def offer(self, record: Liquidation) -> None:
+        """Note a new event (the ingest listener calls this)."""
+        top = self._top
+        if top is not None and (len(top) < self._k or record.notional_usd > top[-1].notional_usd):
+            self._new.append(record)
+
+    def get(self, now_ms: int) -> list[Liquidation]:
+        """Return the k largest of the day ending now, largest first."""
+        end_sec = now_ms // 1000
+        start, end = (end_sec - DAY_S + 1) * 1000, (end_sec + 1) * 1000
+        top = self._top
+        if (
+            top is None
+            or now_ms - self._queried_ms >= LARGEST_REQUERY_MS
+            or any(r.ts_ms < start for r in top)
+        ):
+            top = list(self._queries.largest(DAY_S, self._k, now_ms))
+            self._queried_ms = now_ms
+        else:
+            fresh = [r for r in self._new if start <= r.ts_ms < end]
+            top = sorted(top + fresh, key=lambda r: -r.notional_usd)[: self._k]
+        self._top, self._new = top, []
+        return top
 
 
 def window_name(seconds: int) -> str:
@@ -39,6 +81,7 @@ class Views:
         self._clock = clock
         self.started_ms = started_ms
         self.names = {window_name(w): w for w in queries.windows_s}
+        self.largest = Largest(queries)
 
     def window_s(self, name: str | None, default: int | None = None) -> int:
         """Return the seconds of a configured window name; raise ValueError naming the choices."""
@@ -167,6 +210,6 @@ class Views:
             as_of_ms=market.as_of_ms,
             windows=market.windows,
             top={window_name(w): self.top(w) for w in self.queries.windows_s},
-            largest=[schema.event_of(r) for r in self.queries.largest(DAY_S, LARGEST)],
+            largest=[schema.event_of(r) for r in self.largest.get(market.as_of_ms)],
             health=self.health().feeds,
         )

@@ -3,6 +3,8 @@ and the query additions it reads (filtered latest, average prices)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from aggregation.coverage import CoverageTracker
@@ -12,7 +14,7 @@ from bot.web.config import WebConfig, exposure_problem, is_loopback
 from bot.web.health import DEFAULT_SILENCE_S, FeedHealth, silence_timeout_s
 from bot.web.security import host_allowed, host_name, origin_allowed, session_value
 from bot.web.stream import Tape, TapeFilter, parse_filter, tape_message
-from bot.web.views import window_name
+from bot.web.views import Largest, window_name
 from collectors.record import Liquidation, Side
 from collectors.registry import FEED_IDS, Endpoints, build_feeds
 
@@ -158,3 +160,26 @@ def test_average_liquidation_price_per_window() -> None:
     )
     assert q.average_prices("ETH") == (10.0, 10.0)
     assert q.average_prices("XRP") == (None, None)
+
+
+def test_the_kept_largest_equal_a_full_query_at_every_step() -> None:
+    rng = random.Random(11)
+    store = WindowStore((60, 3600, 86400))
+    queries = LiquidationQueries(store, CoverageTracker([]), clock=lambda: 0)
+    largest = Largest(queries, k=5)
+    now = T0
+    queried = []
+    for step in range(400):
+        now += rng.choice((1_000,) * 8 + (30_000, 7_200_000))  # old ones leave the day
+        for _ in range(rng.randrange(4)):
+            usd = round(rng.paretovariate(1.2) * 1_000, 2)
+            record = Liquidation("okx", "swap", "BTC-X", "BTC", Side.LONG, 1.0, usd, usd,
+                                 now - rng.randrange(5_000), now)  # fmt: skip
+            store.add(record)
+            largest.offer(record)
+        expected = list(queries.largest(86_400, 5, now))
+        assert [r.notional_usd for r in largest.get(now)] == [r.notional_usd for r in expected], (
+            step
+        )
+        queried.append(largest._queried_ms == now)
+    assert 0 < sum(queried) < 200  # most answers came without a full query
