@@ -111,7 +111,8 @@ async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> N
             f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
         )
         if dashboard is not None:
-            out.write(f"Dashboard: {dashboard.url}\n")
+            sign_in = " (sign in once: /?token=WEB_TOKEN)" if settings.web_token else ""
+            out.write(f"Dashboard: {dashboard.url}{sign_in}\n")
         out.flush()
         aggregation = runtime.aggregation
 

@@ -232,3 +232,10 @@ async def test_the_token_never_reaches_a_log_line(
         assert rig.dashboard.url == f"http://127.0.0.1:{rig.dashboard.port}/"
     assert "dashboard at http://127.0.0.1:" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_dashboard_defaults() -> None:
+    settings = Settings(_env_file=None)
+    assert (settings.web_enabled, settings.web_host, settings.web_port) == (True, "127.0.0.1", 8080)
+    assert settings.web_token is None
+    assert settings.web() == WebConfig(host="127.0.0.1", port=8080, token=None, max_clients=200)
