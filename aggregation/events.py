@@ -8,6 +8,7 @@ window totals built on top of them live in `aggregation.windows`.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,18 @@ class EventLog:
     def asset_index(self, asset: str) -> int | None:
         """Return the index of an asset name, or None if it was never seen."""
         return self._assets.get(asset)
+
+    def key_filter(
+        self, asset: str | None, exchange: str | None, side: Side | None
+    ) -> tuple[int | None, int | None, int | None] | None:
+        """Return the (asset, exchange, side) indexes to match (None: any), or None when
+        the asset or exchange was never seen, so nothing can match."""
+        asset_index = exchange_index = None
+        if asset is not None and (asset_index := self._assets.get(asset)) is None:
+            return None
+        if exchange is not None and (exchange_index := self._exchanges.get(exchange)) is None:
+            return None
+        return asset_index, exchange_index, None if side is None else SIDES.index(side)
 
     def _record(
         self, inst: int, ts: int, side: int, qty: float, price: float, usd: float, recv: int
@@ -250,6 +263,32 @@ class EventLog:
             key=lambda i: (i.market, i.symbol),
         )
 
+    def price_sums(
+        self, asset: str, starts_ms: Sequence[int], end_ms: int
+    ) -> list[tuple[float, float]]:
+        """Return (sum of usd * price, sum of usd) of an asset's events in [start, end_ms) for
+        each start: the parts of a USD-weighted average liquidation price. Scans the events."""
+        asset_index = self._assets.get(asset)
+        if asset_index is None or not starts_ms:
+            return [(0.0, 0.0) for _ in starts_ms]
+        first = min(starts_ms)
+        chunks = [
+            self._chunks[m] for m in self._minutes(first // MINUTE_MS, (end_ms - 1) // MINUTE_MS)
+        ]
+        if not chunks:
+            return [(0.0, 0.0) for _ in starts_ms]
+        ts = np.concatenate([np.frombuffer(c.ts, dtype=np.int64) for c in chunks])
+        key = np.concatenate([np.frombuffer(c.key, dtype=np.int32) for c in chunks])
+        usd = np.concatenate([np.frombuffer(c.usd, dtype=np.float64) for c in chunks])
+        price = np.concatenate([np.frombuffer(c.price, dtype=np.float64) for c in chunks])
+        keep = (key // (MAX_EXCHANGES * 2) == asset_index) & (ts < end_ms)
+        ts, usd, price = ts[keep], usd[keep], price[keep]
+        result = []
+        for start in starts_ms:
+            inside = ts >= start
+            result.append((float((usd[inside] * price[inside]).sum()), float(usd[inside].sum())))
+        return result
+
     @property
     def events_in_memory(self) -> int:
         """Return how many events the chunks hold."""
@@ -264,3 +303,22 @@ def _top_positions(usd: FloatArray, k: int) -> IntArray:
         part = np.argpartition(-usd, k - 1)[:k]
         order = part[np.lexsort((part, -usd[part]))]
     return order.astype(np.int64)
+
+
+def matching_keys(
+    keys: npt.NDArray[np.int32],
+    positions: IntArray,
+    asset: int | None,
+    exchange: int | None,
+    side: int | None,
+) -> IntArray:
+    """Return the positions whose key has this asset, exchange and side (None: any)."""
+    selected = keys[positions]
+    keep = np.ones(len(positions), dtype=bool)
+    if asset is not None:
+        keep &= selected // (MAX_EXCHANGES * 2) == asset
+    if exchange is not None:
+        keep &= selected // 2 % MAX_EXCHANGES == exchange
+    if side is not None:
+        keep &= selected % 2 == side
+    return positions[keep]

@@ -15,6 +15,9 @@ import collectors.clock
 from aggregation.backfill import BackfillStats
 from aggregation.coverage import CoverageTracker, FeedCoverage, Gap
 from aggregation.events import MAX_EXCHANGES, FloatArray, IntArray
+
+# Re-exported: the bot reads stored events for its CSV export through this module.
+from aggregation.export import EXPORT_COLUMNS, ExportRow, export_rows
 from aggregation.results import (
     BUCKET_STEPS_S,
     DEFAULT_BUCKETS,
@@ -32,15 +35,17 @@ from aggregation.results import (
 )
 from aggregation.store import LiquidationStore, StoreStats
 from aggregation.windows import IngestCounters, WindowStore
-from collectors.record import Liquidation
+from collectors.record import Liquidation, Side
 
 __all__ = [
     "BUCKET_STEPS_S",
     "DEFAULT_BUCKETS",
     "EMPTY",
+    "EXPORT_COLUMNS",
     "AssetTotals",
     "BackfillStats",
     "ExchangeTotals",
+    "ExportRow",
     "FeedCoverage",
     "Gap",
     "IngestCounters",
@@ -54,6 +59,7 @@ __all__ = [
     "StoreStats",
     "WindowTotals",
     "bucket_seconds",
+    "export_rows",
 ]
 
 
@@ -158,10 +164,17 @@ class LiquidationQueries:
         return tuple(self._windows.largest(start_ms, (end_sec + 1) * 1000, k))
 
     def latest(
-        self, n: int = 10, asset: str | None = None, min_usd: float = 0.0
+        self,
+        n: int = 10,
+        asset: str | None = None,
+        min_usd: float = 0.0,
+        *,
+        side: Side | None = None,
+        exchange: str | None = None,
     ) -> tuple[Liquidation, ...]:
-        """Return the newest n liquidations (by event time) of at least min_usd, newest first."""
-        return tuple(self._windows.latest(n, asset, min_usd))
+        """Return the newest n liquidations (by event time) of at least min_usd, newest first;
+        only of one asset, side or exchange if given."""
+        return tuple(self._windows.latest(n, asset, min_usd, side=side, exchange=exchange))
 
     def events_between(
         self, start_ms: int, end_ms: int, *, min_usd: float = 0.0
@@ -260,6 +273,15 @@ class LiquidationQueries:
             db_path=None if store is None else store.path,
             backfill=dataclasses.replace(self._backfill or BackfillStats()),
         )
+
+    def average_prices(self, asset: str, now_ms: int | None = None) -> tuple[float | None, ...]:
+        """Return an asset's USD-weighted average liquidation price in every configured window
+        (None where it has no event), on the windows' second bounds."""
+        end = self.now_ms() if now_ms is None else now_ms
+        end_sec = max(end, self._windows.clock_ms) // 1000
+        starts = [(end_sec - w + 1) * 1000 for w in self._windows.windows_s]
+        sums = self._windows.price_sums(asset, starts, (end_sec + 1) * 1000)
+        return tuple(weighted / usd if usd > 0 else None for weighted, usd in sums)
 
     # --- helpers --------------------------------------------------------------------------
 

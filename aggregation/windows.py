@@ -29,6 +29,7 @@ from aggregation.events import (
     FloatArray,
     Instrument,
     IntArray,
+    matching_keys,
 )
 from collectors.record import Liquidation, Side
 
@@ -338,16 +339,23 @@ class WindowStore(EventLog):
             self._count[:, :n_keys].reshape(shape),
         )
 
-    def latest(self, n: int, asset: str | None = None, min_usd: float = 0.0) -> list[Liquidation]:
+    def latest(
+        self,
+        n: int,
+        asset: str | None = None,
+        min_usd: float = 0.0,
+        *,
+        side: Side | None = None,
+        exchange: str | None = None,
+    ) -> list[Liquidation]:
         """Return the newest n counted events of at least min_usd (by event time, then
-        arrival), newest first."""
+        arrival), newest first; only of one asset, side or exchange if given."""
         if n <= 0:
             return []
-        asset_index = None
-        if asset is not None:
-            asset_index = self._assets.get(asset)
-            if asset_index is None:
-                return []
+        wanted = self.key_filter(asset, exchange, side)
+        if wanted is None:
+            return []
+        asset_index, exchange_index, side_index = wanted
         # Only events still within retention count, whatever minute chunk still holds them.
         horizon_ms = (
             max(self._folded_sec or 0, self._clock_ms // 1000) - self.retention_s + 1
@@ -365,10 +373,14 @@ class WindowStore(EventLog):
                 usd = np.frombuffer(chunk.usd, dtype=np.float64)
                 positions = positions[usd[positions] >= min_usd]
                 del usd
-            if asset_index is not None:
-                keys = np.frombuffer(chunk.key, dtype=np.int32)
-                positions = positions[keys[positions] // (MAX_EXCHANGES * 2) == asset_index]
-                del keys
+            if asset_index is not None or exchange_index is not None or side_index is not None:
+                positions = matching_keys(
+                    np.frombuffer(chunk.key, dtype=np.int32),
+                    positions,
+                    asset_index,
+                    exchange_index,
+                    side_index,
+                )
             newest = positions[np.lexsort((-positions, -ts[positions]))][:n]
             found.extend((int(ts[p]), minute, int(p)) for p in newest.tolist())
             del ts

@@ -647,6 +647,7 @@ async def _run_bot(
             "binance_usdm_ws_url": f"ws://127.0.0.1:{port}/market/ws/!forceOrder@arr",
             "telegram_bot_token": api.token,
             "telegram_base_url": api.base_url,
+            "web_port": 0,  # the dashboard runs too, on a free port
         }
         settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
         stop = asyncio.Event()
