@@ -40,7 +40,7 @@ VENUES = [("binance", "usdm"), ("binance", "coinm"), ("okx", "swap"), ("bybit", 
 
 def rss_bytes() -> int:
     """Return the current resident set size."""
-    with open("/proc/self/statm") as statm:
+    with Path("/proc/self/statm").open() as statm:
         return int(statm.read().split()[1]) * resource.getpagesize()
 
 

@@ -373,7 +373,7 @@ def exchange_process(conn: Connection, plan: Plan) -> None:
 
 def rss_mb() -> float:
     """Return this process's resident set size (VmRSS) in MB."""
-    with open("/proc/self/status") as status:
+    with Path("/proc/self/status").open() as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
