@@ -46,8 +46,9 @@ def span_sums(db: sqlite3.Connection, first_minute: int, end_minute: int) -> Row
         if hour not in dirty:
             parts.append(np.frombuffer(sums, dtype=SUMS_DTYPE))
     missing = set(range(first_hour, end_hour)) - _present(db, first_hour, end_hour) | dirty
-    for hour in sorted(missing):
-        parts.append(minute_sums(db, hour * HOUR_MINUTES, (hour + 1) * HOUR_MINUTES))
+    parts.extend(
+        minute_sums(db, hour * HOUR_MINUTES, (hour + 1) * HOUR_MINUTES) for hour in sorted(missing)
+    )
     return _grouped(parts)
 
 

@@ -16,6 +16,9 @@ import numpy as np
 import collectors.clock
 from aggregation.backfill import BackfillStats
 from aggregation.coverage import CoverageTracker, FeedCoverage, Gap
+
+# Re-exported: the bot reads stored events for its CSV export through this module.
+from aggregation.export import EXPORT_COLUMNS, ExportRow, export_rows
 from aggregation.keys import FloatArray, IntArray
 from aggregation.ranges import HOUR_S, Ranges
 from aggregation.results import (
@@ -34,17 +37,20 @@ from aggregation.results import (
     bucket_seconds,
     history_bucket_seconds,
 )
+from aggregation.shaping import exchanges_of, ranked, series_of, side_totals, volumes
 from aggregation.store import LiquidationStore, StoreStats
 from aggregation.windows import IngestCounters, WindowStore
-from collectors.record import Liquidation
+from collectors.record import Liquidation, Side
 
 __all__ = [
     "BUCKET_STEPS_S",
     "DEFAULT_BUCKETS",
     "EMPTY",
+    "EXPORT_COLUMNS",
     "AssetTotals",
     "BackfillStats",
     "ExchangeTotals",
+    "ExportRow",
     "FeedCoverage",
     "Gap",
     "IngestCounters",
@@ -58,6 +64,7 @@ __all__ = [
     "StoreStats",
     "WindowTotals",
     "bucket_seconds",
+    "export_rows",
     "history_bucket_seconds",
 ]
 
@@ -137,7 +144,7 @@ class LiquidationQueries:
         order = active[np.argsort(-per_asset_usd[active].sum(axis=1), kind="stable")]
         names = self._windows.asset_names
         return tuple(
-            AssetTotals(names[a], _side_totals(per_asset_usd[a], per_asset_count[a]))
+            AssetTotals(names[a], side_totals(per_asset_usd[a], per_asset_count[a]))
             for a in order.tolist()
         )
 
@@ -147,7 +154,7 @@ class LiquidationQueries:
         if window_s not in self._windows.tracked_s:
             raise ValueError(f"{window_s}s is neither a configured window nor a day")
         usd, _ = self._windows.tracked_totals(window_s, self._end_ms(now_ms))
-        return _volumes(self._windows.asset_names, self._windows.by_name(usd).sum(axis=(1, 2)))
+        return volumes(self._windows.asset_names, self._windows.by_name(usd).sum(axis=(1, 2)))
 
     def largest(
         self, window_s: int, k: int = 5, now_ms: int | None = None
@@ -159,10 +166,17 @@ class LiquidationQueries:
         return tuple(self._windows.largest(first * 1000, end * 1000, k))
 
     def latest(
-        self, n: int = 10, asset: str | None = None, min_usd: float = 0.0
+        self,
+        n: int = 10,
+        asset: str | None = None,
+        min_usd: float = 0.0,
+        *,
+        side: Side | None = None,
+        exchange: str | None = None,
     ) -> tuple[Liquidation, ...]:
-        """Return the newest n liquidations (by event time) of at least min_usd, newest first."""
-        return tuple(self._windows.latest(n, asset, min_usd))
+        """Return the newest n liquidations (by event time) of at least min_usd, newest first;
+        only of one asset, side or exchange if given."""
+        return tuple(self._windows.latest(n, asset, min_usd, side=side, exchange=exchange))
 
     # --- any span, memory and history -----------------------------------------------------
 
@@ -181,7 +195,7 @@ class LiquidationQueries:
         return WindowTotals(
             window_s=window_s,
             end_ms=self._end_ms(now_ms),
-            totals=_side_totals(by_exchange_usd.sum(axis=0), by_exchange_count.sum(axis=0)),
+            totals=side_totals(by_exchange_usd.sum(axis=0), by_exchange_count.sum(axis=0)),
             exchanges=self._exchanges(by_exchange_usd, by_exchange_count),
         )
 
@@ -200,7 +214,7 @@ class LiquidationQueries:
             return self.window_volumes(window_s, now_ms)
         first, end = self._window_seconds(window_s, now_ms, limit=self.history_s)
         usd, _ = await self._by_name(first, end)
-        return _volumes(self._windows.asset_names, usd.sum(axis=(1, 2)))
+        return volumes(self._windows.asset_names, usd.sum(axis=(1, 2)))
 
     async def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
         """Summarize [start_ms, end_ms) (edges to the second; older than memory, to the
@@ -212,7 +226,7 @@ class LiquidationQueries:
         return PeriodSummary(
             start_ms=start_ms,
             end_ms=end_ms,
-            totals=_side_totals(usd.sum(axis=(0, 1)), count.sum(axis=(0, 1))),
+            totals=side_totals(usd.sum(axis=(0, 1)), count.sum(axis=(0, 1))),
             exchanges=self._exchanges(usd.sum(axis=0), count.sum(axis=0)),
             longs=self._ranked(per_asset_usd[:, 0], per_asset_count[:, 0], top_n),
             shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], top_n),
@@ -311,7 +325,13 @@ class LiquidationQueries:
             backfill=dataclasses.replace(self._backfill or BackfillStats()),
         )
 
-    # --- helpers --------------------------------------------------------------------------
+    def average_prices(self, asset: str, now_ms: int | None = None) -> tuple[float | None, ...]:
+        """Return an asset's USD-weighted average liquidation price in every configured window
+        (None where it has no event), on the windows' second bounds."""
+        end_sec = max(self._end_ms(now_ms), self._windows.clock_ms) // 1000
+        starts = [(end_sec - w + 1) * 1000 for w in self._windows.windows_s]
+        sums = self._windows.price_sums(asset, starts, (end_sec + 1) * 1000)
+        return tuple(weighted / usd if usd > 0 else None for weighted, usd in sums)
 
     def _end_ms(self, now_ms: int | None) -> int:
         return self.now_ms() if now_ms is None else now_ms
@@ -332,30 +352,12 @@ class LiquidationQueries:
 
     async def _series(self, first: int, end: int, bucket_s: int, asset: str | None) -> Series:
         usd, count = await self._ranges.series(first, end, bucket_s, asset)
-        names = self._windows.exchange_names
-        per_exchange = count.reshape(len(count), -1, 2)
-        active = sorted(
-            (names[e], e) for e in range(per_exchange.shape[1]) if per_exchange[:, e].sum() > 0
-        )
-        grouped_usd = usd.reshape(len(usd), -1, 2)
-        return Series(
-            start_ms=first * 1000,
-            end_ms=end * 1000,
-            bucket_s=bucket_s,
-            asset=asset,
-            exchanges=tuple(name for name, _ in active),
-            long_usd=tuple(tuple(grouped_usd[:, e, 0].tolist()) for _, e in active),
-            short_usd=tuple(tuple(grouped_usd[:, e, 1].tolist()) for _, e in active),
-            totals=_side_totals(grouped_usd.sum(axis=(0, 1)), per_exchange.sum(axis=(0, 1))),
-        )
+        return series_of(self._windows.exchange_names, usd, count, (first, end, bucket_s), asset)
 
     def _window_position(self, window_s: int) -> int:
-        try:
-            return self._windows.windows_s.index(window_s)
-        except ValueError:
-            raise ValueError(
-                f"{window_s}s is not a configured window ({self._windows.windows_s})"
-            ) from None
+        if window_s not in self._windows.windows_s:
+            raise ValueError(f"{window_s}s is not a configured window ({self._windows.windows_s})")
+        return self._windows.windows_s.index(window_s)
 
     def _window_totals(self, asset: int | None, now_ms: int | None) -> tuple[WindowTotals, ...]:
         end = self._end_ms(now_ms)
@@ -370,7 +372,7 @@ class LiquidationQueries:
             WindowTotals(
                 window_s=window,
                 end_ms=end,
-                totals=_side_totals(
+                totals=side_totals(
                     by_exchange_usd[w].sum(axis=0), by_exchange_count[w].sum(axis=0)
                 ),
                 exchanges=self._exchanges(by_exchange_usd[w], by_exchange_count[w]),
@@ -391,29 +393,7 @@ class LiquidationQueries:
         )
 
     def _exchanges(self, usd: FloatArray, count: IntArray) -> tuple[ExchangeTotals, ...]:
-        """usd/count shaped (exchanges, 2) -> exchanges with events, largest first."""
-        names = self._windows.exchange_names
-        rows = [
-            ExchangeTotals(names[e], _side_totals(usd[e], count[e]))
-            for e in range(min(len(names), len(count)))
-            if count[e].sum() > 0
-        ]
-        rows.sort(key=lambda row: -row.totals.total_usd)
-        return tuple(rows)
+        return exchanges_of(self._windows.exchange_names, usd, count)
 
     def _ranked(self, usd: FloatArray, count: IntArray, n: int) -> tuple[RankedAsset, ...]:
-        active = np.flatnonzero(count)
-        if len(active) == 0 or n <= 0:
-            return ()
-        top = active[np.argpartition(-usd[active], n - 1)[:n]] if len(active) > n else active
-        order = top[np.lexsort((top, -usd[top]))]
-        names = self._windows.asset_names
-        return tuple(RankedAsset(names[a], float(usd[a]), int(count[a])) for a in order.tolist())
-
-
-def _side_totals(usd: FloatArray, count: IntArray) -> SideTotals:
-    return SideTotals(float(usd[0]), float(usd[1]), int(count[0]), int(count[1]))
-
-
-def _volumes(names: list[str], per_asset: FloatArray) -> dict[str, float]:
-    return {names[a]: float(per_asset[a]) for a in np.flatnonzero(per_asset).tolist()}
+        return ranked(self._windows.asset_names, usd, count, n)

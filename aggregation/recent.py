@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 
-from collectors.record import Liquidation
+from collectors.record import Liquidation, Side
 
 NEWEST_KEPT = 1_000
 NEWEST_PER_ASSET = 50  # the most /latest SYMBOL shows
@@ -32,14 +32,28 @@ class Newest:
             heap = self._assets[record.base] = []
         _push(heap, item, self._per_asset_size)
 
-    def newest(self, n: int, asset: str | None, min_usd: float, since_ms: int) -> list[Liquidation]:
-        """Return the newest n kept events with ts >= since_ms and at least min_usd."""
+    def newest(
+        self,
+        n: int,
+        asset: str | None,
+        min_usd: float,
+        since_ms: int,
+        *,
+        side: Side | None = None,
+        exchange: str | None = None,
+    ) -> list[Liquidation]:
+        """Return the newest n kept events with ts >= since_ms and at least min_usd (of one
+        side or exchange if given: among the kept events only)."""
         heap = self._overall if asset is None else self._assets.get(asset, [])
         found: list[Liquidation] = []
         for ts, _, record in sorted(heap, reverse=True):
             if ts < since_ms or len(found) >= n:
                 break
-            if record.notional_usd >= min_usd:
+            if (
+                record.notional_usd >= min_usd
+                and (side is None or record.side is side)
+                and (exchange is None or record.exchange == exchange)
+            ):
                 found.append(record)
         return found
 

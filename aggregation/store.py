@@ -73,7 +73,7 @@ def private_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(descriptor)
-    os.chmod(path, 0o600)
+    path.chmod(0o600)
 
 
 class LiquidationStore:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-TOP_K = 5  # events kept per second: the most any query may ask for
+TOP_K = 10  # events kept per second: the most any query may ask for (the dashboard: 10)
 
 TOP_DTYPE = np.dtype(
     [

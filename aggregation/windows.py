@@ -21,20 +21,20 @@ import enum
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 import numpy as np
 
-from aggregation.buckets import MinuteRing, SecondSums
+from aggregation.buckets import MinuteRing
 from aggregation.edges import DetailLoader, Edges
 from aggregation.identity import Identities, identity
 from aggregation.keys import FloatArray, Instrument, IntArray, Names
+from aggregation.prices import PriceSums
 from aggregation.recent import Newest
 from aggregation.rolling import Rolling
 from aggregation.snapshot import MinuteSums
-from aggregation.spans import View, every_key, span_series, span_totals
-from aggregation.tops import TOP_DTYPE, TOP_K, MinuteTops, best_per_second, largest_first
+from aggregation.tops import TOP_DTYPE, TOP_K, MinuteTops, best_per_second
+from aggregation.window_reads import WindowReads
 from collectors.record import Liquidation, Side
 
 DEFAULT_WINDOWS_S = (180, 900, 3600, 14400, 86400)
@@ -95,7 +95,7 @@ class _Batch:
         return len(self.ts)
 
 
-class WindowStore:
+class WindowStore(WindowReads):
     """Rolling windows, leaderboards, largest and newest liquidations, in bounded memory."""
 
     def __init__(
@@ -127,6 +127,7 @@ class WindowStore:
         self.tops: dict[int, MinuteTops] = {}
         self._ids = Identities()
         self._newest = Newest()
+        self._prices = PriceSums()
         self._batch = _Batch()
         self._future: tuple[IntArray, IntArray, FloatArray] = _empty_future()
         self._clock_ms = 0  # the newest receive or advance time seen
@@ -137,25 +138,6 @@ class WindowStore:
         self._version = 0
 
     # --- names ----------------------------------------------------------------------------
-
-    @property
-    def asset_names(self) -> list[str]:
-        """Return the asset names, in index order."""
-        return self.names.asset_names
-
-    @property
-    def exchange_names(self) -> list[str]:
-        """Return the exchange names, in index order."""
-        return self.names.exchange_names
-
-    @property
-    def instruments(self) -> list[Instrument]:
-        """Return the instruments, in index order."""
-        return self.names.instruments
-
-    def asset_index(self, asset: str) -> int | None:
-        """Return the index of an asset name, or None if it was never seen."""
-        return self.names.asset_index(asset)
 
     def instrument(self, exchange: str, market: str, symbol: str, base: str) -> int:
         """Return an instrument's index, numbering it (and growing the key columns) if new."""
@@ -256,6 +238,7 @@ class WindowStore:
         batch.recv.append(record.recv_ms)
         batch.seq.append(self._seq)
         batch.live.append(live)
+        self._prices.add(record)
         if not stale:
             self._newest.add(record, self._seq)
             if ts > self._inst_last_ms[inst]:
@@ -363,6 +346,7 @@ class WindowStore:
         self._ids.forget_before(horizon_ms)
         if now_sec % MINUTE_S == 0:
             self._newest.forget_before(horizon_ms)
+            self._prices.forget_before(horizon_ms)
 
     # --- the database behind memory ------------------------------------------------------
 
@@ -391,144 +375,6 @@ class WindowStore:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def totals(self, now_ms: int) -> tuple[FloatArray, IntArray]:
-        """Return (usd, count), each shaped (windows, assets, exchanges, 2), as of now."""
-        self.advance(now_ms)
-        view = self._view
-        if view is not None and view[0] == self._version:
-            return view[1]
-        names = self.names
-        keys = names.keys()
-        n = names.n_keys
-        shape = (len(self.windows_s), len(names.asset_names), len(names.exchange_names), 2)
-        usd = np.zeros(shape)
-        count = np.zeros(shape, dtype=np.int64)
-        rows = self._configured
-        usd[:, keys.asset, keys.exchange, keys.side] = self.rolling.usd[rows, :n]
-        count[:, keys.asset, keys.exchange, keys.side] = self.rolling.count[rows, :n]
-        self._view = (self._version, (usd, count))
-        return usd, count
-
-    def tracked_totals(self, window_s: int, now_ms: int) -> tuple[FloatArray, IntArray]:
-        """Return per-key (usd, count) of a configured window or the day, as of now."""
-        self.advance(now_ms)
-        w = self.tracked_s.index(window_s)
-        n = self.names.n_keys
-        return self.rolling.usd[w, :n].copy(), self.rolling.count[w, :n].copy()
-
-    def latest(self, n: int, asset: str | None = None, min_usd: float = 0.0) -> list[Liquidation]:
-        """Return the newest n counted events of at least min_usd (by event time, then
-        arrival), newest first, among those kept (`aggregation.recent`)."""
-        if n <= 0:
-            return []
-        now_sec = max(self.rolling.folded or 0, self._clock_ms // 1000)
-        return self._newest.newest(n, asset, min_usd, (now_sec - self.retention_s + 1) * 1000)
-
-    def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
-        """Return the k (<= TOP_K) largest events with start_ms <= ts < end_ms, largest first."""
-        if k <= 0:
-            return []
-        if k > TOP_K:
-            raise ValueError(f"at most the {TOP_K} largest events are kept per second")
-        self.advance(self._clock_ms)
-        found = []
-        for minute in range(start_ms // MINUTE_MS, (end_ms - 1) // MINUTE_MS + 1):
-            tops = self.tops.get(minute)
-            if tops is None:
-                continue
-            if start_ms <= minute * MINUTE_MS and (minute + 1) * MINUTE_MS <= end_ms:
-                found.append(tops.best(k))
-            else:
-                found.append(tops.within(start_ms, end_ms))
-        if not found:
-            return []
-        best = largest_first(np.concatenate(found), k)
-        return [
-            self.names.record(int(e["inst"]), int(e["ts"]), int(e["side"]), float(e["qty"]),
-                              float(e["price"]), float(e["usd"]), int(e["recv"]))
-            for e in best
-        ]  # fmt: skip
-
-    def view(self, asset: int | None) -> View:
-        """Return the view summing one asset's keys (None: the market) per (exchange, side)."""
-        keys = self.names.keys()
-        groups = 2 * len(self.names.exchange_names)
-        if asset is None:
-            return View(self.market, None, None, keys.exchange_side, groups)
-        columns = self.names.asset_keys(asset)
-        group_of_key = np.full(max(self.names.n_keys, 1), -1, dtype=np.int64)
-        group_of_key[columns] = keys.exchange_side[columns]
-        return View(self.ring, columns, keys.exchange_side[columns], group_of_key, groups)
-
-    def span(
-        self, first_sec: int, end_sec: int, extra: Mapping[int, SecondSums] | None = None
-    ) -> tuple[FloatArray, IntArray]:
-        """Return per-key (usd, count) over the seconds [first_sec, end_sec) held in memory;
-        MissingDetail names the minutes whose per-second sums it needs and lacks."""
-        self.advance(self._clock_ms)
-        return span_totals(every_key(self.ring), self.edges.lookup(extra), first_sec, end_sec)
-
-    def series(
-        self,
-        first_sec: int,
-        end_sec: int,
-        bucket_s: int,
-        asset: int | None,
-        extra: Mapping[int, SecondSums] | None = None,
-    ) -> tuple[FloatArray, IntArray]:
-        """Return (usd, count) per bucket and (exchange * 2 + side) of one asset (None: the
-        market) over [first_sec, end_sec): buckets end at end_sec (see `aggregation.spans`)."""
-        self.advance(self._clock_ms)
-        view = self.view(asset)
-        return span_series(view, self.edges.lookup(extra), first_sec, end_sec, bucket_s)
-
-    def range_totals(self, start_ms: int, end_ms: int) -> tuple[FloatArray, IntArray]:
-        """Return (usd, count) shaped (assets, exchanges, 2) for the seconds that start in
-        [start_ms, end_ms) (edges to the second)."""
-        usd, count = self.span(-(-start_ms // 1000), -(-end_ms // 1000))
-        return self.by_name(usd), self.by_name(count)
-
-    def by_name(self, per_key: FloatArray | IntArray) -> Any:
-        """Return per-key values laid out (assets, exchanges, 2)."""
-        names = self.names
-        keys = names.keys()
-        out = np.zeros((len(names.asset_names), len(names.exchange_names), 2), dtype=per_key.dtype)
-        out[keys.asset, keys.exchange, keys.side] = per_key[: names.n_keys]
-        return out
-
-    def seconds_of(self, sums: MinuteSums, catalog: Mapping[int, Instrument]) -> SecondSums:
-        """Return a minute's stored per-second sums with memory's keys."""
-        result = SecondSums()
-        result.add(
-            sums.sec - sums.minute * MINUTE_S, self._keys_of(sums, catalog), sums.usd, sums.count
-        )
-        return result
-
-    def keys_of_rows(
-        self, inst: IntArray, side: IntArray, catalog: Mapping[int, Instrument]
-    ) -> IntArray:
-        """Return memory's keys for rows named by the database's instrument ids."""
-        ids, position = np.unique(inst, return_inverse=True)
-        key_base = np.array(
-            [self.names.inst_key[self.instrument(*_fields(catalog[int(i)]))] for i in ids.tolist()],
-            dtype=np.int64,
-        )
-        return key_base[position] + side if len(ids) else side.astype(np.int64)
-
-    def _keys_of(self, sums: MinuteSums, catalog: Mapping[int, Instrument]) -> IntArray:
-        return self.keys_of_rows(sums.inst, sums.side, catalog)
-
-    def instruments_since(self, exchange: str, since_ms: int) -> list[Instrument]:
-        """Return the instruments of an exchange with a counted event at or after since_ms."""
-        return sorted(
-            (
-                instrument
-                for instrument, last in zip(self.names.instruments, self._inst_last_ms, strict=True)
-                if instrument.exchange == exchange and last >= since_ms
-            ),
-            key=lambda i: (i.market, i.symbol),
-        )
-
     @property
     def clock_ms(self) -> int:
         """Return the newest receive or advance time seen."""
@@ -538,10 +384,6 @@ class WindowStore:
     def floor_minute(self) -> int | None:
         """Return the oldest minute memory holds (None before the first fold)."""
         return self._floor_minute
-
-
-def _fields(instrument: Instrument) -> tuple[str, str, str, str]:
-    return instrument.exchange, instrument.market, instrument.symbol, instrument.base
 
 
 def _empty_future() -> tuple[IntArray, IntArray, FloatArray]:

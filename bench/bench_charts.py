@@ -12,6 +12,7 @@ the fonts) and the median of the following renders, beside the goal of 300 ms pe
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import statistics
 import sys
@@ -84,13 +85,20 @@ def main() -> None:
 
     end_ms = 1_800_000_000_000
     queries = LiquidationQueries(day_store(count, end_ms), CoverageTracker([]), lambda: end_ms)
+    loop = asyncio.new_event_loop()
     for buckets in (48, 288):
         for asset in (None, "BTC"):
-            query = partial(queries.series, 86_400, asset, buckets=buckets)
+
+            def query(asset: str | None = asset, buckets: int = buckets) -> object:
+                return loop.run_until_complete(queries.series(86_400, asset, buckets=buckets))
+
             print(f"series query (on the event loop), 24 h, {buckets} buckets, "
                   f"{asset or 'all assets'}: {timed(query, runs):.1f} ms")  # fmt: skip
 
-    charts = {buckets: queries.series(86_400, buckets=buckets) for buckets in (48, 288)}
+    charts = {
+        buckets: loop.run_until_complete(queries.series(86_400, buckets=buckets))
+        for buckets in (48, 288)
+    }
     started = time.perf_counter()
     render_chart(charts[48])
     print(f"first render in the process (loads the fonts): "

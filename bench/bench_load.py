@@ -373,7 +373,7 @@ def exchange_process(conn: Connection, plan: Plan) -> None:
 
 def rss_mb() -> float:
     """Return this process's resident set size (VmRSS) in MB."""
-    with open("/proc/self/status") as status:
+    with Path("/proc/self/status").open() as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -647,6 +647,7 @@ async def _run_bot(
             "binance_usdm_ws_url": f"ws://127.0.0.1:{port}/market/ws/!forceOrder@arr",
             "telegram_bot_token": api.token,
             "telegram_base_url": api.base_url,
+            "web_port": 0,  # the dashboard runs too, on a free port
         }
         settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
         stop = asyncio.Event()
@@ -729,7 +730,7 @@ async def _measure(
                 samples.received.append((elapsed, feed.events - events_before))
                 next_second += 1.0
             if elapsed >= next_rss:
-                samples.rss.append((elapsed, rss_mb(), windows.events_in_memory))
+                samples.rss.append((elapsed, rss_mb(), windows.names.n_keys))
                 next_rss += 5.0
 
     sampler = asyncio.create_task(sample())

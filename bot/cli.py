@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 store_path=settings.database_path,
             )
         )
-    token = settings.telegram_bot_token
-    configure_logging(settings.log_level, [token.get_secret_value()] if token else [])
+    secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.web_token) if s]
+    configure_logging(settings.log_level, secrets)
     if args.command == "record":
         if args.duration is not None and args.duration <= 0:
             sys.stderr.write("record: --duration must be a positive number of seconds\n")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.prefs.schedules import Schedule, parse_schedule
@@ -14,6 +15,31 @@ from bot.texts.usage import UsageError
 from collectors.endpoints import FEED_IDS, Endpoints
 
 _DEFAULT_ENDPOINTS = Endpoints()
+# A dashboard token shorter than this is guessable: such a token is refused.
+MIN_TOKEN_LENGTH = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Return True for a host that only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_problem(host: str, token: str | None) -> str | None:
+    """Return why a dashboard bind is refused (a non-loopback host without a token), or None."""
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        return f"WEB_TOKEN must be at least {MIN_TOKEN_LENGTH} characters long"
+    if token is None and not is_loopback(host):
+        return (
+            f"WEB_HOST={host} is reachable from other machines: set WEB_TOKEN to a long random "
+            "secret, or use WEB_HOST=127.0.0.1"
+        )
+    return None
 
 
 class Settings(BaseSettings):
@@ -35,6 +61,7 @@ class Settings(BaseSettings):
     bybit_rest_url: str = _DEFAULT_ENDPOINTS.bybit_rest
     windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
     retention_hours: float = Field(default=48.0, gt=0)
+    history_days: float = Field(default=90.0, gt=0, le=3650)
     default_min_usd: float = Field(default=100_000.0, ge=1_000.0)
     admin_user_ids: Annotated[tuple[int, ...], NoDecode] = ()
     channel_ids: Annotated[tuple[int, ...], NoDecode] = ()
@@ -45,12 +72,43 @@ class Settings(BaseSettings):
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    web_max_clients: int = Field(default=200, ge=1)
+    # Last: its check reads WEB_ENABLED and WEB_HOST.
+    web_token: SecretStr | None = Field(default=None, validate_default=True)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("web_token", mode="before")
+    @classmethod
+    def _blank_web_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("web_token")
+    @classmethod
+    def _token_when_exposed(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("web_enabled", True) and "web_host" in info.data:
+            token = None if value is None else value.get_secret_value()
+            problem = exposure_problem(info.data["web_host"], token)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("web_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("exchanges", mode="before")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from aggregation.query import LiquidationQueries
+from bot.app.dashboard import serve_dashboard
 from bot.app.runtime import Runtime, run_until_stopped
 from bot.render.status import (
     DATA_NOTE,
@@ -31,7 +32,10 @@ CONSOLE_BANNER = (
 async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> None:
     """Run collectors and aggregation; print each liquidation and periodic status lines."""
     printer = ConsolePrinter(out, min_usd=settings.min_event_usd, color=use_color(out))
-    async with Runtime(settings, listeners=[printer.print_event]) as runtime:
+    async with (
+        Runtime(settings, listeners=[printer.print_event]) as runtime,
+        serve_dashboard(settings, runtime) as dashboard,
+    ):
         loaded = runtime.start_report.events_loaded if runtime.start_report else 0
         out.write(CONSOLE_BANNER)
         out.write(
@@ -39,6 +43,9 @@ async def run_console(settings: Settings, out: TextIO, stop: asyncio.Event) -> N
             f"({loaded:,} events of the last 24 h restored). Events under "
             f"${settings.min_event_usd:,.0f} are not printed (MIN_EVENT_USD).\n"
         )
+        if dashboard is not None:
+            sign_in = " (sign in once: /?token=WEB_TOKEN)" if settings.web_token else ""
+            out.write(f"Dashboard: {dashboard.url}{sign_in}\n")
         out.flush()
 
         def ingest_line() -> list[str]:

@@ -59,7 +59,9 @@ class Runtime:
     def __post_init__(self, listeners: Sequence[LiquidationListener]) -> None:
         self.feeds: list[Feed] = build_feeds(self.settings.exchanges, self.settings.endpoints())
         self.store = LiquidationStore(
-            self.settings.database_path, retention_s=int(self.settings.retention_hours * 3600)
+            self.settings.database_path,
+            retention_s=int(self.settings.retention_hours * 3600),
+            history_days=self.settings.history_days,
         )
         self._listeners = tuple(listeners)
         self._aggregation: Aggregation | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from telegram import BotCommandScopeChat
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
+from bot.app.dashboard import serve_dashboard, telegram_metrics
 from bot.app.runtime import Runtime, run_until_stopped
 from bot.app.wiring import wire
 from bot.handlers import registry
@@ -68,7 +70,9 @@ async def run_telegram(
             await _initialize(application, tuning.init_retry_s)
             services = await wire(settings, tuning, runtime, store, application, started)
             running = RunningBot(application, services, runtime)
-            await _serve(tuning, running, store, stop, on_ready)
+            metrics = functools.partial(telegram_metrics, runtime, services)
+            async with serve_dashboard(settings, runtime, metrics):
+                await _serve(tuning, running, store, stop, on_ready)
         finally:
             if application.running:
                 await application.stop()

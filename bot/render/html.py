@@ -155,8 +155,7 @@ def _lines(html_text: str) -> list[list[_Token]]:
         first, *rest = token.raw.split("\n")
         if first:
             lines[-1].append(_Token(first))
-        for piece in rest:
-            lines.append([_Token(piece)] if piece else [])
+        lines.extend([_Token(piece)] if piece else [] for piece in rest)
     return lines
 
 

@@ -311,9 +311,11 @@ class CascadeDetector:
         for group in track.groups:
             end = group.reached(total, baseline, floor)
             rules = group.rules
-            for i in range(end):
-                if rules[i].key not in active:
-                    reached.append((group.threshold(i, baseline, floor), rules[i]))
+            reached.extend(
+                (group.threshold(i, baseline, floor), rules[i])
+                for i in range(end)
+                if rules[i].key not in active
+            )
             for i in range(end, len(rules)):
                 if rules[i].key not in active:
                     level = group.threshold(i, baseline, floor)

@@ -72,6 +72,7 @@ class Exchanges:
             "bybit_ws_linear_url": self.bybit_linear.url("/v5/public/linear"),
             "bybit_ws_inverse_url": self.bybit_inverse.url("/v5/public/inverse"),
             "bybit_rest_url": self.rest.url(),
+            "web_port": 0,  # the dashboard on a free port: tests never collide on 8080
             **overrides,
         }
         return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -89,6 +90,7 @@ class Exchanges:
             "BYBIT_WS_LINEAR_URL": settings.bybit_ws_linear_url,
             "BYBIT_WS_INVERSE_URL": settings.bybit_ws_inverse_url,
             "BYBIT_REST_URL": settings.bybit_rest_url,
+            "WEB_PORT": "0",
         }
 
 

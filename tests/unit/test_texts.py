@@ -91,7 +91,7 @@ def test_every_entry_is_telegram_html_without_format_specs(lang: str) -> None:
                 assert not spec, f"{lang} {key}: {name} has a format spec"
                 assert conversion is None, f"{lang} {key}: {name} has a conversion"
                 assert name is None or name.isidentifier(), f"{lang} {key}: {name!r}"
-            values = {name: "&lt;v&amp;&gt;" for name in placeholders(entry)}
+            values = dict.fromkeys(placeholders(entry), "&lt;v&amp;&gt;")
             values["count"] = "2"
             rendered = form.format_map(values)
             parse_html(rendered, strict_ampersand=True)  # raises on bad markup
