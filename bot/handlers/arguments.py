@@ -147,8 +147,11 @@ def parse_unsubscribe(args: Sequence[str]) -> UnsubscribeRequest:
     return UnsubscribeRequest(False, frozenset(assets), frozenset(rule_ids), frozenset(cascade_ids))
 
 
-def parse_window(args: Sequence[str], windows_s: Sequence[int], default_s: int) -> int:
-    """Parse `/top [WINDOW]`: one of the configured windows."""
+def parse_window(
+    args: Sequence[str], windows_s: Sequence[int], default_s: int, history_s: int = 0
+) -> int:
+    """Parse `/top [WINDOW]`: one of the configured windows, or whole days (`7d`, `30d`) up to
+    the history kept (`history_s`)."""
     choices = ", ".join(format_window(w) for w in windows_s)
     example = f"/top {format_window(windows_s[-1])}"
     if not args:
@@ -161,7 +164,9 @@ def parse_window(args: Sequence[str], windows_s: Sequence[int], default_s: int) 
         raise UsageError(
             "err_not_window", example, token=quote_input(args[0]), choices=choices
         ) from None
-    if seconds not in windows_s:
+    if seconds not in windows_s and not (seconds % 86_400 == 0 and seconds <= history_s):
+        if history_s >= 2 * 86_400:
+            choices += f", 2d-{format_window(history_s - history_s % 86_400)}"
         raise UsageError(
             "err_window_not_kept", example, window=format_window(seconds), choices=choices
         )

@@ -39,12 +39,18 @@ async def top(update: Update, context: BotContext) -> None:
     asked = await read_request(
         update,
         context,
-        lambda args: parse_window(args, queries.windows_s, queries.windows_s[-1]),
+        lambda args: parse_window(
+            args, queries.windows_s, queries.windows_s[-1], queries.history_s
+        ),
         configure=False,
     )
     if asked is None:
         return
     window, loc = asked
+    if window not in queries.windows_s:  # days from the rollups
+        board = await queries.top(window, 10)
+        await reply(update, market.top(board, queries.window_coverage(window), loc=loc))
+        return
     await reply(update, *top_view(services, window, loc))
 
 

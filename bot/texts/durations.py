@@ -20,7 +20,9 @@ def parse_duration(text: str) -> int:
 
 
 def format_window(seconds: int) -> str:
-    """Return the shortest exact form: 180 -> 3m, 3600 -> 1h, 86400 -> 24h, 90 -> 90s."""
+    """Return the shortest exact form: 180 -> 3m, 3600 -> 1h, 86400 -> 24h, 604800 -> 7d."""
+    if seconds % 86400 == 0 and seconds > 86400:
+        return f"{seconds // 86400}d"
     if seconds % 3600 == 0:
         return f"{seconds // 3600}h"
     if seconds % 60 == 0:

@@ -19,6 +19,7 @@ from bot.web.views import TOP_DEFAULT, Views
 MAX_LATEST = 1_000
 DEFAULT_LATEST = 50
 MAX_TOP = 100
+MAX_HISTORY_BUCKETS = 2_000
 _NO_STORE = {"Cache-Control": "no-store"}
 _encoder = msgspec.json.Encoder()
 
@@ -85,6 +86,7 @@ class Api:
             web.get("/api/v1/top", self.top),
             web.get("/api/v1/health", self.health),
             web.get("/api/v1/series", self.series),
+            web.get("/api/v1/history", self.history),
             web.get("/api/v1/export.csv", self.export),
             web.get("/metrics", self.prometheus),
             web.get("/healthz", self.healthz),
@@ -126,6 +128,20 @@ class Api:
         """GET /api/v1/series?window=1h[&symbol=BTC]: the chart's data."""
         window_s = self._window(request)
         return json_response(await self.views.series(window_s, symbol_param(request)))
+
+    async def history(self, request: web.Request) -> web.Response:
+        """GET /api/v1/history?since=&until=&interval=[&symbol=]: liquidated USD per interval
+        from the one-minute rollups (whole hours once older than memory)."""
+        now = self.views.queries.now_ms()
+        history_ms = self.views.queries.history_s * 1000
+        since = int_param(request, "since", now - 7 * 86_400_000, now - history_ms, now)
+        until = int_param(request, "until", now, since + 1000, now + 60_000)
+        interval = int_param(request, "interval", 3600, 60, 30 * 86_400)
+        if (until - since) // (interval * 1000) > MAX_HISTORY_BUCKETS:
+            raise bad_request(f"at most {MAX_HISTORY_BUCKETS} intervals")
+        return json_response(
+            await self.views.history(symbol_param(request), since, until, interval)
+        )
 
     async def export(self, request: web.Request) -> web.StreamResponse:
         """GET /api/v1/export.csv[?since=&until=&symbol=]: stored events, oldest first."""

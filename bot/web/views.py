@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from aggregation.query import LiquidationQueries
+from aggregation.query import LiquidationQueries, Series
 from bot.web import schema
 from bot.web.health import FeedHealth
 from bot.web.stream import TapeFilter
@@ -182,16 +182,26 @@ class Views:
             if not f.healthy(now, self.started_ms)
         ]
 
+    async def history(
+        self, symbol: str | None, since_ms: int, until_ms: int, interval_s: int
+    ) -> schema.Series:
+        """Return liquidated USD per interval over [since_ms, until_ms) from the rollups."""
+        series = await self.queries.history(symbol, since_ms, until_ms, interval_s)
+        return self._series(window_name((until_ms - since_ms) // 1000), symbol, series)
+
     async def series(self, window_s: int, symbol: str | None) -> schema.Series:
         """Return liquidated USD per bucket of a window, per exchange and side, with gaps."""
         series = await self.queries.series(window_s, symbol)
+        return self._series(window_name(window_s), symbol, series)
+
+    def _series(self, window: str, symbol: str | None, series: Series) -> schema.Series:
         gaps = [
             schema.Gap(c.feed_id, c.exchange, g.start_ms, g.end_ms, g.backfilled)
             for c in self.queries.coverage(series.start_ms, series.end_ms)
             for g in c.gaps
         ]
         return schema.Series(
-            window=window_name(window_s),
+            window=window,
             symbol=symbol,
             start_ms=series.start_ms,
             end_ms=series.end_ms,
