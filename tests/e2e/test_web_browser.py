@@ -167,3 +167,20 @@ async def test_the_page_needs_the_token_once(tmp_path: Path, browser: Browser) -
         await expect(watched.page.locator("#tape tr")).to_have_count(8, timeout=LIVE_WITHIN_MS)
         # Only the first load (the 401) complained.
         assert [e for e in watched.errors if "401" not in e] == []
+
+
+async def test_the_chart_shows_a_week_from_the_rollups(tmp_path: Path, browser: Browser) -> None:
+    async with running(tmp_path, WebConfig(snapshot_interval_s=0.5)) as rig:
+        watched = await open_page(
+            browser, rig, "/?lang=en", viewport={"width": 1440, "height": 1000}
+        )
+        page = watched.page
+        await expect(page.locator(".card")).to_have_count(5)  # the snapshot (the server's clock)
+        await page.locator("#chart-range").select_option("7")
+        await expect(page.locator("#chart-title")).to_contain_text("· 7d")
+        # Every event of the week, the one older than a day included: longs $243.30K.
+        await expect(page.locator("#chart-totals")).to_have_text("Long $243.30K · Short $1.32M")
+        await page.locator("#chart-range").select_option("30")
+        await expect(page.locator("#chart-title")).to_contain_text("· 30d")
+        await expect(page.locator("#chart-totals")).to_have_text("Long $243.30K · Short $1.32M")
+        assert watched.errors == []

@@ -17,6 +17,7 @@ const state = {
   lang: pickLang(params, navigator.languages),
   filter: readFilter(params),
   window: params.get("window"),
+  rangeDays: Number.parseInt(params.get("days") || "0", 10) || 0, // 7d, 30d: the rollups
   windows: [],
   snapshot: null,
   assetWindows: null,
@@ -166,24 +167,47 @@ async function refreshAsset() {
   }
 }
 
+// A 7d or 30d range reads the one-minute rollups through /api/v1/history, hourly.
+async function refreshHistory(days) {
+  const until = state.snapshot ? state.snapshot.as_of_ms : Date.now(); // the server's clock
+  const query = new URLSearchParams({ since: until - days * 86400000, until, interval: 3600 });
+  if (state.filter.symbol) query.set("symbol", state.filter.symbol);
+  const series = await getJson(`/api/v1/history?${query}`);
+  if (state.rangeDays !== days || series.symbol !== state.filter.symbol) return null;
+  return { ...series, window: `${days}d` };
+}
+
 async function refreshChart() {
+  if (state.rangeDays) {
+    try {
+      const series = await refreshHistory(state.rangeDays);
+      if (series) showSeries(series);
+    } catch {
+      // Next tick.
+    }
+    return;
+  }
   if (!state.window) return;
   const query = new URLSearchParams({ window: state.window });
   if (state.filter.symbol) query.set("symbol", state.filter.symbol);
   try {
     const series = await getJson(`/api/v1/series?${query}`);
     if (series.window !== state.window || series.symbol !== state.filter.symbol) return;
-    chart.show(series, state.lang);
-    const sum = (rows) => rows.reduce((total, row) => total + row.reduce((a, b) => a + b, 0), 0);
-    const values = { bucket: bucketName(series.bucket_s), window: series.window, asset: series.symbol };
-    byId("chart-title").textContent = t(state.lang, series.symbol ? "chartTitleAsset" : "chartTitle", values);
-    byId("chart-totals").textContent = t(state.lang, "chartTotals", {
-      long: usd(sum(series.long_usd)),
-      short: usd(sum(series.short_usd)),
-    });
+    showSeries(series);
   } catch {
     // Next tick.
   }
+}
+
+function showSeries(series) {
+  chart.show(series, state.lang);
+  const sum = (rows) => rows.reduce((total, row) => total + row.reduce((a, b) => a + b, 0), 0);
+  const values = { bucket: bucketName(series.bucket_s), window: series.window, asset: series.symbol };
+  byId("chart-title").textContent = t(state.lang, series.symbol ? "chartTitleAsset" : "chartTitle", values);
+  byId("chart-totals").textContent = t(state.lang, "chartTotals", {
+    long: usd(sum(series.long_usd)),
+    short: usd(sum(series.short_usd)),
+  });
 }
 
 // --- the stream -------------------------------------------------------------------------
@@ -298,6 +322,12 @@ function beep(events) {
   tone.start();
   tone.stop(context.currentTime + 0.36);
 }
+
+byId("chart-range").value = state.rangeDays ? String(state.rangeDays) : "";
+byId("chart-range").addEventListener("change", (event) => {
+  state.rangeDays = Number.parseInt(event.target.value || "0", 10) || 0;
+  refreshChart();
+});
 
 byId("sound").addEventListener("change", (event) => {
   sound.on = event.target.checked;
