@@ -12,6 +12,7 @@ from bot.delivery.directory import ChatDirectory
 from bot.delivery.dispatcher import AlertDispatcher
 from bot.delivery.journal import AlertJournal
 from bot.delivery.router import AlertRouter
+from bot.delivery.sender import Sender
 from bot.delivery.summaries import SummaryScheduler
 from bot.handlers.arguments import MIN_RULE_USD
 from bot.handlers.context import Services
@@ -26,6 +27,7 @@ from bot.settings import Settings
 from bot.tables.bot_store import BotStore
 from bot.tables.journal import ON_THE_WIRE, event_key
 from collectors.clock import now_ms
+from collectors.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,13 @@ async def wire(
     store: BotStore,
     application: BotApplication,
     started: float,
+    supervisor: Supervisor | None = None,
 ) -> Services:
     """Build the bot's services, make them the collectors' listeners, and take up what the
     last run left: its open cascades, its unsent alerts and its schedules."""
     services = await _build(settings, tuning, runtime, store, application)
-    services.status_lines = lambda: status_lines(_status_figures(runtime, services, started))
+    tasks = supervisor if supervisor is not None else Supervisor()
+    services.status_lines = lambda: status_lines(_status_figures(runtime, services, started, tasks))
     router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
     runtime.aggregation.add_listener(router.on_liquidation)
     # The cascades open before this start continue from the stored events (no await between
@@ -71,6 +75,9 @@ async def _build(
     prefs = ChatSettings(store, await store.load_prefs())
     chats = ChatDirectory(store, rules, prefs)
     journal = AlertJournal(store)
+    # One sender for every outgoing call: alerts, summaries, cascades, replies, button edits.
+    sender = Sender(application.bot, chats)
+    sender.register()
     dispatcher = AlertDispatcher(
         application.bot,
         chats,
@@ -79,14 +86,11 @@ async def _build(
         workers=tuning.dispatch_workers,
         journal=journal,
         prefs=prefs,
+        sender=sender,
     )
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher, prefs)
-    queries = runtime.queries
-    detector = CascadeDetector(
-        DailyVolumes(lambda: queries.asset_volumes(DAY_MS // 1000)),
-        rules=await store.load_cascade_rules(),
-    )
+    detector = await _cascade_detector(runtime, store)
     cascades = CascadeNotifier(
         application.bot,
         detector,
@@ -96,6 +100,7 @@ async def _build(
         private_edit_s=tuning.cascade_private_edit_s,
         group_edit_s=tuning.cascade_group_edit_s,
         tick_s=tuning.cascade_tick_s,
+        sender=sender,
     )
     chats.attach(scheduler, cascades)
     router = AlertRouter(rules, dispatcher, max_age_s=settings.alert_max_age_s)
@@ -116,6 +121,15 @@ async def _build(
         limiter=CommandLimiter(settings.commands_per_minute),
     )
     return services
+
+
+async def _cascade_detector(runtime: Runtime, store: BotStore) -> CascadeDetector:
+    """Return the cascade detector with the stored cascade rules."""
+    queries = runtime.queries
+    return CascadeDetector(
+        DailyVolumes(lambda: queries.asset_volumes(DAY_MS // 1000)),
+        rules=await store.load_cascade_rules(),
+    )
 
 
 async def _schedule_summaries(
@@ -171,9 +185,13 @@ async def _recover(
         )
 
 
-def _status_figures(runtime: Runtime, services: Services, started: float) -> StatusFigures:
+def _status_figures(
+    runtime: Runtime, services: Services, started: float, supervisor: Supervisor
+) -> StatusFigures:
     """Gather the figures of the admins' status report."""
     health = runtime.queries.ingest_health()
+    collectors = runtime.collectors
+    feed_tasks = [] if collectors is None else list(collectors.supervisor.tasks.values())
     return StatusFigures(
         uptime_s=time.monotonic() - started,
         now_ms=now_ms(),
@@ -194,4 +212,5 @@ def _status_figures(runtime: Runtime, services: Services, started: float) -> Sta
         backfill=health.backfill,
         db_bytes=health.db_bytes,
         db_path=str(health.db_path),
+        tasks=[*supervisor.tasks.values(), *feed_tasks],
     )

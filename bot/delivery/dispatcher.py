@@ -6,11 +6,12 @@ merged into one digest. A chat's queue is bounded: it keeps the largest alerts, 
 hold is counted and reported in the next message to that chat. python-telegram-bot's
 AIORateLimiter keeps the overall rate (30 messages a second) and retries 429s first.
 
-Telegram errors: 403 (blocked, kicked) and "chat not found" end delivery to that chat (its owner
-is told through `ChatEvents`); a group upgraded to a supergroup moves the queue to the new id and
-resends; 429 waits `retry_after`; a 400 "can't parse entities" is resent as plain text; a timeout
-is not resent (the message may have arrived) but counted as uncertain and reported; other network
-errors are retried with backoff, then counted as failed and reported.
+Telegram's answers are classified by `bot.delivery.outcome` through the `Sender`: a chat that is
+gone ends delivery to that chat (the sender tells its owner through `ChatEvents`); a group
+upgraded to a supergroup moves the queue to the new id and resends; 429 waits `retry_after`;
+refused HTML is resent as plain text; a timeout is not resent (the message may have arrived) but
+counted as uncertain and reported; other network errors are retried with the jittered delivery
+backoff, then counted as failed and reported.
 
 Quiet hours: while a chat's quiet hours last, its alerts wait (still bounded) and go as one
 digest when they end; messages the chat asked for (summaries, notices) still go, silently.
@@ -26,10 +27,10 @@ from collections.abc import Callable
 
 from telegram import Bot
 
-from bot.delivery.outcome import Outcome, Result
+from bot.delivery.outcome import Outcome
 from bot.delivery.ports import ChatEvents, ChatPrefsView, Journal, _NoPrefs
 from bot.delivery.queue import ChatQueue, ChatQueues
-from bot.delivery.sender import send
+from bot.delivery.sender import Delivery, Sender
 from bot.render.alerts import alert, digest, dropped_notice
 from bot.tables.journal import event_key
 from bot.tables.outbox import Photo
@@ -56,10 +57,10 @@ class AlertDispatcher(ChatQueues):
         wall_clock: Callable[[], int] = now_ms,
         journal: Journal | None = None,
         prefs: ChatPrefsView | None = None,
+        sender: Sender | None = None,
     ) -> None:
         super().__init__(max_alerts_per_chat=max_alerts_per_chat, clock=clock)
-        self._bot = bot
-        self._events = events
+        self.sender = sender if sender is not None else Sender(bot, events)
         self._journal = journal
         self._prefs: ChatPrefsView = prefs if prefs is not None else _NoPrefs()
         self._wall_clock = wall_clock
@@ -73,6 +74,9 @@ class AlertDispatcher(ChatQueues):
         self.stats.alerts_uncertain += count
         loc = self._prefs.locale(chat_id)
         self.enqueue_message(chat_id, dropped_notice(0, count, loc=loc))
+
+    def _note_plain_text(self) -> None:
+        self.stats.plain_text_resends += 1
 
     # --- delivery -------------------------------------------------------------------------
 
@@ -169,7 +173,11 @@ class AlertDispatcher(ChatQueues):
             await self._journal.on_wire(chat_id, keys)
         try:
             silent = quiet_until is not None
-            result = await send(self._bot, chat_id, item, silent=silent, stats=self.stats)
+            if isinstance(item, Photo):
+                call = self.sender.photo(chat_id, item.png, item.caption, silent=silent)
+            else:
+                call = self.sender.message(chat_id, item, silent=silent)
+            done = await self.sender.once(call, self._note_plain_text)
         except asyncio.CancelledError:
             # Stopping mid-send: Telegram may or may not have it. Resending could duplicate, so
             # count it as uncertain; the count is stored and reported to the chat next time.
@@ -177,35 +185,30 @@ class AlertDispatcher(ChatQueues):
                 queue.uncertain += len(taken)
                 self.stats.alerts_uncertain += len(taken)
             raise
-        await self._settle(chat_id, queue, taken, reported, result)
+        self._settle(chat_id, queue, taken, reported, done)
         if keys and self._journal is not None:
-            if result.outcome in (
-                Outcome.SENT,
-                Outcome.UNCERTAIN,
-                Outcome.FAILED,
-                Outcome.GONE,
-            ):
-                self._journal.done(chat_id, keys)
-            else:  # retryable: it did not arrive, and goes again (maybe to a new chat id)
+            if done.result.retryable or done.outcome is Outcome.MIGRATED:
+                # It did not arrive, and goes again (maybe to a new chat id).
                 self._journal.not_sent(chat_id, keys)
+            else:
+                self._journal.done(chat_id, keys)
 
-    async def _settle(
+    def _settle(
         self,
         chat_id: int,
         queue: ChatQueue,
         taken: list[tuple[float, int, Liquidation]],
         reported: tuple[int, int, int],
-        result: Result,
+        done: Delivery,
     ) -> None:
+        result = done.result
         outcome = result.outcome
-        if outcome in (Outcome.SENT, Outcome.UNCERTAIN, Outcome.FAILED):
-            self._settle_done(chat_id, queue, len(taken), reported, result)
-        elif outcome is Outcome.GONE:
+        if outcome is Outcome.GONE:  # the sender told the chat's owner
             self.stats.chats_gone += 1
             self.stats.alerts_undeliverable += len(taken) + len(queue.alerts)
             self._queues.pop(chat_id, None)
-            log.warning("chat %d is gone (%s); alerts and schedule stop", chat_id, result.detail)
-            await self._events.chat_gone(chat_id, result.detail)
+        elif not result.retryable and outcome is not Outcome.MIGRATED:
+            self._settle_done(chat_id, queue, len(taken), reported, done)
         else:
             # Retryable: put the alerts back (merged with what arrived meanwhile) and wait.
             for item in taken:
@@ -215,7 +218,7 @@ class AlertDispatcher(ChatQueues):
                 queue.dropped += 1
                 self.stats.alerts_dropped += 1
             if outcome is Outcome.MIGRATED:
-                await self._move(chat_id, queue, result.new_chat_id)
+                self._move(chat_id, queue, result.new_chat_id)
             elif outcome is Outcome.RETRY_AFTER:
                 self.stats.rate_limited += 1
                 queue.ready_at = self._clock() + result.delay_s
@@ -228,9 +231,10 @@ class AlertDispatcher(ChatQueues):
         queue: ChatQueue,
         carried: int,
         reported: tuple[int, int, int],
-        result: Result,
+        done: Delivery,
     ) -> None:
         """The message left the queue: sent, refused, or maybe delivered (timeout)."""
+        result = done.result
         stats = self.stats
         if carried:
             # What this message told the chat is reported; what piled up meanwhile is not.
@@ -250,13 +254,11 @@ class AlertDispatcher(ChatQueues):
         elif result.outcome is Outcome.UNCERTAIN:
             queue.uncertain += carried
             stats.alerts_uncertain += carried
-            log.warning("chat %d: Telegram timed out; not resending", chat_id)
-        else:
+        else:  # refused (logged by the sender)
             queue.failed += carried
             stats.alerts_failed += carried
-            log.error("chat %d: message refused: %s", chat_id, result.detail)
 
-    async def _move(self, chat_id: int, queue: ChatQueue, new_chat_id: int) -> None:
+    def _move(self, chat_id: int, queue: ChatQueue, new_chat_id: int) -> None:
         """Carry a migrated group's queue to its supergroup id and send there."""
         self.stats.migrations += 1
         self._queues.pop(chat_id, None)
@@ -269,7 +271,6 @@ class AlertDispatcher(ChatQueues):
         target.failed += queue.failed
         target.held = target.held or queue.held
         log.info("chat %d became supergroup %d; resending there", chat_id, new_chat_id)
-        await self._events.chat_migrated(chat_id, new_chat_id)
         self._schedule(new_chat_id, target)
 
     def _retry_later(self, chat_id: int, queue: ChatQueue, alerts: bool, detail: str) -> None:
@@ -288,4 +289,4 @@ class AlertDispatcher(ChatQueues):
             log.error(
                 "chat %d: giving up after %d attempts: %s", chat_id, self._max_attempts, detail
             )
-        queue.ready_at = self._clock() + min(60.0, 2.0**queue.attempts)
+        queue.ready_at = self._clock() + self.sender.backoff.delay(queue.attempts - 1)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 
-from bot.handlers.context import BotContext, locale_of
+from bot.handlers.context import BotContext, edit, locale_of
 from bot.handlers.keyboards import parse_press
 from bot.handlers.market import stats_view, top_view
 from bot.handlers.middleware import may_press
@@ -65,13 +64,4 @@ async def _edit(
 ) -> None:
     """Replace a message's text and buttons; an unchanged message is left as it is."""
     text, markup = view
-    try:
-        await context.bot.edit_message_text(
-            split_message(text)[0],
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=markup,
-        )
-    except BadRequest as exc:
-        if "message is not modified" not in exc.message.lower():
-            raise
+    await edit(context.bot, chat_id, message_id, split_message(text)[0], markup)

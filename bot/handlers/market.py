@@ -7,9 +7,9 @@ import logging
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.handlers.arguments import parse_chart, parse_latest, parse_stats, parse_window
-from bot.handlers.context import BotContext, Services, reply
+from bot.handlers.context import BotContext, Services, reply, reply_photo
 from bot.handlers.keyboards import window_buttons
-from bot.handlers.middleware import chat_of, read_request, refuse
+from bot.handlers.middleware import read_request, refuse
 from bot.render import market
 from bot.render.charts import render_chart_async
 from bot.texts.catalog import Locale
@@ -79,7 +79,7 @@ async def chart(update: Update, context: BotContext) -> None:
         log.exception("chart of %s over %ds failed", asset or "the market", window_s)
         await reply(update, market.chart_failed(loc=loc))
         return
-    await chat_of(update).send_photo(png, caption=caption)
+    await reply_photo(update, png, caption)
 
 
 def stats_view(

@@ -196,6 +196,22 @@ class BackfillCounts(Protocol):
         """Return the requests that failed."""
 
 
+class TaskStatus(Protocol):
+    """How a supervised background task has fared (collectors' TaskHealth)."""
+
+    @property
+    def name(self) -> str:
+        """Return the task's name."""
+
+    @property
+    def restarts(self) -> int:
+        """Return how often it failed and was restarted."""
+
+    @property
+    def last_error(self) -> str:
+        """Return its last failure."""
+
+
 @dataclass(frozen=True, slots=True)
 class StatusFigures:
     """Everything the admins' status report shows; the composition root gathers it."""
@@ -219,6 +235,7 @@ class StatusFigures:
     backfill: BackfillCounts
     db_bytes: int
     db_path: str
+    tasks: Sequence[TaskStatus] = ()  # the supervised background tasks
 
 
 def status_lines(figures: StatusFigures) -> list[str]:
@@ -253,7 +270,21 @@ def status_lines(figures: StatusFigures) -> list[str]:
         f"{backfill.errors:,} errors"
     )
     lines.append(f"database: {figures.db_bytes / 1e6:,.1f} MB at {figures.db_path}")
+    if figures.tasks:
+        lines.append(format_tasks_line(figures.tasks))
     return lines
+
+
+def format_tasks_line(tasks: Sequence[TaskStatus]) -> str:
+    """Return one line of the supervised tasks' failures (each failure restarted the task)."""
+    failed = [t for t in tasks if t.restarts]
+    total = sum(t.restarts for t in tasks)
+    line = f"background tasks: {len(tasks):,} supervised, {total:,} failures"
+    if failed:
+        line += "; " + ", ".join(
+            f"{t.name} {t.restarts:,} ({clip(t.last_error, 120)})" for t in failed
+        )
+    return line
 
 
 def status(lines: Sequence[str], *, loc: Locale = DEFAULT_LOCALE) -> str:
