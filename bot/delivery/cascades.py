@@ -9,7 +9,7 @@ cascade did not survive the restart, closes them with a line saying so.
 
 Telegram's answers are classified by `bot.delivery.outcome` through the `Sender`: a chat that is
 gone stops (as for alerts); a migrated group is handed to the chat directory; 429 waits
-`retry_after`; "message is not modified" is success; refused HTML goes as plain text; a message
+`retry_after`; an edit to the same content is success; refused HTML goes as plain text; a message
 that can no longer be edited (deleted, too old) is replaced by a new one; a send that timed out
 is not repeated (it may have arrived) and that cascade is no longer followed; an edit that timed
 out or met a network error is tried again later (an edit repeated is the same edit).

@@ -8,7 +8,7 @@ AIORateLimiter keeps the overall rate (30 messages a second) and retries 429s fi
 
 Telegram's answers are classified by `bot.delivery.outcome` through the `Sender`: a chat that is
 gone ends delivery to that chat (the sender tells its owner through `ChatEvents`); a group
-upgraded to a supergroup moves the queue to the new id and resends; 429 waits `retry_after`;
+turned into a supergroup moves the queue to the new id and resends; 429 waits `retry_after`;
 refused HTML is resent as plain text; a timeout is not resent (the message may have arrived) but
 counted as uncertain and reported; other network errors are retried with the jittered delivery
 backoff, then counted as failed and reported.

@@ -208,7 +208,7 @@ class Sender:
         self._count(result)
         outcome = result.outcome
         if outcome is Outcome.SENT:
-            return  # "message is not modified": the message already says this
+            return  # an edit to the same content: the message already says this
         if outcome is Outcome.GONE:
             log.warning("chat %d is gone (%s)", call.chat_id, result.detail)
             if self.events is not None:
