@@ -12,7 +12,8 @@ gone stops (as for alerts); a migrated group is handed to the chat directory; 42
 `retry_after`; an edit to the same content is success; refused HTML goes as plain text; a message
 that can no longer be edited (deleted, too old) is replaced by a new one; a send that timed out
 is not repeated (it may have arrived) and that cascade is no longer followed; an edit that timed
-out or met a network error is tried again later (an edit repeated is the same edit).
+out is not repeated either (the cascade's next change edits again); one that met a network error
+is tried again after the jittered delivery backoff.
 """
 
 from __future__ import annotations
@@ -282,7 +283,11 @@ class CascadeNotifier:
             post.message_id = None  # deleted or too old to edit: post it anew
         elif outcome is Outcome.UNCERTAIN and post.message_id is None:
             self._abandon(key)  # it may have arrived: never posted twice
-        elif outcome in (Outcome.NETWORK, Outcome.UNCERTAIN):
+        elif outcome is Outcome.UNCERTAIN:
+            # The edit may have arrived: not repeated; the cascade's next change edits again.
+            post.dirty = False
+            post.next_at = self.clock() + self._interval(chat_id)
+        elif outcome is Outcome.NETWORK:
             post.next_at = self.clock() + self._send.backoff.delay(post.attempts)
             post.attempts += 1
         else:  # refused (logged by the sender)

@@ -219,7 +219,7 @@ class Sender:
                 await self.events.chat_migrated(call.chat_id, result.new_chat_id)
         elif outcome is Outcome.UNCERTAIN:
             log.warning(
-                "chat %d: Telegram timed out on a %s; not resending", call.chat_id, call.what
+                "chat %d: %s timed out; not resending (it may be there)", call.chat_id, call.what
             )
         elif outcome is Outcome.FATAL:
             log.critical("Telegram refused the bot's token: %s", result.detail)
