@@ -227,3 +227,21 @@ async def test_a_migrated_group_takes_its_rules_along_from_every_sender(tmp_path
         for route in ROUTES[:3]:
             new = route.chat - 1_000_000_000_000
             await api.wait_for("sendMessage", in_chat(new, status=200))
+
+
+async def test_a_reply_and_a_button_edit_are_retried_after_network_errors(tmp_path: Path) -> None:
+    reply, button = ROUTES[2], ROUTES[5]
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        await _prepared(h, (reply, button))
+        mark = api.mark()
+        api.fail_next_raw("sendMessage", 502, chat_id=reply.chat)
+        api.fail_next("editMessageText", 500, "Internal Server Error", chat_id=button.chat)
+        await _fired(h, (reply, button))
+        for route in (reply, button):
+            failed, retried = await api.wait_for(
+                route.method, in_chat(route.chat), count=2, since=mark, timeout=10
+            )
+            assert (failed.status, retried.status) == (502 if route is reply else 500, 200)
+            assert retried.params["text"] == failed.params["text"]
+            assert retried.at - failed.at >= 0.5  # the jittered backoff's first step
+        assert h.bot.services.dispatcher.sender.stats.retries == 2
