@@ -17,6 +17,7 @@ import pytest
 
 from bot.prefs.schedules import Schedule
 from bot.render.html import plain_text
+from tests.e2e.test_telegram import ADMIN as BOT_ADMIN
 from tests.e2e.test_telegram import Harness, running_bot
 from tests.support import bot_api_objects as tg
 from tests.support.bot_api import FakeBotApi
@@ -245,3 +246,12 @@ async def test_a_reply_and_a_button_edit_are_retried_after_network_errors(tmp_pa
             assert retried.params["text"] == failed.params["text"]
             assert retried.at - failed.at >= 0.5  # the jittered backoff's first step
         assert h.bot.services.dispatcher.sender.stats.retries == 2
+
+
+async def test_status_shows_the_supervised_background_tasks(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(BOT_ADMIN)
+        status = await h.command(BOT_ADMIN, BOT_ADMIN, "/status")
+        # dispatcher, alert journal, cascades, and the one feed: none has failed.
+        assert "background tasks: 4 supervised, 0 failures" in status
+        assert sorted(h.bot.supervisor.tasks) == ["alert-journal", "cascades", "dispatcher"]
