@@ -36,6 +36,15 @@ async def subscribe(update: Update, context: BotContext) -> None:
     if asked is None:
         return
     request, loc = asked
+    same = [
+        rule.rule_id
+        for rule in services.rules.rules_for(chat.id)
+        if (rule.assets, rule.min_usd, rule.side, rule.exchanges)
+        == (request.assets, request.min_usd, request.side, request.exchanges)
+    ]
+    if same:
+        await refuse(update, loc, UsageError("err_rule_exists", "/subs", rule_id=f"#{same[0]}"))
+        return
     if len(services.rules.rules_for(chat.id)) >= MAX_RULES_PER_CHAT:
         await refuse(
             update, loc, UsageError("err_rule_limit", "/unsubscribe #12", count=MAX_RULES_PER_CHAT)
@@ -105,6 +114,15 @@ async def cascade(update: Update, context: BotContext) -> None:
     if request is None:
         await remove_cascades(services, chat.id, [rule.rule_id for rule in existing])
         await reply(update, cascades_removed(len(existing), loc=loc))
+        return
+    twin = [
+        rule.rule_id
+        for rule in existing
+        if (rule.asset, rule.window_ms, rule.min_usd, rule.multiple)
+        == (request.asset, request.window_s * 1000, request.min_usd, request.multiple)
+    ]
+    if twin:
+        await refuse(update, loc, UsageError("err_rule_exists", "/subs", rule_id=f"#C{twin[0]}"))
         return
     if len(existing) >= MAX_CASCADE_RULES_PER_CHAT:
         limit = UsageError("err_cascade_limit", "/cascade off", count=MAX_CASCADE_RULES_PER_CHAT)

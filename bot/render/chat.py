@@ -122,6 +122,16 @@ def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     return str(join_lines([phrase(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
 
 
+def failed_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the answer to a command that failed inside the bot."""
+    return str(phrase(loc, "failed"))
+
+
+def plain_message_hint(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the pointer to /help for a plain message in a private chat."""
+    return str(phrase(loc, "plain_message"))
+
+
 def command_description(name: str, lang: str) -> str:
     """Return a command's one-line description for the menu (plain text)."""
     return str(text(lang, f"cmd_{name}"))

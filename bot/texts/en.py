@@ -160,6 +160,11 @@ EN: dict[str, Entry] = {
     # --- errors ----------------------------------------------------------------------------
     "usage": "⚠️ {reason}\nExample: <code>{example}</code>",
     "err_not_size": "{token} is not a size: write sizes as 250k, 1.5m or 2000000",
+    "err_size_range": "{token} is out of range: a size is {low} to {high}",
+    "err_size_positive": "{token}: a size must be positive, like 250k",
+    "failed": "⚠️ Something went wrong with that command; it was logged. Please try again later.",
+    "plain_message": "I answer commands only: send /help to see them, with examples.",
+    "err_rule_exists": "this chat already has that rule: {rule_id}",
     "err_not_asset": "{token} is not an asset name (letters and digits only)",
     "err_name_asset": "name at least one asset, or all",
     "err_one_size": "give one minimum size, not two",

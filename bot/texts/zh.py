@@ -149,6 +149,11 @@ ZH: dict[str, Entry] = {
     # --- errors ------------------------------------------------------------------------------
     "usage": "⚠️ {reason}\n示例：<code>{example}</code>",
     "err_not_size": "{token} 不是有效金额：请写成 250k、1.5m 或 2000000",
+    "err_size_range": "{token} 超出范围：金额须在 {low} 到 {high} 之间",
+    "err_size_positive": "{token}：金额必须为正数，例如 250k",
+    "failed": "⚠️ 该命令执行出错，已记录日志。请稍后再试。",
+    "plain_message": "我只响应命令：发送 /help 查看全部命令和示例。",
+    "err_rule_exists": "本聊天已有相同的规则：{rule_id}",
     "err_not_asset": "{token} 不是有效的币种名称（只能包含字母和数字）",
     "err_name_asset": "请至少指定一个币种，或使用 all",
     "err_one_size": "只能指定一个最小金额",

@@ -1,0 +1,119 @@
+"""Issue 17, a new user's first day: huge and negative sizes, typos, errors that echo the
+user's own word, a failed command that answers, plain messages; end to end through the real
+Application and the fake Bot API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.render import chat
+from bot.rules.matching import Rule
+from bot.texts.catalog import Locale
+from tests.e2e.test_telegram import USER, running_bot
+from tests.support.bot_api import FakeBotApi
+
+HUGE = "1" + "0" * 400
+
+
+def out_of_range(example: str, token: str) -> str:
+    """Return the refusal of a size outside $1K to $10B."""
+    return chat.usage_key("err_size_range", example, token=token, low="$1K", high="$10B")
+
+
+async def test_huge_and_not_finite_sizes_are_refused_with_the_range(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        example = "/subscribe BTC 250k"
+        for word in (HUGE, "1000000000000000000000000000k", "20b"):
+            assert await h.command(USER, USER, f"/subscribe BTC {word}") == out_of_range(
+                example, repr(word[:24] + "…" * (len(word) > 24))
+            )
+        for word in ("inf", "nan", "-inf"):
+            assert await h.command(USER, USER, f"/subscribe BTC {word}") == out_of_range(
+                "/subscribe BTC ETH 250k", repr(word)
+            )
+        assert await h.command(USER, USER, "/subscribe BTC -5") == chat.usage_key(
+            "err_size_positive", "/subscribe BTC ETH 250k", token="'-5'"
+        )
+        assert await h.command(USER, USER, "/cascade BTC 1e400x 5m") == chat.usage_key(
+            "err_cascade_size", "/cascade BTC 5m 2m", token="'1e400x'"
+        )
+        assert await h.command(USER, USER, f"/cascade BTC {HUGE} 5m") == out_of_range(
+            "/cascade BTC 5m 2m", repr(HUGE[:24] + "…")
+        )
+        assert h.bot.services.rules.rules_for(USER) == []
+        assert await h.command(USER, USER, "/subscribe BTC 10b") == chat.rule_added(
+            Rule(1, USER, frozenset({"BTC"}), 10e9)
+        )
+
+
+async def test_subs_renders_a_rule_an_old_database_holds(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        services = h.bot.services
+        for usd in (float("inf"), 1e300):  # stored before sizes were bounded
+            rule = await services.store.add_rule(USER, frozenset({"BTC"}), usd, None, frozenset())
+            services.rules.add(rule)
+        reply = await h.command(USER, USER, "/subs")
+        assert "BTC ≥ $inf" in reply
+        assert "BTC ≥ $1e+300" in reply
+
+
+async def test_a_failed_command_answers_and_logs_no_user_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+
+        def broken(chat_id: int) -> None:
+            raise RuntimeError("schedule table unreadable")
+
+        monkeypatch.setattr(h.bot.services.scheduler, "schedule_of", broken)
+        secret = "x" * 3000
+        with caplog.at_level(logging.ERROR, logger="bot.handlers.chat"):
+            assert await h.command(USER, USER, f"/subs {secret}") == chat.failed_text()
+        [record] = [r for r in caplog.records if r.name == "bot.handlers.chat"]
+        assert record.getMessage().endswith(f"failed (chat {USER}, /subs)")
+        assert secret not in record.getMessage()
+        assert await h.command(USER, USER, "/lang zh") != chat.failed_text()
+        assert await h.command(USER, USER, "/subs") == chat.failed_text(loc=Locale("zh"))
+
+
+async def test_the_same_rule_twice_is_refused(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        await h.command(USER, USER, "/subscribe BTC ETH 250k short")
+        assert await h.command(USER, USER, "/subscribe eth btc $250,000 shorts") == (
+            chat.usage_key("err_rule_exists", "/subs", rule_id="#1")
+        )
+        await h.command(USER, USER, "/cascade BTC 5m 2m")
+        assert await h.command(USER, USER, "/cascade btc 5000k 120s") == chat.usage_key(
+            "err_rule_exists", "/subs", rule_id="#C1"
+        )
+        assert len(h.bot.services.rules.rules_for(USER)) == 1
+
+
+async def test_each_error_shows_its_own_command_and_the_users_word(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        word = "ZZZ" + "Z" * 30
+        assert await h.command(USER, USER, f"/stats {word}...") == chat.usage_key(
+            "err_not_asset", "/stats BTC", token=repr(f"{word}..."[:24] + "…")
+        )
+        assert await h.command(USER, USER, "/latest 5 btc-usd") == chat.usage_key(
+            "err_not_asset", "/latest 20 BTC", token="'btc-usd'"
+        )
+        top = await h.command(USER, USER, "/top 7d")
+        assert top.startswith("⚠️ 7d is not kept; choose ")
+        assert "168h" not in top
+
+
+async def test_a_plain_private_message_points_to_help(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        assert await h.command(USER, USER, "hello bot") == chat.plain_message_hint()
+        await h.command(USER, USER, "/lang zh")
+        assert await h.command(USER, USER, "你好") == chat.plain_message_hint(loc=Locale("zh"))
