@@ -170,7 +170,7 @@ def parse_subscribe(args: Sequence[str], default_min_usd: float) -> SubscribeReq
 
 
 def parse_unsubscribe(args: Sequence[str]) -> UnsubscribeRequest:
-    """Parse `/unsubscribe [SYMBOL...|#ID...|all]`; no argument means all."""
+    """Parse `/unsubscribe [SYMBOL...|#ID...|all]`; no argument means all (after asking)."""
     if not args or (len(args) == 1 and args[0].lower() == "all"):
         return UnsubscribeRequest(everything=True)
     assets: set[str] = set()

@@ -8,15 +8,18 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.handlers.arguments import (
     MAX_CASCADE_RULES_PER_CHAT,
+    UnsubscribeRequest,
     parse_cascade,
     parse_subscribe,
     parse_unsubscribe,
 )
 from bot.handlers.context import BotContext, Services, locale_of, reply
-from bot.handlers.keyboards import remove_buttons
+from bot.handlers.keyboards import confirm_buttons, remove_buttons
 from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
 from bot.render.cascades import cascade_rule_added, cascades_removed
-from bot.render.chat import rule_added, rules_list, rules_removed
+from bot.render.chat import rule_added, rules_list, rules_removed, unsubscribe_confirm
+from bot.render.common import phrase
+from bot.render.html import plain_text
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import MAX_RULES_PER_CHAT, Rule
 from bot.texts.catalog import Locale
@@ -66,6 +69,9 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     if asked is None:
         return
     request, loc = asked
+    if not context.args:  # bare: show what would go and ask first
+        await reply(update, *confirm_view(services, chat.id, loc))
+        return
     removed: list[Rule] = []
     changed: list[tuple[Rule, Rule]] = []  # (old, with fewer assets)
     for rule in services.rules.rules_for(chat.id):
@@ -88,12 +94,41 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
         if request.everything or rule.rule_id in request.cascade_ids
     ]
     await remove_cascades(services, chat.id, cascades)
+    await reply(update, removed_text(request, len(removed) + len(changed), len(cascades), loc))
+
+
+def removed_text(request: UnsubscribeRequest, rules: int, cascades: int, loc: Locale) -> str:
+    """Return one consistent answer: what was removed (never "nothing" next to "removed 1")."""
     answers = []
-    if request.everything or request.rule_ids or request.assets:
-        answers.append(rules_removed(len(removed) + len(changed), loc=loc))
+    if request.rule_ids or request.assets or (request.everything and (rules or not cascades)):
+        answers.append(rules_removed(rules, loc=loc))
     if request.cascade_ids or (request.everything and cascades):
-        answers.append(cascades_removed(len(cascades), loc=loc))
-    await reply(update, "\n".join(answers))
+        answers.append(cascades_removed(cascades, loc=loc))
+    return "\n".join(answers)
+
+
+def confirm_view(
+    services: Services, chat_id: int, loc: Locale
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Return what a bare /unsubscribe would remove with remove/keep buttons (none if empty)."""
+    rules = services.rules.rules_for(chat_id)
+    cascades = cascade_rules_of(services, chat_id)
+    if not rules and not cascades:
+        return rules_removed(0, loc=loc), None
+    buttons = confirm_buttons(
+        plain_text(phrase(loc, "unsub_confirm_button")),
+        plain_text(phrase(loc, "unsub_cancel_button")),
+    )
+    return unsubscribe_confirm(rules, cascades, loc=loc), buttons
+
+
+async def remove_everything(services: Services, chat_id: int, loc: Locale) -> str:
+    """Remove every rule and cascade rule of a chat (a confirmed bare /unsubscribe)."""
+    rules = services.rules.rules_for(chat_id)
+    cascades = [rule.rule_id for rule in cascade_rules_of(services, chat_id)]
+    await remove_rules(services, chat_id, rules)
+    await remove_cascades(services, chat_id, cascades)
+    return removed_text(UnsubscribeRequest(everything=True), len(rules), len(cascades), loc)
 
 
 async def subs(update: Update, context: BotContext) -> None:

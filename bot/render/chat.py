@@ -122,6 +122,24 @@ def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     return str(join_lines([phrase(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
 
 
+def unsubscribe_confirm(
+    rules: Sequence[Rule], cascades: Sequence[CascadeRule], *, loc: Locale = DEFAULT_LOCALE
+) -> str:
+    """Return what a bare /unsubscribe would remove, asking to confirm with a button."""
+    lines = [phrase(loc, "unsub_confirm", count=len(rules) + len(cascades))]
+    lines += [
+        phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=_rule_text(loc, rule, 3))
+        for rule in rules
+    ]
+    lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
+    return str(fit(lambda level: join_lines(lines[: level + 1]), len(lines)))
+
+
+def unsubscribe_cancelled(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the answer to "keep them" under a bare /unsubscribe."""
+    return str(phrase(loc, "unsub_cancelled"))
+
+
 def failed_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return the answer to a command that failed inside the bot."""
     return str(phrase(loc, "failed"))

@@ -117,6 +117,13 @@ EN: dict[str, Entry] = {
     "rule_added": "✅ Rule #{rule_id} added: {rule}",
     "rules_removed": Plural("🗑 Removed {count} rule.", "🗑 Removed {count} rules."),
     "rules_removed_none": "No rule matched, so nothing was removed.",
+    "unsub_confirm": Plural(
+        "🗑 Remove this chat's {count} rule? It would remove:",
+        "🗑 Remove all {count} of this chat's rules? It would remove:",
+    ),
+    "unsub_confirm_button": "🗑 Remove all",
+    "unsub_cancel_button": "Keep them",
+    "unsub_cancelled": "👌 Nothing was removed.",
     "schedule_set": "🧾 Summaries set: {schedule}.",
     "schedule_off": "🧾 Summaries are off.",
     # --- cascades -------------------------------------------------------------------------
@@ -226,7 +233,8 @@ EN: dict[str, Entry] = {
         "<code>/subscribe all 1m</code>\n"
         "<code>/subscribe SOL 50k short okx</code>\n"
         "/unsubscribe [SYMBOL...|all]: remove rules, e.g. <code>/unsubscribe ETH</code> "
-        "or <code>/unsubscribe all</code>\n"
+        "or <code>/unsubscribe all</code>; <code>/unsubscribe</code> alone lists every rule "
+        "and asks before removing them\n"
         "/subs: this chat's rules and settings, each rule with a remove button\n"
         "/cascade SYMBOL|all SIZE WINDOW: one message per cascade, updated as it grows. "
         "SIZE is USD (5m) or a multiple of the usual volume (10x), e.g. "

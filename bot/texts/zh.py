@@ -108,6 +108,12 @@ ZH: dict[str, Entry] = {
     "rule_added": "✅ 已添加规则 #{rule_id}：{rule}",
     "rules_removed": Plural("🗑 已删除 {count} 条规则。", "🗑 已删除 {count} 条规则。"),
     "rules_removed_none": "没有匹配的规则，未删除任何规则。",
+    "unsub_confirm": Plural(
+        "🗑 删除本聊天的 {count} 条规则？将删除：", "🗑 删除本聊天的全部 {count} 条规则？将删除："
+    ),
+    "unsub_confirm_button": "🗑 全部删除",
+    "unsub_cancel_button": "保留",
+    "unsub_cancelled": "👌 未删除任何规则。",
     "schedule_set": "🧾 汇总已设置：{schedule}。",
     "schedule_off": "🧾 已关闭汇总。",
     # --- cascades ---------------------------------------------------------------------------
@@ -210,7 +216,8 @@ ZH: dict[str, Entry] = {
         "<code>/subscribe all 1m</code>\n"
         "<code>/subscribe SOL 50k short okx</code>\n"
         "/unsubscribe [SYMBOL...|all]：删除规则，如 <code>/unsubscribe ETH</code> "
-        "或 <code>/unsubscribe all</code>\n"
+        "或 <code>/unsubscribe all</code>；单独发送 <code>/unsubscribe</code> 会列出全部规则，"
+        "确认后才删除\n"
         "/subs：本聊天的规则和设置，每条规则附带删除按钮\n"
         "/cascade SYMBOL|all SIZE WINDOW：每次连环爆仓发送一条消息，并随规模扩大持续更新。"
         "SIZE 为 USD 金额（5m）或平时爆仓量的倍数（10x），如 "

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.handlers.subscriptions import cascade_rules_of
 from bot.render import chat
+from bot.render.cascades import cascades_removed
 from bot.rules.matching import Rule
 from bot.texts.catalog import Locale
+from tests.e2e.test_chat_features import last_bot_message, press
 from tests.e2e.test_telegram import USER, running_bot
 from tests.support.bot_api import FakeBotApi
 
@@ -117,3 +120,36 @@ async def test_a_plain_private_message_points_to_help(tmp_path: Path) -> None:
         assert await h.command(USER, USER, "hello bot") == chat.plain_message_hint()
         await h.command(USER, USER, "/lang zh")
         assert await h.command(USER, USER, "你好") == chat.plain_message_hint(loc=Locale("zh"))
+
+
+async def test_bare_unsubscribe_shows_what_goes_and_asks(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        assert await h.command(USER, USER, "/unsubscribe") == chat.rules_removed(0)
+        await h.command(USER, USER, "/subscribe BTC 250k")
+        await h.command(USER, USER, "/cascade all 10x 5m")
+        services = h.bot.services
+        rules = services.rules.rules_for(USER)
+        cascades = cascade_rules_of(services, USER)
+        asked = await h.command(USER, USER, "/unsubscribe")
+        assert asked == chat.unsubscribe_confirm(rules, cascades)
+        assert "#1 BTC ≥ $250K" in asked
+        assert "#C1" in asked
+        message_id, _, data = last_bot_message(api, USER)
+        assert data == ["rma:0", "rmk:0"]
+        answer = await press(h, USER, USER, message_id, "rmk:0")
+        assert answer.params["text"] == "👌 Nothing was removed."
+        assert last_bot_message(api, USER)[1:] == (chat.unsubscribe_cancelled(), [])
+        assert services.rules.rules_for(USER) == rules
+        await h.command(USER, USER, "/unsubscribe")
+        message_id, _, _ = last_bot_message(api, USER)
+        mark = api.mark()
+        await press(h, USER, USER, message_id, "rma:0")
+        [edit] = await api.wait_for("editMessageText", since=mark)
+        assert edit.params["text"] == "\n".join([chat.rules_removed(1), cascades_removed(1)])
+        assert services.rules.rules_for(USER) == []
+        assert cascade_rules_of(services, USER) == []
+        # One answer, never "nothing was removed" next to "removed 1 cascade rule".
+        await h.command(USER, USER, "/cascade all 10x 5m")
+        assert await h.command(USER, USER, "/unsubscribe all") == cascades_removed(1)
+        assert "/unsubscribe</code> alone lists every rule" in chat.help_text()

@@ -142,7 +142,8 @@ async def test_commands_set_and_read(tmp_path: Path) -> None:
             "err_min_rule", "/subscribe BTC 10k", usd="$1K"
         )
         assert await h.command(USER, USER, "/frobnicate") == chat.usage_key("err_unknown", "/help")
-        assert await h.command(USER, USER, "/unsubscribe") == chat.rules_removed(1)
+        # A bare /unsubscribe now asks first (issue 17); "all" removes at once.
+        assert await h.command(USER, USER, "/unsubscribe all") == chat.rules_removed(1)
         assert await h.command(USER, USER, "/summary off") == chat.schedule_set(None)
         assert await h.command(USER, USER, "/status") == chat.usage_key(
             "err_status_admins", "/stats"
