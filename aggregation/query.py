@@ -44,6 +44,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "AssetTotals",
     "BackfillStats",
+    "Backtest",
     "ExchangeTotals",
     "ExportRow",
     "FeedCoverage",
@@ -61,6 +62,19 @@ __all__ = [
     "bucket_seconds",
     "export_rows",
 ]
+
+
+_BACKTEST_LIMIT = 1_000_000  # events read per backtest at most (a day of a busy market)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Backtest:
+    """How often a filter would have fired over the stored events of a span."""
+
+    count: int
+    largest_usd: float  # 0.0 when count is 0
+    span_s: int
+    has_events: bool  # any event at all was stored in the span (else there is no history)
 
 
 class LiquidationQueries:
@@ -181,6 +195,40 @@ class LiquidationQueries:
     ) -> tuple[Liquidation, ...]:
         """Return the events of [start_ms, end_ms) of at least min_usd, oldest first."""
         return tuple(self._windows.events_between(start_ms, end_ms, min_usd=min_usd))
+
+    async def backtest(
+        self,
+        span_s: int,
+        match: Callable[[Liquidation], bool],
+        *,
+        min_usd: float = 0.0,
+        assets: frozenset[str] = frozenset(),
+        side: Side | None = None,
+        exchanges: frozenset[str] = frozenset(),
+        now_ms: int | None = None,
+    ) -> Backtest:
+        """Count the stored events of the last `span_s` that `match` accepts, and the largest.
+
+        `min_usd`, `assets` (empty: any), `side` and `exchanges` (empty: any) narrow the
+        events read before `match` sees them. Async: raw events may come from the database.
+        """
+        end = (self.now_ms() if now_ms is None else now_ms) + 1
+        start = end - span_s * 1000
+        count = 0
+        largest = 0.0
+        events = self._windows.events_between(start, end, min_usd=min_usd, limit=_BACKTEST_LIMIT)
+        for record in events:
+            if (
+                (not assets or record.base in assets)
+                and (side is None or record.side is side)
+                and (not exchanges or record.exchange in exchanges)
+                and match(record)
+            ):
+                count += 1
+                largest = max(largest, record.notional_usd)
+        newest = self._windows.latest(1)
+        has_events = bool(newest) and newest[0].ts_ms >= start
+        return Backtest(count, largest, span_s, has_events)
 
     def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
         """Summarize [start_ms, end_ms): totals, exchanges, top assets, largest, coverage."""

@@ -52,7 +52,7 @@ async def button(update: Update, context: BotContext) -> None:
         rules = [r for r in services.rules.rules_for(chat.id) if r.rule_id == press.number]
         await remove_rules(services, chat.id, rules)
         notice = plain_text(rules_removed(len(rules), loc=loc))
-        view = subs_view(services, chat.id, loc)
+        view = await subs_view(services, chat.id, loc)
     elif press.action in ("rma", "rmk"):
         done = (
             await remove_everything(services, chat.id, loc)
@@ -65,7 +65,7 @@ async def button(update: Update, context: BotContext) -> None:
         ids = [r.rule_id for r in cascade_rules_of(services, chat.id) if r.rule_id == press.number]
         await remove_cascades(services, chat.id, ids)
         notice = plain_text(cascades_removed(len(ids), loc=loc))
-        view = subs_view(services, chat.id, loc)
+        view = await subs_view(services, chat.id, loc)
     if view is not None:
         await _edit(query.message.chat.id, query.message.message_id, view, context)
     await query.answer(notice or None)

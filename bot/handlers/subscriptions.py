@@ -6,6 +6,7 @@ import dataclasses
 
 from telegram import InlineKeyboardMarkup, Update
 
+from aggregation.query import Backtest
 from bot.handlers.arguments import (
     MAX_CASCADE_RULES_PER_CHAT,
     UnsubscribeRequest,
@@ -58,7 +59,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
         chat.id, request.assets, request.min_usd, request.side, request.exchanges
     )
     services.rules.add(rule)
-    await reply(update, rule_added(rule, loc=loc))
+    await reply(update, rule_added(rule, loc=loc, backtest=await backtest(services, rule)))
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
@@ -133,7 +134,7 @@ async def remove_everything(services: Services, chat_id: int, loc: Locale) -> st
 
 async def subs(update: Update, context: BotContext) -> None:
     """List this chat's rules, schedule and preferences, with a remove button per rule."""
-    text, markup = subs_view(context.bot_data, chat_of(update).id, locale_of(update, context))
+    text, markup = await subs_view(context.bot_data, chat_of(update).id, locale_of(update, context))
     await reply(update, text, markup)
 
 
@@ -175,11 +176,25 @@ async def cascade(update: Update, context: BotContext) -> None:
     await reply(update, cascade_rule_added(rule, loc=loc))
 
 
-def subs_view(
+async def backtest(services: Services, rule: Rule) -> Backtest:
+    """Return how often a rule would have fired over the stored events of the longest window."""
+    span_s = services.queries.windows_s[-1]
+    return await services.queries.backtest(
+        span_s,
+        rule.matches,
+        min_usd=rule.min_usd,
+        assets=rule.assets,
+        side=rule.side,
+        exchanges=rule.exchanges,
+    )
+
+
+async def subs_view(
     services: Services, chat_id: int, loc: Locale
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Return /subs of a chat with a remove button per rule."""
     rules = services.rules.rules_for(chat_id)
+    backtests = {rule.rule_id: await backtest(services, rule) for rule in rules}
     cascades = cascade_rules_of(services, chat_id)
     text = rules_list(
         rules,
@@ -187,6 +202,7 @@ def subs_view(
         cascades=cascades,
         prefs=services.prefs.get(chat_id),
         loc=loc,
+        backtests=backtests,
     )
     return text, remove_buttons([r.rule_id for r in rules], [r.rule_id for r in cascades])
 

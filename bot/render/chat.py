@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from aggregation.query import Backtest
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
 from bot.render.common import cascade_rule_text, clip, join_lines, local_time, phrase
@@ -12,7 +13,7 @@ from bot.rules.cascade import CascadeRule
 from bot.rules.matching import Rule
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale, text
 from bot.texts.durations import format_window
-from bot.texts.formatting import format_threshold, zone_name
+from bot.texts.formatting import format_threshold, format_usd, zone_name
 from bot.texts.usage import UsageError
 from collectors.record import Side
 
@@ -24,9 +25,10 @@ def rules_list(
     cascades: Sequence[CascadeRule] = (),
     prefs: ChatPrefs | None = None,
     loc: Locale = DEFAULT_LOCALE,
+    backtests: Mapping[int, Backtest] | None = None,
 ) -> str:
-    """Return /subs: one line per rule, the summary schedule, the chat's preferences and how
-    to change them."""
+    """Return /subs: one line per rule (with its backtest count), the summary schedule, the
+    chat's preferences and how to change them."""
     most_assets = max((len(rule.assets) + len(rule.exchanges) for rule in rules), default=0)
 
     def render(level: int) -> Html:
@@ -38,7 +40,8 @@ def rules_list(
             lines.append(phrase(loc, "rules_none"))
         for rule in rules[:shown]:
             desc = _rule_text(loc, rule, per_rule)
-            lines.append(phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc))
+            line = phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc)
+            lines.append(Html(line + _backtest_short((backtests or {}).get(rule.rule_id), loc)))
         if shown < len(rules):
             lines.append(phrase(loc, "rules_more", count=len(rules) - shown))
         lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
@@ -51,12 +54,17 @@ def rules_list(
     return str(fit(render, len(rules) + most_assets))
 
 
-def rule_added(rule: Rule, *, loc: Locale = DEFAULT_LOCALE) -> str:
-    """Return the reply to /subscribe, restating the rule as understood."""
+def rule_added(
+    rule: Rule, *, loc: Locale = DEFAULT_LOCALE, backtest: Backtest | None = None
+) -> str:
+    """Return the reply to /subscribe, restating the rule as understood, and how often it
+    would have fired over the stored events (if any are stored)."""
 
     def render(level: int) -> Html:
         desc = _rule_text(loc, rule, max(1, level))
-        return phrase(loc, "rule_added", rule_id=str(rule.rule_id), rule=desc)
+        added = phrase(loc, "rule_added", rule_id=str(rule.rule_id), rule=desc)
+        line = backtest_line(backtest, loc)
+        return join_lines([added, line]) if line else added
 
     return str(fit(render, len(rule.assets) + len(rule.exchanges)))
 
@@ -120,6 +128,23 @@ def help_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
 def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return /start: what the bot does, then the same guide as /help."""
     return str(join_lines([phrase(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
+
+
+def backtest_line(backtest: Backtest | None, loc: Locale) -> Html:
+    """Return "would have alerted 14 times in the last 24h, largest $3.2M" (empty: no data)."""
+    if backtest is None or not backtest.has_events:
+        return Html("")
+    span = format_window(backtest.span_s)
+    if backtest.count == 0:
+        return phrase(loc, "backtest_none", span=span)
+    usd = format_usd(backtest.largest_usd)
+    return phrase(loc, "backtest", count=backtest.count, span=span, usd=usd)
+
+
+def _backtest_short(backtest: Backtest | None, loc: Locale) -> str:
+    if backtest is None or not backtest.has_events:
+        return ""
+    return phrase(loc, "backtest_short", count=backtest.count, span=format_window(backtest.span_s))
 
 
 def unsubscribe_confirm(

@@ -124,6 +124,12 @@ EN: dict[str, Entry] = {
     "unsub_confirm_button": "🗑 Remove all",
     "unsub_cancel_button": "Keep them",
     "unsub_cancelled": "👌 Nothing was removed.",
+    "backtest": Plural(
+        "📈 Over the last {span} it would have alerted {count} time, largest {usd}.",
+        "📈 Over the last {span} it would have alerted {count} times, largest {usd}.",
+    ),
+    "backtest_none": "📈 Over the last {span} it would not have alerted.",
+    "backtest_short": Plural(" · {count} alert in {span}", " · {count} alerts in {span}"),
     "schedule_set": "🧾 Summaries set: {schedule}.",
     "schedule_off": "🧾 Summaries are off.",
     # --- cascades -------------------------------------------------------------------------

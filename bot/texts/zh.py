@@ -114,6 +114,12 @@ ZH: dict[str, Entry] = {
     "unsub_confirm_button": "🗑 全部删除",
     "unsub_cancel_button": "保留",
     "unsub_cancelled": "👌 未删除任何规则。",
+    "backtest": Plural(
+        "📈 过去 {span} 内该规则会提醒 {count} 次，最大 {usd}。",
+        "📈 过去 {span} 内该规则会提醒 {count} 次，最大 {usd}。",
+    ),
+    "backtest_none": "📈 过去 {span} 内该规则不会提醒。",
+    "backtest_short": Plural(" · {span} 内 {count} 次", " · {span} 内 {count} 次"),
     "schedule_set": "🧾 汇总已设置：{schedule}。",
     "schedule_off": "🧾 已关闭汇总。",
     # --- cascades ---------------------------------------------------------------------------

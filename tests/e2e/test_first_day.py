@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregation.query import Backtest
 from bot.handlers.subscriptions import cascade_rules_of
 from bot.render import chat
 from bot.render.cascades import cascades_removed
@@ -153,3 +154,31 @@ async def test_bare_unsubscribe_shows_what_goes_and_asks(tmp_path: Path) -> None
         await h.command(USER, USER, "/cascade all 10x 5m")
         assert await h.command(USER, USER, "/unsubscribe all") == cascades_removed(1)
         assert "/unsubscribe</code> alone lists every rule" in chat.help_text()
+
+
+async def test_subscribe_and_subs_say_how_often_the_rule_would_have_fired(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        h.event("BTCUSDT", "SELL", "0.1", "80000")  # $8K: under the rule
+        h.event("BTCUSDT", "SELL", "0.5", "80000")  # $40K long liquidated
+        h.event("BTCUSDT", "BUY", "1", "81000")  # $81K short liquidated
+        h.event("ETHUSDT", "SELL", "100", "3000")  # $300K of another asset
+        queries = h.bot.services.queries
+        await api.wait_until(lambda: len(queries.latest(5)) == 4)
+        span = queries.windows_s[-1]
+        reply = await h.command(USER, USER, "/subscribe BTC 10k")
+        rule = Rule(1, USER, frozenset({"BTC"}), 10_000.0)
+        assert reply == chat.rule_added(rule, backtest=Backtest(2, 81_000.0, span, True))
+        assert reply.endswith(
+            "📈 Over the last 24h it would have alerted 2 times, largest $81.00K."
+        )
+        reply = await h.command(USER, USER, "/subscribe SOL 10k")
+        assert reply.endswith("📈 Over the last 24h it would not have alerted.")
+        await h.command(USER, USER, "/subscribe all 100k long")
+        subs = await h.command(USER, USER, "/subs")
+        assert "#1 BTC ≥ $10K, both sides, all exchanges · 2 alerts in 24h" in subs
+        assert "#2 SOL ≥ $10K, both sides, all exchanges · 0 alerts in 24h" in subs
+        assert "#3 every asset ≥ $100K, longs only, all exchanges · 1 alert in 24h" in subs
+        await h.command(USER, USER, "/lang zh")
+        reply = await h.command(USER, USER, "/subscribe ETH 250k")
+        assert reply.endswith("📈 过去 24h 内该规则会提醒 1 次，最大 $300.00K。")
