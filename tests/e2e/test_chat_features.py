@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.delivery.summaries import job_name
 from bot.handlers import registry
+from bot.handlers.subscriptions import backtest
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
@@ -88,10 +89,12 @@ async def test_quiet_hours_hold_alerts_until_turned_off(tmp_path: Path) -> None:
         second = h.event("BTCUSDT", "SELL", "1", "80000")
         stats = h.bot.services.dispatcher.stats
         await api.wait_until(lambda: stats.alerts_queued == 2 and stats.quiet_holds == 1)
+        rule = Rule(1, USER, frozenset({"BTC"}), 10_000.0)
         assert await h.command(USER, USER, "/subs") == chat.rules_list(
-            [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
+            [rule],
             None,
             prefs=ChatPrefs(USER, user_lang="en", tz="Asia/Shanghai", quiet=quiet),
+            backtests={1: await backtest(h.bot.services, rule)},  # issue 17: the count per rule
         )  # a reply goes at once; the alerts still wait
         assert stats.alerts_delivered == 0
         mark = api.mark()

@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.app.application import TelegramTuning
 from bot.app.telegram import RunningBot, run_telegram
 from bot.handlers import registry
+from bot.handlers.subscriptions import backtest
 from bot.prefs.chats import ChatPrefs
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
@@ -379,10 +380,13 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             assert services.scheduler.schedule_of(USER) == Schedule(USER, every_s=900)
             [call] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
             assert call.params["text"] == f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(queued)}"
+            rule = Rule(1, USER, frozenset({"BTC"}), 10_000.0)
             assert await h.command(USER, USER, "/subs") == chat.rules_list(
-                [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
+                [rule],
                 Schedule(USER, every_s=900),
                 prefs=ChatPrefs(USER),
+                # issue 17: /subs shows each rule's backtest (here the 2 restored events)
+                backtests={1: await backtest(services, rule)},
             )
         with sqlite3.connect(tmp_path / "bot.db") as db:
             assert db.execute("SELECT COUNT(*) FROM bot_pending").fetchone() == (0,)
