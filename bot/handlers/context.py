@@ -103,9 +103,23 @@ def locale_of(update: Update, context: BotContext) -> Locale:
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Send an HTML answer to the chat the update came from (split if long; buttons last)."""
+    """Send an HTML answer to the chat the update came from (split if long; buttons last),
+    into the forum topic the command was sent in."""
     chat = update.effective_chat
     assert chat is not None
     parts = split_message(text)
+    topic = topic_of(update)
     for number, part in enumerate(parts, 1):
-        await chat.send_message(part, reply_markup=markup if number == len(parts) else None)
+        await chat.send_message(
+            part,
+            reply_markup=markup if number == len(parts) else None,
+            message_thread_id=topic,
+        )
+
+
+def topic_of(update: Update) -> int | None:
+    """Return the forum topic (message_thread_id) an update came from; None outside topics."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id

@@ -182,3 +182,19 @@ async def test_subscribe_and_subs_say_how_often_the_rule_would_have_fired(tmp_pa
         await h.command(USER, USER, "/lang zh")
         reply = await h.command(USER, USER, "/subscribe ETH 250k")
         assert reply.endswith("📈 过去 24h 内该规则会提醒 1 次，最大 $300.00K。")
+
+
+async def test_a_command_in_a_forum_topic_is_answered_in_that_topic(tmp_path: Path) -> None:
+    group = -1001777
+    async with FakeBotApi() as api, running_bot(tmp_path, api):
+        api.add_group(group)
+        api.add_admin(group, 301)
+        mark = api.mark()
+        api.push_text(group, 301, "/help", topic=42)
+        [answer] = await api.wait_for("sendMessage", lambda c: c.chat_id == group, since=mark)
+        assert answer.params["message_thread_id"] == 42
+        assert answer.params["text"] == chat.help_text()
+        mark = api.mark()
+        api.push_text(group, 301, "/help")  # the General topic: no thread id
+        [answer] = await api.wait_for("sendMessage", lambda c: c.chat_id == group, since=mark)
+        assert answer.params.get("message_thread_id") is None
