@@ -59,7 +59,10 @@ async def subscribe(update: Update, context: BotContext) -> None:
         chat.id, request.assets, request.min_usd, request.side, request.exchanges
     )
     services.rules.add(rule)
-    await reply(update, rule_added(rule, loc=loc, backtest=await backtest(services, rule)))
+    tested = await backtest(services, rule)
+    await reply(
+        update, rule_added(rule, loc=loc, backtest=tested, unlisted=unlisted(services, rule))
+    )
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
@@ -174,6 +177,23 @@ async def cascade(update: Update, context: BotContext) -> None:
     )
     services.cascades.add_rules([rule])
     await reply(update, cascade_rule_added(rule, loc=loc))
+
+
+# Below this many assets seen the bot has not watched the market long enough to call a
+# name unknown (a fresh install, a quiet test): no warning then.
+TRUSTED_ASSET_LIST = 20
+
+
+def unlisted(services: Services, rule: Rule) -> frozenset[str]:
+    """Return the rule's assets that no feed has reported (empty until the list is broad).
+
+    A new listing is accepted with a warning rather than refused: the bot cannot know every
+    exchange's newest contract, while a typo's warning names the one-command fix.
+    """
+    known = services.queries.assets()
+    if len(known) < TRUSTED_ASSET_LIST:
+        return frozenset()
+    return rule.assets - frozenset(known)
 
 
 async def backtest(services: Services, rule: Rule) -> Backtest:

@@ -55,16 +55,23 @@ def rules_list(
 
 
 def rule_added(
-    rule: Rule, *, loc: Locale = DEFAULT_LOCALE, backtest: Backtest | None = None
+    rule: Rule,
+    *,
+    loc: Locale = DEFAULT_LOCALE,
+    backtest: Backtest | None = None,
+    unlisted: frozenset[str] = frozenset(),
 ) -> str:
-    """Return the reply to /subscribe, restating the rule as understood, and how often it
-    would have fired over the stored events (if any are stored)."""
+    """Return the reply to /subscribe, restating the rule as understood, how often it would
+    have fired over the stored events (if any are stored), and which assets no feed knows."""
 
     def render(level: int) -> Html:
         desc = _rule_text(loc, rule, max(1, level))
         added = phrase(loc, "rule_added", rule_id=str(rule.rule_id), rule=desc)
-        line = backtest_line(backtest, loc)
-        return join_lines([added, line]) if line else added
+        lines = [added, backtest_line(backtest, loc)]
+        if unlisted:
+            names = _listed(loc, sorted(unlisted), max(1, level))
+            lines.append(phrase(loc, "not_listed", assets=names, rule_id=str(rule.rule_id)))
+        return join_lines([line for line in lines if line])
 
     return str(fit(render, len(rule.assets) + len(rule.exchanges)))
 

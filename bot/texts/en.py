@@ -130,6 +130,10 @@ EN: dict[str, Entry] = {
     ),
     "backtest_none": "📈 Over the last {span} it would not have alerted.",
     "backtest_short": Plural(" · {count} alert in {span}", " · {count} alerts in {span}"),
+    "not_listed": (
+        "⚠️ Not listed yet: {assets}. No exchange feed has reported it; if that is a typo, "
+        "remove the rule with <code>/unsubscribe #{rule_id}</code> (assets look like BTC, ETH)."
+    ),
     "schedule_set": "🧾 Summaries set: {schedule}.",
     "schedule_off": "🧾 Summaries are off.",
     # --- cascades -------------------------------------------------------------------------

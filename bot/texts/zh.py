@@ -120,6 +120,10 @@ ZH: dict[str, Entry] = {
     ),
     "backtest_none": "📈 过去 {span} 内该规则不会提醒。",
     "backtest_short": Plural(" · {span} 内 {count} 次", " · {span} 内 {count} 次"),
+    "not_listed": (
+        "⚠️ 尚未上市：{assets}。没有交易所数据源报告过它；若是拼写错误，"
+        "请用 <code>/unsubscribe #{rule_id}</code> 删除该规则（币种形如 BTC、ETH）。"
+    ),
     "schedule_set": "🧾 汇总已设置：{schedule}。",
     "schedule_off": "🧾 已关闭汇总。",
     # --- cascades ---------------------------------------------------------------------------

@@ -198,3 +198,24 @@ async def test_a_command_in_a_forum_topic_is_answered_in_that_topic(tmp_path: Pa
         api.push_text(group, 301, "/help")  # the General topic: no thread id
         [answer] = await api.wait_for("sendMessage", lambda c: c.chat_id == group, since=mark)
         assert answer.params.get("message_thread_id") is None
+
+
+async def test_a_word_no_feed_reported_is_added_only_with_a_warning(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        names = ["BTC", "ETH", *(f"COIN{i}" for i in range(18))]  # 20: a broad enough list
+        for name in names:
+            h.event(f"{name}USDT", "SELL", "1", "5")
+        queries = h.bot.services.queries
+        await api.wait_until(lambda: len(queries.assets()) == 20)
+        reply = await h.command(USER, USER, "/subscribe BTC abc")
+        assert (
+            reply.splitlines()[0] == "✅ Rule #1 added: ABC, BTC ≥ $100K, both sides, all exchanges"
+        )
+        assert reply.splitlines()[-1] == (
+            "⚠️ Not listed yet: ABC. No exchange feed has reported it; if that is a typo, "
+            "remove the rule with <code>/unsubscribe #1</code> (assets look like BTC, ETH)."
+        )
+        assert "Not listed" not in await h.command(USER, USER, "/subscribe ETH 1m")
+        reply = await h.command(USER, USER, "/subscribe sideways kraken")
+        assert "⚠️ Not listed yet: KRAKEN, SIDEWAYS." in reply
