@@ -310,6 +310,19 @@ class LiquidationQueries:
         end = self.now_ms() if now_ms is None else now_ms
         return self._coverage.report(end - window_s * 1000, end)
 
+    def collecting_since(self, window_s: int, now_ms: int | None = None) -> int | None:
+        """Return when the feeds began collecting if that is inside the window ending now (a
+        fresh install: the window is not full yet), else None."""
+        end = self.now_ms() if now_ms is None else now_ms
+        start = end - window_s * 1000
+        began = [
+            feed.gaps[0].end_ms if feed.gaps and feed.gaps[0].start_ms == start else start
+            for feed in self._coverage.report(start, end)
+            if feed.uptime_share > 0.0 or feed.connected
+        ]
+        since = min(began, default=start)
+        return since if since > start else None
+
     def ingest_health(self) -> IngestHealth:
         """Return the ingest, database and backfill counters, the write backlog and file size."""
         store = self._store

@@ -21,6 +21,7 @@ EN: dict[str, Entry] = {
         "symbol per second. OKX reports only part of its liquidations. Bybit reports all "
         "of them.</i>"
     ),
+    "collecting_since": "⏳ Collecting since {time}: totals cover only the time since then.",
     "feed_down": "⚠️ {feed} feed was up {share} of {span}",
     "feed_down_now": "⚠️ {feed} feed was up {share} of {span} and is down now",
     "feed_down_at_end": "⚠️ {feed} feed was up {share} of {span} and down when it ended",

@@ -18,6 +18,7 @@ ZH: dict[str, Entry] = {
         "<i>ℹ️ Binance 的合计为下限：每个交易对每秒最多只推送一笔爆仓。"
         "OKX 只推送部分爆仓，Bybit 推送全部爆仓。</i>"
     ),
+    "collecting_since": "⏳ 自 {time} 起开始收集：统计只涵盖此后的数据。",
     "feed_down": "⚠️ {feed} 数据源在线率 {share}（{span}）",
     "feed_down_now": "⚠️ {feed} 数据源在线率 {share}（{span}），目前已断开",
     "feed_down_at_end": "⚠️ {feed} 数据源在线率 {share}（{span}），时段结束时已断开",

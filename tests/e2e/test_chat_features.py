@@ -182,7 +182,8 @@ async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> N
 
         def top_1h() -> str:
             board = queries.leaderboard(3600, 10)
-            return market.top(board, queries.window_coverage(3600))
+            since = queries.collecting_since(3600)  # issue 17: a fresh bot is collecting
+            return market.top(board, queries.window_coverage(3600), since_ms=since)
 
         # The view says when it was made: render it before and after the press (a second may
         # tick over in between), and the edit must be one of the two.
@@ -211,7 +212,8 @@ async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> N
             windows = queries.asset("BTC")
             assert windows is not None
             coverage = queries.window_coverage(86400)
-            return market.stats("BTC", windows, coverage, detail_s=900)
+            since = queries.collecting_since(86400)  # issue 17: a fresh bot is collecting
+            return market.stats("BTC", windows, coverage, detail_s=900, since_ms=since)
 
         mark, before = api.mark(), stats_15m()
         await press(h, USER, USER, message_id, "st:900:BTC")

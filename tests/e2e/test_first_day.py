@@ -13,9 +13,10 @@ from aggregation.query import Backtest
 from bot.handlers.subscriptions import cascade_rules_of
 from bot.render import chat
 from bot.render.cascades import cascades_removed
+from bot.render.common import local_clock
 from bot.rules.matching import Rule
 from bot.texts.catalog import Locale
-from tests.e2e.test_chat_features import last_bot_message, press
+from tests.e2e.test_chat_features import SHANGHAI, last_bot_message, press
 from tests.e2e.test_telegram import USER, running_bot
 from tests.support.bot_api import FakeBotApi
 
@@ -219,3 +220,24 @@ async def test_a_word_no_feed_reported_is_added_only_with_a_warning(tmp_path: Pa
         assert "Not listed" not in await h.command(USER, USER, "/subscribe ETH 1m")
         reply = await h.command(USER, USER, "/subscribe sideways kraken")
         assert "⚠️ Not listed yet: KRAKEN, SIDEWAYS." in reply
+
+
+async def test_a_fresh_bot_says_once_that_it_is_collecting(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        queries = h.bot.services.queries
+        since = queries.collecting_since(86400)
+        assert since is not None
+        assert queries.collecting_since(86400, now_ms=since + 86_400_000) is None
+        clock = local_clock(Locale(), since)
+        line = f"⏳ Collecting since {clock}: totals cover only the time since then."
+        for command in ("/stats", "/top"):
+            reply = await h.command(USER, USER, command)
+            assert reply.count("Collecting since") == 1
+            assert line in reply
+            assert "feed was up" not in reply
+            assert "gap from" not in reply
+        await h.command(USER, USER, "/tz Asia/Shanghai")
+        reply = await h.command(USER, USER, "/top 1h")
+        assert f"Collecting since {local_clock(Locale('en', SHANGHAI), since)}" in reply
+        assert "UTC+8" in reply
