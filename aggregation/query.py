@@ -19,10 +19,12 @@ from aggregation.events import MAX_EXCHANGES, FloatArray, IntArray
 # Re-exported: the bot reads stored events for its CSV export through this module.
 from aggregation.export import EXPORT_COLUMNS, ExportRow, export_rows
 from aggregation.results import (
+    BACKTEST_LIMIT,
     BUCKET_STEPS_S,
     DEFAULT_BUCKETS,
     EMPTY,
     AssetTotals,
+    Backtest,
     ExchangeTotals,
     IngestHealth,
     Leaderboard,
@@ -62,19 +64,6 @@ __all__ = [
     "bucket_seconds",
     "export_rows",
 ]
-
-
-_BACKTEST_LIMIT = 1_000_000  # events read per backtest at most (a day of a busy market)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Backtest:
-    """How often a filter would have fired over the stored events of a span."""
-
-    count: int
-    largest_usd: float  # 0.0 when count is 0
-    span_s: int
-    has_events: bool  # any event at all was stored in the span (else there is no history)
 
 
 class LiquidationQueries:
@@ -216,7 +205,7 @@ class LiquidationQueries:
         start = end - span_s * 1000
         count = 0
         largest = 0.0
-        events = self._windows.events_between(start, end, min_usd=min_usd, limit=_BACKTEST_LIMIT)
+        events = self._windows.events_between(start, end, min_usd=min_usd, limit=BACKTEST_LIMIT)
         for record in events:
             if (
                 (not assets or record.base in assets)
@@ -309,6 +298,14 @@ class LiquidationQueries:
         """Return each feed's coverage of the window ending now."""
         end = self.now_ms() if now_ms is None else now_ms
         return self._coverage.report(end - window_s * 1000, end)
+
+    async def recent_events(
+        self, span_s: int, *, min_usd: float = 0.0, now_ms: int | None = None
+    ) -> tuple[Liquidation, ...]:
+        """Return the stored events of the last `span_s` of at least min_usd, oldest first
+        (async: raw events may come from the database)."""
+        end = (self.now_ms() if now_ms is None else now_ms) + 1
+        return tuple(self._windows.events_between(end - span_s * 1000, end, min_usd=min_usd))
 
     def collecting_since(self, window_s: int, now_ms: int | None = None) -> int | None:
         """Return when the feeds began collecting if that is inside the window ending now (a

@@ -23,6 +23,7 @@ from bot.render.common import phrase
 from bot.render.html import plain_text
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import MAX_RULES_PER_CHAT, Rule
+from bot.rules.replay import cascade_episodes
 from bot.texts.catalog import Locale
 from bot.texts.usage import UsageError
 
@@ -176,7 +177,9 @@ async def cascade(update: Update, context: BotContext) -> None:
         multiple=request.multiple,
     )
     services.cascades.add_rules([rule])
-    await reply(update, cascade_rule_added(rule, loc=loc))
+    await reply(
+        update, cascade_rule_added(rule, loc=loc, backtest=await cascade_backtest(services, rule))
+    )
 
 
 # Below this many assets seen the bot has not watched the market long enough to call a
@@ -207,6 +210,17 @@ async def backtest(services: Services, rule: Rule) -> Backtest:
         side=rule.side,
         exchanges=rule.exchanges,
     )
+
+
+async def cascade_backtest(services: Services, rule: CascadeRule) -> Backtest | None:
+    """Return how often an absolute cascade rule would have fired over the stored events of
+    the longest window (None for a relative rule: its threshold moves with the market)."""
+    if rule.min_usd is None:
+        return None
+    span_s = services.queries.windows_s[-1]
+    events = await services.queries.recent_events(span_s)
+    count, peak = cascade_episodes(rule, events)
+    return Backtest(count, peak, span_s, bool(events))
 
 
 async def subs_view(

@@ -226,6 +226,8 @@ async def test_a_fresh_bot_says_once_that_it_is_collecting(tmp_path: Path) -> No
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER)
         queries = h.bot.services.queries
+        # The feed's "up" reaches coverage just after the connection opens.
+        await api.wait_until(lambda: queries.collecting_since(86400) is not None)
         since = queries.collecting_since(86400)
         assert since is not None
         assert queries.collecting_since(86400, now_ms=since + 86_400_000) is None
@@ -241,3 +243,25 @@ async def test_a_fresh_bot_says_once_that_it_is_collecting(tmp_path: Path) -> No
         reply = await h.command(USER, USER, "/top 1h")
         assert f"Collecting since {local_clock(Locale('en', SHANGHAI), since)}" in reply
         assert "UTC+8" in reply
+
+
+async def test_cascade_says_how_often_it_would_have_fired(tmp_path: Path) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        h.event("BTCUSDT", "SELL", "0.5", "80000")  # $40K
+        h.event("BTCUSDT", "SELL", "1", "81000")  # +$81K within a second: $121K
+        h.event("ETHUSDT", "SELL", "100", "3000")  # $300K of another asset
+        queries = h.bot.services.queries
+        await api.wait_until(lambda: len(queries.latest(5)) == 3)
+        reply = await h.command(USER, USER, "/cascade BTC 100k 1m")
+        assert reply.endswith(
+            "📈 Over the last 24h it would have alerted 1 time, largest $121.00K."
+        )
+        reply = await h.command(USER, USER, "/cascade all 250k 1m")
+        assert reply.endswith(
+            "📈 Over the last 24h it would have alerted 1 time, largest $300.00K."
+        )
+        reply = await h.command(USER, USER, "/cascade BTC 1m 1m")
+        assert reply.endswith("📈 Over the last 24h it would not have alerted.")
+        reply = await h.command(USER, USER, "/cascade all 10x 5m")  # relative: no backtest
+        assert "📈" not in reply
