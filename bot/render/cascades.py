@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aggregation.query import Backtest
-from bot.render.chat import backtest_line
 from bot.render.common import (
+    backtest_line,
     cascade_rule_text,
     clip,
     event_line,

@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 from aggregation.query import Backtest
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
-from bot.render.common import cascade_rule_text, clip, join_lines, local_time, phrase
+from bot.render.common import backtest_line, cascade_rule_text, clip, join_lines, local_time, phrase
 from bot.render.html import escape, fit
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import Rule
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale, text
 from bot.texts.durations import format_window
-from bot.texts.formatting import format_threshold, format_usd, zone_name
+from bot.texts.formatting import format_threshold, zone_name
 from bot.texts.usage import UsageError
 from collectors.record import Side
 
@@ -135,17 +135,6 @@ def help_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
 def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     """Return /start: what the bot does, then the same guide as /help."""
     return str(join_lines([phrase(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
-
-
-def backtest_line(backtest: Backtest | None, loc: Locale) -> Html:
-    """Return "would have alerted 14 times in the last 24h, largest $3.2M" (empty: no data)."""
-    if backtest is None or not backtest.has_events:
-        return Html("")
-    span = format_window(backtest.span_s)
-    if backtest.count == 0:
-        return phrase(loc, "backtest_none", span=span)
-    usd = format_usd(backtest.largest_usd)
-    return phrase(loc, "backtest", count=backtest.count, span=span, usd=usd)
 
 
 def _backtest_short(backtest: Backtest | None, loc: Locale) -> str:

@@ -8,7 +8,7 @@ import math
 import unicodedata
 from collections.abc import Sequence
 
-from aggregation.query import FeedCoverage
+from aggregation.query import Backtest, FeedCoverage
 from bot.render.html import escape, plain_text
 from bot.rules.cascade import CascadeRule
 from bot.texts.catalog import Html, Locale, text
@@ -192,6 +192,17 @@ def local_clock(loc: Locale, ts_ms: int) -> str:
     """Return "HH:MM UTC+8": a time of day in the chat's zone."""
     moment = dt.datetime.fromtimestamp(ts_ms / 1000, tz=loc.tz)
     return f"{moment:%H:%M} {format_offset(moment.utcoffset())}"
+
+
+def backtest_line(backtest: Backtest | None, loc: Locale) -> Html:
+    """Return "would have alerted 14 times in the last 24h, largest $3.2M" (empty: no data)."""
+    if backtest is None or not backtest.has_events:
+        return Html("")
+    span = format_window(backtest.span_s)
+    if backtest.count == 0:
+        return phrase(loc, "backtest_none", span=span)
+    usd = format_usd(backtest.largest_usd)
+    return phrase(loc, "backtest", count=backtest.count, span=span, usd=usd)
 
 
 def cascade_rule_text(loc: Locale, rule: CascadeRule, threshold_usd: float | None) -> Html:
