@@ -19,10 +19,12 @@ from aggregation.events import MAX_EXCHANGES, FloatArray, IntArray
 # Re-exported: the bot reads stored events for its CSV export through this module.
 from aggregation.export import EXPORT_COLUMNS, ExportRow, export_rows
 from aggregation.results import (
+    BACKTEST_LIMIT,
     BUCKET_STEPS_S,
     DEFAULT_BUCKETS,
     EMPTY,
     AssetTotals,
+    Backtest,
     ExchangeTotals,
     IngestHealth,
     Leaderboard,
@@ -44,6 +46,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "AssetTotals",
     "BackfillStats",
+    "Backtest",
     "ExchangeTotals",
     "ExportRow",
     "FeedCoverage",
@@ -182,6 +185,40 @@ class LiquidationQueries:
         """Return the events of [start_ms, end_ms) of at least min_usd, oldest first."""
         return tuple(self._windows.events_between(start_ms, end_ms, min_usd=min_usd))
 
+    async def backtest(
+        self,
+        span_s: int,
+        match: Callable[[Liquidation], bool],
+        *,
+        min_usd: float = 0.0,
+        assets: frozenset[str] = frozenset(),
+        side: Side | None = None,
+        exchanges: frozenset[str] = frozenset(),
+        now_ms: int | None = None,
+    ) -> Backtest:
+        """Count the stored events of the last `span_s` that `match` accepts, and the largest.
+
+        `min_usd`, `assets` (empty: any), `side` and `exchanges` (empty: any) narrow the
+        events read before `match` sees them. Async: raw events may come from the database.
+        """
+        end = (self.now_ms() if now_ms is None else now_ms) + 1
+        start = end - span_s * 1000
+        count = 0
+        largest = 0.0
+        events = self._windows.events_between(start, end, min_usd=min_usd, limit=BACKTEST_LIMIT)
+        for record in events:
+            if (
+                (not assets or record.base in assets)
+                and (side is None or record.side is side)
+                and (not exchanges or record.exchange in exchanges)
+                and match(record)
+            ):
+                count += 1
+                largest = max(largest, record.notional_usd)
+        newest = self._windows.latest(1)
+        has_events = bool(newest) and newest[0].ts_ms >= start
+        return Backtest(count, largest, span_s, has_events)
+
     def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
         """Summarize [start_ms, end_ms): totals, exchanges, top assets, largest, coverage."""
         usd, count = self._windows.range_totals(start_ms, end_ms)
@@ -261,6 +298,27 @@ class LiquidationQueries:
         """Return each feed's coverage of the window ending now."""
         end = self.now_ms() if now_ms is None else now_ms
         return self._coverage.report(end - window_s * 1000, end)
+
+    async def recent_events(
+        self, span_s: int, *, min_usd: float = 0.0, now_ms: int | None = None
+    ) -> tuple[Liquidation, ...]:
+        """Return the stored events of the last `span_s` of at least min_usd, oldest first
+        (async: raw events may come from the database)."""
+        end = (self.now_ms() if now_ms is None else now_ms) + 1
+        return tuple(self._windows.events_between(end - span_s * 1000, end, min_usd=min_usd))
+
+    def collecting_since(self, window_s: int, now_ms: int | None = None) -> int | None:
+        """Return when the feeds began collecting if that is inside the window ending now (a
+        fresh install: the window is not full yet), else None."""
+        end = self.now_ms() if now_ms is None else now_ms
+        start = end - window_s * 1000
+        began = [
+            feed.gaps[0].end_ms if feed.gaps and feed.gaps[0].start_ms == start else start
+            for feed in self._coverage.report(start, end)
+            if feed.uptime_share > 0.0 or feed.connected
+        ]
+        since = min(began, default=start)
+        return since if since > start else None
 
     def ingest_health(self) -> IngestHealth:
         """Return the ingest, database and backfill counters, the write backlog and file size."""

@@ -113,5 +113,7 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> BotApplicat
     application.add_handler(CallbackQueryHandler(buttons.button))
     # Last in the same group: it runs only when no command above matched.
     application.add_handler(MessageHandler(filters.COMMAND & where, chat.unknown))
+    plain = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(plain, chat.plain_message))
     application.add_error_handler(chat.on_error)
     return application

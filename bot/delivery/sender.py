@@ -112,8 +112,9 @@ class Sender:
         *,
         markup: InlineKeyboardMarkup | None = None,
         silent: bool = False,
+        topic: int | None = None,
     ) -> Call:
-        """Return a sendMessage call."""
+        """Return a sendMessage call (into a forum topic if given)."""
 
         async def request(chat: int, body: str, mode: ParseMode | None) -> Message | bool:
             return await self.bot.send_message(
@@ -122,12 +123,21 @@ class Sender:
                 parse_mode=mode,
                 reply_markup=markup,
                 disable_notification=True if silent else None,
+                message_thread_id=topic,
             )
 
         return Call(chat_id, text, request)
 
-    def photo(self, chat_id: int, png: bytes, caption: str = "", *, silent: bool = False) -> Call:
-        """Return a sendPhoto call with an HTML caption."""
+    def photo(
+        self,
+        chat_id: int,
+        png: bytes,
+        caption: str = "",
+        *,
+        silent: bool = False,
+        topic: int | None = None,
+    ) -> Call:
+        """Return a sendPhoto call with an HTML caption (into a forum topic if given)."""
 
         async def request(chat: int, body: str, mode: ParseMode | None) -> Message | bool:
             return await self.bot.send_photo(
@@ -136,6 +146,7 @@ class Sender:
                 caption=body or None,
                 parse_mode=mode,
                 disable_notification=True if silent else None,
+                message_thread_id=topic,
             )
 
         return Call(chat_id, caption, request, "photo")

@@ -106,15 +106,17 @@ def locale_of(update: Update, context: BotContext) -> Locale:
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Send an HTML answer to the chat the update came from (split if long; buttons last),
-    under the one outcome policy (`bot.delivery.outcome`)."""
+    into the forum topic the command was sent in, under the one outcome policy
+    (`bot.delivery.outcome`)."""
     chat = update.effective_chat
     assert chat is not None
     sender = Sender.of(update.get_bot())
     chat_id = chat.id
     parts = split_message(text)
+    topic = topic_of(update)
     for number, part in enumerate(parts, 1):
         buttons = markup if number == len(parts) else None
-        done = await sender.deliver(sender.message(chat_id, part, markup=buttons))
+        done = await sender.deliver(sender.message(chat_id, part, markup=buttons, topic=topic))
         if done.outcome not in (Outcome.SENT, Outcome.UNCERTAIN):
             return  # gone or refused: the rest would fare no better (the sender logged it)
         chat_id = done.chat_id  # a migrated group's new id
@@ -125,7 +127,7 @@ async def reply_photo(update: Update, png: bytes, caption: str) -> None:
     chat = update.effective_chat
     assert chat is not None
     sender = Sender.of(update.get_bot())
-    await sender.deliver(sender.photo(chat.id, png, caption))
+    await sender.deliver(sender.photo(chat.id, png, caption, topic=topic_of(update)))
 
 
 async def edit(
@@ -134,3 +136,11 @@ async def edit(
     """Replace a message's text and buttons (an unchanged message counts as edited)."""
     sender = Sender.of(bot)
     await sender.deliver(sender.edit(chat_id, message_id, text, markup=markup))
+
+
+def topic_of(update: Update) -> int | None:
+    """Return the forum topic (message_thread_id) an update came from; None outside topics."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id

@@ -72,7 +72,10 @@ async def chart(update: Update, context: BotContext) -> None:
         await refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
         return
     series = queries.series(window_s, asset)
-    caption = market.chart_caption(series, queries.window_coverage(window_s), loc=loc)
+    since = queries.collecting_since(window_s)
+    caption = market.chart_caption(
+        series, queries.window_coverage(window_s), loc=loc, since_ms=since
+    )
     try:
         png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
     except Exception:  # a drawing bug must not cost the user an answer
@@ -92,7 +95,8 @@ def stats_view(
         return None
     longest = queries.windows_s[-1]
     coverage = queries.window_coverage(longest)
-    text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc)
+    since = queries.collecting_since(longest)
+    text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc, since_ms=since)
     markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
     return text, markup
 
@@ -101,5 +105,6 @@ def top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineK
     """Return /top of a window with its window buttons."""
     queries = services.queries
     board = queries.leaderboard(window, 10)
-    text = market.top(board, queries.window_coverage(window), loc=loc)
+    since = queries.collecting_since(window)
+    text = market.top(board, queries.window_coverage(window), loc=loc, since_ms=since)
     return text, window_buttons(queries.windows_s, window)

@@ -47,9 +47,10 @@ def stats(
     *,
     detail_s: int | None = None,
     loc: Locale = DEFAULT_LOCALE,
+    since_ms: int | None = None,
 ) -> str:
     """Return /stats: every window's totals and counts, one window (`detail_s`, else the
-    longest) by exchange, and coverage."""
+    longest) by exchange, and coverage (`since_ms`: collecting began inside the window)."""
     if asset is None:
         head = phrase(loc, "stats_head_market")
     else:
@@ -71,7 +72,7 @@ def stats(
             if detail.exchanges:
                 lines.append(phrase(loc, "stats_by_exchange", window=window))
                 lines.append(pre_block(_exchange_rows(loc, detail.exchanges[:level])))
-        lines += coverage_lines(loc, coverage, span, level, live=True)
+        lines += coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)
         lines.append(phrase(loc, "data_note"))
         return join_lines(lines)
 
@@ -79,7 +80,11 @@ def stats(
 
 
 def top(
-    board: Leaderboard, coverage: Sequence[FeedCoverage], *, loc: Locale = DEFAULT_LOCALE
+    board: Leaderboard,
+    coverage: Sequence[FeedCoverage],
+    *,
+    loc: Locale = DEFAULT_LOCALE,
+    since_ms: int | None = None,
 ) -> str:
     """Return /top: the most liquidated assets of a window, longs and shorts, and coverage."""
     window = format_window(board.window_s)
@@ -94,7 +99,7 @@ def top(
             phrase(loc, "top_shorts"),
             _ranked(loc, board.shorts[:level]),
         ]
-        lines += coverage_lines(loc, coverage, span, level, live=True)
+        lines += coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)
         lines.append(phrase(loc, "data_note"))
         return join_lines(lines)
 
@@ -184,7 +189,11 @@ def period_label(period_s: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
 
 
 def chart_caption(
-    series: Series, coverage: Sequence[FeedCoverage], *, loc: Locale = DEFAULT_LOCALE
+    series: Series,
+    coverage: Sequence[FeedCoverage],
+    *,
+    loc: Locale = DEFAULT_LOCALE,
+    since_ms: int | None = None,
 ) -> str:
     """Return a chart's caption: what it shows, its totals, coverage gaps and the data note."""
     window = format_window(series.span_s)
@@ -199,7 +208,7 @@ def chart_caption(
     )
     span = phrase(loc, "last_window", window=window)
     for level in (MAX_GAPS, 1, 0):
-        lines = [head, *coverage_lines(loc, coverage, span, level, live=True)]
+        lines = [head, *coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)]
         caption = join_lines([*lines, phrase(loc, "data_note")])
         if utf16_width(plain_text(caption)) <= MAX_CAPTION_LENGTH:
             return str(caption)

@@ -11,7 +11,7 @@ from bot.render.common import clip, join_lines, phrase
 from bot.render.html import escape, fit
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
 from bot.texts.durations import format_window
-from bot.texts.formatting import format_duration, format_price, format_usd, format_utc
+from bot.texts.formatting import format_duration, format_price, format_usd, format_utc, plural
 from collectors.record import Liquidation, Side
 
 _RED = "\x1b[31m"
@@ -266,8 +266,9 @@ def status_lines(figures: StatusFigures) -> list[str]:
     )
     backfill = figures.backfill
     lines.append(
-        f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
-        f"{backfill.errors:,} errors"
+        f"okx backfills: {plural(backfill.runs, 'run', 'runs')}, "
+        f"{plural(backfill.events, 'event', 'events')}, "
+        f"{plural(backfill.errors, 'error', 'errors')}"
     )
     lines.append(f"database: {figures.db_bytes / 1e6:,.1f} MB at {figures.db_path}")
     if figures.tasks:
@@ -316,6 +317,9 @@ def format_event_line(record: Liquidation, *, color: bool = False) -> str:
     )
 
 
+_UNKNOWN = ("unknown-instrument event", "unknown-instrument events")
+
+
 def format_status_line(stats: FeedStatus, now_ms: int) -> str:
     """Return one status line for a feed: connected or not, events, errors, reconnects."""
     if stats.connected and stats.intervals:
@@ -328,9 +332,10 @@ def format_status_line(stats: FeedStatus, now_ms: int) -> str:
         else ""
     )
     return (
-        f"status {stats.feed_id}: {state}, {stats.events:,} events, "
-        f"{stats.bad_frames:,} bad frames, {stats.unknown_instrument_events:,} unknown-instrument "
-        f"events, {stats.reconnects:,} reconnects{last}"
+        f"status {stats.feed_id}: {state}, {plural(stats.events, 'event', 'events')}, "
+        f"{plural(stats.bad_frames, 'bad frame', 'bad frames')}, "
+        f"{plural(stats.unknown_instrument_events, *_UNKNOWN)}, "
+        f"{plural(stats.reconnects, 'reconnect', 'reconnects')}{last}"
     )
 
 

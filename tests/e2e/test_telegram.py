@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.app.application import TelegramTuning
 from bot.app.telegram import RunningBot, run_telegram
 from bot.handlers import registry
+from bot.handlers.subscriptions import backtest
 from bot.prefs.chats import ChatPrefs
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
@@ -142,7 +143,8 @@ async def test_commands_set_and_read(tmp_path: Path) -> None:
             "err_min_rule", "/subscribe BTC 10k", usd="$1K"
         )
         assert await h.command(USER, USER, "/frobnicate") == chat.usage_key("err_unknown", "/help")
-        assert await h.command(USER, USER, "/unsubscribe") == chat.rules_removed(1)
+        # A bare /unsubscribe now asks first (issue 17); "all" removes at once.
+        assert await h.command(USER, USER, "/unsubscribe all") == chat.rules_removed(1)
         assert await h.command(USER, USER, "/summary off") == chat.schedule_set(None)
         assert await h.command(USER, USER, "/status") == chat.usage_key(
             "err_status_admins", "/stats"
@@ -378,10 +380,13 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             assert services.scheduler.schedule_of(USER) == Schedule(USER, every_s=900)
             [call] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
             assert call.params["text"] == f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(queued)}"
+            rule = Rule(1, USER, frozenset({"BTC"}), 10_000.0)
             assert await h.command(USER, USER, "/subs") == chat.rules_list(
-                [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
+                [rule],
                 Schedule(USER, every_s=900),
                 prefs=ChatPrefs(USER),
+                # issue 17: /subs shows each rule's backtest (here the 2 restored events)
+                backtests={1: await backtest(services, rule)},
             )
         with sqlite3.connect(tmp_path / "bot.db") as db:
             assert db.execute("SELECT COUNT(*) FROM bot_pending").fetchone() == (0,)

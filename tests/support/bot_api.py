@@ -713,14 +713,18 @@ class FakeBotApi:
         entities: list[JSON] | None = None,
         reply_to_message_id: int | None = None,
         edit_of: int | None = None,
+        topic: int | None = None,
     ) -> JSON:
         """Queue a text message from a user (commands get their bot_command entities).
 
         `anonymous_admin` sends it as the group itself (sender_chat), the way an anonymous
         administrator's messages arrive. `edit_of` makes it an edited_message of that id.
+        `topic` sends it inside that forum topic (message_thread_id) of a supergroup.
         """
         chat = self._ensure_chat(chat_id, chat_type)
         message = self._incoming(chat, text, entities, edit_of)
+        if topic is not None:
+            message |= {"message_thread_id": topic, "is_topic_message": True}
         if anonymous_admin:
             message["from"] = {
                 "id": ANONYMOUS_ADMIN_ID,
