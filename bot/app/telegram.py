@@ -14,7 +14,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
 from bot.app.dashboard import serve_dashboard, telegram_metrics
-from bot.app.runtime import Runtime, run_until_stopped
+from bot.app.runtime import Runtime, run_until_stopped, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
 from bot.handlers import registry
 from bot.handlers.context import Services
@@ -25,20 +25,24 @@ from bot.texts.catalog import CATALOG, DEFAULT_LANG
 log = logging.getLogger(__name__)
 
 
-async def _initialize(application: BotApplication, retry_s: float) -> None:
-    """Call getMe until Telegram answers; a wrong token is fatal and said plainly."""
-    while True:
+async def _initialize(application: BotApplication, retry_s: float, stop: asyncio.Event) -> bool:
+    """Call getMe until Telegram answers (True) or `stop` is set (False); a wrong token is
+    fatal and said plainly."""
+    while not stop.is_set():
         try:
-            await application.initialize()
+            if not await unless_stopped(stop, application.initialize()):
+                return False
         except InvalidToken:
             raise SystemExit(
                 "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
             ) from None
         except NetworkError as exc:
             log.warning("Telegram is unreachable (%s); retrying in %.0fs", exc, retry_s)
-            await asyncio.sleep(retry_s)
+            if not await sleep_unless_stopped(stop, retry_s):
+                return False
         else:
-            return
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,9 @@ async def run_telegram(
         store = await BotStore(settings.database_path).open()
         application = build_application(settings, tuning)
         try:
-            await _initialize(application, tuning.init_retry_s)
+            if not await _initialize(application, tuning.init_retry_s, stop):
+                log.info("stopped before Telegram answered")
+                return
             services = await wire(settings, tuning, runtime, store, application, started)
             running = RunningBot(application, services, runtime)
             metrics = functools.partial(telegram_metrics, runtime, services)
