@@ -1,4 +1,4 @@
-"""Parse the command line: `liquidation-bot [run|record FILE|replay FILE]`."""
+"""Parse the command line: `liquidation-bot [run|check|backup FILE|record FILE|replay FILE]`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from bot.app.capture import run_record, run_replay
+from bot.app.checks import database_problem
 from bot.app.console import run_console
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -22,14 +24,43 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
+SETTINGS_HELP = """\
+settings are read from the environment and from a .env file in the working directory
+(.env.example documents every one); the main ones:
+  TELEGRAM_BOT_TOKEN  the token from @BotFather; unset: console mode (events printed)
+  DATABASE_PATH       SQLite file of events, rules and schedules (data/liquidations.db)
+  EXCHANGES           feeds to collect, comma-separated (all by default)
+  RETENTION_HOURS     hours of events kept in the database (48)
+  LOG_LEVEL           DEBUG, INFO, WARNING or ERROR (INFO); LOG_FILE: also log to a file
+  WEB_ENABLED, WEB_HOST, WEB_PORT, WEB_TOKEN  the dashboard (127.0.0.1:8080)
+"""
+
+
+def _version() -> str:
+    try:
+        return version("liquidation-bot")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liquidation-bot",
         description="Crypto liquidation alerts: collect exchange liquidation feeds and report "
         "them on Telegram (or print them when TELEGRAM_BOT_TOKEN is not set).",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the bot (the default command)")
+    commands.add_parser(
+        "run",
+        help="run the bot (the default command)",
+        description="Run the bot until SIGINT or SIGTERM: collect the feeds, store the events, "
+        "and alert on Telegram (console mode without TELEGRAM_BOT_TOKEN).",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     record = commands.add_parser("record", help="write raw frames to a capture file")
     record.add_argument("file", type=Path, help="capture file to write (JSON lines)")
     record.add_argument(
@@ -106,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if settings is None:
         return 2
+    problem = database_problem(settings.database_path)
+    if problem is not None:
+        sys.stderr.write(f"configuration error: {problem}\n")
+        return 2
     if args.command == "replay":
         configure_logging("WARNING")
         return asyncio.run(
@@ -118,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.web_token) if s]
-    configure_logging(settings.log_level, secrets)
+    try:
+        configure_logging(settings.log_level, secrets, settings.log_file, settings.log_file_max_mb)
+    except OSError as exc:
+        sys.stderr.write(f"configuration error: LOG_FILE={settings.log_file}: {exc.strerror}\n")
+        return 2
     if args.command == "record":
         if args.duration is not None and args.duration <= 0:
             sys.stderr.write("record: --duration must be a positive number of seconds\n")
