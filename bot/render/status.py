@@ -61,6 +61,11 @@ class FeedStatus(Protocol):
         ...
 
     @property
+    def connect_failures(self) -> int:
+        """Return how many connects failed (each one a reconnect attempt)."""
+        ...
+
+    @property
     def last_event_ms(self) -> int | None:
         """Return when the feed last produced an event."""
         ...
@@ -299,7 +304,7 @@ def format_status_line(stats: FeedStatus, now_ms: int) -> str:
     return (
         f"status {stats.feed_id}: {state}, {stats.events:,} events, "
         f"{stats.bad_frames:,} bad frames, {stats.unknown_instrument_events:,} unknown-instrument "
-        f"events, {stats.reconnects:,} reconnects{last}"
+        f"events, {stats.reconnects + stats.connect_failures:,} reconnects{last}"
     )
 
 
