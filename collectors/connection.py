@@ -18,11 +18,10 @@ from collectors.backoff import Backoff
 from collectors.clock import now_ms
 from collectors.feed import Feed
 from collectors.metadata import FrameRecorder, MetadataManager
-from collectors.outage import OutageLog
 from collectors.outbox import Outbox
 from collectors.processor import FrameProcessor, Sink
 from collectors.record import FeedStateChange
-from collectors.session import Session, SessionEnd, keepalive, send_outbox
+from collectors.session import OutageLog, Session, SessionEnd, keepalive, send_outbox
 from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)

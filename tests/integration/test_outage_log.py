@@ -11,7 +11,7 @@ from bot.render.status import format_status_line
 from collectors.backoff import Backoff
 from collectors.connection import ConnectionPolicy, FeedRunner
 from collectors.exchanges.binance import BinanceUsdmFeed
-from collectors.outage import OutageLog
+from collectors.session import OutageLog
 from tests.support.feeds import running
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
