@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.app.backup import backup_database
 from bot.app.capture import run_record, run_replay
 from bot.app.checks import database_problem
 from bot.app.console import run_console
@@ -61,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog=SETTINGS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database to FILE while the bot runs (SQLite online backup)",
+        description="Copy DATABASE_PATH to FILE, consistently, while the bot keeps running.",
+    )
+    backup.add_argument("file", type=Path, help="the copy to write (must not exist)")
     record = commands.add_parser("record", help="write raw frames to a capture file")
     record.add_argument("file", type=Path, help="capture file to write (JSON lines)")
     record.add_argument(
@@ -126,6 +134,15 @@ def _run_with_signals(main: Callable[[asyncio.Event], Coroutine[Any, Any, object
     asyncio.run(runner())
 
 
+def _backup(source: Path, target: Path) -> int:
+    try:
+        sys.stdout.write(backup_database(source, target) + "\n")
+    except (OSError, sqlite3.Error) as exc:
+        sys.stderr.write(f"backup failed: {exc}\n")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return the exit status."""
     args = _parser().parse_args(argv)
@@ -137,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if settings is None:
         return 2
+    if args.command == "backup":
+        return _backup(settings.database_path, args.file)
     problem = database_problem(settings.database_path)
     if problem is not None:
         sys.stderr.write(f"configuration error: {problem}\n")
