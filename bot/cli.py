@@ -22,6 +22,7 @@ from bot.app.checks import database_problem
 from bot.app.console import run_console
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.tables.db import NewerSchemaError
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     # (the dispatcher reads both forms).
     os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-    _run_with_signals(lambda stop: run_telegram(settings, stop))
+    try:
+        _run_with_signals(lambda stop: run_telegram(settings, stop))
+    except NewerSchemaError as exc:
+        sys.stderr.write(f"database error: {exc}\n")
+        return 2
     log.info("liquidation-bot stopped")
     return 0
