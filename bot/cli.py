@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from bot.app.backup import backup_database
 from bot.app.capture import run_record, run_replay
-from bot.app.checks import database_problem
+from bot.app.checks import database_problem, run_checks
 from bot.app.console import run_console
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run the bot (the default command)",
         description="Run the bot until SIGINT or SIGTERM: collect the feeds, store the events, "
         "and alert on Telegram (console mode without TELEGRAM_BOT_TOKEN).",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands.add_parser(
+        "check",
+        help="check the settings, the database, the token and each feed; exit 1 on a problem",
+        description="Check what a start needs, one line each (✓ or ✗ with the reason): the "
+        "settings, the database, the token (getMe) and one connect per feed in EXCHANGES.",
         epilog=SETTINGS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -154,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     settings = load_settings()
     if settings is None:
+        if args.command == "check":
+            sys.stdout.write("✗ settings: see the configuration errors above\n")
         return 2
+    if args.command == "check":
+        sys.stdout.write("✓ settings: valid\n")
+        return 0 if asyncio.run(run_checks(settings, sys.stdout)) else 1
     if args.command == "backup":
         return _backup(settings.database_path, args.file)
     problem = database_problem(settings.database_path)
