@@ -198,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         path: Path = args.file
         _run_with_signals(lambda stop: run_record(settings, path, args.duration, stop, sys.stderr))
         return 0
+    return _run(settings)
+
+
+def _run(settings: Settings) -> int:
+    """Run the bot (console mode without a token) until a signal; print a stopped line."""
     if settings.telegram_bot_token is None:
         _run_with_signals(lambda stop: run_console(settings, sys.stdout, stop))
         sys.stdout.write("liquidation-bot stopped\n")
