@@ -191,6 +191,11 @@ class Replayer:
         """Summarise what was skipped (once per kind) and return the report."""
         if self._unsaid:
             log.warning("capture: %d more malformed line(s) skipped", self._unsaid)
+        duplicates = sum(stats.duplicates for stats in self.report.feeds.values())
+        if duplicates:
+            log.warning("capture: %d duplicate event(s) skipped", duplicates)
+        if self.report.metadata_failed:
+            log.warning("capture: %d unusable metadata body(ies)", self.report.metadata_failed)
         for feed_id, counts in self._unknown.items():
             log.warning(
                 "capture: %s: skipped %d event(s) of unknown instrument(s) %s: the capture has "

@@ -96,11 +96,6 @@ class EventLine(msgspec.Struct):
     ts_ms: int
 
 
-def plain(value: float) -> float:
-    """Return `value` to 12 significant digits: qty x price without float noise (0.1 + 0.2)."""
-    return float(f"{value:.12g}")
-
-
 class _ReplaySink:
     """Count replayed events on event time; print and store them if asked."""
 
@@ -126,7 +121,7 @@ class _ReplaySink:
                 side=record.side.value,
                 price=record.price,
                 qty=record.qty_base,
-                notional_usd=plain(record.notional_usd),
+                notional_usd=record.notional_usd,
                 ts_ms=record.ts_ms,
             )
             self._out.write(self._encoder.encode(line).decode() + "\n")
@@ -205,19 +200,14 @@ async def run_replay(
 
 
 def closing_line(report: ReplayReport) -> str:
-    """Return the replay's last lines: the kinds of skip the last line has no room for (if
-    any), then what was read, produced and skipped."""
-    feeds = report.feeds.values()
-    bad = sum(stats.bad_frames for stats in feeds)
-    produced = sum(stats.events for stats in feeds)
-    other = {
-        "unknown-instrument events": sum(stats.unknown_instrument_events for stats in feeds),
-        "duplicates": sum(stats.duplicates for stats in feeds),
-        "lines of unconfigured sources": sum(report.unknown_sources.values()),
-        "unusable metadata bodies": report.metadata_failed,
-    }
-    skipped = ", ".join(f"{count:,} {kind}" for kind, count in other.items() if count)
-    return (f"replay: also skipped {skipped}\n" if skipped else "") + (
+    """Return the replay's last line: lines read, events produced, bad frames, malformed lines.
+
+    The other kinds of skip (unknown instruments, duplicates, unconfigured sources, unusable
+    metadata) are summarised on the log, one line per kind, just before it.
+    """
+    bad = sum(stats.bad_frames for stats in report.feeds.values())
+    produced = sum(stats.events for stats in report.feeds.values())
+    return (
         f"replay: {report.lines:,} lines, {produced:,} events, {bad:,} bad frames, "
         f"{report.problems:,} malformed lines"
     )
