@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
+    log_file: Path | None = None
+    log_file_max_mb: float = Field(default=10.0, gt=0)
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
@@ -82,6 +84,13 @@ class Settings(BaseSettings):
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _blank_log_file_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -138,6 +147,19 @@ class Settings(BaseSettings):
             if seconds[-1] > 86400:
                 raise ValueError("windows longer than 24h are not kept in memory")
             return tuple(seconds)
+        return value
+
+    @field_validator("retention_hours")
+    @classmethod
+    def _keeps_the_longest_window(cls, value: float, info: ValidationInfo) -> float:
+        windows = info.data.get("windows") or ()
+        longest_s = max(windows, default=0)
+        if value * 3600 < longest_s:
+            raise ValueError(
+                f"{value:g} hours is shorter than the longest window in WINDOWS "
+                f"({longest_s / 3600:g}h), whose totals are restored from the database at start: "
+                f"set RETENTION_HOURS={max(1.0, longest_s / 3600):g} or more"
+            )
         return value
 
     @field_validator("admin_user_ids", "channel_ids", mode="before")

@@ -195,10 +195,19 @@ async def run_replay(
             f"replay: stored into {store_path}: {store.stats.written:,} new rows, "
             f"{store.stats.duplicates:,} already there\n"
         )
+    err.write(closing_line(report) + "\n")
+    return 0
+
+
+def closing_line(report: ReplayReport) -> str:
+    """Return the replay's last line: lines read, events produced, bad frames, malformed lines.
+
+    The other kinds of skip (unknown instruments, duplicates, unconfigured sources, unusable
+    metadata) are summarised on the log, one line per kind, just before it.
+    """
     bad = sum(stats.bad_frames for stats in report.feeds.values())
     produced = sum(stats.events for stats in report.feeds.values())
-    err.write(
+    return (
         f"replay: {report.lines:,} lines, {produced:,} events, {bad:,} bad frames, "
-        f"{report.problems:,} malformed lines\n"
+        f"{report.problems:,} malformed lines"
     )
-    return 0

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 
 from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
 from bot.app.dashboard import serve_dashboard, telegram_metrics
-from bot.app.runtime import Runtime, run_until_stopped
+from bot.app.runtime import Runtime, run_until_stopped, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
 from bot.delivery.outcome import Outcome, classify
 from bot.delivery.sender import Sender
@@ -29,13 +29,15 @@ from collectors.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 
-async def _initialize(application: BotApplication, retry_s: float) -> None:
-    """Call getMe until Telegram answers; a wrong token is fatal and said plainly."""
+async def _initialize(application: BotApplication, retry_s: float, stop: asyncio.Event) -> bool:
+    """Call getMe until Telegram answers (True) or `stop` is set (False); a wrong token is
+    fatal and said plainly."""
     backoff = Backoff(initial_s=retry_s, max_s=max(retry_s, 60.0))
     attempt = 0
-    while True:
+    while not stop.is_set():
         try:
-            await application.initialize()
+            if not await unless_stopped(stop, application.initialize()):
+                return False
         except TelegramError as exc:
             result = classify(exc)
             if result.outcome is Outcome.FATAL:
@@ -47,9 +49,11 @@ async def _initialize(application: BotApplication, retry_s: float) -> None:
             delay = result.delay_s or backoff.delay(attempt)
             attempt += 1
             log.warning("Telegram is unreachable (%s); retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
+            if not await sleep_unless_stopped(stop, delay):
+                return False
         else:
-            return
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,9 @@ async def run_telegram(
         store = await BotStore(settings.database_path).open()
         application = build_application(settings, tuning)
         try:
-            await _initialize(application, tuning.init_retry_s)
+            if not await _initialize(application, tuning.init_retry_s, stop):
+                log.info("stopped before Telegram answered")
+                return
             supervisor = Supervisor()
             services = await wire(
                 settings, tuning, runtime, store, application, started, supervisor

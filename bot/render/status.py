@@ -61,6 +61,11 @@ class FeedStatus(Protocol):
         ...
 
     @property
+    def connect_failures(self) -> int:
+        """Return how many connects failed (each one a reconnect attempt)."""
+        ...
+
+    @property
     def last_event_ms(self) -> int | None:
         """Return when the feed last produced an event."""
         ...
@@ -335,7 +340,7 @@ def format_status_line(stats: FeedStatus, now_ms: int) -> str:
         f"status {stats.feed_id}: {state}, {plural(stats.events, 'event', 'events')}, "
         f"{plural(stats.bad_frames, 'bad frame', 'bad frames')}, "
         f"{plural(stats.unknown_instrument_events, *_UNKNOWN)}, "
-        f"{plural(stats.reconnects, 'reconnect', 'reconnects')}{last}"
+        f"{plural(stats.reconnects + stats.connect_failures, 'reconnect', 'reconnects')}{last}"
     )
 
 
