@@ -89,7 +89,9 @@ def _build(
     if market == "linear":
         amounts = _linear(row, price)
     else:
-        size = contract_sizes.get(row.contract_code) or contract_sizes.get(row.symbol)
+        size = contract_sizes.get(row.contract_code)
+        if size is None and market == "futures":
+            size = contract_sizes.get(row.symbol)  # a new quarter: its symbol's contract size
         if size is None:
             return ""
         amounts = _coin_margined(row, price, size)
