@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 from collectors.connection import FeedRunner
@@ -35,6 +36,11 @@ _GATE = lines("gate_public_liquidates.jsonl")
 _GATE_SHAPES = lines("gate_public_liquidates_shapes.jsonl")
 _HTX = lines("htx_liquidation_orders.jsonl")
 _HTX_COINM = lines("htx_coinm_liquidation_orders.jsonl")
+# Single-row pushes first: the fault tests count one liquidation per frame.
+_GATE_BTC_ONE = json.dumps(
+    {**json.loads(_GATE_SHAPES[1]), "result": json.loads(_GATE_SHAPES[1])["result"][:1]},
+    separators=(",", ":"),
+)
 _GATE_ERROR = _GATE_SHAPES[4]
 _HTX_ERROR = '{"op":"sub","topic":"public.*.liquidation_orders","err-code":2014,"err-msg":"x"}'
 _BITGET_ERROR = '{"event":"error","code":30001,"msg":"instType does not exist"}'
@@ -48,8 +54,8 @@ VALID_FRAMES: dict[str, list[str]] = {
     "okx": [frame for frame in _OKX if "CNPY-USDT-SWAP" not in frame],
     "bybit-linear": lines("bybit_all_liquidation.jsonl"),
     "bybit-inverse": BYBIT_INVERSE_FRAMES,
-    "gate-usdt": [*_GATE, _GATE_SHAPES[0]],
-    "gate-btc": [_GATE_SHAPES[1]],
+    "gate-usdt": [_GATE[1], _GATE[0], _GATE_SHAPES[0]],
+    "gate-btc": [_GATE_BTC_ONE, _GATE_SHAPES[1]],
     "htx-linear": _HTX[:1],
     "htx-swap": _HTX_COINM[:1],
     "htx-futures": _HTX_COINM[1:],
@@ -96,8 +102,8 @@ UNKNOWN_INSTRUMENT_FRAMES: dict[str, str] = {
     "okx": next(frame for frame in _OKX if "CNPY-USDT-SWAP" in frame),
     "bybit-linear": VALID_FRAMES["bybit-linear"][0].replace("ROSEUSDT", "XYZUSDT"),
     "bybit-inverse": BYBIT_INVERSE_FRAMES[0].replace("BTCUSD", "XYZUSD"),
-    "gate-usdt": _GATE[0].replace("BTC_USDT", "XYZ_USDT"),
-    "gate-btc": _GATE_SHAPES[1].replace("BTC_USD", "XYZ_USD"),
+    "gate-usdt": _GATE[1].replace("BTC_USDT", "XYZ_USDT"),
+    "gate-btc": _GATE_BTC_ONE.replace("BTC_USD", "XYZ_USD"),
     "htx-swap": _HTX_COINM[0].replace("BTC-USD", "XYZ-USD").replace('"BTC"', '"XYZ"'),
     "htx-futures": _HTX_COINM[1].replace("BTC", "XYZ"),
 }

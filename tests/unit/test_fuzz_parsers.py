@@ -603,12 +603,11 @@ def _many_events(feed_id: str) -> tuple[str, int]:
 
 
 _COINM_LIKE = ("binance-coinm", "okx", "bybit-linear", "bybit-inverse")  # instruments from metadata
-# New venues, by where a huge instrument id lands: waiting for metadata (HTX coin-M swaps), or
-# valued anyway (HTX linear needs no contract size; HTX futures fall back to the symbol's; the
-# first Gate frames have a second, valid row beside the one skipped as unknown).
+# New venues, by where a huge instrument id lands: waiting for metadata (Gate, HTX coin-M swaps),
+# or valued anyway (HTX linear needs no contract size; HTX futures fall back to the symbol's).
 _SYMBOL_LANDING = {
-    "gate-usdt": "records",
-    "gate-btc": "records",
+    "gate-usdt": "unknown",
+    "gate-btc": "unknown",
     "htx-swap": "unknown",
     "htx-linear": "records",
     "htx-futures": "records",

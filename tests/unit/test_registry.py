@@ -45,9 +45,7 @@ def test_gate_and_htx_fetch_their_contract_lists_from_their_rest_endpoint() -> N
             ("htx-linear-contracts", "http://htx_rest/linear-swap-api/v1/swap_contract_info")
         ],
         "htx-swap": [("htx-swap-contracts", "http://htx_rest/swap-api/v1/swap_contract_info")],
-        "htx-futures": [
-            ("htx-futures-contracts", "http://htx_rest/api/v1/contract_contract_info")
-        ],
+        "htx-futures": [("htx-futures-contracts", "http://htx_rest/api/v1/contract_contract_info")],
         "bitget": [],
     }
 
