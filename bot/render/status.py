@@ -66,6 +66,11 @@ class FeedStatus(Protocol):
         ...
 
     @property
+    def degraded(self) -> str:
+        """Return why the feed runs on older metadata than it fetched ("" if it does not)."""
+        ...
+
+    @property
     def events(self) -> int:
         """Return the events produced."""
         ...
@@ -291,6 +296,8 @@ def format_status_line(stats: FeedStatus, now_ms: int) -> str:
         state = f"up {format_duration((now_ms - stats.intervals[-1].start_ms) / 1000)}"
     else:
         state = "DOWN" + (f" ({stats.last_error})" if stats.last_error else "")
+    if stats.degraded:
+        state += f", DEGRADED (unreadable metadata, last good kept: {stats.degraded})"
     last = (
         f", last event {format_duration((now_ms - stats.last_event_ms) / 1000)} ago"
         if stats.last_event_ms is not None
