@@ -8,6 +8,8 @@ one REST poller reads it as base. `tests/live/test_bitget_amount.py` says how to
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import msgspec
 
 from collectors.assets import split_multiplier
@@ -47,6 +49,7 @@ class _Frame(msgspec.Struct, gc=False):
 _DECODER = msgspec.json.Decoder(_Frame, strict=False)
 
 
+@lru_cache(maxsize=8192)
 def asset_of(symbol: str) -> tuple[str, float] | None:
     """Return (asset, multiplier) of a Bitget symbol, or None if it is not quoted in USD."""
     pair = symbol.split("_", maxsplit=1)[0]  # dated coin-margined futures: BTCUSD_251226
