@@ -24,7 +24,9 @@ _RESET = "\x1b[0m"
 
 DATA_NOTE = (
     "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
-    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them."
+    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them; Gate "
+    "reports all of them since 2026-08-20; HTX does not say; Bitget sends only the largest per "
+    "side per symbol per second (a lower bound) and its USD amounts are unverified."
 )
 
 

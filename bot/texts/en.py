@@ -21,6 +21,12 @@ EN: dict[str, Entry] = {
         "symbol per second. OKX reports only part of its liquidations. Bybit reports all "
         "of them.</i>"
     ),
+    "note_gate": "<i>ℹ️ Gate reports all of its liquidations since 2026-08-20.</i>",
+    "note_htx": "<i>ℹ️ HTX does not say whether it reports all of its liquidations.</i>",
+    "note_bitget": (
+        "<i>ℹ️ Bitget totals are a lower bound: it reports only the largest liquidation per side "
+        "per symbol per second. Its USD amounts are unverified.</i>"
+    ),
     "feed_down": "⚠️ {feed} feed was up {share} of {span}",
     "feed_down_now": "⚠️ {feed} feed was up {share} of {span} and is down now",
     "feed_down_at_end": "⚠️ {feed} feed was up {share} of {span} and down when it ended",

@@ -18,6 +18,12 @@ ZH: dict[str, Entry] = {
         "<i>ℹ️ Binance 的合计为下限：每个交易对每秒最多只推送一笔爆仓。"
         "OKX 只推送部分爆仓，Bybit 推送全部爆仓。</i>"
     ),
+    "note_gate": "<i>ℹ️ 芝麻开门 Gate 自 2026-08-20 起推送全部爆仓。</i>",
+    "note_htx": "<i>ℹ️ 火币 HTX 未说明是否推送全部爆仓。</i>",
+    "note_bitget": (
+        "<i>ℹ️ Bitget 的合计为下限：每个交易对每秒每个方向只推送最大的一笔爆仓。"
+        "其 USD 金额尚未核实。</i>"
+    ),
     "feed_down": "⚠️ {feed} 数据源在线率 {share}（{span}）",
     "feed_down_now": "⚠️ {feed} 数据源在线率 {share}（{span}），目前已断开",
     "feed_down_at_end": "⚠️ {feed} 数据源在线率 {share}（{span}），时段结束时已断开",
