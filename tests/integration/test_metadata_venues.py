@@ -11,22 +11,23 @@ from pathlib import Path
 import httpx
 
 from bot.render.status import format_status_line
-from collectors.connection import ConnectionPolicy
+from collectors.endpoints import FEED_IDS
 from collectors.exchanges.bybit.feed import BybitFeed
 from collectors.exchanges.bybit.parsing import next_page_params, parse_instruments
 from collectors.exchanges.gate.feed import GateFeed
 from collectors.exchanges.htx.feed import HtxFeed
 from collectors.feed import Feed
 from collectors.metadata_cache import SqliteMetadataCache
+from collectors.registry import build_feeds
 from collectors.service import CollectorService
 from tests.support import bybit
+from tests.support.exchanges import exchanges
 from tests.support.fixtures import lines, text
 from tests.support.rest_server import RestStub
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
 from tests.support.ws_server import ScriptedServer, frames_then
 
-FAST = ConnectionPolicy()
 BYBIT_INSTRUMENTS = "/v5/market/instruments-info"
 
 
@@ -122,3 +123,30 @@ async def test_gate_and_htx_fetch_contract_sizes_from_rest_and_value_events(
     assert (htx.notional_usd, htx.qty_base) == (3000.0, 0.05)
     assert rest.requests["/api/v4/futures/usdt/contracts"] == 1
     assert rest.requests["/swap-api/v1/swap_contract_info"] == 1
+
+
+async def test_every_feed_runs_offline_against_the_stand_ins(tmp_path: Path) -> None:
+    async with exchanges() as ex:
+        settings = ex.settings(tmp_path / "bot.db", exchanges=FEED_IDS)
+        sink = CollectingSink()
+        async with (
+            httpx.AsyncClient(timeout=5) as http,
+            SqliteMetadataCache(settings.database_path) as cache,
+        ):
+            service = CollectorService(
+                build_feeds(settings.exchanges, settings.endpoints()), sink, http=http, cache=cache
+            )
+            task = asyncio.create_task(service.run())
+            try:
+                await eventually(lambda: all(s.connected for s in service.stats()), timeout=10)
+                await eventually(
+                    lambda: all(m.status.last_success_ms for m in service.metadata.values()),
+                    timeout=10,
+                )
+                degraded = [s.degraded for s in service.stats()]
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    assert [s.feed_id for s in service.stats()] == list(FEED_IDS)
+    assert degraded == [""] * len(FEED_IDS)
