@@ -205,7 +205,7 @@ ZH: dict[str, Entry] = {
         "<b>提醒</b>\n"
         "/subscribe SYMBOL... [MIN_USD] [long|short] [EXCHANGE...]\n"
         "每笔金额不低于 MIN_USD（默认 $100K）的爆仓都会提醒。"
-        "金额写法：250000、250k、1.5m、$2M。交易所：binance、okx、bybit。"
+        "金额写法：250000、250k、1.5m、$2M。交易所：binance、okx、bybit、gate（芝麻开门）、htx（火币）、bitget。"
         "SYMBOL 写 all 表示全部币种。\n"
         "<code>/subscribe BTC ETH 250k</code>\n"
         "<code>/subscribe all 1m</code>\n"
