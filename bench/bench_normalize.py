@@ -24,12 +24,23 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.venue_frames_a import (  # noqa: E402
+    bitget_frames,
+    gate_contracts,
+    gate_frames,
+    htx_contracts,
+    htx_frames,
+)
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed  # noqa: E402
+from collectors.exchanges.bitget.feed import BitgetFeed  # noqa: E402
 from collectors.exchanges.bybit.feed import BybitFeed  # noqa: E402
+from collectors.exchanges.gate.feed import GateFeed  # noqa: E402
+from collectors.exchanges.htx.feed import HtxFeed  # noqa: E402
 from collectors.exchanges.okx.feed import OkxFeed  # noqa: E402
 from collectors.feed import Feed  # noqa: E402
 from collectors.processor import FrameProcessor  # noqa: E402
 from collectors.record import FeedStateChange, Liquidation  # noqa: E402
+from collectors.session import inflate  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 RECV_MS = 1_800_000_000_000
@@ -210,6 +221,47 @@ def measure(
     }
 
 
+def _add_venues_a(
+    cases: list[tuple[str, Feed, list[bytes], int | None]], count: int, rng: random.Random
+) -> list[tuple[str, list[bytes]]]:
+    """Add the Gate, HTX and Bitget rows; return HTX's gzip frames for the inflate line."""
+    gzipped = []
+    for settle in ("usdt", "btc"):
+        gate = GateFeed(settle, "ws://unused", "http://unused")
+        gate.apply_contracts(gate_contracts(settle))
+        cases.append((f"gate-{settle}", gate, gate_frames(count, rng, settle), None))
+    for market in ("linear", "swap", "futures"):
+        htx = HtxFeed(market, "ws://unused", "http://unused")
+        htx.apply_contract_info(htx_contracts(market))
+        texts, wire = htx_frames(count, rng, market)
+        cases.append((f"htx-{market} (gunzipped)", htx, texts, None))
+        gzipped.append((f"htx-{market}", wire))
+    cases.append(("bitget", BitgetFeed("ws://unused"), bitget_frames(count, rng), None))
+    return gzipped
+
+
+def _inflate_line(name: str, wire: list[bytes], repeat: int) -> str:
+    """Time the connection loop's gunzip of HTX frames beside orjson's decode of the result."""
+    texts = [inflate(frame, 1 << 20) for frame in wire]
+
+    def gunzip() -> int:
+        for frame in wire:
+            inflate(frame, 1 << 20)
+        return len(wire)
+
+    def decode() -> int:
+        for text in texts:
+            orjson.loads(text)
+        return len(texts)
+
+    gunzip_rate, _ = best_rate(gunzip, len(wire), repeat)
+    decode_rate, _ = best_rate(decode, len(texts), repeat)
+    return (
+        f"{name} gunzip before parse: {gunzip_rate:,.0f} frames/s "
+        f"({decode_rate / gunzip_rate:.2f}x orjson decode time per frame)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200_000)
@@ -238,6 +290,7 @@ def main() -> None:
         ("okx", okx, okx_pushes, None),
         (f"bybit-linear ({bybit_events / count:.2f} ev/fr)", bybit, pushes, bybit_events),
     ]
+    gzipped = _add_venues_a(cases, count, rng)
     print(
         f"python {sys.version.split()[0]}, orjson {orjson.__version__}; "
         f"{count:,} frames per feed, best of {repeat}"
@@ -252,6 +305,8 @@ def main() -> None:
             f"{name:<25}{r['decode']:>16,.0f}{r['parse']:>13,.0f}{r['ratio']:>7.2f}"
             f"{r['process']:>14,.0f}{r['process_ratio']:>7.2f}"
         )
+    for name, wire in gzipped:
+        print(_inflate_line(name, wire, repeat))
     print(
         "parse = Feed.parse (decode + validate + normalize into records); process = parse plus "
         "duplicate check and sink hand-off;\nratio = time per frame relative to orjson.loads of "

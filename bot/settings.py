@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     bybit_ws_linear_url: str = _DEFAULT_ENDPOINTS.bybit_linear_ws
     bybit_ws_inverse_url: str = _DEFAULT_ENDPOINTS.bybit_inverse_ws
     bybit_rest_url: str = _DEFAULT_ENDPOINTS.bybit_rest
+    gate_usdt_ws_url: str = _DEFAULT_ENDPOINTS.gate_usdt_ws
+    gate_btc_ws_url: str = _DEFAULT_ENDPOINTS.gate_btc_ws
+    gate_rest_url: str = _DEFAULT_ENDPOINTS.gate_rest
+    htx_linear_ws_url: str = _DEFAULT_ENDPOINTS.htx_linear_ws
+    htx_swap_ws_url: str = _DEFAULT_ENDPOINTS.htx_swap_ws
+    htx_futures_ws_url: str = _DEFAULT_ENDPOINTS.htx_futures_ws
+    htx_rest_url: str = _DEFAULT_ENDPOINTS.htx_rest
+    bitget_ws_url: str = _DEFAULT_ENDPOINTS.bitget_ws
     windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
     retention_hours: float = Field(default=48.0, gt=0)
     default_min_usd: float = Field(default=100_000.0, ge=1_000.0)
@@ -207,4 +215,12 @@ class Settings(BaseSettings):
             bybit_linear_ws=self.bybit_ws_linear_url,
             bybit_inverse_ws=self.bybit_ws_inverse_url,
             bybit_rest=self.bybit_rest_url,
+            gate_usdt_ws=self.gate_usdt_ws_url,
+            gate_btc_ws=self.gate_btc_ws_url,
+            gate_rest=self.gate_rest_url,
+            htx_linear_ws=self.htx_linear_ws_url,
+            htx_swap_ws=self.htx_swap_ws_url,
+            htx_futures_ws=self.htx_futures_ws_url,
+            htx_rest=self.htx_rest_url,
+            bitget_ws=self.bitget_ws_url,
         )

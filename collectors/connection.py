@@ -21,7 +21,7 @@ from collectors.metadata import FrameRecorder, MetadataManager
 from collectors.outbox import Outbox
 from collectors.processor import FrameProcessor, Sink
 from collectors.record import FeedStateChange
-from collectors.session import OutageLog, Session, SessionEnd, keepalive, send_outbox
+from collectors.session import OutageLog, Session, SessionEnd, inflate, keepalive, send_outbox
 from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,7 @@ class FeedRunner:
                 ping_interval=policy.protocol_ping_interval_s,
                 ping_timeout=policy.protocol_ping_timeout_s,
                 max_size=policy.max_frame_bytes,
+                additional_headers=self.feed.headers,
             )
         except (OSError, TimeoutError, WebSocketException) as exc:
             self.stats.connect_failures += 1
@@ -325,6 +326,8 @@ class FeedRunner:
         recv_ms = now_ms()
         loop = asyncio.get_running_loop()
         session.last_frame = loop.time()
+        if self.feed.gzip_frames:
+            frame = inflate(frame, self.feed.policy.max_frame_bytes)
         if self._recorder is not None:
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
             self._recorder.record(self.feed.feed_id, recv_ms, text)
@@ -332,6 +335,9 @@ class FeedRunner:
         parsed = self._processor.process(frame, recv_ms)
         if parsed is None:
             return
+        if parsed.reply is not None:
+            with contextlib.suppress(ConnectionClosed):  # the reader sees the close next
+                await session.ws.send(parsed.reply)
         if parsed.reconnect:
             log.warning("%s: %s; reconnecting", self.feed.feed_id, parsed.control)
             session.rotate.set()

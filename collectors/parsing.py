@@ -39,6 +39,7 @@ class Parsed(msgspec.Struct, gc=False):
     rejected: list[Rejection] | None = None
     control: str | None = None  # a short description of an ack, pong or notice frame
     reconnect: bool = False  # the exchange announced that it will close this connection
+    reply: str | None = None  # a frame to send back at once on the same socket (HTX pong)
 
     def add(self, record: Liquidation) -> None:
         """Keep a built record, or reject it if its price, quantity or notional is unusable."""

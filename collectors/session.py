@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,24 @@ from collectors.outbox import Outbox
 
 # The connection loop's logger: its failures are said there.
 log = logging.getLogger("collectors.connection")
+
+
+def inflate(frame: str | bytes, max_bytes: int) -> str | bytes:
+    """Return a gzip-compressed binary frame as text; leave any other frame as it is.
+
+    A frame that does not inflate, inflates past `max_bytes` or is not UTF-8 stays as received,
+    so the parser rejects and counts it like any undecodable frame.
+    """
+    if isinstance(frame, str):
+        return frame
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
+    try:
+        data = inflater.decompress(frame, max_bytes)
+        if inflater.unconsumed_tail or not inflater.eof:
+            return frame
+        return data.decode("utf-8")
+    except (zlib.error, UnicodeDecodeError):
+        return frame
 
 
 @dataclass(slots=True)

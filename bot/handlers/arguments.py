@@ -14,7 +14,7 @@ from bot.texts.usage import UsageError, quote_input
 from collectors.assets import USD_QUOTES, split_multiplier
 from collectors.record import Side
 
-EXCHANGES = ("binance", "okx", "bybit")
+EXCHANGES = ("binance", "okx", "bybit", "gate", "htx", "bitget")
 MIN_RULE_USD = 1_000.0  # smaller thresholds would alert on nearly every liquidation
 MAX_SIZE_USD = 10e9  # no single liquidation comes near; beyond this a size is a typo
 MAX_ASSETS_PER_RULE = 20

@@ -205,6 +205,20 @@ def backtest_line(backtest: Backtest | None, loc: Locale) -> Html:
     return phrase(loc, "backtest", count=backtest.count, span=span, usd=usd)
 
 
+def venue_notes(loc: Locale, coverage: Sequence[FeedCoverage]) -> list[Html]:
+    """Return the coverage note of each venue among these feeds that the data note leaves out
+    (Gate complete since 2026-08-20, HTX unknown, Bitget sampled), in a fixed order."""
+    exchanges = {feed.exchange for feed in coverage}
+    notes = []
+    if "gate" in exchanges:
+        notes.append(phrase(loc, "note_gate"))
+    if "htx" in exchanges:
+        notes.append(phrase(loc, "note_htx"))
+    if "bitget" in exchanges:
+        notes.append(phrase(loc, "note_bitget"))
+    return notes
+
+
 def cascade_rule_text(loc: Locale, rule: CascadeRule, threshold_usd: float | None) -> Html:
     """Describe a cascade rule: "#C2 BTC: at least $5M within 2m" (the threshold now, if known,
     for a relative rule)."""

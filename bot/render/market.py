@@ -30,6 +30,7 @@ from bot.render.common import (
     table_header,
     table_row,
     time_span,
+    venue_notes,
 )
 from bot.render.html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, fit, plain_text, utf16_width
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
@@ -74,6 +75,7 @@ def stats(
                 lines.append(pre_block(_exchange_rows(loc, detail.exchanges[:level])))
         lines += coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)
         lines.append(phrase(loc, "data_note"))
+        lines += venue_notes(loc, coverage)
         return join_lines(lines)
 
     return str(fit(render, max(len(windows), len(detail.exchanges), len(coverage), MAX_GAPS)))
@@ -101,6 +103,7 @@ def top(
         ]
         lines += coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)
         lines.append(phrase(loc, "data_note"))
+        lines += venue_notes(loc, coverage)
         return join_lines(lines)
 
     return str(fit(render, max(len(board.longs), len(board.shorts), len(coverage), MAX_GAPS)))
@@ -176,6 +179,7 @@ def summary(data: PeriodSummary, *, label: str, loc: Locale = DEFAULT_LOCALE) ->
                 lines.append(phrase(loc, "summary_largest", event=event))
         lines += coverage_lines(loc, data.coverage, period, level, live=False)
         lines.append(phrase(loc, "data_note"))
+        lines += venue_notes(loc, data.coverage)
         return join_lines(lines)
 
     return str(fit(render, max(len(data.exchanges), len(data.coverage), TOP_SUMMARY, MAX_GAPS)))
@@ -209,7 +213,7 @@ def chart_caption(
     span = phrase(loc, "last_window", window=window)
     for level in (MAX_GAPS, 1, 0):
         lines = [head, *coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)]
-        caption = join_lines([*lines, phrase(loc, "data_note")])
+        caption = join_lines([*lines, phrase(loc, "data_note"), *venue_notes(loc, coverage)])
         if utf16_width(plain_text(caption)) <= MAX_CAPTION_LENGTH:
             return str(caption)
     return str(head)

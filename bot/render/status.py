@@ -24,7 +24,9 @@ _RESET = "\x1b[0m"
 
 DATA_NOTE = (
     "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
-    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them."
+    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them; Gate "
+    "reports all of them since 2026-08-20; HTX does not say; Bitget sends only the largest per "
+    "side per symbol per second (a lower bound) and its USD amounts are unverified."
 )
 
 
@@ -68,6 +70,11 @@ class FeedStatus(Protocol):
     @property
     def last_event_ms(self) -> int | None:
         """Return when the feed last produced an event."""
+        ...
+
+    @property
+    def degraded(self) -> str:
+        """Return why the feed runs on older metadata than it fetched ("" if it does not)."""
         ...
 
     @property
@@ -331,6 +338,8 @@ def format_status_line(stats: FeedStatus, now_ms: int) -> str:
         state = f"up {format_duration((now_ms - stats.intervals[-1].start_ms) / 1000)}"
     else:
         state = "DOWN" + (f" ({stats.last_error})" if stats.last_error else "")
+    if stats.degraded:
+        state += f", DEGRADED (unreadable metadata, last good kept: {stats.degraded})"
     last = (
         f", last event {format_duration((now_ms - stats.last_event_ms) / 1000)} ago"
         if stats.last_event_ms is not None

@@ -22,6 +22,12 @@ EN: dict[str, Entry] = {
         "of them.</i>"
     ),
     "collecting_since": "⏳ Collecting since {time}: totals cover only the time since then.",
+    "note_gate": "<i>ℹ️ Gate reports all of its liquidations since 2026-08-20.</i>",
+    "note_htx": "<i>ℹ️ HTX does not say whether it reports all of its liquidations.</i>",
+    "note_bitget": (
+        "<i>ℹ️ Bitget totals are a lower bound: it reports only the largest liquidation per side "
+        "per symbol per second. Its USD amounts are unverified.</i>"
+    ),
     "feed_down": "⚠️ {feed} feed was up {share} of {span}",
     "feed_down_now": "⚠️ {feed} feed was up {share} of {span} and is down now",
     "feed_down_at_end": "⚠️ {feed} feed was up {share} of {span} and down when it ended",
@@ -239,7 +245,8 @@ EN: dict[str, Entry] = {
         "<b>Alerts</b>\n"
         "/subscribe SYMBOL... [MIN_USD] [long|short] [EXCHANGE...]\n"
         "Alert on every liquidation of at least MIN_USD (default $100K). Sizes: 250000, "
-        "250k, 1.5m, $2M. Exchanges: binance, okx, bybit. SYMBOL all means every asset.\n"
+        "250k, 1.5m, $2M. Exchanges: binance, okx, bybit, gate, htx, bitget. SYMBOL all means "
+        "every asset.\n"
         "<code>/subscribe BTC ETH 250k</code>\n"
         "<code>/subscribe all 1m</code>\n"
         "<code>/subscribe SOL 50k short okx</code>\n"

@@ -19,6 +19,12 @@ ZH: dict[str, Entry] = {
         "OKX 只推送部分爆仓，Bybit 推送全部爆仓。</i>"
     ),
     "collecting_since": "⏳ 自 {time} 起开始收集：统计只涵盖此后的数据。",
+    "note_gate": "<i>ℹ️ 芝麻开门 Gate 自 2026-08-20 起推送全部爆仓。</i>",
+    "note_htx": "<i>ℹ️ 火币 HTX 未说明是否推送全部爆仓。</i>",
+    "note_bitget": (
+        "<i>ℹ️ Bitget 的合计为下限：每个交易对每秒每个方向只推送最大的一笔爆仓。"
+        "其 USD 金额尚未核实。</i>"
+    ),
     "feed_down": "⚠️ {feed} 数据源在线率 {share}（{span}）",
     "feed_down_now": "⚠️ {feed} 数据源在线率 {share}（{span}），目前已断开",
     "feed_down_at_end": "⚠️ {feed} 数据源在线率 {share}（{span}），时段结束时已断开",
@@ -221,7 +227,7 @@ ZH: dict[str, Entry] = {
         "<b>提醒</b>\n"
         "/subscribe SYMBOL... [MIN_USD] [long|short] [EXCHANGE...]\n"
         "每笔金额不低于 MIN_USD（默认 $100K）的爆仓都会提醒。"
-        "金额写法：250000、250k、1.5m、$2M。交易所：binance、okx、bybit。"
+        "金额写法：250000、250k、1.5m、$2M。交易所：binance、okx、bybit、gate（芝麻开门）、htx（火币）、bitget。"
         "SYMBOL 写 all 表示全部币种。\n"
         "<code>/subscribe BTC ETH 250k</code>\n"
         "<code>/subscribe all 1m</code>\n"

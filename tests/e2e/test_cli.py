@@ -125,7 +125,8 @@ def test_configuration_errors_are_one_line_each(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "configuration error: EXCHANGES: Value error, unknown feed id(s) bitmex; choose from "
-        "binance-usdm,binance-coinm,okx,bybit-linear,bybit-inverse",
+        "binance-usdm,binance-coinm,okx,bybit-linear,bybit-inverse,gate-usdt,gate-btc,htx-linear,"
+        "htx-swap,htx-futures,bitget",
         "configuration error: MIN_EVENT_USD: Input should be greater than or equal to 0",
     ]
 

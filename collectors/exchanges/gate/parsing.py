@@ -1,0 +1,167 @@
+"""Decode Gate futures `futures.public_liquidates` frames and contract lists into records.
+
+Wire format (venues notes, Gate): `result` is one row (live, 2026-08) or a list of rows (the doc;
+every liquidation of the 1 s window since 2026-08-20). A row's `size` is signed contracts of the
+liquidation ORDER: size < 0 means a LONG was liquidated. The REST `liq_orders` endpoint uses the
+opposite sign (the user's position): nothing here is shared with it. USDT settle: one contract is
+`quanto_multiplier` of the base coin; BTC settle (inverse): one contract is 1 USD.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from collectors.assets import split_multiplier
+from collectors.parsing import UNDECODABLE, FrameError, Parsed, is_positive_finite
+from collectors.record import Liquidation, Side
+
+EXCHANGE = "gate"
+SETTLES = ("usdt", "btc")
+CHANNEL = "futures.public_liquidates"
+# A row `time` at or above this is in milliseconds (since 2026-08-20), below it in seconds.
+_MS_THRESHOLD = 1_000_000_000_000
+
+
+class GateContract(msgspec.Struct, frozen=True, gc=False):
+    """A Gate contract: its asset, how many coins one listed unit is, and its contract size."""
+
+    base: str
+    multiplier: float  # coins per unit of the listed asset (1000 for a "1000X" asset)
+    quanto_multiplier: float  # base units per contract (USDT settle); 0 for BTC settle
+
+
+class _Row(msgspec.Struct, gc=False):
+    # All optional: an ack's `result` ({"status":"success"}) decodes to an empty row.
+    contract: str = ""
+    size: float | None = None
+    price: float | None = None
+    time_ms: int | None = None
+    time: float | None = None
+
+
+class _Error(msgspec.Struct, gc=False):
+    code: int | str | None = None
+    message: str = ""
+
+
+class _Frame(msgspec.Struct, gc=False):
+    channel: str = ""
+    event: str = ""
+    time_ms: int | None = None
+    result: list[_Row] | _Row | None = None
+    error: _Error | None = None
+
+
+# strict=False: with `X-Gate-Size-Decimal: 1` sizes and prices are JSON strings.
+_DECODER = msgspec.json.Decoder(_Frame, strict=False)
+
+
+def row_time_ms(row: _Row, envelope_ms: int | None) -> int | None:
+    """Return the row's time: `time_ms`, else `time` (ms or s), else the envelope's `time_ms`."""
+    if row.time_ms is not None:
+        return row.time_ms
+    if row.time is not None and is_positive_finite(row.time):
+        seconds = row.time < _MS_THRESHOLD
+        return int(row.time * 1000) if seconds else int(row.time)
+    return envelope_ms
+
+
+def _rows(frame: str | bytes) -> tuple[list[_Row], int | None] | str:
+    try:
+        decoded = _DECODER.decode(frame)
+    except UNDECODABLE as exc:
+        raise FrameError(str(exc)) from exc
+    if decoded.error is not None:
+        raise FrameError(f"error {decoded.error.code}: {decoded.error.message}")
+    if decoded.channel != CHANNEL or decoded.event != "update":
+        return f"{decoded.channel or 'frame'} {decoded.event or ''}".strip()
+    result = decoded.result
+    if result is None:
+        raise FrameError("update without a result")
+    return (result if isinstance(result, list) else [result]), decoded.time_ms
+
+
+def _build(
+    row: _Row, settle: str, contract: GateContract, ts_ms: int, recv_ms: int
+) -> Liquidation | str:
+    size, price = row.size, row.price
+    if size is None or not is_positive_finite(abs(size)):
+        return f"size {size!r} unusable"
+    if price is None or not is_positive_finite(price):
+        return f"price {price!r} unusable"
+    contracts = abs(size)
+    if settle == "btc":
+        usd = contracts  # inverse: one contract is 1 USD
+        qty = usd / price
+    else:
+        qty = contracts * contract.quanto_multiplier
+        usd = qty * price
+    factor = contract.multiplier
+    return Liquidation(
+        exchange=EXCHANGE,
+        market=settle,
+        symbol=row.contract,
+        base=contract.base,
+        side=Side.LONG if size < 0 else Side.SHORT,
+        price=price / factor,
+        qty_base=qty * factor,
+        notional_usd=usd,
+        ts_ms=ts_ms,
+        recv_ms=recv_ms,
+    )
+
+
+def parse_frame(
+    frame: str | bytes, recv_ms: int, settle: str, contracts: dict[str, GateContract]
+) -> Parsed:
+    """Parse one frame of the `settle` socket; a contract missing from the list is unknown."""
+    rows = _rows(frame)
+    if isinstance(rows, str):
+        return Parsed([], control=rows)
+    parsed = Parsed([])
+    items, envelope_ms = rows
+    for row in items:
+        contract = contracts.get(row.contract)
+        ts_ms = row_time_ms(row, envelope_ms)
+        if contract is None:
+            reason = "no contract in the contract list"
+            parsed.reject(reason, row.contract, unknown_instrument=bool(row.contract))
+        elif ts_ms is None:
+            parsed.reject("no time", row.contract)
+        else:
+            built = _build(row, settle, contract, ts_ms, recv_ms)
+            if isinstance(built, str):
+                parsed.reject(built, row.contract)
+            else:
+                parsed.add(built)
+    return parsed
+
+
+class _ContractRow(msgspec.Struct, gc=False):
+    name: str
+    quanto_multiplier: float | None = None
+    in_delisting: bool = False
+
+
+_CONTRACTS_DECODER = msgspec.json.Decoder(list[_ContractRow], strict=False)
+
+
+def parse_contracts(body: str | bytes, settle: str) -> dict[str, GateContract]:
+    """Read `GET /api/v4/futures/{settle}/contracts`; raise FrameError if unusable."""
+    try:
+        rows = _CONTRACTS_DECODER.decode(body)
+    except UNDECODABLE as exc:
+        raise FrameError(f"contracts: {exc}") from exc
+    contracts: dict[str, GateContract] = {}
+    quote = "_" + settle.upper() if settle == "usdt" else "_USD"
+    for row in rows:
+        if not row.name.endswith(quote):
+            continue  # a contract we cannot value in USD: never guess its size
+        base, multiplier = split_multiplier(row.name[: -len(quote)])
+        if settle == "btc":
+            contracts[row.name] = GateContract(base, multiplier, 0.0)
+        elif row.quanto_multiplier is not None and is_positive_finite(row.quanto_multiplier):
+            contracts[row.name] = GateContract(base, multiplier, row.quanto_multiplier)
+    if not contracts:
+        raise FrameError(f"contracts: no usable {settle} contract")
+    return contracts
