@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from collectors.record import Liquidation, Side
 
-MAX_EXCHANGES = 8  # key layout: ((asset * MAX_EXCHANGES) + exchange) * 2 + side
+MAX_EXCHANGES = 16  # key layout: ((asset * MAX_EXCHANGES) + exchange) * 2 + side
 MINUTE_MS = 60_000
 
 SIDES = (Side.LONG, Side.SHORT)

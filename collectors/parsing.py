@@ -97,3 +97,25 @@ def truncate(frame: str | bytes, limit: int = 300) -> str:
 def decode_error(exc: msgspec.DecodeError) -> FrameError:
     """Turn a msgspec decode or validation error into a FrameError with its reason."""
     return FrameError(str(exc))
+
+
+class FirstSight:
+    """Remember the most recent keys, to count an order, position or trade only once.
+
+    Bounded: past `capacity` keys the oldest are forgotten (a key seen again after that many
+    others counts again; venues that repeat a key do so within seconds or on a reconnect).
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._capacity = capacity
+        self._keys: dict[str | int, None] = {}
+
+    def first(self, key: str | int) -> bool:
+        """Return True the first time this key is seen, False after."""
+        keys = self._keys
+        if key in keys:
+            return False
+        keys[key] = None
+        if len(keys) > self._capacity:
+            del keys[next(iter(keys))]
+        return True

@@ -6,7 +6,11 @@ from collections.abc import Callable
 
 from collectors.endpoints import FEED_IDS, Endpoints
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bitfinex import BitfinexFeed
+from collectors.exchanges.bitmex import BitmexFeed
 from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.deribit import DeribitFeed
+from collectors.exchanges.kraken import KrakenFuturesFeed
 from collectors.exchanges.okx.feed import OkxFeed
 from collectors.feed import Feed
 
@@ -17,6 +21,10 @@ _BUILDERS: dict[str, Callable[[Endpoints], Feed]] = {
     "okx": lambda e: OkxFeed(e.okx_ws, e.okx_rest),
     "bybit-linear": lambda e: BybitFeed("linear", e.bybit_linear_ws, e.bybit_rest),
     "bybit-inverse": lambda e: BybitFeed("inverse", e.bybit_inverse_ws, e.bybit_rest),
+    "deribit": lambda e: DeribitFeed(e.deribit_ws, e.deribit_rest),
+    "bitmex": lambda e: BitmexFeed(e.bitmex_ws, e.bitmex_rest),
+    "bitfinex": lambda e: BitfinexFeed(e.bitfinex_ws),
+    "kraken-futures": lambda e: KrakenFuturesFeed(e.kraken_futures_ws, e.kraken_futures_rest),
 }
 
 

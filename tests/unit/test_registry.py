@@ -22,6 +22,10 @@ def test_each_feed_connects_to_its_own_endpoint() -> None:
         "okx": "ws://okx_ws",
         "bybit-linear": "ws://bybit_linear_ws",
         "bybit-inverse": "ws://bybit_inverse_ws",
+        "deribit": "ws://deribit_ws",
+        "bitmex": "ws://bitmex_ws",
+        "bitfinex": "ws://bitfinex_ws",
+        "kraken-futures": "ws://kraken_futures_ws",
     }
 
 

@@ -30,6 +30,10 @@ def test_defaults() -> None:
         "okx",
         "bybit-linear",
         "bybit-inverse",
+        "deribit",
+        "bitmex",
+        "bitfinex",
+        "kraken-futures",
     )
     assert settings.binance_usdm_ws_url == "wss://fstream.binance.com/market/ws/!forceOrder@arr"
     assert settings.binance_coinm_ws_url == "wss://dstream.binance.com/ws/!forceOrder@arr"
@@ -66,7 +70,7 @@ def test_blank_token_means_console_mode(monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("okx,bitmex", "unknown feed id(s) bitmex"), ("", "no feed configured")],
+    [("okx,kucoin", "unknown feed id(s) kucoin"), ("", "no feed configured")],
 )
 def test_bad_exchange_list(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
     monkeypatch.setenv("EXCHANGES", value)
