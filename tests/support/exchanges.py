@@ -32,6 +32,12 @@ BYBIT_INVERSE_FRAMES = [
         separators=(",", ":"),
     )
 ]
+# Issue 15's venues: connected and subscribed, sending control frames only (no liquidation, so
+# the totals the existing tests assert are unchanged); their liquidations are tested by replay.
+DERIBIT_CONTROL = lines("deribit_ws_control.jsonl")[:3]
+BITMEX_CONTROL = ['{"info":"Welcome to the BitMEX Realtime API."}']
+BITFINEX_CONTROL = lines("bitfinex_liq_global.jsonl")[:2]
+KRAKEN_CONTROL = lines("kraken_futures_trade.jsonl")[:2]
 BYBIT_INSTRUMENTS = "/v5/market/instruments-info"
 BYBIT_SECOND_PAGE = "category=linear&cursor=page2&limit=1000"
 
@@ -60,6 +66,10 @@ class Exchanges:
     bybit_linear: ScriptedServer
     bybit_inverse: ScriptedServer
     rest: RestStub
+    deribit: ScriptedServer
+    bitmex: ScriptedServer
+    bitfinex: ScriptedServer
+    kraken: ScriptedServer
 
     def settings(self, database: Path, **overrides: object) -> Settings:
         values: dict[str, object] = {
@@ -72,6 +82,13 @@ class Exchanges:
             "bybit_ws_linear_url": self.bybit_linear.url("/v5/public/linear"),
             "bybit_ws_inverse_url": self.bybit_inverse.url("/v5/public/inverse"),
             "bybit_rest_url": self.rest.url(),
+            "deribit_ws_url": self.deribit.url("/ws/api/v2"),
+            "deribit_rest_url": self.rest.url(),
+            "bitmex_ws_url": self.bitmex.url("/realtime"),
+            "bitmex_rest_url": self.rest.url(),
+            "bitfinex_ws_url": self.bitfinex.url("/ws/2"),
+            "kraken_futures_ws_url": self.kraken.url("/ws/v1"),
+            "kraken_futures_rest_url": self.rest.url(),
             "web_port": 0,  # the dashboard on a free port: tests never collide on 8080
             **overrides,
         }
@@ -90,6 +107,13 @@ class Exchanges:
             "BYBIT_WS_LINEAR_URL": settings.bybit_ws_linear_url,
             "BYBIT_WS_INVERSE_URL": settings.bybit_ws_inverse_url,
             "BYBIT_REST_URL": settings.bybit_rest_url,
+            "DERIBIT_WS_URL": settings.deribit_ws_url,
+            "DERIBIT_REST_URL": settings.deribit_rest_url,
+            "BITMEX_WS_URL": settings.bitmex_ws_url,
+            "BITMEX_REST_URL": settings.bitmex_rest_url,
+            "BITFINEX_WS_URL": settings.bitfinex_ws_url,
+            "KRAKEN_FUTURES_WS_URL": settings.kraken_futures_ws_url,
+            "KRAKEN_FUTURES_REST_URL": settings.kraken_futures_rest_url,
             "WEB_PORT": "0",
         }
 
@@ -111,6 +135,10 @@ async def exchanges(
         ScriptedServer(linear) as bybit_linear,
         ScriptedServer(inverse) as bybit_inverse,
         RestStub() as rest,
+        ScriptedServer(frames_then(DERIBIT_CONTROL, after="public/subscribe")) as deribit,
+        ScriptedServer(frames_then(BITMEX_CONTROL)) as bitmex,
+        ScriptedServer(frames_then(BITFINEX_CONTROL, after="liq:global")) as bitfinex,
+        ScriptedServer(frames_then(KRAKEN_CONTROL)) as kraken,
     ):
         rest.set("/dapi/v1/exchangeInfo", coinm_exchange_info())
         instruments = "/api/v5/public/instruments"
@@ -120,4 +148,18 @@ async def exchanges(
         rest.set(BYBIT_INSTRUMENTS, first, query="category=linear&limit=1000")
         rest.set(BYBIT_INSTRUMENTS, second, query=BYBIT_SECOND_PAGE)
         rest.set(BYBIT_INSTRUMENTS, bybit.inverse_page(), query="category=inverse&limit=1000")
-        yield Exchanges(usdm_server, coinm_server, okx_server, bybit_linear, bybit_inverse, rest)
+        rest.set("/api/v2/public/get_instruments", text("deribit_instruments.json"))
+        rest.set("/api/v1/instrument/active", text("bitmex_instruments.json"))
+        rest.set("/derivatives/api/v3/instruments", text("kraken_instruments.json"))
+        yield Exchanges(
+            usdm_server,
+            coinm_server,
+            okx_server,
+            bybit_linear,
+            bybit_inverse,
+            rest,
+            deribit,
+            bitmex,
+            bitfinex,
+            kraken,
+        )
