@@ -10,6 +10,7 @@ price is PRICE_ACQUIRED when present. The server sends `[CHAN_ID, "hb"]` every 1
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -28,6 +29,31 @@ _USD_SETTLED = ":USTF0"  # USDT-margined perpetuals; USDT counts as USD
 _DECODER = msgspec.json.Decoder()
 
 
+class _Row(msgspec.Struct, array_like=True, gc=False):
+    kind: str
+    pos_id: int
+    mts: int
+    _unused3: Any
+    symbol: str
+    amount: float
+    base_price: float | None
+    _unused7: Any
+    is_match: int
+    _is_market_sold: Any
+    _unused10: Any
+    price_acquired: float | None
+
+
+class _Message(msgspec.Struct, array_like=True, gc=False):
+    channel: int
+    body: list[_Row] | str
+
+
+# The usual shapes, typed and fast; anything else goes the generic way below.
+_FAST_DECODER = msgspec.json.Decoder(_Message | dict[str, Any])
+
+
+@lru_cache(maxsize=4096)
 def perpetual_asset(symbol: str) -> str | None:
     """Return the asset of a USDT perpetual (`tBTCF0:USTF0` is BTC), or None for other symbols."""
     if not (symbol.startswith("t") and symbol.endswith(_USD_SETTLED)):
@@ -56,6 +82,55 @@ def _control(decoded: dict[str, Any]) -> str:
 def parse_status(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
     """Parse one frame: liquidation rows, a heartbeat or an event."""
     try:
+        fast = _FAST_DECODER.decode(frame)
+    except UNDECODABLE:
+        return _parse_generic(frame, recv_ms, seen)
+    if isinstance(fast, dict) or isinstance(fast.body, str):
+        return _parse_generic(frame, recv_ms, seen)  # events and heartbeats: rare, no records
+    parsed = Parsed([])
+    for row in fast.body:
+        asset = perpetual_asset(row.symbol)
+        if row.kind != "pos":
+            parsed.reject("not a position row")
+        elif row.is_match != 0 or asset is None:
+            continue  # the matching side of a liquidation, or not a USDT perpetual
+        else:
+            _add_typed(parsed, row, asset, recv_ms, seen)
+    return _nothing_new(parsed, len(fast.body))
+
+
+def _nothing_new(parsed: Parsed, rows: int) -> Parsed:
+    if not parsed.records and parsed.rejected is None:
+        # Margin pairs, matching sides and positions counted before a reconnect.
+        parsed.control = f"no new perpetual liquidation in {rows} rows"
+    return parsed
+
+
+def _add_typed(parsed: Parsed, row: _Row, asset: str, recv_ms: int, seen: FirstSight) -> None:
+    amount = row.amount
+    price = row.price_acquired or row.base_price
+    if amount == 0.0 or price is None:
+        parsed.reject(f"amount {amount!r} or price {price!r} unusable", row.symbol)
+    elif seen.first(row.pos_id):
+        qty = abs(amount)
+        parsed.add(
+            Liquidation(
+                exchange=EXCHANGE,
+                market="perpetual",
+                symbol=row.symbol,
+                base=asset,
+                side=Side.LONG if amount > 0 else Side.SHORT,
+                price=price,
+                qty_base=qty,
+                notional_usd=qty * price,
+                ts_ms=row.mts,
+                recv_ms=recv_ms,
+            )
+        )
+
+
+def _parse_generic(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
+    try:
         decoded = _DECODER.decode(frame)
     except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
@@ -72,7 +147,7 @@ def parse_status(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
     parsed = Parsed([])
     for row in rows:
         _add_row(parsed, row, recv_ms, seen)
-    return parsed
+    return _nothing_new(parsed, len(rows))
 
 
 def _add_row(parsed: Parsed, row: Any, recv_ms: int, seen: FirstSight) -> None:

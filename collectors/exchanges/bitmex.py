@@ -144,6 +144,8 @@ def parse_liquidations(
     parsed = Parsed([])
     for row in decoded.data:
         _add_order(parsed, row, recv_ms, instruments, seen, xbt_price)
+    if not parsed.records and parsed.rejected is None:
+        parsed.control = f"{decoded.action} of {len(decoded.data)} orders seen before"
     return parsed
 
 

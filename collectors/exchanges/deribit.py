@@ -135,6 +135,9 @@ def parse_trades(
     for trade in params.data:
         if trade.liquidation is not None:
             _add_trade(parsed, trade, recv_ms, instruments, seen)
+    if not parsed.records and parsed.rejected is None:
+        # Most pushes hold ordinary trades only, or trades counted before a reconnect.
+        parsed.control = f"no new liquidation in {len(params.data)} trades"
     return parsed
 
 

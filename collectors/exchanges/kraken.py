@@ -9,6 +9,7 @@ units; PI_ and FI_ quantities are 1-USD contracts (qty = USD / price). XBT is BT
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import msgspec
 
@@ -29,6 +30,7 @@ _TAKER_TO_POSITION = {"sell": Side.LONG, "buy": Side.SHORT}
 _PRODUCT = re.compile(r"^(PF|PI|FI)_([A-Z0-9]+?)USD(?:_[0-9]+)?$")
 
 
+@lru_cache(maxsize=4096)
 def product_asset(product_id: str) -> tuple[str, bool] | None:
     """Return (asset, quantity is USD contracts) for a USD product, or None for others."""
     match = _PRODUCT.match(product_id.upper())

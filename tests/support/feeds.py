@@ -8,7 +8,11 @@ from collections.abc import AsyncIterator
 
 from collectors.connection import FeedRunner
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bitfinex import BitfinexFeed
+from collectors.exchanges.bitmex import BitmexFeed
 from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.deribit import DeribitFeed
+from collectors.exchanges.kraken import KrakenFuturesFeed
 from collectors.exchanges.okx.feed import OkxFeed
 from collectors.feed import Feed
 from tests.support.bybit import inverse_page, linear_page, pages
@@ -16,6 +20,9 @@ from tests.support.exchanges import BYBIT_INVERSE_FRAMES, coinm_exchange_info
 from tests.support.fixtures import lines, text
 
 FEED_IDS = ("binance-usdm", "binance-coinm", "okx", "bybit-linear", "bybit-inverse")
+# Issue 15's venues that count each order, trade or position id once: fuzzed by their own tests
+# (tests/unit/test_fuzz_venues_b.py), since a repeated event is not a duplicate record there.
+ONCE_FEED_IDS = ("deribit", "bitmex", "bitfinex", "kraken-futures")
 
 # Recorded frames that each yield records, and how many (OKX's CNPY frame is left out: that
 # instrument is not in the instruments fixture).
@@ -26,6 +33,10 @@ VALID_FRAMES: dict[str, list[str]] = {
     "okx": [frame for frame in _OKX if "CNPY-USDT-SWAP" not in frame],
     "bybit-linear": lines("bybit_all_liquidation.jsonl"),
     "bybit-inverse": BYBIT_INVERSE_FRAMES,
+    "deribit": lines("deribit_trades.jsonl"),
+    "bitmex": lines("bitmex_liquidation.jsonl")[:1],
+    "bitfinex": lines("bitfinex_liq_global.jsonl")[2:3],
+    "kraken-futures": lines("kraken_futures_trade.jsonl")[3:5],
 }
 # Acks, pongs and notices each feed takes as control frames.
 CONTROL_FRAMES: dict[str, list[str]] = {
@@ -34,6 +45,18 @@ CONTROL_FRAMES: dict[str, list[str]] = {
     "okx": [*lines("okx_ws_control.jsonl")[:2], "pong"],
     "bybit-linear": lines("bybit_ws_control.jsonl"),
     "bybit-inverse": lines("bybit_ws_control.jsonl"),
+    "deribit": lines("deribit_ws_control.jsonl"),
+    "bitmex": [
+        "pong",
+        '{"info":"Welcome to the BitMEX Realtime API.","version":"2.0.0"}',
+        '{"success":true,"subscribe":"liquidation","request":{"op":"subscribe","args":["liquidation"]}}',
+        lines("bitmex_liquidation.jsonl")[1],  # an update adds nothing
+    ],
+    "bitfinex": [*lines("bitfinex_liq_global.jsonl")[:2], lines("bitfinex_liq_global.jsonl")[3]],
+    "kraken-futures": [
+        *lines("kraken_futures_trade.jsonl")[:3],
+        lines("kraken_futures_trade.jsonl")[5],  # an ordinary fill
+    ],
 }
 # Error replies to a request: bad frames (the recorded OKX one; the others in the documented shape).
 ERROR_FRAMES: dict[str, list[str]] = {
@@ -46,6 +69,10 @@ ERROR_FRAMES: dict[str, list[str]] = {
     "bybit-inverse": [
         '{"success":false,"ret_msg":"error:handler not found","conn_id":"c","req_id":"0.1","op":"subscribe"}'
     ],
+    "deribit": ['{"jsonrpc":"2.0","id":3,"error":{"code":11050,"message":"bad_request"}}'],
+    "bitmex": ['{"status":400,"error":"Unknown table: liquidations","meta":{},"request":{}}'],
+    "bitfinex": ['{"event":"error","msg":"subscribe: dup","code":10301}'],
+    "kraken-futures": ['{"event":"error","message":"Invalid product id"}'],
 }
 # A frame that yields only an event of an instrument without metadata.
 UNKNOWN_INSTRUMENT_FRAMES: dict[str, str] = {
@@ -53,6 +80,8 @@ UNKNOWN_INSTRUMENT_FRAMES: dict[str, str] = {
     "okx": next(frame for frame in _OKX if "CNPY-USDT-SWAP" in frame),
     "bybit-linear": VALID_FRAMES["bybit-linear"][0].replace("ROSEUSDT", "XYZUSDT"),
     "bybit-inverse": BYBIT_INVERSE_FRAMES[0].replace("BTCUSD", "XYZUSD"),
+    "deribit": VALID_FRAMES["deribit"][0].replace("BTC-PERPETUAL", "XYZ-PERPETUAL"),
+    "bitmex": VALID_FRAMES["bitmex"][0].replace("XBTUSD", "XYZUSD"),
 }
 
 
@@ -69,10 +98,28 @@ def build_feed(feed_id: str, url: str = "ws://127.0.0.1:9/unused") -> Feed:
         okx = OkxFeed(url, rest)
         okx.apply_instruments(text("okx_instruments_swap.json"))
         return okx
+    if feed_id in ONCE_FEED_IDS:
+        return _build_once_feed(feed_id, url, rest)
     category = feed_id.removeprefix("bybit-")
     bybit = BybitFeed(category, url, rest)
     bybit.apply_instruments(pages(linear_page() if category == "linear" else inverse_page()))
     return bybit
+
+
+def _build_once_feed(feed_id: str, url: str, rest: str) -> Feed:
+    if feed_id == "deribit":
+        deribit = DeribitFeed(url, rest)
+        deribit.apply_instruments(text("deribit_instruments.json"))
+        return deribit
+    if feed_id == "bitmex":
+        bitmex = BitmexFeed(url, rest)
+        bitmex.apply_instruments(text("bitmex_instruments.json"))
+        return bitmex
+    if feed_id == "bitfinex":
+        return BitfinexFeed(url)
+    kraken = KrakenFuturesFeed(url, rest)
+    kraken.apply_instruments(text("kraken_instruments.json"))
+    return kraken
 
 
 @contextlib.asynccontextmanager

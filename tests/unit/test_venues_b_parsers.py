@@ -47,8 +47,11 @@ def test_deribit_taker_maker_and_both() -> None:
         (Side.SHORT, 40000.0, 0.5),
         (Side.LONG, 40000.0, 0.5),
     ]
-    # Delivered again (a reconnect): the trade_id was seen.
-    assert feed.parse(frames[2], RECV).records == []
+    # Delivered again (a reconnect): the trade_id was seen; a control frame, not a bad one.
+    again = feed.parse(frames[2], RECV)
+    assert (again.records, again.control) == ([], "no new liquidation in 1 trades")
+    ordinary = frames[0].replace(',"liquidation":"T"', "")
+    assert feed.parse(ordinary, RECV).control == "no new liquidation in 2 trades"
 
 
 def test_deribit_unknown_instrument_is_rescued_later() -> None:
