@@ -74,7 +74,7 @@ def test_the_recorded_frames_land_where_they_should_and_repeats_are_control(
         *["unknown"] * len(unknown),
     ]
     # Delivered again (a reconnect's snapshot): control, no record. Kraken has no id to check.
-    _, again = run_frames(feed_id, valid)
+    _, again = run_frames(feed_id, list[str | bytes](valid))
     expected = "records" if feed_id == "kraken-futures" else "control"
     assert again.landed == [expected] * len(valid)
 
