@@ -24,7 +24,9 @@ _RESET = "\x1b[0m"
 
 DATA_NOTE = (
     "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
-    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them."
+    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them; "
+    "Deribit and BitMEX (order level) report all of theirs; whether Bitfinex and Kraken report "
+    "all of theirs is unknown."
 )
 
 
