@@ -100,22 +100,25 @@ def decode_error(exc: msgspec.DecodeError) -> FrameError:
 
 
 class FirstSight:
-    """Remember the most recent keys, to count an order, position or trade only once.
+    """Remember recent keys, to count an order, position or trade only once.
 
-    Bounded: past `capacity` keys the oldest are forgotten (a key seen again after that many
-    others counts again; venues that repeat a key do so within seconds or on a reconnect).
+    Bounded: keys live in two generations of at most `capacity` each; when the newer one is
+    full, the older is forgotten (a key seen again after that many others counts again; venues
+    repeat a key within seconds or on a reconnect). Both lookups and inserts are O(1).
     """
 
     def __init__(self, capacity: int = 50_000) -> None:
         self._capacity = capacity
-        self._keys: dict[str | int, None] = {}
+        self._current: set[str | int] = set()
+        self._previous: set[str | int] = set()
 
     def first(self, key: str | int) -> bool:
         """Return True the first time this key is seen, False after."""
-        keys = self._keys
-        if key in keys:
+        current = self._current
+        if key in current or key in self._previous:
             return False
-        keys[key] = None
-        if len(keys) > self._capacity:
-            del keys[next(iter(keys))]
+        if len(current) >= self._capacity:
+            self._previous = current
+            current = self._current = set()
+        current.add(key)
         return True

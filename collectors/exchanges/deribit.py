@@ -23,8 +23,15 @@ from collectors.record import Coverage, Liquidation, Side
 EXCHANGE = "deribit"
 CHANNEL = "trades.future.any.100ms"
 
-_TAKER_TO_POSITION = {"sell": Side.LONG, "buy": Side.SHORT}
-_MAKER_TO_POSITION = {"sell": Side.SHORT, "buy": Side.LONG}
+# (mark, taker direction) -> the positions liquidated: the taker's first, then the maker's.
+_POSITIONS = {
+    ("T", "sell"): (Side.LONG,),
+    ("T", "buy"): (Side.SHORT,),
+    ("M", "sell"): (Side.SHORT,),
+    ("M", "buy"): (Side.LONG,),
+    ("MT", "sell"): (Side.LONG, Side.SHORT),
+    ("MT", "buy"): (Side.SHORT, Side.LONG),
+}
 
 
 class DeribitInstrument(msgspec.Struct, frozen=True, gc=False):
@@ -156,26 +163,23 @@ def _add_trade(
         return
     if not seen.first(trade.trade_id):
         return  # a reconnect or a rotation delivered this trade again
-    mark = trade.liquidation
-    sides = []
-    if mark in ("T", "MT"):
-        sides.append(_TAKER_TO_POSITION.get(trade.direction))
-    if mark in ("M", "MT"):
-        sides.append(_MAKER_TO_POSITION.get(trade.direction))
-    if not sides or None in sides:
-        parsed.reject(f"unknown liquidation {mark!r} or direction {trade.direction!r}", name)
+    sides = _POSITIONS.get((trade.liquidation, trade.direction))  # type: ignore[arg-type]
+    if sides is None:
+        parsed.reject(
+            f"unknown liquidation {trade.liquidation!r} or direction {trade.direction!r}", name
+        )
         return
     price = trade.price
     if instrument.inverse:
         usd, qty = trade.amount, trade.amount / price if price else 0.0
     else:
         usd, qty = trade.amount * price, trade.amount
+    market = "inverse" if instrument.inverse else "linear"
     for side in sides:
-        assert side is not None
         parsed.add(
             Liquidation(
                 exchange=EXCHANGE,
-                market="inverse" if instrument.inverse else "linear",
+                market=market,
                 symbol=name,
                 base=instrument.base,
                 side=side,

@@ -10,7 +10,7 @@ from collectors.exchanges.bitfinex import BitfinexFeed, perpetual_asset
 from collectors.exchanges.bitmex import NO_XBT_PRICE, BitmexFeed
 from collectors.exchanges.deribit import TEST_REPLY, DeribitFeed
 from collectors.exchanges.kraken import KrakenFuturesFeed, product_asset
-from collectors.parsing import FrameError
+from collectors.parsing import FirstSight, FrameError
 from collectors.record import Liquidation, Side
 from tests.support.fixtures import lines, text
 
@@ -211,3 +211,13 @@ def test_kraken_subscribes_new_products_on_the_open_connection() -> None:
     ]
     feed.apply_instruments(text("kraken_instruments.json"))
     assert feed.outbox.take_due(0)[0] == []
+
+
+def test_first_sight_forgets_after_two_generations() -> None:
+    seen = FirstSight(capacity=3)
+    assert [seen.first(k) for k in (1, 2, 3, 1)] == [True, True, True, False]
+    assert seen.first(4)  # the first generation is full: a new one starts
+    assert not seen.first(1)  # still remembered in the older generation
+    for key in (5, 6, 7):
+        seen.first(key)
+    assert seen.first(1)  # forgotten once two newer generations filled
