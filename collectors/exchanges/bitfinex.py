@@ -10,7 +10,6 @@ price is PRICE_ACQUIRED when present. The server sends `[CHAN_ID, "hb"]` every 1
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -53,7 +52,10 @@ class _Message(msgspec.Struct, array_like=True, gc=False):
 _FAST_DECODER = msgspec.json.Decoder(_Message | dict[str, Any])
 
 
-@lru_cache(maxsize=4096)
+# symbol -> asset of the perpetuals seen so far (a plain dict: cheaper than lru_cache's call).
+_ASSETS: dict[str, str] = {}
+
+
 def perpetual_asset(symbol: str) -> str | None:
     """Return the asset of a USDT perpetual (`tBTCF0:USTF0` is BTC), or None for other symbols."""
     if not (symbol.startswith("t") and symbol.endswith(_USD_SETTLED)):
@@ -61,7 +63,10 @@ def perpetual_asset(symbol: str) -> str | None:
     head = symbol[1 : -len(_USD_SETTLED) + 1]  # "BTCF0:"
     if not head.endswith(_PERPETUAL) or len(head) == len(_PERPETUAL):
         return None
-    return unified_asset(head[: -len(_PERPETUAL)])
+    asset = unified_asset(head[: -len(_PERPETUAL)])
+    if len(_ASSETS) < 4096:  # bounded: the symbols come from the wire
+        _ASSETS[symbol] = asset
+    return asset
 
 
 def _number(value: Any) -> float | None:
@@ -89,7 +94,7 @@ def parse_status(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
         return _parse_generic(frame, recv_ms, seen)  # events and heartbeats: rare, no records
     parsed = Parsed([])
     for row in fast.body:
-        asset = perpetual_asset(row.symbol)
+        asset = _ASSETS.get(row.symbol) or perpetual_asset(row.symbol)
         amount = row.amount
         price = row.price_acquired or row.base_price
         if row.kind != "pos":

@@ -96,21 +96,6 @@ def parse_instruments(body: str | bytes) -> tuple[dict[str, BitmexInstrument], f
     return instruments, xbt_price
 
 
-def _value(
-    instrument: BitmexInstrument, contracts: float, price: float, xbt_price: float | None
-) -> tuple[float, float] | str:
-    """Return (qty in base, USD), or why the order cannot be valued."""
-    if instrument.kind == "inverse":
-        return contracts / price, contracts
-    if instrument.kind == "linear":
-        qty = contracts / instrument.per_base
-        return qty, qty * price
-    if xbt_price is None:
-        return NO_XBT_PRICE
-    usd = contracts * instrument.multiplier / 1e8 * price * xbt_price
-    return usd / price, usd
-
-
 def _control(frame: _Frame) -> str:
     if frame.error is not None:
         raise FrameError(f"request failed: {frame.status} {frame.error}")
@@ -121,14 +106,8 @@ def _control(frame: _Frame) -> str:
     raise FrameError("neither the liquidation table nor a reply")
 
 
-def parse_liquidations(
-    frame: str | bytes,
-    recv_ms: int,
-    instruments: dict[str, BitmexInstrument],
-    seen: FirstSight,
-    xbt_price: float | None,
-) -> Parsed:
-    """Parse one frame; the orders seen first here become records stamped `recv_ms`."""
+def _rows(frame: str | bytes) -> tuple[str, list[_Row]] | Parsed:
+    """Return (action, rows) of a `partial` or `insert`, else what the frame is."""
     if frame in ("pong", b"pong"):
         return Parsed([], control="pong")
     try:
@@ -141,55 +120,62 @@ def parse_liquidations(
         raise FrameError(f"unexpected table {decoded.table!r}")
     if decoded.action not in ("partial", "insert"):
         return Parsed([], control=f"{decoded.action} of {len(decoded.data)} orders")
-    parsed = Parsed([])
-    for row in decoded.data:
-        _add_order(parsed, row, recv_ms, instruments, seen, xbt_price)
-    if not parsed.records and parsed.rejected is None:
-        parsed.control = f"{decoded.action} of {len(decoded.data)} orders seen before"
-    return parsed
+    return decoded.action, decoded.data
 
 
-def _add_order(
-    parsed: Parsed,
-    row: _Row,
+def parse_liquidations(
+    frame: str | bytes,
     recv_ms: int,
     instruments: dict[str, BitmexInstrument],
     seen: FirstSight,
     xbt_price: float | None,
-) -> None:
-    instrument = instruments.get(row.symbol)
-    if instrument is None:
-        # Not marked as seen: the frame is parsed again once the instruments are refetched.
-        parsed.reject("no contract type for this symbol", row.symbol, unknown_instrument=True)
-        return
-    side = _ORDER_SIDE_TO_POSITION.get(row.side)
-    price, contracts = row.price, row.leavesQty
-    if side is None:
-        parsed.reject(f"unknown order side {row.side!r}", row.symbol)
-    elif price is None or contracts is None or not (price > 0.0 and contracts > 0.0):
-        parsed.reject(f"price {price!r} or leavesQty {contracts!r} unusable", row.symbol)
-    elif not seen.first(row.orderID):
-        return  # a reconnect's partial lists the open orders again
-    else:
-        value = _value(instrument, contracts, price, xbt_price)
-        if isinstance(value, str):
-            parsed.reject(value, row.symbol)
-            return
-        qty, usd = value
-        parsed.add(
-            Liquidation(
-                exchange=EXCHANGE,
-                market=instrument.kind,
-                symbol=row.symbol,
-                base=instrument.base,
-                side=side,
-                price=price,
-                qty_base=qty,
-                notional_usd=usd,
-                ts_ms=recv_ms,  # the table has no time
-                recv_ms=recv_ms,
+) -> Parsed:
+    """Parse one frame; the orders seen first here become records stamped `recv_ms`."""
+    rows = _rows(frame)
+    if isinstance(rows, Parsed):
+        return rows
+    parsed = Parsed([])
+    for row in rows[1]:
+        instrument = instruments.get(row.symbol)
+        side = _ORDER_SIDE_TO_POSITION.get(row.side)
+        price, contracts = row.price, row.leavesQty
+        if instrument is None:
+            # Not marked as seen: the frame is parsed again once the instruments are refetched.
+            parsed.reject("no contract type for this symbol", row.symbol, unknown_instrument=True)
+        elif side is None:
+            parsed.reject(f"unknown order side {row.side!r}", row.symbol)
+        elif price is None or contracts is None or not (price > 0.0 and contracts > 0.0):
+            parsed.reject(f"price {price!r} or leavesQty {contracts!r} unusable", row.symbol)
+        elif not seen.first(row.orderID):
+            continue  # a reconnect's partial lists the open orders again
+        elif instrument.kind == "quanto" and xbt_price is None:
+            parsed.reject(NO_XBT_PRICE, row.symbol)
+        else:
+            if instrument.kind == "inverse":
+                qty, usd = contracts / price, contracts
+            elif instrument.kind == "linear":
+                qty = contracts / instrument.per_base
+                usd = qty * price
+            else:  # quanto: satoshis per contract per USD of price, valued at the XBT price
+                usd = contracts * instrument.multiplier / 1e8 * price * (xbt_price or 0.0)
+                qty = usd / price
+            parsed.add(
+                Liquidation(
+                    exchange=EXCHANGE,
+                    market=instrument.kind,
+                    symbol=row.symbol,
+                    base=instrument.base,
+                    side=side,
+                    price=price,
+                    qty_base=qty,
+                    notional_usd=usd,
+                    ts_ms=recv_ms,  # the table has no time
+                    recv_ms=recv_ms,
+                )
             )
-        )
+    if not parsed.records and parsed.rejected is None:
+        parsed.control = f"{rows[0]} of {len(rows[1])} orders seen before"
+    return parsed
 
 
 class BitmexFeed(Feed):
