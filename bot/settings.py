@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     htx_futures_ws_url: str = _DEFAULT_ENDPOINTS.htx_futures_ws
     htx_rest_url: str = _DEFAULT_ENDPOINTS.htx_rest
     bitget_ws_url: str = _DEFAULT_ENDPOINTS.bitget_ws
+    deribit_ws_url: str = _DEFAULT_ENDPOINTS.deribit_ws
+    deribit_rest_url: str = _DEFAULT_ENDPOINTS.deribit_rest
+    bitmex_ws_url: str = _DEFAULT_ENDPOINTS.bitmex_ws
+    bitmex_rest_url: str = _DEFAULT_ENDPOINTS.bitmex_rest
+    bitfinex_ws_url: str = _DEFAULT_ENDPOINTS.bitfinex_ws
+    kraken_futures_ws_url: str = _DEFAULT_ENDPOINTS.kraken_futures_ws
+    kraken_futures_rest_url: str = _DEFAULT_ENDPOINTS.kraken_futures_rest
     windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
     retention_hours: float = Field(default=48.0, gt=0)
     default_min_usd: float = Field(default=100_000.0, ge=1_000.0)
@@ -223,4 +230,11 @@ class Settings(BaseSettings):
             htx_futures_ws=self.htx_futures_ws_url,
             htx_rest=self.htx_rest_url,
             bitget_ws=self.bitget_ws_url,
+            deribit_ws=self.deribit_ws_url,
+            deribit_rest=self.deribit_rest_url,
+            bitmex_ws=self.bitmex_ws_url,
+            bitmex_rest=self.bitmex_rest_url,
+            bitfinex_ws=self.bitfinex_ws_url,
+            kraken_futures_ws=self.kraken_futures_ws_url,
+            kraken_futures_rest=self.kraken_futures_rest_url,
         )

@@ -16,6 +16,10 @@ FEED_IDS = (
     "htx-swap",
     "htx-futures",
     "bitget",
+    "deribit",
+    "bitmex",
+    "bitfinex",
+    "kraken-futures",
 )
 
 
@@ -39,3 +43,10 @@ class Endpoints:
     htx_futures_ws: str = "wss://api.hbdm.com/notification"
     htx_rest: str = "https://api.hbdm.com"
     bitget_ws: str = "wss://ws.bitget.com/v3/ws/public"
+    deribit_ws: str = "wss://www.deribit.com/ws/api/v2"
+    deribit_rest: str = "https://www.deribit.com"
+    bitmex_ws: str = "wss://ws.bitmex.com/realtime"
+    bitmex_rest: str = "https://www.bitmex.com"
+    bitfinex_ws: str = "wss://api-pub.bitfinex.com/ws/2"
+    kraken_futures_ws: str = "wss://futures.kraken.com/ws/v1"
+    kraken_futures_rest: str = "https://futures.kraken.com"

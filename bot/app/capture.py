@@ -15,7 +15,8 @@ from aggregation.store import LiquidationStore, private_file
 from aggregation.windows import DEFAULT_WINDOWS_S, WindowStore
 from bot.app.console import print_status
 from bot.app.runtime import http_client, run_until_stopped
-from bot.render.status import format_replay_summary, format_status_line
+from bot.render.replay import format_replay_summary
+from bot.render.status import format_status_line
 from bot.settings import Settings
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.clock import now_ms

@@ -59,6 +59,10 @@ _EXCHANGE_NAMES = {
     "gate": "Gate",
     "htx": "HTX",
     "bitget": "Bitget",
+    "deribit": "Deribit",
+    "bitmex": "BitMEX",
+    "bitfinex": "Bitfinex",
+    "kraken": "Kraken",
 }
 
 # Plain text (no HTML): the chart's own strings, per language, English as the fallback.

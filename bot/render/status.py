@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
+from aggregation.query import SideTotals, WindowTotals
 from bot.render.common import clip, join_lines, phrase
 from bot.render.html import escape, fit
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
@@ -25,8 +25,9 @@ _RESET = "\x1b[0m"
 DATA_NOTE = (
     "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
     "lower bound; OKX reports only part of its liquidations; Bybit reports all of them; Gate "
-    "reports all of them since 2026-08-20; HTX does not say; Bitget sends only the largest per "
-    "side per symbol per second (a lower bound) and its USD amounts are unverified."
+    "reports all of them since 2026-08-20; Deribit and BitMEX (order level) report all of "
+    "theirs; HTX, Bitfinex and Kraken do not say; Bitget sends only the largest per side per "
+    "symbol per second (a lower bound) and its USD amounts are unverified."
 )
 
 
@@ -353,7 +354,8 @@ def format_status_line(stats: FeedStatus, now_ms: int) -> str:
     )
 
 
-def _sides(totals: SideTotals) -> str:
+def format_sides(totals: SideTotals) -> str:
+    """Return "$1.2M (long $800K / short $400K)"."""
     return (
         f"{format_usd(totals.total_usd)} (long {format_usd(totals.long_usd)} / "
         f"short {format_usd(totals.short_usd)})"
@@ -363,7 +365,7 @@ def _sides(totals: SideTotals) -> str:
 def format_market_line(windows: Sequence[WindowTotals]) -> str:
     """Return one line of market-wide totals for every window."""
     return "totals " + " | ".join(
-        f"{format_window(w.window_s)} {_sides(w.totals)}" for w in windows
+        f"{format_window(w.window_s)} {format_sides(w.totals)}" for w in windows
     )
 
 
@@ -375,34 +377,3 @@ def format_ingest_line(counters: IngestCounts, store: WriterCounts, pending: int
         f"database: {store.written:,} rows written, {pending:,} pending, "
         f"{store.dropped:,} dropped"
     )
-
-
-def _ranked(assets: Sequence[RankedAsset]) -> str:
-    if not assets:
-        return "none"
-    return "  ".join(f"{i}. {a.asset} {format_usd(a.usd)}" for i, a in enumerate(assets, 1))
-
-
-def format_replay_summary(queries: LiquidationQueries, top: int = 10) -> str:
-    """Return window totals and leaderboards as of the newest event (windows on event time)."""
-    market = queries.market()
-    end = market[0].end_ms
-    lines = [f"As of {format_utc(end)} (the capture's newest event; windows on event time):"]
-    lines.append(f"{'window':<8}{'long':>12}{'short':>12}{'total':>12}{'events':>9}")
-    for totals in market:
-        t = totals.totals
-        lines.append(
-            f"{format_window(totals.window_s):<8}{format_usd(t.long_usd):>12}"
-            f"{format_usd(t.short_usd):>12}{format_usd(t.total_usd):>12}{t.count:>9,}"
-        )
-    longest = market[-1]
-    for exchange in longest.exchanges:
-        name = format_window(longest.window_s)
-        lines.append(f"  {name} {exchange.exchange}: {_sides(exchange.totals)}")
-    for window_s in queries.windows_s:
-        board = queries.leaderboard(window_s, top)
-        name = format_window(window_s)
-        lines.append(f"Top longs liquidated, {name}: {_ranked(board.longs)}")
-        lines.append(f"Top shorts liquidated, {name}: {_ranked(board.shorts)}")
-    lines.append(DATA_NOTE)
-    return "\n".join(lines) + "\n"

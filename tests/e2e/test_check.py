@@ -8,9 +8,8 @@ import socket
 import sys
 from pathlib import Path
 
-from collectors.endpoints import FEED_IDS
 from tests.support.bot_api import FakeBotApi
-from tests.support.exchanges import exchanges
+from tests.support.exchanges import SCRIPTED_FEEDS, exchanges
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -53,7 +52,7 @@ async def test_everything_reachable_is_all_ticks(tmp_path: Path) -> None:
         "✓ telegram: getMe answered: the bot is @liquidation_test_bot",
     ]
     # Every enabled feed of the registry gets its line, whatever feeds exist.
-    assert [line.split(":")[0] for line in lines[3:]] == [f"✓ feed {f}" for f in FEED_IDS]
+    assert [line.split(":")[0] for line in lines[3:]] == [f"✓ feed {f}" for f in SCRIPTED_FEEDS]
     for feed_id, url in urls.items():
         assert f"✓ feed {feed_id}: connected to {url}" in lines
     assert api.token not in out

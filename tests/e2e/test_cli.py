@@ -121,12 +121,12 @@ def test_replay_of_a_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_configuration_errors_are_one_line_each(tmp_path: Path) -> None:
-    result = _run(env={"EXCHANGES": "okx,bitmex", "MIN_EVENT_USD": "-1"}, cwd=tmp_path)
+    result = _run(env={"EXCHANGES": "okx,kucoin", "MIN_EVENT_USD": "-1"}, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "configuration error: EXCHANGES: Value error, unknown feed id(s) bitmex; choose from "
+        "configuration error: EXCHANGES: Value error, unknown feed id(s) kucoin; choose from "
         "binance-usdm,binance-coinm,okx,bybit-linear,bybit-inverse,gate-usdt,gate-btc,htx-linear,"
-        "htx-swap,htx-futures,bitget",
+        "htx-swap,htx-futures,bitget,deribit,bitmex,bitfinex,kraken-futures",
         "configuration error: MIN_EVENT_USD: Input should be greater than or equal to 0",
     ]
 

@@ -16,10 +16,14 @@ from collectors.registry import build_feeds
 from collectors.service import CollectorService
 from tests.support import bybit
 from tests.support.exchanges import (
+    BITFINEX_CONTROL,
+    BITMEX_CONTROL,
     BYBIT_INVERSE_FRAMES,
     BYBIT_LINEAR_EVENTS,
     BYBIT_LINEAR_FRAMES,
     COINM_FRAMES,
+    DERIBIT_CONTROL,
+    KRAKEN_CONTROL,
     OKX_FRAMES,
     USDM_FRAMES,
     bybit_linear_pages,
@@ -32,7 +36,13 @@ from tests.support.waiting import eventually
 # both again from the one refetch that the unknown CNPY-USDT-SWAP triggers, and one Bybit
 # instruments document per category (the linear one holds its two pages).
 BYBIT_FRAMES = len(BYBIT_LINEAR_FRAMES) + len(BYBIT_INVERSE_FRAMES)
-EXPECTED_LINES = len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) + 3 + 2 + BYBIT_FRAMES + 2
+# Issue 15's venues send control frames only here, plus one metadata body each but Bitfinex.
+NEW_VENUE_LINES = (
+    len(DERIBIT_CONTROL) + len(BITMEX_CONTROL) + len(BITFINEX_CONTROL) + len(KRAKEN_CONTROL) + 3
+)
+EXPECTED_LINES = (
+    len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) + 3 + 2 + BYBIT_FRAMES + 2
+) + NEW_VENUE_LINES
 EXPECTED_EVENTS = (
     len(USDM_FRAMES)
     + len(COINM_FRAMES)

@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator
 
 from collectors.connection import FeedRunner
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bitfinex import BitfinexFeed
 from collectors.exchanges.bitget.feed import BitgetFeed
+from collectors.exchanges.bitmex import BitmexFeed
 from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.deribit import DeribitFeed
 from collectors.exchanges.gate.feed import GateFeed
 from collectors.exchanges.htx.feed import HtxFeed
+from collectors.exchanges.kraken import KrakenFuturesFeed
 from collectors.exchanges.okx.feed import OkxFeed
 from collectors.feed import Feed
 from tests.support.bybit import inverse_page, linear_page, pages
@@ -44,6 +48,9 @@ _GATE_BTC_ONE = json.dumps(
 _GATE_ERROR = _GATE_SHAPES[4]
 _HTX_ERROR = '{"op":"sub","topic":"public.*.liquidation_orders","err-code":2014,"err-msg":"x"}'
 _BITGET_ERROR = '{"event":"error","code":30001,"msg":"instType does not exist"}'
+# Issue 15's venues that count each order, trade or position id once: fuzzed by their own tests
+# (tests/unit/test_fuzz_venues_b.py), since a repeated event is not a duplicate record there.
+ONCE_FEED_IDS = ("deribit", "bitmex", "bitfinex", "kraken-futures")
 
 # Recorded frames that each yield records, and how many (OKX's CNPY frame is left out: that
 # instrument is not in the instruments fixture).
@@ -60,6 +67,10 @@ VALID_FRAMES: dict[str, list[str]] = {
     "htx-swap": _HTX_COINM[:1],
     "htx-futures": _HTX_COINM[1:],
     "bitget": lines("bitget_uta_liquidation.jsonl"),
+    "deribit": lines("deribit_trades.jsonl"),
+    "bitmex": lines("bitmex_liquidation.jsonl")[:1],
+    "bitfinex": lines("bitfinex_liq_global.jsonl")[2:3],
+    "kraken-futures": lines("kraken_futures_trade.jsonl")[3:5],
 }
 # Acks, pongs and notices each feed takes as control frames.
 CONTROL_FRAMES: dict[str, list[str]] = {
@@ -76,6 +87,18 @@ CONTROL_FRAMES: dict[str, list[str]] = {
     "bitget": [
         '{"event":"subscribe","arg":{"instType":"usdt-futures","topic":"liquidation"}}',
         "pong",
+    ],
+    "deribit": lines("deribit_ws_control.jsonl"),
+    "bitmex": [
+        "pong",
+        '{"info":"Welcome to the BitMEX Realtime API.","version":"2.0.0"}',
+        '{"success":true,"subscribe":"liquidation","request":{"op":"subscribe","args":["liquidation"]}}',
+        lines("bitmex_liquidation.jsonl")[1],  # an update adds nothing
+    ],
+    "bitfinex": [*lines("bitfinex_liq_global.jsonl")[:2], lines("bitfinex_liq_global.jsonl")[3]],
+    "kraken-futures": [
+        *lines("kraken_futures_trade.jsonl")[:3],
+        lines("kraken_futures_trade.jsonl")[5],  # an ordinary fill
     ],
 }
 # Error replies to a request: bad frames (the recorded OKX one; the others in the documented shape).
@@ -95,6 +118,10 @@ ERROR_FRAMES: dict[str, list[str]] = {
     "htx-swap": [_HTX_ERROR],
     "htx-futures": [_HTX_ERROR],
     "bitget": [_BITGET_ERROR],
+    "deribit": ['{"jsonrpc":"2.0","id":3,"error":{"code":11050,"message":"bad_request"}}'],
+    "bitmex": ['{"status":400,"error":"Unknown table: liquidations","meta":{},"request":{}}'],
+    "bitfinex": ['{"event":"error","msg":"subscribe: dup","code":10301}'],
+    "kraken-futures": ['{"event":"error","message":"Invalid product id"}'],
 }
 # A frame that yields only an event of an instrument without metadata.
 UNKNOWN_INSTRUMENT_FRAMES: dict[str, str] = {
@@ -106,6 +133,8 @@ UNKNOWN_INSTRUMENT_FRAMES: dict[str, str] = {
     "gate-btc": _GATE_BTC_ONE.replace("BTC_USD", "XYZ_USD"),
     "htx-swap": _HTX_COINM[0].replace("BTC-USD", "XYZ-USD").replace('"BTC"', '"XYZ"'),
     "htx-futures": _HTX_COINM[1].replace("BTC", "XYZ"),
+    "deribit": VALID_FRAMES["deribit"][0].replace("BTC-PERPETUAL", "XYZ-PERPETUAL"),
+    "bitmex": VALID_FRAMES["bitmex"][0].replace("XBTUSD", "XYZUSD"),
 }
 
 
@@ -125,6 +154,8 @@ def build_feed(feed_id: str, url: str = "ws://127.0.0.1:9/unused") -> Feed:
         okx = OkxFeed(url, rest)
         okx.apply_instruments(text("okx_instruments_swap.json"))
         return okx
+    if feed_id in ONCE_FEED_IDS:
+        return _build_once_feed(feed_id, url, rest)
     category = feed_id.removeprefix("bybit-")
     bybit = BybitFeed(category, url, rest)
     bybit.apply_instruments(pages(linear_page() if category == "linear" else inverse_page()))
@@ -146,6 +177,22 @@ def _build_new_venue(feed_id: str, url: str, rest: str) -> Feed | None:
     if feed_id == "bitget":
         return BitgetFeed(url)
     return None
+
+
+def _build_once_feed(feed_id: str, url: str, rest: str) -> Feed:
+    if feed_id == "deribit":
+        deribit = DeribitFeed(url, rest)
+        deribit.apply_instruments(text("deribit_instruments.json"))
+        return deribit
+    if feed_id == "bitmex":
+        bitmex = BitmexFeed(url, rest)
+        bitmex.apply_instruments(text("bitmex_instruments.json"))
+        return bitmex
+    if feed_id == "bitfinex":
+        return BitfinexFeed(url)
+    kraken = KrakenFuturesFeed(url, rest)
+    kraken.apply_instruments(text("kraken_instruments.json"))
+    return kraken
 
 
 @contextlib.asynccontextmanager

@@ -28,6 +28,10 @@ def test_each_feed_connects_to_its_own_endpoint() -> None:
         "htx-swap": "ws://htx_swap_ws",
         "htx-futures": "ws://htx_futures_ws",
         "bitget": "ws://bitget_ws",
+        "deribit": "ws://deribit_ws",
+        "bitmex": "ws://bitmex_ws",
+        "bitfinex": "ws://bitfinex_ws",
+        "kraken-futures": "ws://kraken_futures_ws",
     }
 
 

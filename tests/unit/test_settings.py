@@ -36,6 +36,10 @@ def test_defaults() -> None:
         "htx-swap",
         "htx-futures",
         "bitget",
+        "deribit",
+        "bitmex",
+        "bitfinex",
+        "kraken-futures",
     )
     assert settings.gate_usdt_ws_url == "wss://fx-ws.gateio.ws/v4/ws/usdt"
     assert settings.gate_btc_ws_url == "wss://fx-ws.gateio.ws/v4/ws/btc"
@@ -80,7 +84,7 @@ def test_blank_token_means_console_mode(monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("okx,bitmex", "unknown feed id(s) bitmex"), ("", "no feed configured")],
+    [("okx,kucoin", "unknown feed id(s) kucoin"), ("", "no feed configured")],
 )
 def test_bad_exchange_list(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
     monkeypatch.setenv("EXCHANGES", value)
