@@ -207,16 +207,18 @@ def backtest_line(backtest: Backtest | None, loc: Locale) -> Html:
 
 def venue_notes(loc: Locale, coverage: Sequence[FeedCoverage]) -> list[Html]:
     """Return the coverage note of each venue among these feeds that the data note leaves out
-    (Gate complete since 2026-08-20, HTX unknown, Bitget sampled), in a fixed order."""
+    (Binance, OKX and Bybit are in it), in a fixed order."""
     exchanges = {feed.exchange for feed in coverage}
-    notes = []
-    if "gate" in exchanges:
-        notes.append(phrase(loc, "note_gate"))
-    if "htx" in exchanges:
-        notes.append(phrase(loc, "note_htx"))
-    if "bitget" in exchanges:
-        notes.append(phrase(loc, "note_bitget"))
-    return notes
+    notes = {
+        "gate": phrase(loc, "note_gate"),  # complete since 2026-08-20
+        "htx": phrase(loc, "note_htx"),  # unknown
+        "bitget": phrase(loc, "note_bitget"),  # sampled, amounts unverified
+        "deribit": phrase(loc, "note_deribit"),  # complete
+        "bitmex": phrase(loc, "note_bitmex"),  # complete at order level
+        "bitfinex": phrase(loc, "note_bitfinex"),  # unknown
+        "kraken": phrase(loc, "note_kraken"),  # unknown
+    }
+    return [note for venue, note in notes.items() if venue in exchanges]
 
 
 def cascade_rule_text(loc: Locale, rule: CascadeRule, threshold_usd: float | None) -> Html:

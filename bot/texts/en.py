@@ -28,6 +28,13 @@ EN: dict[str, Entry] = {
         "<i>ℹ️ Bitget totals are a lower bound: it reports only the largest liquidation per side "
         "per symbol per second. Its USD amounts are unverified.</i>"
     ),
+    "note_deribit": "<i>ℹ️ Deribit marks every liquidation trade: its totals are complete.</i>",
+    "note_bitmex": (
+        "<i>ℹ️ BitMEX publishes every liquidation order (complete at order level); a quanto "
+        "order waits for an XBT price.</i>"
+    ),
+    "note_bitfinex": "<i>ℹ️ Bitfinex does not say whether it reports all of its liquidations.</i>",
+    "note_kraken": "<i>ℹ️ Kraken does not say whether it reports all of its liquidations.</i>",
     "feed_down": "⚠️ {feed} feed was up {share} of {span}",
     "feed_down_now": "⚠️ {feed} feed was up {share} of {span} and is down now",
     "feed_down_at_end": "⚠️ {feed} feed was up {share} of {span} and down when it ended",

@@ -25,6 +25,10 @@ ZH: dict[str, Entry] = {
         "<i>ℹ️ Bitget 的合计为下限：每个交易对每秒每个方向只推送最大的一笔爆仓。"
         "其 USD 金额尚未核实。</i>"
     ),
+    "note_deribit": "<i>ℹ️ Deribit 标记每一笔爆仓成交：其合计完整。</i>",
+    "note_bitmex": "<i>ℹ️ BitMEX 推送每一笔爆仓委托（按委托完整）；quanto 合约需等到 XBT 价格。</i>",
+    "note_bitfinex": "<i>ℹ️ Bitfinex 未说明是否推送全部爆仓。</i>",
+    "note_kraken": "<i>ℹ️ Kraken 未说明是否推送全部爆仓。</i>",
     "feed_down": "⚠️ {feed} 数据源在线率 {share}（{span}）",
     "feed_down_now": "⚠️ {feed} 数据源在线率 {share}（{span}），目前已断开",
     "feed_down_at_end": "⚠️ {feed} 数据源在线率 {share}（{span}），时段结束时已断开",

@@ -1,4 +1,4 @@
-"""Coverage notes of Gate, HTX and Bitget beside every total that includes their feeds."""
+"""Coverage notes of the venues the data note leaves out, beside every total that includes them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ FEEDS = [
     _feed("htx-linear", "htx", Coverage.UNKNOWN),
     _feed("htx-swap", "htx", Coverage.UNKNOWN),
     _feed("gate-usdt", "gate", Coverage.COMPLETE),
+]
+LATER = [
+    _feed("kraken-futures", "kraken", Coverage.UNKNOWN),
+    _feed("bitfinex", "bitfinex", Coverage.UNKNOWN),
+    _feed("bitmex", "bitmex", Coverage.COMPLETE),
+    _feed("deribit", "deribit", Coverage.COMPLETE),
 ]
 
 
@@ -42,3 +48,16 @@ def test_no_note_without_those_venues_and_the_console_note_names_them() -> None:
     assert venue_notes(Locale("en"), FEEDS[:1]) == []
     for name in ("Gate", "HTX", "Bitget"):
         assert name in DATA_NOTE
+
+
+def test_deribit_bitmex_bitfinex_and_kraken_get_their_notes_after_the_others() -> None:
+    assert venue_notes(Locale("en"), [*LATER, FEEDS[1]]) == [
+        "<i>ℹ️ Bitget totals are a lower bound: it reports only the largest liquidation per side "
+        "per symbol per second. Its USD amounts are unverified.</i>",
+        "<i>ℹ️ Deribit marks every liquidation trade: its totals are complete.</i>",
+        "<i>ℹ️ BitMEX publishes every liquidation order (complete at order level); a quanto "
+        "order waits for an XBT price.</i>",
+        "<i>ℹ️ Bitfinex does not say whether it reports all of its liquidations.</i>",
+        "<i>ℹ️ Kraken does not say whether it reports all of its liquidations.</i>",
+    ]
+    assert len(venue_notes(Locale("zh"), LATER)) == 4
