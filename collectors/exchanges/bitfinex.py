@@ -95,30 +95,11 @@ def parse_status(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
     parsed = Parsed([])
     for row in fast.body:
         asset = _ASSETS.get(row.symbol) or perpetual_asset(row.symbol)
-        amount = row.amount
-        price = row.price_acquired or row.base_price
         if row.kind != "pos":
             parsed.reject("not a position row")
-        elif row.is_match != 0 or asset is None:
-            continue  # the matching side of a liquidation, or not a USDT perpetual
-        elif amount == 0.0 or price is None:
-            parsed.reject(f"amount {amount!r} or price {price!r} unusable", row.symbol)
-        elif seen.first(row.pos_id):
-            qty = abs(amount)
-            parsed.add(
-                Liquidation(
-                    exchange=EXCHANGE,
-                    market="perpetual",
-                    symbol=row.symbol,
-                    base=asset,
-                    side=Side.LONG if amount > 0 else Side.SHORT,
-                    price=price,
-                    qty_base=qty,
-                    notional_usd=qty * price,
-                    ts_ms=row.mts,
-                    recv_ms=recv_ms,
-                )
-            )
+        elif row.is_match == 0 and asset is not None:
+            _add_typed(parsed, row, asset, recv_ms, seen)
+        # else: the matching side of a liquidation, or not a USDT perpetual
     return parsed if parsed.records else _nothing_new(parsed, len(fast.body))
 
 
