@@ -97,6 +97,12 @@ class EventLine(msgspec.Struct):
     ts_ms: int
 
 
+def without_float_noise(usd: float) -> float:
+    """Return a computed USD amount at 12 significant digits: 11238.048099999998 -> 11238.0481
+    (qty x price carries binary noise; no venue quotes more digits than that)."""
+    return float(f"{usd:.12g}")
+
+
 class _ReplaySink:
     """Count replayed events on event time; print and store them if asked."""
 
@@ -122,7 +128,7 @@ class _ReplaySink:
                 side=record.side.value,
                 price=record.price,
                 qty=record.qty_base,
-                notional_usd=record.notional_usd,
+                notional_usd=without_float_noise(record.notional_usd),
                 ts_ms=record.ts_ms,
             )
             self._out.write(self._encoder.encode(line).decode() + "\n")

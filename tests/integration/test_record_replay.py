@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.app.capture import run_record, run_replay
+from bot.app.capture import run_record, run_replay, without_float_noise
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.registry import build_feeds
 from collectors.service import CollectorService
@@ -111,7 +111,7 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
             "side": r.side.value,
             "price": r.price,
             "qty": r.qty_base,
-            "notional_usd": r.notional_usd,
+            "notional_usd": without_float_noise(r.notional_usd),
             "ts_ms": r.ts_ms,
         }
         for r in sink.records
@@ -134,3 +134,10 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
         "ts_ms",
     ]
     assert err.getvalue().startswith(f"replay: {EXPECTED_LINES} lines, {EXPECTED_EVENTS} events")
+
+
+def test_replayed_usd_amounts_carry_no_float_noise() -> None:
+    assert 0.29 * 38751.89 == 11238.048099999998  # the noise a product of quotes carries
+    assert without_float_noise(0.29 * 38751.89) == 11238.0481
+    assert without_float_noise(7067.06235) == 7067.06235
+    assert without_float_noise(1234567.891234567) == 1234567.89123
