@@ -219,16 +219,39 @@ class EventLog:
         return [self._record_at(minute, position) for _, minute, position in candidates[:k]]
 
     def events_between(
-        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0, limit: int = 100_000
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        min_usd: float = 0.0,
+        limit: int = 100_000,
+        assets: frozenset[str] = frozenset(),
+        side: Side | None = None,
+        exchanges: frozenset[str] = frozenset(),
     ) -> list[Liquidation]:
         """Return the counted events with start_ms <= ts < end_ms and at least min_usd, oldest
-        first (at most `limit`, the newest kept)."""
+        first (at most `limit`, the newest kept); only of these assets, side and exchanges if
+        given (filtered on the columns, before any record is built)."""
+        asset_ids = [self._assets[a] for a in assets if a in self._assets]
+        exchange_ids = [self._exchanges[e] for e in exchanges if e in self._exchanges]
+        if (assets and not asset_ids) or (exchanges and not exchange_ids):
+            return []
         found: list[tuple[int, int, int]] = []  # (ts, minute, position)
         for minute in self._minutes(start_ms // MINUTE_MS, (end_ms - 1) // MINUTE_MS):
             chunk = self._chunks[minute]
             ts = np.frombuffer(chunk.ts, dtype=np.int64)
             usd = np.frombuffer(chunk.usd, dtype=np.float64)
-            positions = np.flatnonzero((ts >= start_ms) & (ts < end_ms) & (usd >= min_usd))
+            keep = (ts >= start_ms) & (ts < end_ms) & (usd >= min_usd)
+            if asset_ids or exchange_ids or side is not None:
+                keys = np.frombuffer(chunk.key, dtype=np.int32)
+                if asset_ids:
+                    keep &= np.isin(keys // (MAX_EXCHANGES * 2), asset_ids)
+                if exchange_ids:
+                    keep &= np.isin(keys // 2 % MAX_EXCHANGES, exchange_ids)
+                if side is not None:
+                    keep &= keys % 2 == SIDES.index(side)
+                del keys
+            positions = np.flatnonzero(keep)
             found.extend((int(ts[p]), minute, int(p)) for p in positions.tolist())
             del ts, usd
         found.sort()

@@ -203,21 +203,19 @@ class LiquidationQueries:
         """
         end = (self.now_ms() if now_ms is None else now_ms) + 1
         start = end - span_s * 1000
-        count = 0
-        largest = 0.0
-        events = self._windows.events_between(start, end, min_usd=min_usd, limit=BACKTEST_LIMIT)
-        for record in events:
-            if (
-                (not assets or record.base in assets)
-                and (side is None or record.side is side)
-                and (not exchanges or record.exchange in exchanges)
-                and match(record)
-            ):
-                count += 1
-                largest = max(largest, record.notional_usd)
+        events = self._windows.events_between(
+            start,
+            end,
+            min_usd=min_usd,
+            limit=BACKTEST_LIMIT,
+            assets=assets,
+            side=side,
+            exchanges=exchanges,
+        )
+        hits = [record.notional_usd for record in events if match(record)]
         newest = self._windows.latest(1)
         has_events = bool(newest) and newest[0].ts_ms >= start
-        return Backtest(count, largest, span_s, has_events)
+        return Backtest(len(hits), max(hits, default=0.0), span_s, has_events)
 
     def period(self, start_ms: int, end_ms: int, top_n: int = 5) -> PeriodSummary:
         """Summarize [start_ms, end_ms): totals, exchanges, top assets, largest, coverage."""
