@@ -18,6 +18,7 @@ from bot.app.runtime import http_client, run_until_stopped
 from bot.render.replay import format_replay_summary
 from bot.render.status import format_status_line
 from bot.settings import Settings
+from bot.texts.formatting import plural
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.clock import now_ms
 from collectors.endpoints import FEED_IDS, Endpoints
@@ -207,14 +208,21 @@ async def run_replay(
 
 
 def closing_line(report: ReplayReport) -> str:
-    """Return the replay's last line: lines read, events produced, bad frames, malformed lines.
-
-    The other kinds of skip (unknown instruments, duplicates, unconfigured sources, unusable
-    metadata) are summarised on the log, one line per kind, just before it.
-    """
-    bad = sum(stats.bad_frames for stats in report.feeds.values())
-    produced = sum(stats.events for stats in report.feeds.values())
+    """Return the replay's last line: lines read, events produced, and every kind of skip
+    (bad frames, malformed lines, unknown instruments, duplicates, lines of sources no feed
+    reads, metadata bodies that could not be used); the log says which, once per kind."""
+    feeds = report.feeds.values()
+    bad = sum(stats.bad_frames for stats in feeds)
+    produced = sum(stats.events for stats in feeds)
+    unknown = sum(stats.unknown_instrument_events for stats in feeds)
+    duplicates = sum(stats.duplicates for stats in feeds)
+    unused = sum(report.unknown_sources.values())
     return (
-        f"replay: {report.lines:,} lines, {produced:,} events, {bad:,} bad frames, "
-        f"{report.problems:,} malformed lines"
+        f"replay: {plural(report.lines, 'line', 'lines')}, {plural(produced, 'event', 'events')}, "
+        f"skipped: {plural(bad, 'bad frame', 'bad frames')}, "
+        f"{plural(report.problems, 'malformed line', 'malformed lines')}, "
+        f"{plural(unknown, 'unknown-instrument event', 'unknown-instrument events')}, "
+        f"{plural(duplicates, 'duplicate', 'duplicates')}, "
+        f"{plural(unused, 'line of an unknown source', 'lines of unknown sources')}, "
+        f"{plural(report.metadata_failed, 'unusable metadata body', 'unusable metadata bodies')}"
     )

@@ -62,7 +62,9 @@ def test_replay_events_prints_only_json_lines(tmp_path: Path) -> None:
     assert "capture line 20 skipped" in result.stderr
     assert "unknown instrument(s) ['CNPY-USDT-SWAP']" in result.stderr
     assert result.stderr.rstrip().endswith(
-        "replay: 19 lines, 17 events, 0 bad frames, 1 malformed lines"
+        "replay: 19 lines, 17 events, skipped: 0 bad frames, 1 malformed line, "
+        "1 unknown-instrument event, 0 duplicates, 0 lines of unknown sources, "
+        "0 unusable metadata bodies"
     )
 
 

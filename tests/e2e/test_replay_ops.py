@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.texts.formatting import plural
 from tests.support.fixtures import lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,9 @@ def test_a_file_of_raw_exchange_frames_is_said_once_with_the_capture_format(
     assert done.stderr.splitlines() == [
         done.stderr.splitlines()[0],
         done.stderr.splitlines()[1],
-        f"replay: 0 lines, 0 events, 0 bad frames, {len(frames)} malformed lines",
+        f"replay: 0 lines, 0 events, skipped: 0 bad frames, {len(frames)} malformed lines, "
+        "0 unknown-instrument events, 0 duplicates, 0 lines of unknown sources, "
+        "0 unusable metadata bodies",
     ]
     first, rest = done.stderr.splitlines()[:2]
     assert first.endswith(
@@ -53,5 +56,29 @@ def test_unknown_instruments_are_counted_and_summarised_once(tmp_path: Path) -> 
     # One summary line instead of 200 per-frame warnings.
     assert len([line for line in log if "unknown instrument" in line]) == 1
     events = len(okx[0]["data"][0]["details"]) * 200
-    assert log[-1] == "replay: 200 lines, 0 events, 0 bad frames, 0 malformed lines"
+    assert log[-1] == (
+        "replay: 200 lines, 0 events, skipped: 0 bad frames, 0 malformed lines, "
+        f"{events:,} unknown-instrument events, 0 duplicates, 0 lines of unknown sources, "
+        "0 unusable metadata bodies"
+    )
     assert f"capture: okx: skipped {events:,} event(s) of unknown instrument(s)" in log[-2]
+
+
+def test_the_closing_line_counts_every_kind_of_skip(tmp_path: Path) -> None:
+    okx = lines("okx_liquidation_orders.jsonl")[0]
+    rows = [
+        {"recv_ms": 1, "source": "kucoin", "frame": "{}"},  # no feed reads this source
+        {"recv_ms": 2, "source": "okx-instruments", "frame": "not json"},  # unusable metadata
+        {"recv_ms": 3, "source": "okx", "frame": "{nonsense"},  # a bad frame
+        {"recv_ms": 4, "source": "okx", "frame": okx},  # no instruments yet: unknown
+    ]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "torn line\n")
+    done = _replay(path)
+    assert done.returncode == 0
+    unknown = len(json.loads(okx)["data"][0]["details"])
+    assert done.stderr.splitlines()[-1] == (
+        "replay: 4 lines, 0 events, skipped: 1 bad frame, 1 malformed line, "
+        f"{plural(unknown, 'unknown-instrument event', 'unknown-instrument events')}, "
+        "0 duplicates, 1 line of an unknown source, 1 unusable metadata body"
+    )

@@ -49,10 +49,10 @@ def test_replay_events_of_every_new_feed(tmp_path: Path) -> None:
     assert [
         (e["exchange"], e["market"], e["symbol"], e["base"], e["side"], e["notional_usd"], e["ts_ms"])
         for e in events
-    ] == [
-        ("gate", "usdt", "BTC_USDT", "BTC", "long", 124.5 * 0.0001 * 215.1, 1541486601123),
-        ("gate", "usdt", "BTC_USDT", "BTC", "long", 10.5 * 0.0001 * 215.2, 1541486601456),
-        ("gate", "usdt", "BTC_USDT", "BTC", "long", 124 * 0.0001 * 215.1, 1541486601000),
+    ] == [  # USD at 12 significant digits: 124.5 x 0.0001 x 215.1 prints as 2.677995
+        ("gate", "usdt", "BTC_USDT", "BTC", "long", 2.677995, 1541486601123),
+        ("gate", "usdt", "BTC_USDT", "BTC", "long", 0.22596, 1541486601456),
+        ("gate", "usdt", "BTC_USDT", "BTC", "long", 2.66724, 1541486601000),
         ("gate", "btc", "BTC_USD", "BTC", "long", 1500.0, 1788000000200),
         ("gate", "btc", "BTC_USD", "BTC", "short", 700.0, 1788000000456),
         ("htx", "linear", "ETH-USDT", "ETH", "short", 12231.3, 1789670297212),
@@ -62,6 +62,7 @@ def test_replay_events_of_every_new_feed(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert events[6]["qty"] == 0.05
     assert "unconfigured source" not in result.stderr
-    assert result.stderr.rstrip().endswith("9 events, 0 bad frames, 0 malformed lines"), (
-        result.stderr[-500:]
-    )
+    assert result.stderr.rstrip().endswith(
+        "9 events, skipped: 0 bad frames, 0 malformed lines, 0 unknown-instrument events, "
+        "0 duplicates, 0 lines of unknown sources, 0 unusable metadata bodies"
+    ), result.stderr[-500:]
