@@ -236,20 +236,16 @@ class EventLog:
         exchange_ids = [self._exchanges[e] for e in exchanges if e in self._exchanges]
         if (assets and not asset_ids) or (exchanges and not exchange_ids):
             return []
+        side_id = None if side is None else SIDES.index(side)
         found: list[tuple[int, int, int]] = []  # (ts, minute, position)
         for minute in self._minutes(start_ms // MINUTE_MS, (end_ms - 1) // MINUTE_MS):
             chunk = self._chunks[minute]
             ts = np.frombuffer(chunk.ts, dtype=np.int64)
             usd = np.frombuffer(chunk.usd, dtype=np.float64)
             keep = (ts >= start_ms) & (ts < end_ms) & (usd >= min_usd)
-            if asset_ids or exchange_ids or side is not None:
+            if asset_ids or exchange_ids or side_id is not None:
                 keys = np.frombuffer(chunk.key, dtype=np.int32)
-                if asset_ids:
-                    keep &= np.isin(keys // (MAX_EXCHANGES * 2), asset_ids)
-                if exchange_ids:
-                    keep &= np.isin(keys // 2 % MAX_EXCHANGES, exchange_ids)
-                if side is not None:
-                    keep &= keys % 2 == SIDES.index(side)
+                keep &= key_mask(keys, asset_ids, exchange_ids, side_id)
                 del keys
             positions = np.flatnonzero(keep)
             found.extend((int(ts[p]), minute, int(p)) for p in positions.tolist())
@@ -336,12 +332,24 @@ def matching_keys(
     side: int | None,
 ) -> IntArray:
     """Return the positions whose key has this asset, exchange and side (None: any)."""
-    selected = keys[positions]
-    keep = np.ones(len(positions), dtype=bool)
-    if asset is not None:
-        keep &= selected // (MAX_EXCHANGES * 2) == asset
-    if exchange is not None:
-        keep &= selected // 2 % MAX_EXCHANGES == exchange
+    wanted_assets = () if asset is None else (asset,)
+    wanted_exchanges = () if exchange is None else (exchange,)
+    return positions[key_mask(keys[positions], wanted_assets, wanted_exchanges, side)]
+
+
+def key_mask(
+    keys: npt.NDArray[np.int32],
+    assets: Sequence[int],
+    exchanges: Sequence[int],
+    side: int | None,
+) -> npt.NDArray[np.bool_]:
+    """Return which keys have one of these assets and exchanges (empty: any) and this side
+    (None: any): the one place that reads a key's parts."""
+    keep = np.ones(len(keys), dtype=bool)
+    if assets:
+        keep &= np.isin(keys // (MAX_EXCHANGES * 2), assets)
+    if exchanges:
+        keep &= np.isin(keys // 2 % MAX_EXCHANGES, exchanges)
     if side is not None:
-        keep &= selected % 2 == side
-    return positions[keep]
+        keep &= keys % 2 == side
+    return keep
