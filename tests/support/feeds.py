@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
+from collectors import endpoints
 from collectors.connection import FeedRunner
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
 from collectors.exchanges.bitfinex import BitfinexFeed
@@ -23,19 +24,6 @@ from tests.support.bybit import inverse_page, linear_page, pages
 from tests.support.exchanges import BYBIT_INVERSE_FRAMES, coinm_exchange_info
 from tests.support.fixtures import lines, text
 
-FEED_IDS = (
-    "binance-usdm",
-    "binance-coinm",
-    "okx",
-    "bybit-linear",
-    "bybit-inverse",
-    "gate-usdt",
-    "gate-btc",
-    "htx-linear",
-    "htx-swap",
-    "htx-futures",
-    "bitget",
-)
 _GATE = lines("gate_public_liquidates.jsonl")
 _GATE_SHAPES = lines("gate_public_liquidates_shapes.jsonl")
 _HTX = lines("htx_liquidation_orders.jsonl")
@@ -51,6 +39,8 @@ _BITGET_ERROR = '{"event":"error","code":30001,"msg":"instType does not exist"}'
 # Issue 15's venues that count each order, trade or position id once: fuzzed by their own tests
 # (tests/unit/test_fuzz_venues_b.py), since a repeated event is not a duplicate record there.
 ONCE_FEED_IDS = ("deribit", "bitmex", "bitfinex", "kraken-futures")
+# Every other feed: fuzzed by the shared tests (tests/unit/test_fuzz_parsers.py).
+FEED_IDS = tuple(feed for feed in endpoints.FEED_IDS if feed not in ONCE_FEED_IDS)
 
 # Recorded frames that each yield records, and how many (OKX's CNPY frame is left out: that
 # instrument is not in the instruments fixture).
