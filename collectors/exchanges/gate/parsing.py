@@ -20,6 +20,8 @@ SETTLES = ("usdt", "btc")
 CHANNEL = "futures.public_liquidates"
 # A row `time` at or above this is in milliseconds (since 2026-08-20), below it in seconds.
 _MS_THRESHOLD = 1_000_000_000_000
+_INF = float("inf")
+_LONG, _SHORT = Side.LONG, Side.SHORT
 
 
 class GateContract(msgspec.Struct, frozen=True, gc=False):
@@ -66,7 +68,8 @@ def row_time_ms(row: _Row, envelope_ms: int | None) -> int | None:
     return envelope_ms
 
 
-def _rows(frame: str | bytes) -> tuple[list[_Row], int | None] | str:
+def _update(frame: str | bytes) -> _Frame | str:
+    """Decode a frame: the liquidation update, or the description of a control frame."""
     try:
         decoded = _DECODER.decode(frame)
     except UNDECODABLE as exc:
@@ -75,65 +78,75 @@ def _rows(frame: str | bytes) -> tuple[list[_Row], int | None] | str:
         raise FrameError(f"error {decoded.error.code}: {decoded.error.message}")
     if decoded.channel != CHANNEL or decoded.event != "update":
         return f"{decoded.channel or 'frame'} {decoded.event or ''}".strip()
-    result = decoded.result
-    if result is None:
+    if decoded.result is None:
         raise FrameError("update without a result")
-    return (result if isinstance(result, list) else [result]), decoded.time_ms
+    return decoded
 
 
-def _build(
-    row: _Row, settle: str, contract: GateContract, ts_ms: int, recv_ms: int
-) -> Liquidation | str:
+def _unusable(row: _Row) -> str | None:
+    """Return why a row's size or price cannot make a record, or None if both are usable."""
     size, price = row.size, row.price
     if size is None or not is_positive_finite(abs(size)):
         return f"size {size!r} unusable"
     if price is None or not is_positive_finite(price):
         return f"price {price!r} unusable"
-    contracts = abs(size)
-    if settle == "btc":
-        usd = contracts  # inverse: one contract is 1 USD
-        qty = usd / price
-    else:
-        qty = contracts * contract.quanto_multiplier
-        usd = qty * price
-    factor = contract.multiplier
-    return Liquidation(
-        exchange=EXCHANGE,
-        market=settle,
-        symbol=row.contract,
-        base=contract.base,
-        side=Side.LONG if size < 0 else Side.SHORT,
-        price=price / factor,
-        qty_base=qty * factor,
-        notional_usd=usd,
-        ts_ms=ts_ms,
-        recv_ms=recv_ms,
-    )
+    return None
 
 
 def parse_frame(
     frame: str | bytes, recv_ms: int, settle: str, contracts: dict[str, GateContract]
 ) -> Parsed:
-    """Parse one frame of the `settle` socket; a contract missing from the list is unknown."""
-    rows = _rows(frame)
-    if isinstance(rows, str):
-        return Parsed([], control=rows)
+    """Parse one frame of the `settle` socket; a contract missing from the list is unknown.
+
+    The per-row work is inline (no helper call per row): this runs for every event.
+    """
+    update = _update(frame)
+    if isinstance(update, str):
+        return Parsed([], control=update)
     parsed = Parsed([])
-    items, envelope_ms = rows
-    for row in items:
+    result, inverse = update.result, settle == "btc"
+    rows = result if isinstance(result, list) else [] if result is None else (result,)
+    for row in rows:
         contract = contracts.get(row.contract)
-        ts_ms = row_time_ms(row, envelope_ms)
+        ts_ms = row.time_ms if row.time_ms is not None else row_time_ms(row, update.time_ms)
+        size, price = row.size, row.price
         if contract is None:
             reason = "no contract in the contract list"
             parsed.reject(reason, row.contract, unknown_instrument=bool(row.contract))
         elif ts_ms is None:
             parsed.reject("no time", row.contract)
+        elif (
+            size is None
+            or price is None
+            or not (0.0 < (contracts_n := size if size > 0 else -size) < _INF)
+            or not 0.0 < price < _INF
+        ):
+            parsed.reject(_unusable(row) or "size or price unusable", row.contract)
         else:
-            built = _build(row, settle, contract, ts_ms, recv_ms)
-            if isinstance(built, str):
-                parsed.reject(built, row.contract)
+            if inverse:  # one contract is 1 USD
+                usd = contracts_n
+                qty = usd / price
             else:
-                parsed.add(built)
+                qty = contracts_n * contract.quanto_multiplier
+                usd = qty * price
+            factor = contract.multiplier
+            side = _LONG if size < 0 else _SHORT
+            # Positional: the fields' order of Liquidation (exchange, market, symbol, base,
+            # side, price, qty_base, notional_usd, ts_ms, recv_ms); cheaper than keywords.
+            parsed.add(
+                Liquidation(
+                    EXCHANGE,
+                    settle,
+                    row.contract,
+                    contract.base,
+                    side,
+                    price / factor,
+                    qty * factor,
+                    usd,
+                    ts_ms,
+                    recv_ms,
+                )
+            )
     return parsed
 
 
