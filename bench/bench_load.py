@@ -439,7 +439,7 @@ class AlertTracker:
 
         journal.on_wire = timed_on_wire  # type: ignore[method-assign]
 
-        def enqueue_alert(chat_id: int, record: Liquidation) -> None:
+        def enqueue_alert(chat_id: int, record: Liquidation, topic: int | None = None) -> None:
             queue = pending.get(chat_id)
             if queue is None:
                 queue = pending[chat_id] = deque()
@@ -447,7 +447,7 @@ class AlertTracker:
             self.outstanding += 1
             self.most_outstanding = max(self.most_outstanding, self.outstanding)
             self.most_per_chat = max(self.most_per_chat, len(queue))
-            original(chat_id, record)
+            original(chat_id, record, topic)
 
         self._dispatcher.enqueue_alert = enqueue_alert  # type: ignore[method-assign]
 

@@ -168,10 +168,10 @@ async def _recover(
     since = now - int(settings.alert_max_age_s * 1000)
     resent = 0
     for record in runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
-        key = event_key(record)
-        for chat_id, rule in rules.match(record).items():
+        for (chat_id, topic), rule in rules.match(record).items():
+            key = event_key(record, topic)
             if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):
-                dispatcher.enqueue_alert(chat_id, record)
+                dispatcher.enqueue_alert(chat_id, record, topic)
                 resent += 1
     for chat_id, count in uncertain.items():
         if count:

@@ -130,6 +130,13 @@ class CascadeNotifier:
         self.detector.remove_chat(chat_id)
         self.forget_chat(chat_id)
 
+    def drop_topic(self, chat_id: int, topic: int) -> list[int]:
+        """Stop detecting and following the cascade rules set in a deleted forum topic;
+        return their ids."""
+        ids = [r.rule_id for r in self.detector.rules() if (r.chat_id, r.topic) == (chat_id, topic)]
+        self.remove_rules(chat_id, ids)
+        return ids
+
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Re-key a migrated group's rules; its open cascades start afresh under the new id."""
         moved = [r for r in self.detector.rules() if r.chat_id == old_chat_id]
@@ -244,7 +251,9 @@ class CascadeNotifier:
         post.dirty = False  # changes during the call below mark it again
         if post.message_id is None:
             quiet = self.prefs.quiet_until_ms(chat_id, self.wall_clock()) is not None
-            done = await self._send.once(self._send.message(chat_id, text, silent=quiet))
+            topic = post.cascade.rule.topic  # the forum topic the rule was set in, if any
+            call = self._send.message(chat_id, text, silent=quiet, topic=topic)
+            done = await self._send.once(call)
         else:
             done = await self._send.once(self._send.edit(chat_id, post.message_id, text))
         if done.outcome is not Outcome.SENT:
@@ -276,6 +285,8 @@ class CascadeNotifier:
         outcome = result.outcome
         if outcome in (Outcome.GONE, Outcome.MIGRATED):
             self.forget_chat(chat_id)  # the sender told the chat directory
+        elif outcome is Outcome.TOPIC_GONE:
+            self._abandon(key)  # the sender told the chat directory, which drops the rule
         elif outcome is Outcome.RETRY_AFTER:
             post.next_at = self.clock() + result.delay_s
         elif outcome is Outcome.LOST:

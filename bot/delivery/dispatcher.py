@@ -23,19 +23,19 @@ import asyncio
 import heapq
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from telegram import Bot
 
 from bot.delivery.outcome import Outcome
 from bot.delivery.ports import ChatEvents, ChatPrefsView, Journal, _NoPrefs
-from bot.delivery.queue import ChatQueue, ChatQueues
+from bot.delivery.queue import ChatQueue, ChatQueues, Queued
 from bot.delivery.sender import Delivery, Sender
 from bot.render.alerts import alert, digest, dropped_notice
 from bot.tables.journal import event_key
 from bot.tables.outbox import Photo
 from collectors.clock import now_ms
-from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,15 @@ class AlertDispatcher(ChatQueues):
         return self._group_interval_s if chat_id < 0 else self._private_interval_s
 
     async def _deliver(self, chat_id: int, queue: ChatQueue) -> None:
-        taken: list[tuple[float, int, Liquidation]] = []
+        taken: list[Queued] = []
         reported = (0, 0, 0)  # (dropped, uncertain, failed) that this message tells the chat
         now_ms = self._wall_clock()
         quiet_until = self._prefs.quiet_until_ms(chat_id, now_ms)
         loc = self._prefs.locale(chat_id)
         item: str | Photo
+        topic: int | None = None
         if queue.messages:
-            item = queue.messages[0]
+            item, topic = queue.messages[0]
         elif quiet_until is not None:
             # Quiet hours: the alerts wait (still bounded) and go as one digest at the end.
             queue.hold_until = self._clock() + (quiet_until - now_ms) / 1000
@@ -156,8 +157,8 @@ class AlertDispatcher(ChatQueues):
             return
         else:
             queue.hold_until = 0.0
-            taken, queue.alerts = queue.alerts, []
-            records = [entry[2] for entry in sorted(taken, key=lambda i: i[1])]
+            taken, topic = _take_one_topic(queue)
+            records = [entry.record for entry in sorted(taken, key=lambda i: i.seq)]
             reported = (queue.dropped, queue.uncertain, queue.failed)
             unreported = queue.uncertain + queue.failed
             if len(records) == 1 and not queue.held:
@@ -168,15 +169,17 @@ class AlertDispatcher(ChatQueues):
                 item = digest(
                     records, dropped=queue.dropped, uncertain=unreported, held=queue.held, loc=loc
                 )
-        keys = [event_key(entry[2]) for entry in taken] if taken and self._journal else []
+        journaled = taken if self._journal is not None else []
+        keys = [event_key(entry.record, topic) for entry in journaled]
         if keys and self._journal is not None:
             await self._journal.on_wire(chat_id, keys)
         try:
             silent = quiet_until is not None
             if isinstance(item, Photo):
-                call = self.sender.photo(chat_id, item.png, item.caption, silent=silent)
+                png, caption = item.png, item.caption
+                call = self.sender.photo(chat_id, png, caption, silent=silent, topic=topic)
             else:
-                call = self.sender.message(chat_id, item, silent=silent)
+                call = self.sender.message(chat_id, item, silent=silent, topic=topic)
             done = await self.sender.once(call, self._note_plain_text)
         except asyncio.CancelledError:
             # Stopping mid-send: Telegram may or may not have it. Resending could duplicate, so
@@ -185,7 +188,7 @@ class AlertDispatcher(ChatQueues):
                 queue.uncertain += len(taken)
                 self.stats.alerts_uncertain += len(taken)
             raise
-        self._settle(chat_id, queue, taken, reported, done)
+        self._settle(chat_id, queue, taken, reported, done, topic)
         if keys and self._journal is not None:
             if done.result.retryable or done.outcome is Outcome.MIGRATED:
                 # It did not arrive, and goes again (maybe to a new chat id).
@@ -197,9 +200,10 @@ class AlertDispatcher(ChatQueues):
         self,
         chat_id: int,
         queue: ChatQueue,
-        taken: list[tuple[float, int, Liquidation]],
+        taken: list[Queued],
         reported: tuple[int, int, int],
         done: Delivery,
+        topic: int | None,
     ) -> None:
         result = done.result
         outcome = result.outcome
@@ -207,6 +211,8 @@ class AlertDispatcher(ChatQueues):
             self.stats.chats_gone += 1
             self.stats.alerts_undeliverable += len(taken) + len(queue.alerts)
             self._queues.pop(chat_id, None)
+        elif outcome is Outcome.TOPIC_GONE and topic is not None:
+            self._drop_topic(chat_id, queue, topic, carried=len(taken))
         elif not result.retryable and outcome is not Outcome.MIGRATED:
             self._settle_done(chat_id, queue, len(taken), reported, done)
         else:
@@ -243,7 +249,7 @@ class AlertDispatcher(ChatQueues):
             queue.failed -= reported[2]
             queue.held = False
         else:
-            sent = queue.messages.popleft()
+            sent = queue.messages.popleft().item
             stats.photos_sent += int(isinstance(sent, Photo) and result.outcome is Outcome.SENT)
         queue.attempts = 0
         queue.ready_at = self._clock() + self._interval(chat_id)
@@ -257,6 +263,20 @@ class AlertDispatcher(ChatQueues):
         else:  # refused (logged by the sender)
             queue.failed += carried
             stats.alerts_failed += carried
+
+    def _drop_topic(self, chat_id: int, queue: ChatQueue, topic: int, *, carried: int) -> None:
+        """A forum topic was deleted (the sender told the chat's owner): drop what waits for
+        it, and the message that went there; the chat's other topics go on."""
+        self.stats.topics_gone += 1
+        if not carried:
+            queue.messages.popleft()
+        kept = [entry for entry in queue.alerts if entry.topic != topic]
+        self.stats.alerts_undeliverable += carried + len(queue.alerts) - len(kept)
+        queue.alerts = kept
+        heapq.heapify(kept)
+        queue.messages = deque(out for out in queue.messages if out.topic != topic)
+        queue.attempts = 0
+        queue.ready_at = self._clock() + self._interval(chat_id)
 
     def _move(self, chat_id: int, queue: ChatQueue, new_chat_id: int) -> None:
         """Carry a migrated group's queue to its supergroup id and send there."""
@@ -290,3 +310,21 @@ class AlertDispatcher(ChatQueues):
                 "chat %d: giving up after %d attempts: %s", chat_id, self._max_attempts, detail
             )
         queue.ready_at = self._clock() + self.sender.backoff.delay(queue.attempts - 1)
+
+
+def _take_one_topic(queue: ChatQueue) -> tuple[list[Queued], int | None]:
+    """Take the waiting alerts bound for one topic: the topic of the oldest alert.
+
+    Alerts for the chat's other topics stay queued for the next message: a digest never
+    mixes topics.
+    """
+    if not queue.alerts:
+        return [], None
+    topic = min(queue.alerts, key=lambda entry: entry.seq).topic
+    if all(entry.topic == topic for entry in queue.alerts):
+        taken, queue.alerts = queue.alerts, []
+        return taken, topic
+    taken = [entry for entry in queue.alerts if entry.topic == topic]
+    queue.alerts = [entry for entry in queue.alerts if entry.topic != topic]
+    heapq.heapify(queue.alerts)
+    return taken, topic

@@ -6,6 +6,7 @@ edits, start-up) learns what its call came to here; no other module reads Bot AP
 - sent; "message is not modified" (an edit to the same content) counts as sent;
 - retry after N: Telegram's 429 outlasted the rate limiter's own retries;
 - chat gone: 403 (blocked, kicked, not a member, deactivated) or "chat not found";
+- topic gone: the forum topic was deleted ("message thread not found"): that topic only;
 - migrated: the group became a supergroup with a new chat id;
 - markup refused ("can't parse entities"): resend once as plain text;
 - lost: the message to edit is deleted or too old (post a new one);
@@ -39,6 +40,9 @@ from collectors.backoff import Backoff
 DELIVERY_BACKOFF = Backoff(initial_s=1.0, max_s=60.0)
 
 _GONE = ("chat not found",)  # a 400 that means the chat is gone (every 403 does too)
+# A 400 for a forum topic that was deleted (the chat itself is still there). A closed topic
+# ("TOPIC_CLOSED") is not gone: it is a refusal like any other.
+_TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 _NOT_MODIFIED = ("message is not modified",)
 _MARKUP = ("can't parse entities", "can't find end of", "unsupported start tag")
 _LOST = ("message to edit not found", "message can't be edited", "message_id_invalid")
@@ -49,6 +53,7 @@ class Outcome(enum.Enum):
 
     SENT = "sent"
     GONE = "gone"
+    TOPIC_GONE = "topic_gone"
     MIGRATED = "migrated"
     RETRY_AFTER = "retry_after"
     MARKUP = "markup"
@@ -124,6 +129,8 @@ def _bad_request(exc: BadRequest) -> Result:
         return Result(Outcome.SENT, exc.message)  # the message already says this
     if _says(exc, _GONE):
         return Result(Outcome.GONE, exc.message)
+    if _says(exc, _TOPIC_GONE):
+        return Result(Outcome.TOPIC_GONE, exc.message)
     if _says(exc, _MARKUP):
         return Result(Outcome.MARKUP, exc.message)
     if _says(exc, _LOST):

@@ -44,6 +44,7 @@ class Call:
     text: str
     request: Request
     what: str = "message"  # for the logs
+    topic: int | None = None  # the forum topic it goes to, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ class Sender:
                 message_thread_id=topic,
             )
 
-        return Call(chat_id, text, request)
+        return Call(chat_id, text, request, topic=topic)
 
     def photo(
         self,
@@ -149,7 +150,7 @@ class Sender:
                 message_thread_id=topic,
             )
 
-        return Call(chat_id, caption, request, "photo")
+        return Call(chat_id, caption, request, "photo", topic)
 
     def edit(
         self,
@@ -224,6 +225,10 @@ class Sender:
             log.warning("chat %d is gone (%s)", call.chat_id, result.detail)
             if self.events is not None:
                 await self.events.chat_gone(call.chat_id, result.detail)
+        elif outcome is Outcome.TOPIC_GONE and call.topic is not None:
+            log.warning("chat %d: topic %d is gone (%s)", call.chat_id, call.topic, result.detail)
+            if self.events is not None:
+                await self.events.topic_gone(call.chat_id, call.topic, result.detail)
         elif outcome is Outcome.MIGRATED:
             log.info("chat %d became supergroup %d", call.chat_id, result.new_chat_id)
             if self.events is not None:

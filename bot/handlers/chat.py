@@ -9,7 +9,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from bot.handlers.arguments import parse_lang, parse_quiet, parse_tz
-from bot.handlers.context import BotContext, locale_of, reply
+from bot.handlers.context import BotContext, locale_of, reply, topic_of
 from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
 from bot.prefs.schedules import Schedule, parse_schedule
 from bot.render.chat import (
@@ -54,7 +54,8 @@ async def summary(update: Update, context: BotContext) -> None:
         await services.store.delete_schedule(chat.id)
         await reply(update, schedule_set(None, loc=loc))
         return
-    schedule = Schedule(chat.id, request.every_s, request.daily_minute)
+    # Set in a forum topic, the summaries post there.
+    schedule = Schedule(chat.id, request.every_s, request.daily_minute, topic_of(update))
     services.scheduler.set(schedule)
     await services.store.set_schedule(schedule)
     await reply(update, schedule_set(schedule, loc=loc))

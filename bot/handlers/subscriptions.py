@@ -14,7 +14,7 @@ from bot.handlers.arguments import (
     parse_subscribe,
     parse_unsubscribe,
 )
-from bot.handlers.context import BotContext, Services, locale_of, reply
+from bot.handlers.context import BotContext, Services, locale_of, reply, topic_of
 from bot.handlers.keyboards import confirm_buttons, remove_buttons
 from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
 from bot.render.cascades import cascade_rule_added, cascades_removed
@@ -41,11 +41,12 @@ async def subscribe(update: Update, context: BotContext) -> None:
     if asked is None:
         return
     request, loc = asked
+    topic = topic_of(update)  # a rule set in a forum topic posts there
     same = [
         rule.rule_id
         for rule in services.rules.rules_for(chat.id)
-        if (rule.assets, rule.min_usd, rule.side, rule.exchanges)
-        == (request.assets, request.min_usd, request.side, request.exchanges)
+        if (rule.assets, rule.min_usd, rule.side, rule.exchanges, rule.topic)
+        == (request.assets, request.min_usd, request.side, request.exchanges, topic)
     ]
     if same:
         await refuse(update, loc, UsageError("err_rule_exists", "/subs", rule_id=f"#{same[0]}"))
@@ -57,7 +58,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
         return
     await set_up_chat(update, context)
     rule = await services.store.add_rule(
-        chat.id, request.assets, request.min_usd, request.side, request.exchanges
+        chat.id, request.assets, request.min_usd, request.side, request.exchanges, topic=topic
     )
     services.rules.add(rule)
     tested = await backtest(services, rule)
@@ -155,11 +156,12 @@ async def cascade(update: Update, context: BotContext) -> None:
         await remove_cascades(services, chat.id, [rule.rule_id for rule in existing])
         await reply(update, cascades_removed(len(existing), loc=loc))
         return
+    topic = topic_of(update)  # a cascade rule set in a forum topic posts there
     twin = [
         rule.rule_id
         for rule in existing
-        if (rule.asset, rule.window_ms, rule.min_usd, rule.multiple)
-        == (request.asset, request.window_s * 1000, request.min_usd, request.multiple)
+        if (rule.asset, rule.window_ms, rule.min_usd, rule.multiple, rule.topic)
+        == (request.asset, request.window_s * 1000, request.min_usd, request.multiple, topic)
     ]
     if twin:
         await refuse(update, loc, UsageError("err_rule_exists", "/subs", rule_id=f"#C{twin[0]}"))
@@ -175,6 +177,7 @@ async def cascade(update: Update, context: BotContext) -> None:
         request.window_s,
         min_usd=request.min_usd,
         multiple=request.multiple,
+        topic=topic,
     )
     services.cascades.add_rules([rule])
     await reply(

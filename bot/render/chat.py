@@ -41,11 +41,15 @@ def rules_list(
         for rule in rules[:shown]:
             desc = _rule_text(loc, rule, per_rule)
             line = phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc)
+            line = Html(line + _topic(loc, rule.topic))
             lines.append(Html(line + _backtest_short((backtests or {}).get(rule.rule_id), loc)))
         if shown < len(rules):
             lines.append(phrase(loc, "rules_more", count=len(rules) - shown))
-        lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
-        lines.append(phrase(loc, "rules_schedule", schedule=_schedule(loc, schedule)))
+        lines += [
+            Html(cascade_rule_text(loc, rule, None) + _topic(loc, rule.topic)) for rule in cascades
+        ]
+        topic = _topic(loc, schedule.topic if schedule is not None else None)
+        lines.append(Html(phrase(loc, "rules_schedule", schedule=_schedule(loc, schedule)) + topic))
         if prefs is not None:
             lines.append(_prefs_line(loc, prefs))
         lines.append(phrase(loc, "rules_change"))
@@ -185,6 +189,11 @@ def _prefs_line(loc: Locale, prefs: ChatPrefs) -> Html:
         quiet=quiet,
         lang=phrase(loc, "lang_name"),
     )
+
+
+def _topic(loc: Locale, topic: int | None) -> Html:
+    """Return " · in topic #7" for what was set in a forum topic (it posts there), else ""."""
+    return Html("") if topic is None else phrase(loc, "in_topic", topic=topic)
 
 
 def _schedule(loc: Locale, schedule: Schedule | None) -> Html:

@@ -85,7 +85,15 @@ CREATE TABLE IF NOT EXISTS bot_meta (
 """
 
 # _MIGRATIONS[n] takes the bot's tables from version n + 1 to n + 2 (an executescript each).
-_MIGRATIONS: tuple[str, ...] = ()
+_MIGRATIONS: tuple[str, ...] = (
+    # 1 -> 2: the forum topic (message_thread_id) a rule, cascade rule or schedule posts into;
+    # NULL: the chat itself (its General topic in a forum).
+    """
+    ALTER TABLE bot_rules ADD COLUMN thread_id INTEGER;
+    ALTER TABLE bot_cascade_rules ADD COLUMN thread_id INTEGER;
+    ALTER TABLE bot_schedules ADD COLUMN thread_id INTEGER;
+    """,
+)
 BOT_SCHEMA_VERSION = 1 + len(_MIGRATIONS)
 # Where the version is kept (bot_meta: the events' tables keep theirs in `meta`).
 _VERSION_ROW = "schema_version"

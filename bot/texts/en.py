@@ -122,6 +122,8 @@ EN: dict[str, Entry] = {
     "rule_more": Plural("{names} +{count} more", "{names} +{count} more"),
     "rules_more": Plural("…and {count} more rule", "…and {count} more rules"),
     "rules_schedule": "🧾 Summary: {schedule}",
+    # Marks what was set in a forum topic (and posts there) in /subs.
+    "in_topic": " · in topic #{topic}",
     "rules_change": (
         "Change them with /subscribe, /unsubscribe and /summary; /help shows examples."
     ),
@@ -288,6 +290,7 @@ EN: dict[str, Entry] = {
         "\n"
         "/status: feed health (bot admins only)\n"
         "In groups, only chat administrators can change alerts and summaries.\n"
+        "In a forum, alerts, cascades and summaries set inside a topic post in that topic.\n"
         "\n"
         "🔴 = a long position was liquidated, 🟢 = a short position was liquidated."
     ),

@@ -112,6 +112,7 @@ ZH: dict[str, Entry] = {
     "rule_more": Plural("{names} 及另外 {count} 个", "{names} 及另外 {count} 个"),
     "rules_more": Plural("…还有 {count} 条规则", "…还有 {count} 条规则"),
     "rules_schedule": "🧾 汇总：{schedule}",
+    "in_topic": " · 发到话题 #{topic}",
     "rules_change": "用 /subscribe、/unsubscribe 和 /summary 修改；/help 查看示例。",
     "schedule_every": "每 {window}",
     "schedule_daily": "每天 {clock} {zone}",
@@ -267,6 +268,7 @@ ZH: dict[str, Entry] = {
         "\n"
         "/status：数据源状态（仅限机器人管理员）\n"
         "在群组中，只有群管理员可以修改提醒和汇总。\n"
+        "在开启话题的群组中，在某个话题里设置的提醒、连环爆仓和汇总会发到该话题。\n"
         "\n"
         "🔴 = 多头仓位爆仓，🟢 = 空头仓位爆仓。"
     ),

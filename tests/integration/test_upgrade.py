@@ -36,18 +36,25 @@ async def test_the_previous_release_database_keeps_everything(release_db: Path) 
     await events.close()
     store = await BotStore(release_db).open()
     try:
-        rules = sorted((r.chat_id, sorted(r.assets), r.min_usd) for r in await store.load_rules())
-        cascades = [(r.chat_id, r.asset, r.window_ms) for r in await store.load_cascade_rules()]
+        rules = sorted(
+            (r.chat_id, sorted(r.assets), r.min_usd, r.topic) for r in await store.load_rules()
+        )
+        cascades = [
+            (r.chat_id, r.asset, r.window_ms, r.topic) for r in await store.load_cascade_rules()
+        ]
         [prefs] = await store.load_prefs()
-        schedules = [(s.chat_id, s.every_s, source) for s, source in await store.load_schedules()]
+        schedules = [
+            (s.chat_id, s.every_s, s.topic, source) for s, source in await store.load_schedules()
+        ]
         [pending] = await store.take_pending()
         clean = await store.take_clean_stop()
     finally:
         await store.close()
-    assert rules == [(-100222, ["ETH", "SOL"], 250_000.0), (111, ["BTC"], 100_000.0)]
-    assert cascades == [(111, "BTC", 300_000)]
+    # Schema 2 added the forum topic: rules of that release post to the chat itself.
+    assert rules == [(-100222, ["ETH", "SOL"], 250_000.0, None), (111, ["BTC"], 100_000.0, None)]
+    assert cascades == [(111, "BTC", 300_000, None)]
     assert (prefs.chat_id, prefs.lang, prefs.tz) == (111, "zh", "Asia/Shanghai")
-    assert schedules == [(-100222, 3600, "command")]
+    assert schedules == [(-100222, 3600, None, "command")]
     assert (pending.chat_id, pending.messages, pending.dropped) == (111, ["<b>queued</b>"], 2)
     assert clean is True
     assert _bot_version(release_db) == BOT_SCHEMA_VERSION

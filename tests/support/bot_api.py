@@ -616,6 +616,10 @@ class FakeBotApi:
         """Return a registered chat."""
         return self.chats[chat_id]
 
+    def delete_topic(self, chat_id: int, topic: int) -> None:
+        """Delete a forum topic: sends into it are refused as Telegram refuses them."""
+        self.chats[chat_id].deleted_topics.add(topic)
+
     def add_admin(
         self,
         chat_id: int,
@@ -884,6 +888,9 @@ class FakeBotApi:
             if write and status == "kicked":
                 raise ApiError(403, tg.BLOCKED_BY_USER)
             return chat
+        thread = req.params.get("message_thread_id")
+        if write and thread is not None and int(thread) in chat.deleted_topics:
+            raise ApiError(400, tg.THREAD_NOT_FOUND)
         if status == "kicked":
             raise ApiError(403, kicked_from(chat.type))
         if status == "left":

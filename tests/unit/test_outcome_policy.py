@@ -41,6 +41,7 @@ PHRASES = (
     "retry after",
     "not a member",
     "upgraded to a supergroup",
+    "message thread not found",
 )
 
 
@@ -133,6 +134,9 @@ def _bad(description: str) -> BadRequest:
         (Forbidden(tg.not_member_of("channel")), Outcome.GONE),
         (_bad(tg.CHAT_NOT_FOUND), Outcome.GONE),
         (_bad("Bad Request: private chat not found"), Outcome.GONE),
+        (_bad(tg.THREAD_NOT_FOUND), Outcome.TOPIC_GONE),
+        (_bad("Bad Request: TOPIC_DELETED"), Outcome.TOPIC_GONE),
+        (_bad("Bad Request: TOPIC_CLOSED"), Outcome.FAILED),  # closed, not gone: rules stay
         (_bad(tg.NOT_MODIFIED), Outcome.SENT),
         (
             _bad('Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0'),
