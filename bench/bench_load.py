@@ -987,8 +987,8 @@ def _print_alerts(
             p99 = float(np.percentile(clean, 99))
             verdicts.append(f"{phase} {'PASS' if p99 < LATENCY_GOAL_MS else 'MISS'} ({p99:,.0f})")
     print(
-        "  part of it: the alert journal's durable mark before each send (a write to the SQLite "
-        f"file the liquidations go to): {percentiles(tracker.journal_ms)}"
+        "  part of it: the alert journal's durable mark before each send (a write to the bot's "
+        f"own SQLite file, BOT_DATABASE_PATH): {percentiles(tracker.journal_ms)}"
     )
     print(
         f"latency goal, p99 < {LATENCY_GOAL_MS:.0f} ms without rate-limit waits: "

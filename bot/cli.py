@@ -21,7 +21,7 @@ from bot.app.capture import run_record, run_replay
 from bot.app.checks import database_problem, run_checks
 from bot.app.console import run_console
 from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import Settings, bot_sibling
 from bot.tables.db import NewerSchemaError
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ SETTINGS_HELP = """\
 settings are read from the environment and from a .env file in the working directory
 (.env.example documents every one); the main ones:
   TELEGRAM_BOT_TOKEN  the token from @BotFather; unset: console mode (events printed)
-  DATABASE_PATH       SQLite file of events, rules and schedules (data/liquidations.db)
+  DATABASE_PATH       SQLite file of the events (data/liquidations.db)
+  BOT_DATABASE_PATH   SQLite file of rules, schedules and the alert journal (beside it, -bot)
   EXCHANGES           feeds to collect, comma-separated (all by default)
   RETENTION_HOURS     hours of events kept in the database (48)
   LOG_LEVEL           DEBUG, INFO, WARNING or ERROR (INFO); LOG_FILE: also log to a file
@@ -74,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup = commands.add_parser(
         "backup",
-        help="copy the database to FILE while the bot runs (SQLite online backup)",
-        description="Copy DATABASE_PATH to FILE, consistently, while the bot keeps running.",
+        help="copy the databases to FILE while the bot runs (SQLite online backup)",
+        description="Copy DATABASE_PATH to FILE and the bot's tables (BOT_DATABASE_PATH) beside "
+        "it (FILE's name with -bot added), consistently, while the bot keeps running.",
     )
     backup.add_argument("file", type=Path, help="the copy to write (must not exist)")
     record = commands.add_parser("record", help="write raw frames to a capture file")
@@ -143,9 +145,14 @@ def _run_with_signals(main: Callable[[asyncio.Event], Coroutine[Any, Any, object
     asyncio.run(runner())
 
 
-def _backup(source: Path, target: Path) -> int:
+def _backup(settings: Settings, target: Path) -> int:
+    """Copy the events' file to `target` and the bot's tables beside it (if the bot ran)."""
+    copies = [(settings.database_path, target, "DATABASE_PATH")]
+    if settings.bot_tables_path.is_file():
+        copies.append((settings.bot_tables_path, bot_sibling(target), "BOT_DATABASE_PATH"))
     try:
-        sys.stdout.write(backup_database(source, target) + "\n")
+        for source, copy, setting in copies:
+            sys.stdout.write(backup_database(source, copy, setting) + "\n")
     except (OSError, sqlite3.Error) as exc:
         sys.stderr.write(f"backup failed: {exc}\n")
         return 1
@@ -169,8 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("✓ settings: valid\n")
         return 0 if asyncio.run(run_checks(settings, sys.stdout)) else 1
     if args.command == "backup":
-        return _backup(settings.database_path, args.file)
+        return _backup(settings, args.file)
     problem = database_problem(settings.database_path)
+    if (
+        problem is None
+        and settings.telegram_bot_token is not None
+        and args.command in (None, "run")
+    ):
+        problem = database_problem(settings.bot_tables_path, "BOT_DATABASE_PATH")
     if problem is not None:
         sys.stderr.write(f"configuration error: {problem}\n")
         return 2

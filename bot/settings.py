@@ -42,6 +42,12 @@ def exposure_problem(host: str, token: str | None) -> str | None:
     return None
 
 
+def bot_sibling(events_path: Path) -> Path:
+    """Return the default file of the bot's tables beside the events' file:
+    `data/liquidations.db` -> `data/liquidations-bot.db`."""
+    return events_path.with_name(f"{events_path.stem}-bot{events_path.suffix}")
+
+
 class Settings(BaseSettings):
     """Every setting, with its default; `.env.example` documents each one."""
 
@@ -50,6 +56,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     database_path: Path = Path("data/liquidations.db")
+    # The bot's own tables (rules, schedules, the alert journal); default: beside DATABASE_PATH.
+    bot_database_path: Path | None = None
     exchanges: Annotated[tuple[str, ...], NoDecode] = FEED_IDS
     binance_usdm_ws_url: str = _DEFAULT_ENDPOINTS.binance_usdm_ws
     binance_coinm_ws_url: str = _DEFAULT_ENDPOINTS.binance_coinm_ws
@@ -102,6 +110,31 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("bot_database_path", mode="before")
+    @classmethod
+    def _blank_bot_database_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("bot_database_path")
+    @classmethod
+    def _not_the_events_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        events = info.data.get("database_path")
+        if value is not None and events is not None and value.resolve() == events.resolve():
+            raise ValueError(
+                "must differ from DATABASE_PATH: the bot's tables have their own file, so an "
+                "alert never waits for the liquidation writer (leave it empty for the default)"
+            )
+        return value
+
+    @property
+    def bot_tables_path(self) -> Path:
+        """Return the file of the bot's own tables: BOT_DATABASE_PATH, or beside DATABASE_PATH."""
+        if self.bot_database_path is not None:
+            return self.bot_database_path
+        return bot_sibling(self.database_path)
 
     @field_validator("log_file", mode="before")
     @classmethod

@@ -10,13 +10,13 @@ from pathlib import Path
 _PAGES_PER_STEP = 1024
 
 
-def backup_database(source: Path, target: Path) -> str:
+def backup_database(source: Path, target: Path, setting: str = "DATABASE_PATH") -> str:
     """Copy `source` to `target` (written beside it, then renamed); return a summary line.
 
     Raises FileNotFoundError without a source, FileExistsError if the target exists.
     """
     if not source.is_file():
-        raise FileNotFoundError(f"no database at {source} (DATABASE_PATH)")
+        raise FileNotFoundError(f"no database at {source} ({setting})")
     if target.exists():
         raise FileExistsError(f"{target} exists: choose a new file name")
     target.parent.mkdir(parents=True, exist_ok=True)

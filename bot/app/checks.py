@@ -16,7 +16,7 @@ from collectors.feed import Feed
 from collectors.registry import build_feeds
 
 
-def database_problem(path: Path) -> str | None:
+def database_problem(path: Path, setting: str = "DATABASE_PATH") -> str | None:
     """Return why the bot cannot write its database at `path`, or None if it can."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +30,7 @@ def database_problem(path: Path) -> str | None:
             db.close()
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return f"DATABASE_PATH={path} cannot be written: {reason}"
+        return f"{setting}={path} cannot be written: {reason}"
     return None
 
 
@@ -77,6 +77,10 @@ async def run_checks(settings: Settings, out: TextIO) -> bool:
     results.append(
         ("database", problem is None, problem or f"{settings.database_path} is writable")
     )
+    if settings.telegram_bot_token is not None:
+        bot_path = settings.bot_tables_path
+        problem = database_problem(bot_path, "BOT_DATABASE_PATH")
+        results.append(("bot database", problem is None, problem or f"{bot_path} is writable"))
     if settings.telegram_bot_token is None:
         results.append(("telegram", True, "no TELEGRAM_BOT_TOKEN: console mode"))
     else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from telegram import BotCommandScopeChat
 from telegram.error import TelegramError
 
+from aggregation.store import private_file
 from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
 from bot.app.dashboard import serve_dashboard, telegram_metrics
 from bot.app.runtime import Runtime, run_until_stopped, sleep_unless_stopped, unless_stopped
@@ -22,6 +23,7 @@ from bot.handlers import registry
 from bot.handlers.context import Services
 from bot.settings import Settings
 from bot.tables.bot_store import BotStore
+from bot.tables.split import adopt_bot_tables
 from bot.texts.catalog import CATALOG, DEFAULT_LANG
 from collectors.backoff import Backoff
 from collectors.supervisor import Supervisor
@@ -66,6 +68,15 @@ class RunningBot:
     supervisor: Supervisor = field(default_factory=Supervisor)  # the bot's background tasks
 
 
+async def open_bot_store(settings: Settings) -> BotStore:
+    """Open the bot's own tables in their own file (owner-only), moving them out of the events'
+    file first if an earlier release kept them there."""
+    path = settings.bot_tables_path
+    private_file(path)
+    await asyncio.to_thread(adopt_bot_tables, path, settings.database_path)
+    return await BotStore(path).open()
+
+
 async def run_telegram(
     settings: Settings,
     stop: asyncio.Event,
@@ -80,7 +91,7 @@ async def run_telegram(
     tuning = tuning or TelegramTuning()
     started = time.monotonic()
     async with Runtime(settings) as runtime:
-        store = await BotStore(settings.database_path).open()
+        store = await open_bot_store(settings)
         application = build_application(settings, tuning)
         try:
             if not await _initialize(application, tuning.init_retry_s, stop):

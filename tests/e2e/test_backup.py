@@ -9,6 +9,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from aggregation.store import LiquidationStore
+from bot.tables.bot_store import BotStore
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
 from tests.support.waiting import eventually
@@ -80,3 +82,26 @@ async def test_backup_without_a_database_says_so(tmp_path: Path) -> None:
     assert (status, out) == (1, "")
     assert err == f"backup failed: no database at {tmp_path}/none.db (DATABASE_PATH)\n"
     assert not (tmp_path / "none.db").exists()
+
+
+async def test_backup_copies_the_bot_tables_beside_the_events(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "liquidations.db"
+    events = await LiquidationStore(database).open()
+    await events.close()
+    store = await BotStore(tmp_path / "data" / "liquidations-bot.db").open()
+    try:
+        await store.add_rule(111, frozenset({"BTC"}), 100_000.0, None, frozenset())
+    finally:
+        await store.close()
+    env = {**os.environ, "DATABASE_PATH": str(database), "TELEGRAM_BOT_TOKEN": ""}
+    copy = tmp_path / "backups" / "copy.db"
+    status, out, err = await _cli("backup", str(copy), env=env, cwd=tmp_path)
+    assert (status, err) == (0, ""), err
+    first, second = out.splitlines()
+    assert first.startswith(f"backed up {database} to {copy}: ")
+    assert second.startswith(
+        f"backed up {tmp_path}/data/liquidations-bot.db to {tmp_path}/backups/copy-bot.db: "
+    )
+    with sqlite3.connect(tmp_path / "backups" / "copy-bot.db") as db:
+        assert db.execute("SELECT chat_id, assets FROM bot_rules").fetchall() == [(111, "BTC")]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -46,13 +46,14 @@ async def test_everything_reachable_is_all_ticks(tmp_path: Path) -> None:
     }
     assert (status, err) == (0, ""), out + err
     lines = out.splitlines()
-    assert lines[:3] == [
+    assert lines[:4] == [
         "✓ settings: valid",
         f"✓ database: {tmp_path}/data/bot.db is writable",
+        f"✓ bot database: {tmp_path}/data/bot-bot.db is writable",
         "✓ telegram: getMe answered: the bot is @liquidation_test_bot",
     ]
     # Every enabled feed of the registry gets its line, whatever feeds exist.
-    assert [line.split(":")[0] for line in lines[3:]] == [f"✓ feed {f}" for f in SCRIPTED_FEEDS]
+    assert [line.split(":")[0] for line in lines[4:]] == [f"✓ feed {f}" for f in SCRIPTED_FEEDS]
     for feed_id, url in urls.items():
         assert f"✓ feed {feed_id}: connected to {url}" in lines
     assert api.token not in out
@@ -73,6 +74,7 @@ async def test_a_wrong_token_and_a_dead_feed_are_crosses_with_the_reason(tmp_pat
     assert out.splitlines() == [
         "✓ settings: valid",
         f"✓ database: {tmp_path}/bot.db is writable",
+        f"✓ bot database: {tmp_path}/bot-bot.db is writable",
         "✗ telegram: Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather",
         f"✗ feed okx: cannot connect to ws://127.0.0.1:{port}/ws: ConnectionRefusedError(111, "
         f"\"Connect call failed ('127.0.0.1', {port})\")",

@@ -47,6 +47,30 @@ def test_an_unwritable_database_path_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert line.startswith(f"configuration error: DATABASE_PATH={tmp_path}/a-file/bot.db ")
 
 
+def test_an_unwritable_bot_database_path_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    bot_path = tmp_path / "a-file" / "rules.db"
+    done = _run(
+        cwd=tmp_path,
+        DATABASE_PATH=str(tmp_path / "bot.db"),
+        BOT_DATABASE_PATH=str(bot_path),
+        TELEGRAM_BOT_TOKEN="123:ABC",
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"configuration error: BOT_DATABASE_PATH={bot_path} cannot be written")
+
+
+def test_the_bot_database_cannot_be_the_events_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.db")
+    done = _run(cwd=tmp_path, DATABASE_PATH=path, BOT_DATABASE_PATH=path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "configuration error: BOT_DATABASE_PATH: Value error, must differ"
+    )
+
+
 def test_a_file_that_is_no_database_is_refused(tmp_path: Path) -> None:
     (tmp_path / "bot.db").write_bytes(b"x" * 4096)
     done = _run(cwd=tmp_path, DATABASE_PATH=str(tmp_path / "bot.db"))

@@ -57,7 +57,7 @@ async def test_alerts_go_to_the_topic_their_rule_was_set_in_and_never_share_a_me
         assert f"#1 BTC ≥ $10K, both sides, all exchanges{in_topic(7)}" in subs
         assert f"#2 BTC ≥ $10K, both sides, all exchanges{in_topic(9)}" in subs
         assert "#3 ETH ≥ $10K, both sides, all exchanges ·" in subs  # no topic mark
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             rows = db.execute("SELECT rule_id, thread_id FROM bot_rules ORDER BY rule_id")
             assert rows.fetchall() == [(1, 7), (2, 9), (3, None)]
 
@@ -137,7 +137,7 @@ async def test_a_deleted_topic_drops_only_what_was_set_in_it(tmp_path: Path) -> 
         assert services.cascades.detector.rules() == []
         assert services.scheduler.schedule_of(GROUP) is None
         assert services.dispatcher.stats.topics_gone == 1
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             assert db.execute("SELECT rule_id, thread_id FROM bot_rules").fetchall() == [(2, 9)]
             assert db.execute("SELECT COUNT(*) FROM bot_cascade_rules").fetchone() == (0,)
             assert db.execute("SELECT COUNT(*) FROM bot_schedules").fetchone() == (0,)
@@ -162,5 +162,5 @@ async def test_a_migrated_group_keeps_each_rules_topic(tmp_path: Path) -> None:
         )
         assert (topic_of(alert), alert.params["text"]) == (3, alerts.alert(record))
         assert [r.topic for r in h.bot.services.rules.rules_for(new)] == [3]
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             assert db.execute("SELECT chat_id, thread_id FROM bot_rules").fetchall() == [(new, 3)]

@@ -21,6 +21,7 @@ from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
 from bot.render.html import plain_text
 from bot.rules.matching import Rule
+from bot.settings import bot_sibling
 from bot.texts.catalog import DEFAULT_LANG
 from collectors.exchanges.binance import parse_usdm
 from collectors.record import Liquidation, Side
@@ -55,7 +56,12 @@ class Harness:
     api: FakeBotApi
     feed: LiveFeed
     bot: RunningBot
-    path: Path
+    path: Path  # DATABASE_PATH: the events
+
+    @property
+    def bot_path(self) -> Path:
+        """Return the file of the bot's own tables (beside DATABASE_PATH by default)."""
+        return bot_sibling(self.path)
 
     def event(
         self, symbol: str, side: str, qty: str, price: str, ts_ms: int | None = None
@@ -238,7 +244,7 @@ async def test_blocked_chat_is_disabled_until_start(tmp_path: Path) -> None:
         h.event("BTCUSDT", "SELL", "2", "80000")
         await api.wait_until(lambda: len(h.bot.services.queries.latest(5)) >= 2)
         assert len(api.calls_to("sendMessage", chat_id=USER, since=mark)) == 1  # nothing more tried
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             assert db.execute(
                 "SELECT active FROM bot_chats WHERE chat_id = ?", (USER,)
             ).fetchone() == (0,)
@@ -292,7 +298,7 @@ async def test_group_migration_rewrites_the_chat_and_resends(tmp_path: Path) -> 
         services = h.bot.services
         assert [r.chat_id for r in services.rules.rules_for(new)] == [new]
         assert services.scheduler.schedule_of(new) == Schedule(new, every_s=3600)
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             assert db.execute("SELECT chat_id FROM bot_rules").fetchall() == [(new,)]
             assert db.execute("SELECT chat_id FROM bot_schedules").fetchall() == [(new,)]
 
@@ -370,7 +376,7 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             await api.wait_until(lambda: dispatcher.stats.alerts_queued == 2)
         # Stopped: the stalled alert may have arrived (uncertain, not resent); the queued one
         # was stored.
-        with sqlite3.connect(tmp_path / "bot.db") as db:
+        with sqlite3.connect(bot_sibling(tmp_path / "bot.db")) as db:
             assert db.execute("SELECT chat_id FROM bot_pending").fetchall() == [(USER,)]
         api.clear_scripts()
         mark = api.mark()
@@ -388,7 +394,7 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
                 # issue 17: /subs shows each rule's backtest (here the 2 restored events)
                 backtests={1: await backtest(services, rule)},
             )
-        with sqlite3.connect(tmp_path / "bot.db") as db:
+        with sqlite3.connect(bot_sibling(tmp_path / "bot.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM bot_pending").fetchone() == (0,)
 
 
