@@ -104,16 +104,12 @@ class Settings(BaseSettings):
     # Last: its check reads WEB_ENABLED and WEB_HOST.
     web_token: SecretStr | None = Field(default=None, validate_default=True)
 
-    @field_validator("telegram_bot_token", mode="before")
+    @field_validator(
+        "telegram_bot_token", "bot_database_path", "log_file", "web_token", mode="before"
+    )
     @classmethod
-    def _blank_token_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("bot_database_path", mode="before")
-    @classmethod
-    def _blank_bot_database_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
+        # `KEY=` in .env (as .env.example leaves some) means "not set", not an empty value.
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -135,20 +131,6 @@ class Settings(BaseSettings):
         if self.bot_database_path is not None:
             return self.bot_database_path
         return bot_sibling(self.database_path)
-
-    @field_validator("log_file", mode="before")
-    @classmethod
-    def _blank_log_file_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("web_token", mode="before")
-    @classmethod
-    def _blank_web_token_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
 
     @field_validator("web_token")
     @classmethod
