@@ -27,11 +27,6 @@ class Rule:
     created_ms: int = field(default=0, compare=False)  # when it was added (crash recovery)
     topic: int | None = None  # the forum topic it was set in (message_thread_id): alerts go there
 
-    @property
-    def destination(self) -> Destination:
-        """Return where this rule's alerts go: (chat id, forum topic or None)."""
-        return (self.chat_id, self.topic)
-
     def matches(self, record: Liquidation) -> bool:
         """Return True if the event passes every filter of this rule."""
         return (

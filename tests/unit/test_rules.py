@@ -53,7 +53,7 @@ def test_match_equals_brute_force(
     matched = index.match(record)
     assert set(matched) == {(r.chat_id, None) for r in live if r.matches(record)}
     assert all(
-        rule.matches(record) and rule.destination == destination
+        rule.matches(record) and (rule.chat_id, rule.topic) == destination
         for destination, rule in matched.items()
     )
     assert len(index) == len(live)
