@@ -150,6 +150,10 @@ def _backup(settings: Settings, target: Path) -> int:
     copies = [(settings.database_path, target, "DATABASE_PATH")]
     if settings.bot_tables_path.is_file():
         copies.append((settings.bot_tables_path, bot_sibling(target), "BOT_DATABASE_PATH"))
+    taken = [copy for _, copy, _ in copies if copy.exists()]
+    if taken:  # checked before writing anything: never half a backup
+        sys.stderr.write(f"backup failed: {taken[0]} exists: choose a new file name\n")
+        return 1
     try:
         for source, copy, setting in copies:
             sys.stdout.write(backup_database(source, copy, setting) + "\n")

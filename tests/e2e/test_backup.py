@@ -105,3 +105,10 @@ async def test_backup_copies_the_bot_tables_beside_the_events(tmp_path: Path) ->
     with sqlite3.connect(tmp_path / "backups" / "copy-bot.db") as db:
         assert db.execute("SELECT chat_id, assets FROM bot_rules").fetchall() == [(111, "BTC")]
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    # A second backup to names of which one is taken writes nothing.
+    (tmp_path / "backups" / "again-bot.db").write_bytes(b"")
+    again = tmp_path / "backups" / "again.db"
+    status, out, err = await _cli("backup", str(again), env=env, cwd=tmp_path)
+    assert (status, out) == (1, "")
+    assert err == f"backup failed: {tmp_path}/backups/again-bot.db exists: choose a new file name\n"
+    assert not again.exists()
