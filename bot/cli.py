@@ -160,6 +160,11 @@ def _backup(settings: Settings, target: Path) -> int:
     except (OSError, sqlite3.Error) as exc:
         sys.stderr.write(f"backup failed: {exc}\n")
         return 1
+    if len(copies) == 1:
+        sys.stdout.write(
+            f"no bot tables at {settings.bot_tables_path} yet (the bot has not run with a "
+            "token): the events are all there is\n"
+        )
     return 0
 
 

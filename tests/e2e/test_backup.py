@@ -64,6 +64,10 @@ async def test_backup_while_ingesting_gives_a_database_with_the_rows(tmp_path: P
             await asyncio.wait_for(bot.wait(), 30)
     assert (status, err) == (0, ""), err
     assert out.startswith(f"backed up {database} to {copy}: ")
+    assert out.endswith(
+        f"no bot tables at {tmp_path}/bot-bot.db yet (the bot has not run with a token): "
+        "the events are all there is\n"
+    )
     copied = _count(copy)
     assert 50 <= copied <= 100
     assert f" {copied:,} events, " in out
