@@ -22,10 +22,12 @@ from aggregation.export import EXPORT_COLUMNS, ExportRow, export_rows
 from aggregation.keys import FloatArray, IntArray
 from aggregation.ranges import HOUR_S, Ranges
 from aggregation.results import (
+    BACKTEST_LIMIT,
     BUCKET_STEPS_S,
     DEFAULT_BUCKETS,
     EMPTY,
     AssetTotals,
+    Backtest,
     ExchangeTotals,
     IngestHealth,
     Leaderboard,
@@ -49,6 +51,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "AssetTotals",
     "BackfillStats",
+    "Backtest",
     "ExchangeTotals",
     "ExportRow",
     "FeedCoverage",
@@ -179,6 +182,39 @@ class LiquidationQueries:
         return tuple(self._windows.latest(n, asset, min_usd, side=side, exchange=exchange))
 
     # --- any span, memory and history -----------------------------------------------------
+
+    async def backtest(
+        self,
+        span_s: int,
+        match: Callable[[Liquidation], bool],
+        *,
+        min_usd: float = 0.0,
+        assets: frozenset[str] = frozenset(),
+        side: Side | None = None,
+        exchanges: frozenset[str] = frozenset(),
+        now_ms: int | None = None,
+    ) -> Backtest:
+        """Count the stored events of the last `span_s` that `match` accepts, and the largest.
+
+        `min_usd`, `assets` (empty: any), `side` and `exchanges` (empty: any) narrow the
+        events read before `match` sees them. Async: raw events may come from the database.
+        """
+        end = (self.now_ms() if now_ms is None else now_ms) + 1
+        start = end - span_s * 1000
+        # The bucket design reads raw events from the database; narrowed here, before `match`.
+        events = [
+            record
+            for record in await self.events_between(
+                start, end, min_usd=min_usd, limit=BACKTEST_LIMIT
+            )
+            if (not assets or record.base in assets)
+            and (side is None or record.side is side)
+            and (not exchanges or record.exchange in exchanges)
+        ]
+        hits = [record.notional_usd for record in events if match(record)]
+        newest = self._windows.latest(1)
+        has_events = bool(newest) and newest[0].ts_ms >= start
+        return Backtest(len(hits), max(hits, default=0.0), span_s, has_events)
 
     async def totals(
         self, window_s: int, asset: str | None = None, now_ms: int | None = None
@@ -312,6 +348,27 @@ class LiquidationQueries:
         """Return each feed's coverage of the window ending now."""
         end = self.now_ms() if now_ms is None else now_ms
         return self._coverage.report(end - window_s * 1000, end)
+
+    async def recent_events(
+        self, span_s: int, *, min_usd: float = 0.0, now_ms: int | None = None
+    ) -> tuple[Liquidation, ...]:
+        """Return the stored events of the last `span_s` of at least min_usd, oldest first
+        (async: raw events may come from the database)."""
+        end = (self.now_ms() if now_ms is None else now_ms) + 1
+        return await self.events_between(end - span_s * 1000, end, min_usd=min_usd)
+
+    def collecting_since(self, window_s: int, now_ms: int | None = None) -> int | None:
+        """Return when the feeds began collecting if that is inside the window ending now (a
+        fresh install: the window is not full yet), else None."""
+        end = self.now_ms() if now_ms is None else now_ms
+        start = end - window_s * 1000
+        began = [
+            feed.gaps[0].end_ms if feed.gaps and feed.gaps[0].start_ms == start else start
+            for feed in self._coverage.report(start, end)
+            if feed.uptime_share > 0.0 or feed.connected
+        ]
+        since = min(began, default=start)
+        return since if since > start else None
 
     def ingest_health(self) -> IngestHealth:
         """Return the ingest, database and backfill counters, the write backlog and file size."""

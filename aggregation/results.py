@@ -171,3 +171,16 @@ class IngestHealth:
     db_bytes: int  # the database file and its WAL
     db_path: Path | None  # None: no database behind these queries
     backfill: BackfillStats
+
+
+BACKTEST_LIMIT = 1_000_000  # events read per backtest at most (a day of a busy market)
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """How often a filter would have fired over the stored events of a span."""
+
+    count: int
+    largest_usd: float  # 0.0 when count is 0
+    span_s: int
+    has_events: bool  # any event at all was stored in the span (else there is no history)

@@ -41,6 +41,9 @@ class _NoChatEvents:
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         raise AssertionError("no migration expected")
 
+    async def topic_gone(self, chat_id: int, topic: int, reason: str) -> None:
+        raise AssertionError("no deleted topic expected")
+
 
 def build_rules(chats: int, matching: int, rng: random.Random) -> RuleIndex:
     """`matching` chats alert on BTC >= $100K; the others watch other assets or bigger BTC."""
@@ -71,8 +74,8 @@ def measure_matching(chats: int, matching: int) -> None:
     for _ in range(50):
         dispatcher = AlertDispatcher(None, _NoChatEvents())  # type: ignore[arg-type]  # not run
         started = time.perf_counter()
-        for chat_id in index.match(big):
-            dispatcher.enqueue_alert(chat_id, big)
+        for chat_id, topic in index.match(big):
+            dispatcher.enqueue_alert(chat_id, big, topic)
         samples.append(time.perf_counter() - started)
         assert dispatcher.stats.alerts_queued == matching
     print(f"match + queue one event matching {matching:,} of {chats:,} chats: "

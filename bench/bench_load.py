@@ -68,6 +68,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -439,7 +440,7 @@ class AlertTracker:
 
         journal.on_wire = timed_on_wire  # type: ignore[method-assign]
 
-        def enqueue_alert(chat_id: int, record: Liquidation) -> None:
+        def enqueue_alert(chat_id: int, record: Liquidation, topic: int | None = None) -> None:
             queue = pending.get(chat_id)
             if queue is None:
                 queue = pending[chat_id] = deque()
@@ -447,7 +448,7 @@ class AlertTracker:
             self.outstanding += 1
             self.most_outstanding = max(self.most_outstanding, self.outstanding)
             self.most_per_chat = max(self.most_per_chat, len(queue))
-            original(chat_id, record)
+            original(chat_id, record, topic)
 
         self._dispatcher.enqueue_alert = enqueue_alert  # type: ignore[method-assign]
 
@@ -600,7 +601,7 @@ async def run(args: argparse.Namespace) -> int:
         burst_every_s=60.0,
         first_burst_s=10.0 if args.quick else 30.0,
     )
-    warmup_s = 5.0 if args.quick else 60.0
+    warmup_s = args.warmup if args.warmup is not None else (5.0 if args.quick else 60.0)
     rules = chat_rules(args.chats, 0.4 if args.quick else 1.0)
     per_event = expected_alerts_per_event(rules)
     bursts = plan.bursts()
@@ -729,13 +730,22 @@ async def _measure(
             if elapsed >= next_second:
                 samples.received.append((elapsed, feed.events - events_before))
                 next_second += 1.0
+            heap_due = args.heap_after is not None and elapsed >= args.heap_after
+            if heap_due and not tracemalloc.is_tracing():
+                tracemalloc.start(args.heap_frames)
             if elapsed >= next_rss:
-                samples.rss.append((elapsed, rss_mb(), windows.names.n_keys))
+                # The tracer's own tables are not the bot's memory: left out of the RSS.
+                tracer_mb = tracemalloc.get_tracemalloc_memory() / 2**20
+                samples.rss.append((elapsed, rss_mb() - tracer_mb, windows.names.n_keys))
                 next_rss += 5.0
 
     sampler = asyncio.create_task(sample())
+    heap: tracemalloc.Snapshot | None = None
     try:
         report: SendReport = await done
+        if tracemalloc.is_tracing():
+            heap = tracemalloc.take_snapshot()
+            tracemalloc.stop()
         sent_at = time.monotonic()
         caught_up = await _wait(
             lambda: feed.events - events_before >= report.sent, 30 if args.quick else 300
@@ -758,7 +768,9 @@ async def _measure(
     print()
     _print_send(plan, report, received, catch_up_s, caught_up, load_s, lags, failures)
     _print_database(report, received, rows, store, failures)
-    _print_memory(samples, warmup_s)
+    _print_memory(samples, warmup_s, args.heap_after)
+    if heap is not None:
+        _print_heap(heap, args.heap_after)
     _print_queues(gauges, samples, bot, tracker, failures)
     _print_alerts(plan, report, bot, tracker, drained, api, failures)
     print(
@@ -853,8 +865,10 @@ def _print_database(
         failures.append(f"the database writer dropped {stats.dropped:,} events")
 
 
-def _print_memory(samples: Samples, warmup_s: float) -> None:
-    after = [(t, mb, kept) for t, mb, kept in samples.rss if t >= warmup_s]
+def _print_memory(samples: Samples, warmup_s: float, until_s: float | None = None) -> None:
+    """Print the RSS curve and its slope after the warm-up (and before tracing began, if)."""
+    end = math.inf if until_s is None else until_s
+    after = [(t, mb, kept) for t, mb, kept in samples.rss if warmup_s <= t < end]
     if len(after) < 2:
         print(f"memory: too few samples after the {warmup_s:.0f} s warm-up")
         return
@@ -868,7 +882,9 @@ def _print_memory(samples: Samples, warmup_s: float) -> None:
     mbs = [mb for _, mb, _ in after]
     rss, retained, designed = slopes(after)
     print(
-        f"memory (VmRSS every 5 s, after {warmup_s:.0f} s of warm-up, {len(after)} samples): "
+        f"memory (VmRSS every 5 s, after {warmup_s:.0f} s of warm-up"
+        f"{'' if until_s is None else f' until tracing began at {until_s:.0f} s'}, "
+        f"{len(after)} samples): "
         f"min {min(mbs):,.1f} MB, max {max(mbs):,.1f} MB, last {mbs[-1]:,.1f} MB; slope "
         f"{rss:+.2f} MB/min, of which the window store's 24 h retention explains "
         f"{designed:+.2f} MB/min ({retained:,.0f} events/min x {BYTES_PER_RETAINED_EVENT} B); "
@@ -883,6 +899,21 @@ def _print_memory(samples: Samples, warmup_s: float) -> None:
         )
     step = max(1, len(samples.rss) // 12)
     print("  RSS MB: " + ", ".join(f"{t:.0f}s {mb:,.0f}" for t, mb, _ in samples.rss[::step]))
+
+
+def _print_heap(heap: tracemalloc.Snapshot, since_s: float) -> None:
+    """Print where the memory allocated since `since_s` and still held at the end lives."""
+    ignore = (tracemalloc.Filter(False, tracemalloc.__file__),)
+    stats = heap.filter_traces(ignore).statistics("lineno")
+    total = sum(stat.size for stat in stats)
+    print(
+        f"heap (tracemalloc): {total / 2**20:,.1f} MB allocated after {since_s:.0f} s and still "
+        "held at the end; the largest sites:"
+    )
+    for stat in stats[:12]:
+        frame = stat.traceback[0]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        print(f"  {stat.size / 2**20:8.2f} MB in {stat.count:>9,} blocks  {where}")
 
 
 def _print_queues(
@@ -987,8 +1018,8 @@ def _print_alerts(
             p99 = float(np.percentile(clean, 99))
             verdicts.append(f"{phase} {'PASS' if p99 < LATENCY_GOAL_MS else 'MISS'} ({p99:,.0f})")
     print(
-        "  part of it: the alert journal's durable mark before each send (a write to the SQLite "
-        f"file the liquidations go to): {percentiles(tracker.journal_ms)}"
+        "  part of it: the alert journal's durable mark before each send (a write to the bot's "
+        f"own SQLite file, BOT_DATABASE_PATH): {percentiles(tracker.journal_ms)}"
     )
     print(
         f"latency goal, p99 < {LATENCY_GOAL_MS:.0f} ms without rate-limit waits: "
@@ -1003,6 +1034,17 @@ def main() -> None:
     parser.add_argument("--chats", type=int, help="subscribed chats (default 1,000; quick 100)")
     parser.add_argument("--rate", type=float, default=2_000.0, help="base events/s")
     parser.add_argument("--burst-rate", type=float, default=20_000.0, help="burst events/s")
+    parser.add_argument(
+        "--warmup", type=float, help="seconds before the RSS slope is measured (60; quick 5)"
+    )
+    parser.add_argument(
+        "--heap-after",
+        type=float,
+        metavar="SECONDS",
+        help="trace allocations (tracemalloc) from then on and print where the memory still "
+        "held at the end was allocated; RSS figures leave the tracer's own memory out",
+    )
+    parser.add_argument("--heap-frames", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.duration = args.duration or (20.0 if args.quick else 600.0)
     args.chats = args.chats or (100 if args.quick else 1_000)

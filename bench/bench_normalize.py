@@ -24,12 +24,27 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.venue_frames_a import (  # noqa: E402
+    bitget_frames,
+    gate_contracts,
+    gate_frames,
+    htx_contracts,
+    htx_frames,
+)
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed  # noqa: E402
+from collectors.exchanges.bitfinex import BitfinexFeed  # noqa: E402
+from collectors.exchanges.bitget.feed import BitgetFeed  # noqa: E402
+from collectors.exchanges.bitmex import BitmexFeed  # noqa: E402
 from collectors.exchanges.bybit.feed import BybitFeed  # noqa: E402
+from collectors.exchanges.deribit import DeribitFeed  # noqa: E402
+from collectors.exchanges.gate.feed import GateFeed  # noqa: E402
+from collectors.exchanges.htx.feed import HtxFeed  # noqa: E402
+from collectors.exchanges.kraken import KrakenFuturesFeed  # noqa: E402
 from collectors.exchanges.okx.feed import OkxFeed  # noqa: E402
 from collectors.feed import Feed  # noqa: E402
 from collectors.processor import FrameProcessor  # noqa: E402
 from collectors.record import FeedStateChange, Liquidation  # noqa: E402
+from collectors.session import inflate  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 RECV_MS = 1_800_000_000_000
@@ -147,6 +162,120 @@ def bybit_frames(count: int, rng: random.Random) -> tuple[list[bytes], int]:
     return frames, events
 
 
+def _compact(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def deribit_feed() -> DeribitFeed:
+    """A Deribit feed knowing 300 synthetic futures, one in five inverse."""
+    rows = [
+        {
+            "instrument_name": f"C{i}-PERPETUAL" if i % 5 == 0 else f"C{i}_USDC-PERPETUAL",
+            "kind": "future",
+            "instrument_type": "reversed" if i % 5 == 0 else "linear",
+            "base_currency": f"C{i}",
+        }
+        for i in range(300)
+    ]
+    feed = DeribitFeed("ws://unused", "http://unused")
+    feed.apply_instruments(json.dumps({"jsonrpc": "2.0", "result": rows}))
+    return feed
+
+
+def deribit_frames(count: int, rng: random.Random) -> tuple[list[bytes], int]:
+    """trades pushes of one liquidation trade; one in ten is MT (two events)."""
+    template = _lines("deribit_trades.jsonl")[0]
+    frames, events = [], 0
+    for n in range(count):
+        push = json.loads(json.dumps(template))
+        trade = push["params"]["data"][0]
+        i = rng.randrange(300)
+        trade["instrument_name"] = f"C{i}-PERPETUAL" if i % 5 == 0 else f"C{i}_USDC-PERPETUAL"
+        trade["trade_id"] = f"T-{n}"
+        trade["direction"] = rng.choice(("buy", "sell"))
+        trade["liquidation"] = "MT" if n % 10 == 0 else rng.choice(("M", "T"))
+        trade["price"] = round(rng.uniform(0.01, 90000), 2)
+        trade["amount"] = float(rng.randint(1, 5000))
+        trade["timestamp"] = RECV_MS + n
+        push["params"]["data"] = [trade]
+        events += 2 if n % 10 == 0 else 1
+        frames.append(_compact(push))
+    return frames, events
+
+
+def bitmex_feed() -> BitmexFeed:
+    """A BitMEX feed with 300 synthetic contracts: inverse, linear and quanto, and an XBT price."""
+    rows: list[dict[str, object]] = [
+        {"symbol": "XBTUSD", "underlying": "XBT", "isInverse": True, "markPrice": 82000.0}
+    ]
+    for i in range(300):
+        kind = i % 3
+        rows.append(
+            {
+                "symbol": f"C{i}USD",
+                "underlying": f"C{i}",
+                "isInverse": kind == 0,
+                "isQuanto": kind == 2,
+                "multiplier": 100,
+                "underlyingToPositionMultiplier": 1000 if kind == 1 else None,
+            }
+        )
+    feed = BitmexFeed("ws://unused", "http://unused")
+    feed.apply_instruments(json.dumps(rows))
+    return feed
+
+
+def bitmex_frames(count: int, rng: random.Random) -> list[bytes]:
+    """`insert`s of one new liquidation order each."""
+    template = _lines("bitmex_liquidation.jsonl")[0]
+    frames = []
+    for n in range(count):
+        push = json.loads(json.dumps(template))
+        row = push["data"][0]
+        row["orderID"] = f"{n:08x}-6a3b-51c4-14bd-e076919e9e30"
+        row["symbol"] = f"C{rng.randrange(300)}USD"
+        row["side"] = rng.choice(("Buy", "Sell"))
+        row["price"] = round(rng.uniform(0.01, 90000), 1)
+        row["leavesQty"] = rng.randint(1, 500000)
+        frames.append(_compact(push))
+    return frames
+
+
+def bitfinex_frames(count: int, rng: random.Random) -> list[bytes]:
+    """`liq:global` updates of one USDT-perpetual position each."""
+    template = _lines("bitfinex_liq_global.jsonl")[4]
+    frames = []
+    for n in range(count):
+        push = json.loads(json.dumps(template))
+        row = push[1][0]
+        row[1] = 145_000_000 + n
+        row[2] = RECV_MS + n
+        row[4] = f"tC{rng.randrange(300)}F0:USTF0"
+        row[5] = round(rng.uniform(-50, 50), 4) or 1.0
+        row[6] = round(rng.uniform(0.01, 90000), 2)
+        row[11] = round(rng.uniform(0.01, 90000), 2)
+        frames.append(_compact(push))
+    return frames
+
+
+def kraken_frames(count: int, rng: random.Random) -> list[bytes]:
+    """`trade` messages of type liquidation, PF_ (base) and PI_ (USD contracts)."""
+    template = _lines("kraken_futures_trade.jsonl")[3]
+    frames = []
+    for n in range(count):
+        trade = json.loads(json.dumps(template))
+        i = rng.randrange(300)
+        trade["product_id"] = f"PI_C{i}USD" if i % 5 == 0 else f"PF_C{i}USD"
+        trade["uid"] = f"u{n}"
+        trade["seq"] = n
+        trade["side"] = rng.choice(("buy", "sell"))
+        trade["time"] = RECV_MS + n
+        trade["qty"] = rng.randint(1, 50000) / 100
+        trade["price"] = round(rng.uniform(0.01, 90000), 2)
+        frames.append(_compact(trade))
+    return frames
+
+
 def best_rate(run: Callable[[], int], frames: int, repeat: int) -> tuple[float, int]:
     """Return (frames per second of the fastest pass, items produced by a pass)."""
     best = float("inf")
@@ -168,7 +297,11 @@ class _NullSink:
 
 
 def measure(
-    name: str, feed: Feed, frames: list[bytes], repeat: int, events: int | None = None
+    name: str,
+    feed: Feed | Callable[[], Feed],
+    frames: list[bytes],
+    repeat: int,
+    events: int | None = None,
 ) -> dict[str, float]:
     """Time bare decoding, parsing, and the full processor path over the same frames.
 
@@ -176,6 +309,8 @@ def measure(
     the ratios compare the time per frame with a bare orjson decode of the same frame.
     """
     expected = len(frames) if events is None else events
+    # A feed that counts each order or trade id once gets a fresh instance for every pass.
+    fresh = feed if callable(feed) else (lambda: feed)
 
     def decode() -> int:
         loads = orjson.loads
@@ -184,14 +319,14 @@ def measure(
         return len(frames)
 
     def parse() -> int:
-        parse_frame = feed.parse
+        parse_frame = fresh().parse
         events = 0
         for frame in frames:
             events += len(parse_frame(frame, RECV_MS).records)
         return events
 
     def process() -> int:
-        processor = FrameProcessor(feed, _NullSink())
+        processor = FrameProcessor(fresh(), _NullSink())
         for frame in frames:
             processor.process(frame, RECV_MS)
         return processor.stats.events
@@ -208,6 +343,49 @@ def measure(
         "ratio": decode_rate / parse_rate,
         "process_ratio": decode_rate / process_rate,
     }
+
+
+def _add_venues_a(
+    cases: list[tuple[str, Feed | Callable[[], Feed], list[bytes], int | None]],
+    count: int,
+    rng: random.Random,
+) -> list[tuple[str, list[bytes]]]:
+    """Add the Gate, HTX and Bitget rows; return HTX's gzip frames for the inflate line."""
+    gzipped = []
+    for settle in ("usdt", "btc"):
+        gate = GateFeed(settle, "ws://unused", "http://unused")
+        gate.apply_contracts(gate_contracts(settle))
+        cases.append((f"gate-{settle}", gate, gate_frames(count, rng, settle), None))
+    for market in ("linear", "swap", "futures"):
+        htx = HtxFeed(market, "ws://unused", "http://unused")
+        htx.apply_contract_info(htx_contracts(market))
+        texts, wire = htx_frames(count, rng, market)
+        cases.append((f"htx-{market} (gunzipped)", htx, texts, None))
+        gzipped.append((f"htx-{market}", wire))
+    cases.append(("bitget", BitgetFeed("ws://unused"), bitget_frames(count, rng), None))
+    return gzipped
+
+
+def _inflate_line(name: str, wire: list[bytes], repeat: int) -> str:
+    """Time the connection loop's gunzip of HTX frames beside orjson's decode of the result."""
+    texts = [inflate(frame, 1 << 20) for frame in wire]
+
+    def gunzip() -> int:
+        for frame in wire:
+            inflate(frame, 1 << 20)
+        return len(wire)
+
+    def decode() -> int:
+        for text in texts:
+            orjson.loads(text)
+        return len(texts)
+
+    gunzip_rate, _ = best_rate(gunzip, len(wire), repeat)
+    decode_rate, _ = best_rate(decode, len(texts), repeat)
+    return (
+        f"{name} gunzip before parse: {gunzip_rate:,.0f} frames/s "
+        f"({decode_rate / gunzip_rate:.2f}x orjson decode time per frame)"
+    )
 
 
 def main() -> None:
@@ -231,13 +409,25 @@ def main() -> None:
     bybit = BybitFeed("linear", "ws://unused", "http://unused")
     bybit.apply_instruments(bybit_instruments())
     pushes, bybit_events = bybit_frames(count, rng)
-    cases: list[tuple[str, Feed, list[bytes], int | None]] = [
+    deribit_pushes, deribit_events = deribit_frames(count, rng)
+    kraken = KrakenFuturesFeed("ws://unused", "http://unused")
+    cases: list[tuple[str, Feed | Callable[[], Feed], list[bytes], int | None]] = [
         ("binance-usdm (bare)", usdm, usdm_bare, None),
         ("binance-usdm (combined)", usdm, usdm_combined, None),
         ("binance-coinm (bare)", coinm, coinm_bare, None),
         ("okx", okx, okx_pushes, None),
         (f"bybit-linear ({bybit_events / count:.2f} ev/fr)", bybit, pushes, bybit_events),
+        (
+            f"deribit ({deribit_events / count:.2f} ev/fr)",
+            deribit_feed,
+            deribit_pushes,
+            deribit_events,
+        ),
+        ("bitmex", bitmex_feed, bitmex_frames(count, rng), None),
+        ("bitfinex", lambda: BitfinexFeed("ws://unused"), bitfinex_frames(count, rng), None),
+        ("kraken-futures", kraken, kraken_frames(count, rng), None),
     ]
+    gzipped = _add_venues_a(cases, count, rng)
     print(
         f"python {sys.version.split()[0]}, orjson {orjson.__version__}; "
         f"{count:,} frames per feed, best of {repeat}"
@@ -252,6 +442,8 @@ def main() -> None:
             f"{name:<25}{r['decode']:>16,.0f}{r['parse']:>13,.0f}{r['ratio']:>7.2f}"
             f"{r['process']:>14,.0f}{r['process_ratio']:>7.2f}"
         )
+    for name, wire in gzipped:
+        print(_inflate_line(name, wire, repeat))
     print(
         "parse = Feed.parse (decode + validate + normalize into records); process = parse plus "
         "duplicate check and sink hand-off;\nratio = time per frame relative to orjson.loads of "

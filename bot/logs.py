@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import quote
 
 REDACTED = "[REDACTED]"
@@ -30,14 +32,34 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """Log to stderr through the redacting formatter; keep httpx and httpcore quiet."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(_FORMAT, secrets))
+# A rotated LOG_FILE keeps this many older files beside it (bot.log.1 ... bot.log.5).
+LOG_FILE_BACKUPS = 5
+
+
+def configure_logging(
+    level: str, secrets: Iterable[str] = (), log_file: Path | None = None, max_mb: float = 10.0
+) -> None:
+    """Log to stderr (and to `log_file`, rotated at `max_mb`) through the redacting formatter;
+    keep httpx and httpcore quiet."""
+    formatter = RedactingFormatter(_FORMAT, secrets)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_file,
+                maxBytes=int(max_mb * 1024 * 1024),
+                backupCount=LOG_FILE_BACKUPS,
+                encoding="utf-8",
+            )
+        )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+        old.close()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
     root.setLevel(level)
     # Their request lines carry the token in the URL: redacted anyway, and not useful at INFO.
     for noisy in ("httpx", "httpcore"):

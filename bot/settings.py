@@ -42,6 +42,12 @@ def exposure_problem(host: str, token: str | None) -> str | None:
     return None
 
 
+def bot_sibling(events_path: Path) -> Path:
+    """Return the default file of the bot's tables beside the events' file:
+    `data/liquidations.db` -> `data/liquidations-bot.db`."""
+    return events_path.with_name(f"{events_path.stem}-bot{events_path.suffix}")
+
+
 class Settings(BaseSettings):
     """Every setting, with its default; `.env.example` documents each one."""
 
@@ -50,6 +56,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     database_path: Path = Path("data/liquidations.db")
+    # The bot's own tables (rules, schedules, the alert journal); default: beside DATABASE_PATH.
+    bot_database_path: Path | None = None
     exchanges: Annotated[tuple[str, ...], NoDecode] = FEED_IDS
     binance_usdm_ws_url: str = _DEFAULT_ENDPOINTS.binance_usdm_ws
     binance_coinm_ws_url: str = _DEFAULT_ENDPOINTS.binance_coinm_ws
@@ -59,6 +67,21 @@ class Settings(BaseSettings):
     bybit_ws_linear_url: str = _DEFAULT_ENDPOINTS.bybit_linear_ws
     bybit_ws_inverse_url: str = _DEFAULT_ENDPOINTS.bybit_inverse_ws
     bybit_rest_url: str = _DEFAULT_ENDPOINTS.bybit_rest
+    gate_usdt_ws_url: str = _DEFAULT_ENDPOINTS.gate_usdt_ws
+    gate_btc_ws_url: str = _DEFAULT_ENDPOINTS.gate_btc_ws
+    gate_rest_url: str = _DEFAULT_ENDPOINTS.gate_rest
+    htx_linear_ws_url: str = _DEFAULT_ENDPOINTS.htx_linear_ws
+    htx_swap_ws_url: str = _DEFAULT_ENDPOINTS.htx_swap_ws
+    htx_futures_ws_url: str = _DEFAULT_ENDPOINTS.htx_futures_ws
+    htx_rest_url: str = _DEFAULT_ENDPOINTS.htx_rest
+    bitget_ws_url: str = _DEFAULT_ENDPOINTS.bitget_ws
+    deribit_ws_url: str = _DEFAULT_ENDPOINTS.deribit_ws
+    deribit_rest_url: str = _DEFAULT_ENDPOINTS.deribit_rest
+    bitmex_ws_url: str = _DEFAULT_ENDPOINTS.bitmex_ws
+    bitmex_rest_url: str = _DEFAULT_ENDPOINTS.bitmex_rest
+    bitfinex_ws_url: str = _DEFAULT_ENDPOINTS.bitfinex_ws
+    kraken_futures_ws_url: str = _DEFAULT_ENDPOINTS.kraken_futures_ws
+    kraken_futures_rest_url: str = _DEFAULT_ENDPOINTS.kraken_futures_rest
     windows: Annotated[tuple[int, ...], NoDecode] = (180, 900, 3600, 14400, 86400)
     retention_hours: float = Field(default=48.0, gt=0)
     history_days: float = Field(default=90.0, gt=0, le=3650)
@@ -72,6 +95,8 @@ class Settings(BaseSettings):
     status_interval_s: float = Field(default=60.0, gt=0)
     min_event_usd: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
+    log_file: Path | None = None
+    log_file_max_mb: float = Field(default=10.0, gt=0)
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
@@ -80,19 +105,33 @@ class Settings(BaseSettings):
     # Last: its check reads WEB_ENABLED and WEB_HOST.
     web_token: SecretStr | None = Field(default=None, validate_default=True)
 
-    @field_validator("telegram_bot_token", mode="before")
+    @field_validator(
+        "telegram_bot_token", "bot_database_path", "log_file", "web_token", mode="before"
+    )
     @classmethod
-    def _blank_token_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
+        # `KEY=` in .env (as .env.example leaves some) means "not set", not an empty value.
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @field_validator("web_token", mode="before")
+    @field_validator("bot_database_path")
     @classmethod
-    def _blank_web_token_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
+    def _not_the_events_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        events = info.data.get("database_path")
+        if value is not None and events is not None and value.resolve() == events.resolve():
+            raise ValueError(
+                "must differ from DATABASE_PATH: the bot's tables have their own file, so an "
+                "alert never waits for the liquidation writer (leave it empty for the default)"
+            )
         return value
+
+    @property
+    def bot_tables_path(self) -> Path:
+        """Return the file of the bot's own tables: BOT_DATABASE_PATH, or beside DATABASE_PATH."""
+        if self.bot_database_path is not None:
+            return self.bot_database_path
+        return bot_sibling(self.database_path)
 
     @field_validator("web_token")
     @classmethod
@@ -141,6 +180,19 @@ class Settings(BaseSettings):
             return tuple(seconds)
         return value
 
+    @field_validator("retention_hours")
+    @classmethod
+    def _keeps_the_longest_window(cls, value: float, info: ValidationInfo) -> float:
+        windows = info.data.get("windows") or ()
+        longest_s = max(windows, default=0)
+        if value * 3600 < longest_s:
+            raise ValueError(
+                f"{value:g} hours is shorter than the longest window in WINDOWS "
+                f"({longest_s / 3600:g}h), whose totals are restored from the database at start: "
+                f"set RETENTION_HOURS={max(1.0, longest_s / 3600):g} or more"
+            )
+        return value
+
     @field_validator("admin_user_ids", "channel_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:
@@ -186,4 +238,19 @@ class Settings(BaseSettings):
             bybit_linear_ws=self.bybit_ws_linear_url,
             bybit_inverse_ws=self.bybit_ws_inverse_url,
             bybit_rest=self.bybit_rest_url,
+            gate_usdt_ws=self.gate_usdt_ws_url,
+            gate_btc_ws=self.gate_btc_ws_url,
+            gate_rest=self.gate_rest_url,
+            htx_linear_ws=self.htx_linear_ws_url,
+            htx_swap_ws=self.htx_swap_ws_url,
+            htx_futures_ws=self.htx_futures_ws_url,
+            htx_rest=self.htx_rest_url,
+            bitget_ws=self.bitget_ws_url,
+            deribit_ws=self.deribit_ws_url,
+            deribit_rest=self.deribit_rest_url,
+            bitmex_ws=self.bitmex_ws_url,
+            bitmex_rest=self.bitmex_rest_url,
+            bitfinex_ws=self.bitfinex_ws_url,
+            kraken_futures_ws=self.kraken_futures_ws_url,
+            kraken_futures_rest=self.kraken_futures_rest_url,
         )

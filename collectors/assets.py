@@ -61,3 +61,13 @@ def binance_usdm_base(symbol: str) -> tuple[str, float] | None:
         if pair.endswith(quote) and len(pair) > len(quote):
             return split_multiplier(pair[: -len(quote)])
     return None
+
+
+# Venues that spell an asset their own way: BitMEX and Kraken call bitcoin XBT.
+_ASSET_ALIASES = {"XBT": "BTC"}
+
+
+def unified_asset(name: str) -> str:
+    """Return the one asset name for a venue's spelling: "XBT" and "xbt" are "BTC"."""
+    upper = name.upper()
+    return _ASSET_ALIASES.get(upper, upper)

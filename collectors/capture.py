@@ -9,6 +9,7 @@ parser used (for a paginated document, the JSON array of its page bodies).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +39,17 @@ class CaptureProblem:
 
     line_no: int
     reason: str
+    raw_frame: bool = False  # a JSON object, but no capture line: an exchange's own frame?
 
 
 _ENCODER = msgspec.json.Encoder()
+# Malformed lines said one by one; the rest are counted in one line at the end.
+_PROBLEMS_SAID = 5
+RAW_FRAMES_HINT = (
+    "capture line %d is an exchange frame, not a capture line: replay reads files written by "
+    '`liquidation-bot record`, JSON lines {"recv_ms": int, "source": feed id, "frame": the raw '
+    "text}; such lines are skipped"
+)
 _LINE_DECODER = msgspec.json.Decoder(CaptureLine)
 
 
@@ -86,7 +95,16 @@ def read_capture(lines: Iterable[bytes]) -> Iterator[CaptureLine | CaptureProble
         try:
             yield _LINE_DECODER.decode(stripped)
         except msgspec.DecodeError as exc:
-            yield CaptureProblem(line_no, f"{exc} in {truncate(stripped, 120)}")
+            yield CaptureProblem(line_no, f"{exc} in {truncate(stripped, 120)}", _is_raw(stripped))
+
+
+def _is_raw(line: bytes) -> bool:
+    """Return True for a JSON object without a capture line's fields (a raw exchange frame)."""
+    try:
+        value = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(value, dict) and not {"recv_ms", "source", "frame"} <= value.keys()
 
 
 @dataclass(slots=True)
@@ -123,13 +141,22 @@ class Replayer:
                 if document.apply not in known:  # OKX: two documents, one apply
                     known.append(document.apply)
         self.report = ReplayReport(feeds={f: p.stats for f, p in self._processors.items()})
+        self._unknown: dict[str, Counter[str]] = {}  # feed -> unknown instrument -> events
+        self._said_raw = False
+        self._unsaid = 0  # malformed lines not logged one by one
 
     def process(self, item: CaptureLine | CaptureProblem) -> None:
         """Handle one capture line."""
         report = self.report
         if isinstance(item, CaptureProblem):
             report.problems += 1
-            log.warning("capture line %d skipped: %s", item.line_no, item.reason)
+            if item.raw_frame and not self._said_raw:  # a whole file of them: said once
+                self._said_raw = True
+                log.warning(RAW_FRAMES_HINT, item.line_no)
+            elif not item.raw_frame and report.problems - self._unsaid <= _PROBLEMS_SAID:
+                log.warning("capture line %d skipped: %s", item.line_no, item.reason)
+            else:
+                self._unsaid += 1
             return
         report.lines += 1
         processor = self._processors.get(item.source)
@@ -138,7 +165,9 @@ class Replayer:
             report.last_ms = item.recv_ms
             parsed = processor.process(item.frame, item.recv_ms)
             if parsed is not None and parsed.rejected:
-                processor.skip_unknown([r for r in parsed.rejected if r.unknown_instrument])
+                unknown = [r.instrument for r in parsed.rejected if r.unknown_instrument]
+                processor.stats.unknown_instrument_events += len(unknown)
+                self._unknown.setdefault(item.source, Counter()).update(unknown)
             return
         applies = self._appliers.get(item.source)
         if applies is None:
@@ -159,7 +188,22 @@ class Replayer:
         log.info("capture: installed %s (%s)", item.source, "; ".join(summaries))
 
     def finish(self) -> ReplayReport:
-        """Report unconfigured sources and return the report."""
+        """Summarise what was skipped (once per kind) and return the report."""
+        if self._unsaid:
+            log.warning("capture: %d more malformed line(s) skipped", self._unsaid)
+        duplicates = sum(stats.duplicates for stats in self.report.feeds.values())
+        if duplicates:
+            log.warning("capture: %d duplicate event(s) skipped", duplicates)
+        if self.report.metadata_failed:
+            log.warning("capture: %d unusable metadata body(ies)", self.report.metadata_failed)
+        for feed_id, counts in self._unknown.items():
+            log.warning(
+                "capture: %s: skipped %d event(s) of unknown instrument(s) %s: the capture has "
+                "no metadata for them",
+                feed_id,
+                counts.total(),
+                truncate(repr(sorted(counts))),
+            )
         for source, count in self.report.unknown_sources.items():
             log.warning("capture: %d line(s) from unconfigured source %r skipped", count, source)
         return self.report

@@ -21,7 +21,7 @@ from collectors.metadata import FrameRecorder, MetadataManager
 from collectors.outbox import Outbox
 from collectors.processor import FrameProcessor, Sink
 from collectors.record import FeedStateChange
-from collectors.session import Session, SessionEnd, keepalive, send_outbox
+from collectors.session import OutageLog, Session, SessionEnd, inflate, keepalive, send_outbox
 from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class FeedRunner:
         self._rescues: set[asyncio.Task[None]] = set()
         self._up: dict[int, bool] = {}  # connection -> up; absent until its first attempt
         self._generations: dict[int, int] = {}  # connection -> sockets opened so far
+        self._outages: dict[int, OutageLog] = {}  # connection -> its failures' log throttle
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -126,16 +127,19 @@ class FeedRunner:
         name = self._name(connection)
         attempt = 0
         ws: ClientConnection | None = None
+        outage = self._outages.setdefault(connection, OutageLog(name))
         while True:
             if ws is None:
                 ws = await self._open(connection)
                 if ws is None:
                     self._connection_state(connection, up=False, reason=self.stats.last_error)
+                    outage.failed(f"{self.stats.last_error} ({self.feed.url})")
                     delay = policy.backoff.delay(attempt)
                     attempt += 1
-                    log.info("%s: retrying in %.1fs", name, delay)
+                    log.debug("%s: retrying in %.1fs", name, delay)
                     await asyncio.sleep(delay)
                     continue
+                outage.recovered()
                 self._connection_state(connection, up=True, reason="connected")
             connected_at = loop.time()
             end = await self._serve(ws, connection)
@@ -187,12 +191,12 @@ class FeedRunner:
                 ping_interval=policy.protocol_ping_interval_s,
                 ping_timeout=policy.protocol_ping_timeout_s,
                 max_size=policy.max_frame_bytes,
+                additional_headers=self.feed.headers,
             )
         except (OSError, TimeoutError, WebSocketException) as exc:
             self.stats.connect_failures += 1
             self.stats.last_error = f"connect failed: {exc!r}"
-            log.warning("%s: connect to %s failed: %r", self._name(connection), self.feed.url, exc)
-            return None
+            return None  # the caller logs it (throttled: the network may be down for hours)
         # From now on this socket sends the connection's outbox, even while a predecessor is
         # still being read during a rotation.
         self._generations[connection] = self._generations.get(connection, 0) + 1
@@ -206,7 +210,6 @@ class FeedRunner:
                 await ws.send(message)
         except ConnectionClosed as exc:
             self.stats.last_error = f"closed while subscribing: {exc}"
-            log.warning("%s: closed while subscribing: %s", self._name(connection), exc)
             await ws.close()
             return None
         except asyncio.CancelledError:
@@ -297,10 +300,15 @@ class FeedRunner:
                 await asyncio.wait_for(session.rotate.wait(), policy.max_age_s)
         reason = "server notice" if session.rotate.is_set() else "maximum connection age"
         attempt = 0
+        outage = self._outages.setdefault(
+            session.connection, OutageLog(self._name(session.connection))
+        )
         while True:
             successor = await self._open(session.connection)
             if successor is not None:
+                outage.recovered()
                 break
+            outage.failed(f"rotation: {self.stats.last_error} ({self.feed.url})")
             await asyncio.sleep(policy.backoff.delay(attempt))
             attempt += 1
         # Keep reading the old socket a little while the new one buffers; RecentKeys drops
@@ -318,6 +326,8 @@ class FeedRunner:
         recv_ms = now_ms()
         loop = asyncio.get_running_loop()
         session.last_frame = loop.time()
+        if self.feed.gzip_frames:
+            frame = inflate(frame, self.feed.policy.max_frame_bytes)
         if self._recorder is not None:
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
             self._recorder.record(self.feed.feed_id, recv_ms, text)
@@ -325,6 +335,9 @@ class FeedRunner:
         parsed = self._processor.process(frame, recv_ms)
         if parsed is None:
             return
+        if parsed.reply is not None:
+            with contextlib.suppress(ConnectionClosed):  # the reader sees the close next
+                await session.ws.send(parsed.reply)
         if parsed.reconnect:
             log.warning("%s: %s; reconnecting", self.feed.feed_id, parsed.control)
             session.rotate.set()

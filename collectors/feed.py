@@ -27,6 +27,10 @@ class Feed(abc.ABC):
     policy: ConnectionPolicy
     # Set by feeds that send frames after connecting or spread topics over several connections.
     outbox: Outbox | None = None
+    # Headers of the WebSocket handshake (Gate: X-Gate-Size-Decimal).
+    headers: dict[str, str] | None = None
+    # Binary frames are gzip-compressed (HTX): inflated before capture and parsing.
+    gzip_frames: bool = False
 
     def subscribe_messages(self, connection: int = 0) -> list[str]:
         """Return the frames to send after every connect (empty when the URL subscribes)."""

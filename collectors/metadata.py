@@ -82,8 +82,12 @@ class MetadataManager:
         recorder: FrameRecorder | None = None,
         refresh_s: float = 1800.0,
         retry_s: float = 30.0,
+        on_degraded: Callable[[str], None] | None = None,
     ) -> None:
         self.feed_id = feed_id
+        # Told why the feed is degraded ("" once every unreadable document was read again).
+        self.on_degraded = on_degraded
+        self._unreadable: dict[str, str] = {}  # cache_key -> why its last body was unusable
         self.documents = documents
         self.status = MetadataStatus()
         self._http = http
@@ -99,12 +103,26 @@ class MetadataManager:
         try:
             summary = document.apply(body)
         except FrameError as exc:
+            # The tables keep what the last good body gave them; the feed is degraded.
             self._fail(f"{document.cache_key}: {exc} (body: {truncate(body, 200)})")
+            self._set_unreadable(document.cache_key, f"{document.cache_key}: {exc}")
             return False
+        self._set_unreadable(document.cache_key, None)
         self.status.loaded[document.cache_key] = summary
         if self._recorder is not None:
             self._recorder.record(document.capture_source, fetched_ms, body)
         return True
+
+    def _set_unreadable(self, key: str, reason: str | None) -> None:
+        """Note whether a document's last body was unreadable; tell the feed when that changes."""
+        before = "; ".join(self._unreadable.values())
+        if reason is None:
+            self._unreadable.pop(key, None)
+        else:
+            self._unreadable[key] = reason
+        after = "; ".join(self._unreadable.values())
+        if after != before and self.on_degraded is not None:
+            self.on_degraded(after)
 
     def _fail(self, error: str) -> None:
         self.status.failures += 1
@@ -173,6 +191,7 @@ class MetadataManager:
                 more = next_page(page)
             except FrameError as exc:
                 self._fail(f"{document.cache_key}: page {len(pages)}: {exc}")
+                self._set_unreadable(document.cache_key, f"{document.cache_key}: {exc}")
                 return None
             if more is None:
                 return "[" + ",".join(pages) + "]"

@@ -39,6 +39,7 @@ class Parsed(msgspec.Struct, gc=False):
     rejected: list[Rejection] | None = None
     control: str | None = None  # a short description of an ack, pong or notice frame
     reconnect: bool = False  # the exchange announced that it will close this connection
+    reply: str | None = None  # a frame to send back at once on the same socket (HTX pong)
 
     def add(self, record: Liquidation) -> None:
         """Keep a built record, or reject it if its price, quantity or notional is unusable."""
@@ -97,3 +98,28 @@ def truncate(frame: str | bytes, limit: int = 300) -> str:
 def decode_error(exc: msgspec.DecodeError) -> FrameError:
     """Turn a msgspec decode or validation error into a FrameError with its reason."""
     return FrameError(str(exc))
+
+
+class FirstSight:
+    """Remember recent keys, to count an order, position or trade only once.
+
+    Bounded: keys live in two generations of at most `capacity` each; when the newer one is
+    full, the older is forgotten (a key seen again after that many others counts again; venues
+    repeat a key within seconds or on a reconnect). Both lookups and inserts are O(1).
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._capacity = capacity
+        self._current: set[str | int] = set()
+        self._previous: set[str | int] = set()
+
+    def first(self, key: str | int) -> bool:
+        """Return True the first time this key is seen, False after."""
+        current = self._current
+        if key in current or key in self._previous:
+            return False
+        if len(current) >= self._capacity:
+            self._previous = current
+            current = self._current = set()
+        current.add(key)
+        return True

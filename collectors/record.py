@@ -24,6 +24,7 @@ class Coverage(enum.StrEnum):
     THROTTLED = "throttled"  # at most one event per symbol per interval: totals are a lower bound
     PARTIAL = "partial"  # documented as not the total, sampling undocumented (OKX)
     COMPLETE = "complete"  # every liquidation (Bybit allLiquidation)
+    UNKNOWN = "unknown"  # the exchange does not say how much it pushes (HTX)
 
 
 class Liquidation(msgspec.Struct, frozen=True, gc=False):

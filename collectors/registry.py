@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 from collectors.endpoints import FEED_IDS, Endpoints
 from collectors.exchanges.binance import BinanceCoinmFeed, BinanceUsdmFeed
+from collectors.exchanges.bitfinex import BitfinexFeed
+from collectors.exchanges.bitget.feed import BitgetFeed
+from collectors.exchanges.bitmex import BitmexFeed
 from collectors.exchanges.bybit.feed import BybitFeed
+from collectors.exchanges.deribit import DeribitFeed
+from collectors.exchanges.gate.feed import GateFeed
+from collectors.exchanges.htx.feed import HtxFeed
+from collectors.exchanges.kraken import KrakenFuturesFeed
 from collectors.exchanges.okx.feed import OkxFeed
 from collectors.feed import Feed
 
@@ -17,6 +24,16 @@ _BUILDERS: dict[str, Callable[[Endpoints], Feed]] = {
     "okx": lambda e: OkxFeed(e.okx_ws, e.okx_rest),
     "bybit-linear": lambda e: BybitFeed("linear", e.bybit_linear_ws, e.bybit_rest),
     "bybit-inverse": lambda e: BybitFeed("inverse", e.bybit_inverse_ws, e.bybit_rest),
+    "gate-usdt": lambda e: GateFeed("usdt", e.gate_usdt_ws, e.gate_rest),
+    "gate-btc": lambda e: GateFeed("btc", e.gate_btc_ws, e.gate_rest),
+    "htx-linear": lambda e: HtxFeed("linear", e.htx_linear_ws, e.htx_rest),
+    "htx-swap": lambda e: HtxFeed("swap", e.htx_swap_ws, e.htx_rest),
+    "htx-futures": lambda e: HtxFeed("futures", e.htx_futures_ws, e.htx_rest),
+    "bitget": lambda e: BitgetFeed(e.bitget_ws),
+    "deribit": lambda e: DeribitFeed(e.deribit_ws, e.deribit_rest),
+    "bitmex": lambda e: BitmexFeed(e.bitmex_ws, e.bitmex_rest),
+    "bitfinex": lambda e: BitfinexFeed(e.bitfinex_ws),
+    "kraken-futures": lambda e: KrakenFuturesFeed(e.kraken_futures_ws, e.kraken_futures_rest),
 }
 
 

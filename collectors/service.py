@@ -53,7 +53,10 @@ class CollectorService:
                     refresh_s=metadata_refresh_s,
                 )
                 self.metadata[feed.feed_id] = manager
-            self.runners[feed.feed_id] = FeedRunner(feed, sink, metadata=manager, recorder=recorder)
+            runner = FeedRunner(feed, sink, metadata=manager, recorder=recorder)
+            if manager is not None:
+                manager.on_degraded = runner.stats.set_degraded
+            self.runners[feed.feed_id] = runner
 
     def stats(self) -> list[FeedStats]:
         """Return every feed's live counters."""

@@ -37,7 +37,13 @@ class FeedStats:
     last_frame_ms: int | None = None
     last_event_ms: int | None = None
     last_error: str = ""
+    # Why the feed runs on older metadata than it fetched (a body it could not read); "" if not.
+    degraded: str = ""
     intervals: deque[FeedInterval] = field(default_factory=lambda: deque(maxlen=1000))
+
+    def set_degraded(self, reason: str) -> None:
+        """Mark the feed degraded for `reason`, or healthy again with ""."""
+        self.degraded = reason
 
     def transition(self, up: bool, ts_ms: int) -> None:
         """Close the open interval and open one of the given kind."""

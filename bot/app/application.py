@@ -57,7 +57,8 @@ class TelegramTuning:
     private_interval_s: float = 1.0
     group_interval_s: float = 3.0
     dispatch_workers: int = 8
-    drain_timeout_s: float = 5.0
+    # Short enough that a stop (docker stop, systemctl stop) ends well within 5 s.
+    drain_timeout_s: float = 2.5
     poll_timeout_s: int = 10
     init_retry_s: float = 5.0
     cascade_private_edit_s: float = 3.0  # between two versions of one cascade message
@@ -113,5 +114,7 @@ def build_application(settings: Settings, tuning: TelegramTuning) -> BotApplicat
     application.add_handler(CallbackQueryHandler(buttons.button))
     # Last in the same group: it runs only when no command above matched.
     application.add_handler(MessageHandler(filters.COMMAND & where, chat.unknown))
+    plain = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(plain, chat.plain_message))
     application.add_error_handler(chat.on_error)
     return application

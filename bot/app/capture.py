@@ -15,8 +15,10 @@ from aggregation.store import LiquidationStore, private_file
 from aggregation.windows import DEFAULT_WINDOWS_S, WindowStore
 from bot.app.console import print_status
 from bot.app.runtime import http_client, run_until_stopped
-from bot.render.status import format_replay_summary, format_status_line
+from bot.render.replay import format_replay_summary
+from bot.render.status import format_status_line
 from bot.settings import Settings
+from bot.texts.formatting import plural
 from collectors.capture import CaptureWriter, Replayer, ReplayReport, read_capture
 from collectors.clock import now_ms
 from collectors.endpoints import FEED_IDS, Endpoints
@@ -96,6 +98,12 @@ class EventLine(msgspec.Struct):
     ts_ms: int
 
 
+def without_float_noise(usd: float) -> float:
+    """Return a computed USD amount at 12 significant digits: 11238.048099999998 -> 11238.0481
+    (qty x price carries binary noise; no venue quotes more digits than that)."""
+    return float(f"{usd:.12g}")
+
+
 class _ReplaySink:
     """Count replayed events on event time; print and store them if asked."""
 
@@ -121,7 +129,7 @@ class _ReplaySink:
                 side=record.side.value,
                 price=record.price,
                 qty=record.qty_base,
-                notional_usd=record.notional_usd,
+                notional_usd=without_float_noise(record.notional_usd),
                 ts_ms=record.ts_ms,
             )
             self._out.write(self._encoder.encode(line).decode() + "\n")
@@ -195,10 +203,26 @@ async def run_replay(
             f"replay: stored into {store_path}: {store.stats.written:,} new rows, "
             f"{store.stats.duplicates:,} already there\n"
         )
-    bad = sum(stats.bad_frames for stats in report.feeds.values())
-    produced = sum(stats.events for stats in report.feeds.values())
-    err.write(
-        f"replay: {report.lines:,} lines, {produced:,} events, {bad:,} bad frames, "
-        f"{report.problems:,} malformed lines\n"
-    )
+    err.write(closing_line(report) + "\n")
     return 0
+
+
+def closing_line(report: ReplayReport) -> str:
+    """Return the replay's last line: lines read, events produced, and every kind of skip
+    (bad frames, malformed lines, unknown instruments, duplicates, lines of sources no feed
+    reads, metadata bodies that could not be used); the log says which, once per kind."""
+    feeds = report.feeds.values()
+    bad = sum(stats.bad_frames for stats in feeds)
+    produced = sum(stats.events for stats in feeds)
+    unknown = sum(stats.unknown_instrument_events for stats in feeds)
+    duplicates = sum(stats.duplicates for stats in feeds)
+    unused = sum(report.unknown_sources.values())
+    return (
+        f"replay: {plural(report.lines, 'line', 'lines')}, {plural(produced, 'event', 'events')}, "
+        f"skipped: {plural(bad, 'bad frame', 'bad frames')}, "
+        f"{plural(report.problems, 'malformed line', 'malformed lines')}, "
+        f"{plural(unknown, 'unknown-instrument event', 'unknown-instrument events')}, "
+        f"{plural(duplicates, 'duplicate', 'duplicates')}, "
+        f"{plural(unused, 'line of an unknown source', 'lines of unknown sources')}, "
+        f"{plural(report.metadata_failed, 'unusable metadata body', 'unusable metadata bodies')}"
+    )

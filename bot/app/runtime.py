@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import InitVar, dataclass
@@ -134,6 +135,31 @@ class Runtime:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.aggregation.run())
             group.create_task(self.collectors.run())
+
+
+async def unless_stopped(stop: asyncio.Event, coro: Coroutine[Any, Any, None]) -> bool:
+    """Run `coro` until it ends (True) or `stop` is set first (it is cancelled: False)."""
+    work = asyncio.ensure_future(coro)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    if work.cancelled():
+        return False
+    work.result()  # its error, if any, propagates
+    return True
+
+
+async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds`; return False at once if `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return not stop.is_set()
 
 
 async def run_until_stopped(stop: asyncio.Event, *coros: Coroutine[Any, Any, None]) -> None:

@@ -7,38 +7,55 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram import BotCommandScopeChat
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import TelegramError
 
+from aggregation.store import private_file
 from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
 from bot.app.dashboard import serve_dashboard, telegram_metrics
-from bot.app.runtime import Runtime, run_until_stopped
+from bot.app.runtime import Runtime, run_until_stopped, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
+from bot.delivery.outcome import Outcome, classify
+from bot.delivery.sender import Sender
 from bot.handlers import registry
 from bot.handlers.context import Services
 from bot.settings import Settings
 from bot.tables.bot_store import BotStore
+from bot.tables.split import adopt_bot_tables
 from bot.texts.catalog import CATALOG, DEFAULT_LANG
+from collectors.backoff import Backoff
+from collectors.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 
-async def _initialize(application: BotApplication, retry_s: float) -> None:
-    """Call getMe until Telegram answers; a wrong token is fatal and said plainly."""
-    while True:
+async def _initialize(application: BotApplication, retry_s: float, stop: asyncio.Event) -> bool:
+    """Call getMe until Telegram answers (True) or `stop` is set (False); a wrong token is
+    fatal and said plainly."""
+    backoff = Backoff(initial_s=retry_s, max_s=max(retry_s, 60.0))
+    attempt = 0
+    while not stop.is_set():
         try:
-            await application.initialize()
-        except InvalidToken:
-            raise SystemExit(
-                "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
-            ) from None
-        except NetworkError as exc:
-            log.warning("Telegram is unreachable (%s); retrying in %.0fs", exc, retry_s)
-            await asyncio.sleep(retry_s)
+            if not await unless_stopped(stop, application.initialize()):
+                return False
+        except TelegramError as exc:
+            result = classify(exc)
+            if result.outcome is Outcome.FATAL:
+                raise SystemExit(
+                    "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
+                ) from None
+            if result.outcome not in (Outcome.NETWORK, Outcome.UNCERTAIN, Outcome.RETRY_AFTER):
+                raise
+            delay = result.delay_s or backoff.delay(attempt)
+            attempt += 1
+            log.warning("Telegram is unreachable (%s); retrying in %.1fs", exc, delay)
+            if not await sleep_unless_stopped(stop, delay):
+                return False
         else:
-            return
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,16 @@ class RunningBot:
     application: BotApplication
     services: Services
     runtime: Runtime
+    supervisor: Supervisor = field(default_factory=Supervisor)  # the bot's background tasks
+
+
+async def open_bot_store(settings: Settings) -> BotStore:
+    """Open the bot's own tables in their own file (owner-only), moving them out of the events'
+    file first if an earlier release kept them there."""
+    path = settings.bot_tables_path
+    private_file(path)
+    await asyncio.to_thread(adopt_bot_tables, path, settings.database_path)
+    return await BotStore(path).open()
 
 
 async def run_telegram(
@@ -64,16 +91,22 @@ async def run_telegram(
     tuning = tuning or TelegramTuning()
     started = time.monotonic()
     async with Runtime(settings) as runtime:
-        store = await BotStore(settings.database_path).open()
+        store = await open_bot_store(settings)
         application = build_application(settings, tuning)
         try:
-            await _initialize(application, tuning.init_retry_s)
-            services = await wire(settings, tuning, runtime, store, application, started)
-            running = RunningBot(application, services, runtime)
+            if not await _initialize(application, tuning.init_retry_s, stop):
+                log.info("stopped before Telegram answered")
+                return
+            supervisor = Supervisor()
+            services = await wire(
+                settings, tuning, runtime, store, application, started, supervisor
+            )
+            running = RunningBot(application, services, runtime, supervisor)
             metrics = functools.partial(telegram_metrics, runtime, services)
             async with serve_dashboard(settings, runtime, metrics):
                 await _serve(tuning, running, store, stop, on_ready)
         finally:
+            Sender.of(application.bot).unregister()
             if application.running:
                 await application.stop()
             await application.shutdown()
@@ -102,9 +135,15 @@ async def _serve(
     await application.updater.start_polling(
         poll_interval=0.0, timeout=tuning.poll_timeout_s, allowed_updates=ALLOWED_UPDATES
     )
-    dispatching = asyncio.create_task(services.dispatcher.run(), name="dispatcher")
-    journaling = asyncio.create_task(services.journal.run(), name="alert-journal")
-    cascading = asyncio.create_task(services.cascades.run(), name="cascades")
+    # Each loop under supervision: one that raises is logged, counted (/status) and restarted.
+    supervise = running.supervisor.supervise
+    dispatching = asyncio.create_task(
+        supervise("dispatcher", services.dispatcher.run), name="dispatcher"
+    )
+    journaling = asyncio.create_task(
+        supervise("alert-journal", services.journal.run), name="alert-journal"
+    )
+    cascading = asyncio.create_task(supervise("cascades", services.cascades.run), name="cascades")
     log.info("Telegram bot @%s is running", application.bot.username)
     if on_ready is not None:
         on_ready(running)

@@ -12,6 +12,7 @@ from bot.delivery.directory import ChatDirectory
 from bot.delivery.dispatcher import AlertDispatcher
 from bot.delivery.journal import AlertJournal
 from bot.delivery.router import AlertRouter
+from bot.delivery.sender import Sender
 from bot.delivery.summaries import SummaryScheduler
 from bot.handlers.arguments import MIN_RULE_USD
 from bot.handlers.context import Services
@@ -27,6 +28,7 @@ from bot.tables.bot_store import BotStore
 from bot.tables.journal import ON_THE_WIRE, event_key
 from collectors.clock import now_ms
 from collectors.record import Liquidation
+from collectors.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,13 @@ async def wire(
     store: BotStore,
     application: BotApplication,
     started: float,
+    supervisor: Supervisor | None = None,
 ) -> Services:
     """Build the bot's services, make them the collectors' listeners, and take up what the
     last run left: its open cascades, its unsent alerts and its schedules."""
     services = await _build(settings, tuning, runtime, store, application)
-    services.status_lines = lambda: status_lines(_status_figures(runtime, services, started))
+    tasks = supervisor if supervisor is not None else Supervisor()
+    services.status_lines = lambda: status_lines(_status_figures(runtime, services, started, tasks))
     router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
     aggregation = runtime.aggregation
     aggregation.add_listener(router.on_liquidation)
@@ -80,6 +84,9 @@ async def _build(
     prefs = ChatSettings(store, await store.load_prefs())
     chats = ChatDirectory(store, rules, prefs)
     journal = AlertJournal(store)
+    # One sender for every outgoing call: alerts, summaries, cascades, replies, button edits.
+    sender = Sender(application.bot, chats)
+    sender.register()
     dispatcher = AlertDispatcher(
         application.bot,
         chats,
@@ -88,14 +95,11 @@ async def _build(
         workers=tuning.dispatch_workers,
         journal=journal,
         prefs=prefs,
+        sender=sender,
     )
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     scheduler = SummaryScheduler(application.job_queue, runtime.queries, dispatcher, prefs)
-    queries = runtime.queries
-    detector = CascadeDetector(
-        DailyVolumes(lambda: queries.window_volumes(DAY_MS // 1000)),
-        rules=await store.load_cascade_rules(),
-    )
+    detector = await _cascade_detector(runtime, store)
     cascades = CascadeNotifier(
         application.bot,
         detector,
@@ -105,6 +109,7 @@ async def _build(
         private_edit_s=tuning.cascade_private_edit_s,
         group_edit_s=tuning.cascade_group_edit_s,
         tick_s=tuning.cascade_tick_s,
+        sender=sender,
     )
     chats.attach(scheduler, cascades)
     router = AlertRouter(rules, dispatcher, max_age_s=settings.alert_max_age_s)
@@ -125,6 +130,15 @@ async def _build(
         limiter=CommandLimiter(settings.commands_per_minute),
     )
     return services
+
+
+async def _cascade_detector(runtime: Runtime, store: BotStore) -> CascadeDetector:
+    """Return the cascade detector with the stored cascade rules."""
+    queries = runtime.queries
+    return CascadeDetector(
+        DailyVolumes(lambda: queries.window_volumes(DAY_MS // 1000)),
+        rules=await store.load_cascade_rules(),
+    )
 
 
 async def _schedule_summaries(
@@ -163,10 +177,10 @@ async def _recover(
     since = now - int(settings.alert_max_age_s * 1000)
     resent = 0
     for record in await runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
-        key = event_key(record)
-        for chat_id, rule in rules.match(record).items():
+        for (chat_id, topic), rule in rules.match(record).items():
+            key = event_key(record, topic)
             if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):
-                dispatcher.enqueue_alert(chat_id, record)
+                dispatcher.enqueue_alert(chat_id, record, topic)
                 resent += 1
     for chat_id, count in uncertain.items():
         if count:
@@ -180,9 +194,13 @@ async def _recover(
         )
 
 
-def _status_figures(runtime: Runtime, services: Services, started: float) -> StatusFigures:
+def _status_figures(
+    runtime: Runtime, services: Services, started: float, supervisor: Supervisor
+) -> StatusFigures:
     """Gather the figures of the admins' status report."""
     health = runtime.queries.ingest_health()
+    collectors = runtime.collectors
+    feed_tasks = [] if collectors is None else list(collectors.supervisor.tasks.values())
     return StatusFigures(
         uptime_s=time.monotonic() - started,
         now_ms=now_ms(),
@@ -203,4 +221,5 @@ def _status_figures(runtime: Runtime, services: Services, started: float) -> Sta
         backfill=health.backfill,
         db_bytes=health.db_bytes,
         db_path=str(health.db_path),
+        tasks=[*supervisor.tasks.values(), *feed_tasks],
     )

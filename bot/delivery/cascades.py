@@ -7,10 +7,13 @@ alerts), and a last edit with the final line when it ends. Open messages are sto
 restart the bot keeps editing them (the detector is warmed with the recent events) or, if the
 cascade did not survive the restart, closes them with a line saying so.
 
-Telegram errors: 403 or "chat not found" stop the chat (as for alerts); a migrated group is
-handed to the chat directory; 429 waits `retry_after`; "message is not modified" is success;
-a message that can no longer be edited (deleted, too old) is replaced by a new one; a send that
-timed out is not repeated (it may have arrived) and that cascade is no longer followed.
+Telegram's answers are classified by `bot.delivery.outcome` through the `Sender`: a chat that is
+gone stops (as for alerts); a migrated group is handed to the chat directory; 429 waits
+`retry_after`; an edit to the same content is success; refused HTML goes as plain text; a message
+that can no longer be edited (deleted, too old) is replaced by a new one; a send that timed out
+is not repeated (it may have arrived) and that cascade is no longer followed; an edit that timed
+out is not repeated either (the cascade's next change edits again); one that met a network error
+is tried again after the jittered delivery backoff.
 """
 
 from __future__ import annotations
@@ -23,19 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from telegram import Bot
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
 
-from bot.delivery.outcome import retry_after_seconds
+from bot.delivery.outcome import Outcome
 from bot.delivery.ports import ChatEvents, ChatPrefsView
+from bot.delivery.sender import Delivery, Sender
 from bot.render import cascades
 from bot.rules.cascade import Cascade, CascadeRule, Change, ChangeKind
 from bot.rules.detector import CascadeDetector
@@ -44,9 +38,6 @@ from collectors.clock import now_ms
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
-
-_GONE = ("chat not found", "bot was kicked", "bot was blocked", "user is deactivated")
-_LOST = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 @dataclass(slots=True)
@@ -88,9 +79,14 @@ class CascadeNotifier:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], int] = now_ms
     stats: CascadeStats = field(default_factory=CascadeStats)
+    sender: Sender | None = None  # by default one of its own, reporting chats to `events`
+    _send: Sender = field(init=False)
     _posts: dict[tuple[int, int, str], _Post] = field(default_factory=dict)
     _chat_next: dict[int, float] = field(default_factory=dict)  # a chat's next free moment
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._send = self.sender if self.sender is not None else Sender(self.bot, self.events)
 
     # --- input ------------------------------------------------------------------------------
 
@@ -133,6 +129,13 @@ class CascadeNotifier:
         """Stop detecting and following a chat's cascades (it blocked or removed the bot)."""
         self.detector.remove_chat(chat_id)
         self.forget_chat(chat_id)
+
+    def drop_topic(self, chat_id: int, topic: int) -> list[int]:
+        """Stop detecting and following the cascade rules set in a deleted forum topic;
+        return their ids."""
+        ids = [r.rule_id for r in self.detector.rules() if (r.chat_id, r.topic) == (chat_id, topic)]
+        self.remove_rules(chat_id, ids)
+        return ids
 
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Re-key a migrated group's rules; its open cascades start afresh under the new id."""
@@ -180,10 +183,9 @@ class CascadeNotifier:
                 continue
             self.stats.orphaned += 1
             text = cascades.cascade_orphaned(body, now_ms, loc=self.prefs.locale(key[0]))
-            try:
-                await self._edit(key[0], message_id, text)
-            except TelegramError as exc:
-                log.warning("could not close cascade message %s: %s", key, exc)
+            done = await self._send.once(self._send.edit(key[0], message_id, text))
+            if done.outcome is not Outcome.SENT:
+                log.warning("could not close cascade message %s: %s", key, done.result.detail)
             await self.store.delete_cascade_message(key)
 
     async def run(self) -> None:
@@ -247,24 +249,22 @@ class CascadeNotifier:
         snap = post.cascade.snapshot()
         text = cascades.cascade(snap, loc=loc)
         post.dirty = False  # changes during the call below mark it again
-        try:
-            if post.message_id is None:
-                quiet = self.prefs.quiet_until_ms(chat_id, self.wall_clock()) is not None
-                sent = await self.bot.send_message(
-                    chat_id, text, parse_mode=ParseMode.HTML, disable_notification=quiet or None
-                )
-                post.message_id = sent.message_id
-                self.stats.messages_sent += 1
-            else:
-                await self._edit(chat_id, post.message_id, text)
-                self.stats.edits += 1
-        except (Forbidden, BadRequest, ChatMigrated, RetryAfter, TimedOut, NetworkError) as exc:
-            await self._failed(key, post, exc)
+        if post.message_id is None:
+            quiet = self.prefs.quiet_until_ms(chat_id, self.wall_clock()) is not None
+            topic = post.cascade.rule.topic  # the forum topic the rule was set in, if any
+            call = self._send.message(chat_id, text, silent=quiet, topic=topic)
+            done = await self._send.once(call)
+        else:
+            done = await self._send.once(self._send.edit(chat_id, post.message_id, text))
+        if done.outcome is not Outcome.SENT:
+            self._failed(key, post, done)
             return
-        except TelegramError as exc:
-            log.error("cascade message to chat %d refused: %s", chat_id, exc)
-            self._abandon(key)
-            return
+        if post.message_id is None:
+            assert done.message is not None  # sendMessage returns the message
+            post.message_id = done.message.message_id
+            self.stats.messages_sent += 1
+        else:
+            self.stats.edits += 1
         post.attempts = 0
         post.next_at = self.clock() + self._interval(chat_id)
         # Shielded: a message Telegram has must be on record even if the bot stops meanwhile,
@@ -278,39 +278,30 @@ class CascadeNotifier:
                 self.store.save_cascade_message(key, post.message_id, snap.started_ms, body)
             )
 
-    async def _edit(self, chat_id: int, message_id: int, text: str) -> None:
-        try:
-            await self.bot.edit_message_text(
-                text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
-            )
-        except BadRequest as exc:
-            if "message is not modified" not in exc.message.lower():
-                raise
-
-    async def _failed(self, key: tuple[int, int, str], post: _Post, exc: TelegramError) -> None:
+    def _failed(self, key: tuple[int, int, str], post: _Post, done: Delivery) -> None:
         chat_id = key[0]
         post.dirty = True
-        if isinstance(exc, Forbidden) or (
-            isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in _GONE)
-        ):
-            self.forget_chat(chat_id)
-            await self.events.chat_gone(chat_id, exc.message)
-        elif isinstance(exc, ChatMigrated):
-            self.forget_chat(chat_id)
-            await self.events.chat_migrated(chat_id, int(exc.new_chat_id))
-        elif isinstance(exc, RetryAfter):
-            post.next_at = self.clock() + retry_after_seconds(exc)
-        elif isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in _LOST):
+        result = done.result
+        outcome = result.outcome
+        if outcome in (Outcome.GONE, Outcome.MIGRATED):
+            self.forget_chat(chat_id)  # the sender told the chat directory
+        elif outcome is Outcome.TOPIC_GONE:
+            self._abandon(key)  # the sender told the chat directory, which drops the rule
+        elif outcome is Outcome.RETRY_AFTER:
+            post.next_at = self.clock() + result.delay_s
+        elif outcome is Outcome.LOST:
             self.stats.replaced += 1
             post.message_id = None  # deleted or too old to edit: post it anew
-        elif isinstance(exc, TimedOut) and post.message_id is None:
-            log.warning("chat %d: cascade message timed out; not resending", chat_id)
-            self._abandon(key)
-        elif isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        elif outcome is Outcome.UNCERTAIN and post.message_id is None:
+            self._abandon(key)  # it may have arrived: never posted twice
+        elif outcome is Outcome.UNCERTAIN:
+            # The edit may have arrived: not repeated; the cascade's next change edits again.
+            post.dirty = False
+            post.next_at = self.clock() + self._interval(chat_id)
+        elif outcome is Outcome.NETWORK:
+            post.next_at = self.clock() + self._send.backoff.delay(post.attempts)
             post.attempts += 1
-            post.next_at = self.clock() + min(60.0, 2.0**post.attempts)
-        else:
-            log.error("chat %d: cascade message refused: %s", chat_id, exc.message)
+        else:  # refused (logged by the sender)
             self._abandon(key)
 
     def _abandon(self, key: tuple[int, int, str]) -> None:

@@ -59,6 +59,32 @@ class ChatDirectory:
         await self._store.migrate_chat(old_chat_id, new_chat_id)
         log.info("chat %d migrated to %d", old_chat_id, new_chat_id)
 
+    async def topic_gone(self, chat_id: int, topic: int, reason: str) -> None:
+        """Remove what was set in a deleted forum topic (rules, cascade rules, the schedule);
+        the chat's other topics keep theirs."""
+        # Memory first, as in chat_gone.
+        rules = [rule for rule in self._rules.rules_for(chat_id) if rule.topic == topic]
+        for rule in rules:
+            self._rules.remove(rule)
+        cascade_ids: list[int] = []
+        if self._cascades is not None:
+            cascade_ids = self._cascades.drop_topic(chat_id, topic)
+        schedule = self.scheduler.schedule_of(chat_id)
+        if schedule is not None and schedule.topic == topic:
+            self.scheduler.remove(chat_id)
+            await self._store.delete_schedule(chat_id)
+        await self._store.delete_rules([rule.rule_id for rule in rules])
+        await self._store.delete_cascade_rules(cascade_ids)
+        log.info(
+            "chat %d: topic %d is gone (%s): %d rule(s), %d cascade rule(s)%s removed",
+            chat_id,
+            topic,
+            reason,
+            len(rules),
+            len(cascade_ids),
+            " and the summaries" if schedule is not None and schedule.topic == topic else "",
+        )
+
     async def activate(self, chat_id: int, kind: str, title: str) -> bool:
         """Record a chat as reachable (/start, or the bot added back); restore what it had.
 

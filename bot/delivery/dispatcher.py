@@ -6,11 +6,12 @@ merged into one digest. A chat's queue is bounded: it keeps the largest alerts, 
 hold is counted and reported in the next message to that chat. python-telegram-bot's
 AIORateLimiter keeps the overall rate (30 messages a second) and retries 429s first.
 
-Telegram errors: 403 (blocked, kicked) and "chat not found" end delivery to that chat (its owner
-is told through `ChatEvents`); a group upgraded to a supergroup moves the queue to the new id and
-resends; 429 waits `retry_after`; a 400 "can't parse entities" is resent as plain text; a timeout
-is not resent (the message may have arrived) but counted as uncertain and reported; other network
-errors are retried with backoff, then counted as failed and reported.
+Telegram's answers are classified by `bot.delivery.outcome` through the `Sender`: a chat that is
+gone ends delivery to that chat (the sender tells its owner through `ChatEvents`); a group
+turned into a supergroup moves the queue to the new id and resends; 429 waits `retry_after`;
+refused HTML is resent as plain text; a timeout is not resent (the message may have arrived) but
+counted as uncertain and reported; other network errors are retried with the jittered delivery
+backoff, then counted as failed and reported.
 
 Quiet hours: while a chat's quiet hours last, its alerts wait (still bounded) and go as one
 digest when they end; messages the chat asked for (summaries, notices) still go, silently.
@@ -22,19 +23,19 @@ import asyncio
 import heapq
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from telegram import Bot
 
-from bot.delivery.outcome import Outcome, Result
+from bot.delivery.outcome import Outcome
 from bot.delivery.ports import ChatEvents, ChatPrefsView, Journal, _NoPrefs
-from bot.delivery.queue import ChatQueue, ChatQueues
-from bot.delivery.sender import send
+from bot.delivery.queue import ChatQueue, ChatQueues, Queued
+from bot.delivery.sender import Delivery, Sender
 from bot.render.alerts import alert, digest, dropped_notice
 from bot.tables.journal import event_key
 from bot.tables.outbox import Photo
 from collectors.clock import now_ms
-from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ class AlertDispatcher(ChatQueues):
         wall_clock: Callable[[], int] = now_ms,
         journal: Journal | None = None,
         prefs: ChatPrefsView | None = None,
+        sender: Sender | None = None,
     ) -> None:
         super().__init__(max_alerts_per_chat=max_alerts_per_chat, clock=clock)
-        self._bot = bot
-        self._events = events
+        self.sender = sender if sender is not None else Sender(bot, events)
         self._journal = journal
         self._prefs: ChatPrefsView = prefs if prefs is not None else _NoPrefs()
         self._wall_clock = wall_clock
@@ -73,6 +74,9 @@ class AlertDispatcher(ChatQueues):
         self.stats.alerts_uncertain += count
         loc = self._prefs.locale(chat_id)
         self.enqueue_message(chat_id, dropped_notice(0, count, loc=loc))
+
+    def _note_plain_text(self) -> None:
+        self.stats.plain_text_resends += 1
 
     # --- delivery -------------------------------------------------------------------------
 
@@ -135,14 +139,15 @@ class AlertDispatcher(ChatQueues):
         return self._group_interval_s if chat_id < 0 else self._private_interval_s
 
     async def _deliver(self, chat_id: int, queue: ChatQueue) -> None:
-        taken: list[tuple[float, int, Liquidation]] = []
+        taken: list[Queued] = []
         reported = (0, 0, 0)  # (dropped, uncertain, failed) that this message tells the chat
         now_ms = self._wall_clock()
         quiet_until = self._prefs.quiet_until_ms(chat_id, now_ms)
         loc = self._prefs.locale(chat_id)
         item: str | Photo
+        topic: int | None = None
         if queue.messages:
-            item = queue.messages[0]
+            item, topic = queue.messages[0]
         elif quiet_until is not None:
             # Quiet hours: the alerts wait (still bounded) and go as one digest at the end.
             queue.hold_until = self._clock() + (quiet_until - now_ms) / 1000
@@ -152,8 +157,8 @@ class AlertDispatcher(ChatQueues):
             return
         else:
             queue.hold_until = 0.0
-            taken, queue.alerts = queue.alerts, []
-            records = [entry[2] for entry in sorted(taken, key=lambda i: i[1])]
+            taken, topic = _take_one_topic(queue)
+            records = [entry.record for entry in sorted(taken, key=lambda i: i.seq)]
             reported = (queue.dropped, queue.uncertain, queue.failed)
             unreported = queue.uncertain + queue.failed
             if len(records) == 1 and not queue.held:
@@ -164,12 +169,18 @@ class AlertDispatcher(ChatQueues):
                 item = digest(
                     records, dropped=queue.dropped, uncertain=unreported, held=queue.held, loc=loc
                 )
-        keys = [event_key(entry[2]) for entry in taken] if taken and self._journal else []
+        journaled = taken if self._journal is not None else []
+        keys = [event_key(entry.record, topic) for entry in journaled]
         if keys and self._journal is not None:
             await self._journal.on_wire(chat_id, keys)
         try:
             silent = quiet_until is not None
-            result = await send(self._bot, chat_id, item, silent=silent, stats=self.stats)
+            if isinstance(item, Photo):
+                png, caption = item.png, item.caption
+                call = self.sender.photo(chat_id, png, caption, silent=silent, topic=topic)
+            else:
+                call = self.sender.message(chat_id, item, silent=silent, topic=topic)
+            done = await self.sender.once(call, self._note_plain_text)
         except asyncio.CancelledError:
             # Stopping mid-send: Telegram may or may not have it. Resending could duplicate, so
             # count it as uncertain; the count is stored and reported to the chat next time.
@@ -177,35 +188,33 @@ class AlertDispatcher(ChatQueues):
                 queue.uncertain += len(taken)
                 self.stats.alerts_uncertain += len(taken)
             raise
-        await self._settle(chat_id, queue, taken, reported, result)
+        self._settle(chat_id, queue, taken, reported, done, topic)
         if keys and self._journal is not None:
-            if result.outcome in (
-                Outcome.SENT,
-                Outcome.UNCERTAIN,
-                Outcome.FAILED,
-                Outcome.GONE,
-            ):
-                self._journal.done(chat_id, keys)
-            else:  # retryable: it did not arrive, and goes again (maybe to a new chat id)
+            if done.result.retryable or done.outcome is Outcome.MIGRATED:
+                # It did not arrive, and goes again (maybe to a new chat id).
                 self._journal.not_sent(chat_id, keys)
+            else:
+                self._journal.done(chat_id, keys)
 
-    async def _settle(
+    def _settle(
         self,
         chat_id: int,
         queue: ChatQueue,
-        taken: list[tuple[float, int, Liquidation]],
+        taken: list[Queued],
         reported: tuple[int, int, int],
-        result: Result,
+        done: Delivery,
+        topic: int | None,
     ) -> None:
+        result = done.result
         outcome = result.outcome
-        if outcome in (Outcome.SENT, Outcome.UNCERTAIN, Outcome.FAILED):
-            self._settle_done(chat_id, queue, len(taken), reported, result)
-        elif outcome is Outcome.GONE:
+        if outcome is Outcome.GONE:  # the sender told the chat's owner
             self.stats.chats_gone += 1
             self.stats.alerts_undeliverable += len(taken) + len(queue.alerts)
             self._queues.pop(chat_id, None)
-            log.warning("chat %d is gone (%s); alerts and schedule stop", chat_id, result.detail)
-            await self._events.chat_gone(chat_id, result.detail)
+        elif outcome is Outcome.TOPIC_GONE and topic is not None:
+            self._drop_topic(chat_id, queue, topic, carried=len(taken))
+        elif not result.retryable and outcome is not Outcome.MIGRATED:
+            self._settle_done(chat_id, queue, len(taken), reported, done)
         else:
             # Retryable: put the alerts back (merged with what arrived meanwhile) and wait.
             for item in taken:
@@ -215,7 +224,7 @@ class AlertDispatcher(ChatQueues):
                 queue.dropped += 1
                 self.stats.alerts_dropped += 1
             if outcome is Outcome.MIGRATED:
-                await self._move(chat_id, queue, result.new_chat_id)
+                self._move(chat_id, queue, result.new_chat_id)
             elif outcome is Outcome.RETRY_AFTER:
                 self.stats.rate_limited += 1
                 queue.ready_at = self._clock() + result.delay_s
@@ -228,9 +237,10 @@ class AlertDispatcher(ChatQueues):
         queue: ChatQueue,
         carried: int,
         reported: tuple[int, int, int],
-        result: Result,
+        done: Delivery,
     ) -> None:
         """The message left the queue: sent, refused, or maybe delivered (timeout)."""
+        result = done.result
         stats = self.stats
         if carried:
             # What this message told the chat is reported; what piled up meanwhile is not.
@@ -239,7 +249,7 @@ class AlertDispatcher(ChatQueues):
             queue.failed -= reported[2]
             queue.held = False
         else:
-            sent = queue.messages.popleft()
+            sent = queue.messages.popleft().item
             stats.photos_sent += int(isinstance(sent, Photo) and result.outcome is Outcome.SENT)
         queue.attempts = 0
         queue.ready_at = self._clock() + self._interval(chat_id)
@@ -250,13 +260,25 @@ class AlertDispatcher(ChatQueues):
         elif result.outcome is Outcome.UNCERTAIN:
             queue.uncertain += carried
             stats.alerts_uncertain += carried
-            log.warning("chat %d: Telegram timed out; not resending", chat_id)
-        else:
+        else:  # refused (logged by the sender)
             queue.failed += carried
             stats.alerts_failed += carried
-            log.error("chat %d: message refused: %s", chat_id, result.detail)
 
-    async def _move(self, chat_id: int, queue: ChatQueue, new_chat_id: int) -> None:
+    def _drop_topic(self, chat_id: int, queue: ChatQueue, topic: int, *, carried: int) -> None:
+        """A forum topic was deleted (the sender told the chat's owner): drop what waits for
+        it, and the message that went there; the chat's other topics go on."""
+        self.stats.topics_gone += 1
+        if not carried:
+            queue.messages.popleft()
+        kept = [entry for entry in queue.alerts if entry.topic != topic]
+        self.stats.alerts_undeliverable += carried + len(queue.alerts) - len(kept)
+        queue.alerts = kept
+        heapq.heapify(kept)
+        queue.messages = deque(out for out in queue.messages if out.topic != topic)
+        queue.attempts = 0
+        queue.ready_at = self._clock() + self._interval(chat_id)
+
+    def _move(self, chat_id: int, queue: ChatQueue, new_chat_id: int) -> None:
         """Carry a migrated group's queue to its supergroup id and send there."""
         self.stats.migrations += 1
         self._queues.pop(chat_id, None)
@@ -269,7 +291,6 @@ class AlertDispatcher(ChatQueues):
         target.failed += queue.failed
         target.held = target.held or queue.held
         log.info("chat %d became supergroup %d; resending there", chat_id, new_chat_id)
-        await self._events.chat_migrated(chat_id, new_chat_id)
         self._schedule(new_chat_id, target)
 
     def _retry_later(self, chat_id: int, queue: ChatQueue, alerts: bool, detail: str) -> None:
@@ -288,4 +309,22 @@ class AlertDispatcher(ChatQueues):
             log.error(
                 "chat %d: giving up after %d attempts: %s", chat_id, self._max_attempts, detail
             )
-        queue.ready_at = self._clock() + min(60.0, 2.0**queue.attempts)
+        queue.ready_at = self._clock() + self.sender.backoff.delay(queue.attempts - 1)
+
+
+def _take_one_topic(queue: ChatQueue) -> tuple[list[Queued], int | None]:
+    """Take the waiting alerts bound for one topic: the topic of the oldest alert.
+
+    Alerts for the chat's other topics stay queued for the next message: a digest never
+    mixes topics.
+    """
+    if not queue.alerts:
+        return [], None
+    topic = min(queue.alerts, key=lambda entry: entry.seq).topic
+    if all(entry.topic == topic for entry in queue.alerts):
+        taken, queue.alerts = queue.alerts, []
+        return taken, topic
+    taken = [entry for entry in queue.alerts if entry.topic == topic]
+    queue.alerts = [entry for entry in queue.alerts if entry.topic != topic]
+    heapq.heapify(queue.alerts)
+    return taken, topic

@@ -16,6 +16,9 @@ class ChatEvents(Protocol):
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup with a new id."""
 
+    async def topic_gone(self, chat_id: int, topic: int, reason: str) -> None:
+        """A forum topic of the chat was deleted: what was set in it posts nowhere."""
+
 
 class ChatPrefsView(Protocol):
     """How each chat reads its messages, and when it wants no alerts."""

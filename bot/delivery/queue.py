@@ -1,4 +1,9 @@
-"""Each chat's bounded queue of alerts and messages, and which chat may send next."""
+"""Each chat's bounded queue of alerts and messages, and which chat may send next.
+
+An alert or a message may be bound for a forum topic of the chat (message_thread_id, from the
+rule or schedule set in that topic). The queue, its bound and its pace stay per chat: Telegram's
+limits count per chat, whatever the topic. One message carries the alerts of one topic only.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.tables.outbox import PendingChat, Photo
 from collectors.record import Liquidation
@@ -28,17 +34,34 @@ class DispatchStats:
     network_retries: int = 0
     plain_text_resends: int = 0
     chats_gone: int = 0
+    topics_gone: int = 0  # forum topics deleted: what was set in them dropped
     migrations: int = 0
     photos_sent: int = 0
     quiet_holds: int = 0  # times a chat's alerts were held for its quiet hours
+
+
+class Queued(NamedTuple):
+    """An alert waiting in a chat's heap: ordered by size, then by arrival."""
+
+    usd: float
+    seq: int
+    record: Liquidation
+    topic: int | None  # the forum topic it goes to (None: the chat itself)
+
+
+class Outgoing(NamedTuple):
+    """A message or picture waiting for its chat, and the forum topic it goes to."""
+
+    item: str | Photo
+    topic: int | None = None
 
 
 @dataclass(slots=True)
 class ChatQueue:
     """One chat's alerts (a min-heap by size, bounded), messages, and pacing state."""
 
-    alerts: list[tuple[float, int, Liquidation]] = field(default_factory=list)  # min-heap
-    messages: deque[str | Photo] = field(default_factory=deque)
+    alerts: list[Queued] = field(default_factory=list)  # min-heap
+    messages: deque[Outgoing] = field(default_factory=deque)
     dropped: int = 0  # not reported yet
     uncertain: int = 0
     failed: int = 0
@@ -77,12 +100,13 @@ class ChatQueues:
 
     # --- queueing (never blocks) ----------------------------------------------------------
 
-    def enqueue_alert(self, chat_id: int, record: Liquidation) -> None:
-        """Queue an alert; a full queue keeps the largest alerts and counts the rest."""
+    def enqueue_alert(self, chat_id: int, record: Liquidation, topic: int | None = None) -> None:
+        """Queue an alert (for a forum topic of the chat, if given); a full queue keeps the
+        largest alerts and counts the rest."""
         queue = self._queue(chat_id)
         self.stats.alerts_queued += 1
         self._seq += 1
-        item = (record.notional_usd, self._seq, record)
+        item = Queued(record.notional_usd, self._seq, record, topic)
         if len(queue.alerts) < self._max_alerts:
             heapq.heappush(queue.alerts, item)
         else:
@@ -91,16 +115,18 @@ class ChatQueues:
             self.stats.alerts_dropped += 1
         self._schedule(chat_id, queue)
 
-    def enqueue_message(self, chat_id: int, html: str) -> None:
+    def enqueue_message(self, chat_id: int, html: str, *, topic: int | None = None) -> None:
         """Queue one message (a summary, a notice); messages go before pending alerts."""
         queue = self._queue(chat_id)
-        queue.messages.append(html)
+        queue.messages.append(Outgoing(html, topic))
         self._schedule(chat_id, queue)
 
-    def enqueue_photo(self, chat_id: int, png: bytes, caption: str = "") -> None:
+    def enqueue_photo(
+        self, chat_id: int, png: bytes, caption: str = "", *, topic: int | None = None
+    ) -> None:
         """Queue a picture (a chart) with an HTML caption, in order with the messages."""
         queue = self._queue(chat_id)
-        queue.messages.append(Photo(png, caption))
+        queue.messages.append(Outgoing(Photo(png, caption), topic))
         self._schedule(chat_id, queue)
 
     def release(self, chat_id: int) -> None:
@@ -122,27 +148,39 @@ class ChatQueues:
         """Queue what a previous run could not send."""
         for owed in pending:
             queue = self._queue(owed.chat_id)
-            queue.messages.extend(owed.messages)
-            for record in owed.alerts:
+            message_topics = _topics(owed.message_topics, len(owed.messages))
+            queue.messages.extend(map(Outgoing, owed.messages, message_topics))
+            for record, topic in zip(
+                owed.alerts, _topics(owed.alert_topics, len(owed.alerts)), strict=True
+            ):
                 self._seq += 1
-                heapq.heappush(queue.alerts, (record.notional_usd, self._seq, record))
+                heapq.heappush(queue.alerts, Queued(record.notional_usd, self._seq, record, topic))
             queue.dropped += owed.dropped
             queue.uncertain += owed.uncertain
             self._schedule(owed.chat_id, queue)
 
     def snapshot(self) -> list[PendingChat]:
         """Return everything still owed, to persist at shutdown."""
-        return [
-            PendingChat(
-                chat_id=chat_id,
-                alerts=[item[2] for item in sorted(queue.alerts, key=lambda i: i[1])],
-                messages=list(queue.messages),
-                dropped=queue.dropped,
-                uncertain=queue.uncertain + queue.failed,
+        owed = []
+        for chat_id, queue in sorted(self._queues.items()):
+            if not (queue.has_work() or queue.dropped or queue.uncertain or queue.failed):
+                continue
+            alerts = sorted(queue.alerts, key=lambda i: i.seq)
+            alert_topics = [item.topic for item in alerts]
+            message_topics = [out.topic for out in queue.messages]
+            owed.append(
+                PendingChat(
+                    chat_id=chat_id,
+                    alerts=[item.record for item in alerts],
+                    messages=[out.item for out in queue.messages],
+                    dropped=queue.dropped,
+                    uncertain=queue.uncertain + queue.failed,
+                    # Stored only when some item goes to a topic: older payloads have none.
+                    alert_topics=alert_topics if _any_topic(alert_topics) else [],
+                    message_topics=message_topics if _any_topic(message_topics) else [],
+                )
             )
-            for chat_id, queue in sorted(self._queues.items())
-            if queue.has_work() or queue.dropped or queue.uncertain or queue.failed
-        ]
+        return owed
 
     def pending_alerts(self) -> int:
         """Return how many alerts wait, over all chats."""
@@ -198,3 +236,12 @@ class ChatQueues:
             except TimeoutError:
                 pass
         return None
+
+
+def _topics(stored: list[int | None], count: int) -> list[int | None]:
+    """Return one topic per item: as stored, or None for items stored without one."""
+    return (stored + [None] * count)[:count]
+
+
+def _any_topic(topics: list[int | None]) -> bool:
+    return any(topic is not None for topic in topics)

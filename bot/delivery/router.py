@@ -11,7 +11,7 @@ from collectors.record import Liquidation
 
 
 class AlertRouter:
-    """A collectors listener: match an event to rules, queue one alert per chat."""
+    """A collectors listener: match an event to rules, queue one alert per chat and topic."""
 
     def __init__(
         self,
@@ -32,5 +32,5 @@ class AlertRouter:
         if record.ts_ms < self._clock() - self._max_age_ms:
             self.too_old += 1
             return
-        for chat_id in self._rules.match(record):
-            self._dispatcher.enqueue_alert(chat_id, record)
+        for chat_id, topic in self._rules.match(record):
+            self._dispatcher.enqueue_alert(chat_id, record, topic)

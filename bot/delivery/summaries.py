@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -95,7 +96,7 @@ class SummaryScheduler:
         schedule = self._schedules.get(old_chat_id)
         self.remove(old_chat_id)
         if schedule is not None:
-            self.set(Schedule(new_chat_id, schedule.every_s, schedule.daily_minute))
+            self.set(dataclasses.replace(schedule, chat_id=new_chat_id))
 
     def zone_changed(self, chat_id: int) -> None:
         """Re-plan a chat's summaries after its time zone changed."""
@@ -119,7 +120,7 @@ class SummaryScheduler:
         loc = self._prefs.locale(schedule.chat_id)
         label = market.period_label(schedule.period_s, loc=loc)
         text = market.summary(summary, label=label, loc=loc)
-        self._dispatcher.enqueue_message(schedule.chat_id, text)
+        self._dispatcher.enqueue_message(schedule.chat_id, text, topic=schedule.topic)
 
     async def post_summary(self, schedule: Schedule, end_ms: int | None = None) -> None:
         """Queue a chat's summary, then its chart (drawn off the event loop)."""
@@ -136,7 +137,7 @@ class SummaryScheduler:
             return
         coverage = self._queries.coverage(series.start_ms, series.end_ms)
         caption = market.chart_caption(series, coverage, loc=loc)
-        self._dispatcher.enqueue_photo(schedule.chat_id, png, caption)
+        self._dispatcher.enqueue_photo(schedule.chat_id, png, caption, topic=schedule.topic)
 
     async def _run(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         job = context.job

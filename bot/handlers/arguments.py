@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from bot.texts.usage import UsageError, quote_input
 from collectors.assets import USD_QUOTES, split_multiplier
 from collectors.record import Side
 
-EXCHANGES = ("binance", "okx", "bybit")
+EXCHANGES = ("binance", "okx", "bybit", "gate", "htx", "bitget")
 MIN_RULE_USD = 1_000.0  # smaller thresholds would alert on nearly every liquidation
+MAX_SIZE_USD = 10e9  # no single liquidation comes near; beyond this a size is a typo
 MAX_ASSETS_PER_RULE = 20
 MAX_LATEST = 50
 DEFAULT_LATEST = 10
@@ -24,6 +26,8 @@ _GROUPED_SIZE = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+)$")
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 # 1e6 or 2.5E5: meant as a size, but too easy to mistype as 1e66; ask for 1m instead.
 _SCIENTIFIC = re.compile(r"^\$?\d+(?:\.\d+)?e[+-]?\d+$", re.IGNORECASE)
+_NEGATIVE = re.compile(r"^-\$?\d[\d,]*(?:\.\d+)?[kmb]?$", re.IGNORECASE)
+_NOT_FINITE = frozenset({"inf", "+inf", "-inf", "infinity", "nan", "-nan", "+nan"})
 _RULE_ID = re.compile(r"^#?(c?)(\d{1,9})$", re.IGNORECASE)  # #12 an alert rule, #C3 a cascade
 _MULTIPLE = re.compile(r"^(\d+(?:\.\d+)?)x$", re.IGNORECASE)
 _SIDES = {"long": Side.LONG, "longs": Side.LONG, "short": Side.SHORT, "shorts": Side.SHORT}
@@ -59,7 +63,10 @@ class LatestRequest:
 
 
 def parse_size(token: str) -> float | None:
-    """Return USD for 250000, 250k, 1.5m, $2M or 2,000,000; None if the token is no size."""
+    """Return USD for 250000, 250k, 1.5m, $2M or 2,000,000; None if the token is no size.
+
+    A size too large for a float comes back as inf: callers check it with `check_size`.
+    """
     grouped = _GROUPED_SIZE.match(token)
     if grouped:
         return float(grouped.group(1).replace(",", ""))
@@ -69,16 +76,52 @@ def parse_size(token: str) -> float | None:
     return float(match.group(1)) * _SCALE[match.group(2).lower()]
 
 
-def normalize_asset(token: str) -> str:
+def looks_like_bad_size(token: str) -> bool:
+    """Return True for a word meant as a size that can never be one: -5, inf, nan."""
+    return bool(_NEGATIVE.match(token)) or token.lower() in _NOT_FINITE
+
+
+def check_size(value: float, token: str, example: str, low: float = MIN_RULE_USD) -> float:
+    """Return a size if it is finite and from `low` to MAX_SIZE_USD; raise UsageError if not."""
+    if math.isfinite(value) and value < low:
+        raise UsageError("err_min_rule", "/subscribe BTC 10k", usd=format_threshold(low))
+    if not math.isfinite(value) or value > MAX_SIZE_USD:
+        raise UsageError(
+            "err_size_range",
+            example,
+            token=quote_input(token),
+            low=format_threshold(low),
+            high=format_threshold(MAX_SIZE_USD),
+        )
+    return value
+
+
+def refuse_bad_size(token: str, example: str) -> None:
+    """Raise the reason for a word meant as a size that is negative or not a number."""
+    if token.lower() in _NOT_FINITE:
+        raise UsageError(
+            "err_size_range",
+            example,
+            token=quote_input(token),
+            low=format_threshold(MIN_RULE_USD),
+            high=format_threshold(MAX_SIZE_USD),
+        )
+    raise UsageError("err_size_positive", example, token=quote_input(token))
+
+
+def normalize_asset(token: str, example: str | None = None) -> str:
     """Return the asset name for what a user typed: btc, BTCUSDT, 1000PEPE -> BTC, BTC, PEPE.
 
-    Raise UsageError for anything that cannot be an asset name.
+    Raise UsageError (with `example`, the command's own) for anything that cannot be an asset.
     """
     if _SCIENTIFIC.match(token):
-        raise UsageError("err_not_size", "/subscribe BTC 1m", token=quote_input(token))
+        raise UsageError("err_not_size", example or "/subscribe BTC 1m", token=quote_input(token))
+    example = example or "/subscribe BTC ETH 250k"
+    if looks_like_bad_size(token):
+        refuse_bad_size(token, example)
     symbol = token.upper().lstrip("$")
     if not _SYMBOL.match(symbol):
-        raise UsageError("err_not_asset", "/subscribe BTC ETH 250k", token=quote_input(token))
+        raise UsageError("err_not_asset", example, token=quote_input(token))
     for quote in USD_QUOTES:
         if symbol.endswith(quote) and len(symbol) > len(quote):
             symbol = symbol[: -len(quote)]
@@ -105,7 +148,7 @@ def parse_subscribe(args: Sequence[str], default_min_usd: float) -> SubscribeReq
         elif value is not None:
             if size is not None:
                 raise UsageError("err_one_size", example)
-            size = value
+            size = check_size(value, token, "/subscribe BTC 250k")
         elif lowered in _SIDES:
             if side is not None and side is not _SIDES[lowered]:
                 raise UsageError("err_long_or_short", "/subscribe SOL 50k short")
@@ -127,7 +170,7 @@ def parse_subscribe(args: Sequence[str], default_min_usd: float) -> SubscribeReq
 
 
 def parse_unsubscribe(args: Sequence[str]) -> UnsubscribeRequest:
-    """Parse `/unsubscribe [SYMBOL...|#ID...|all]`; no argument means all."""
+    """Parse `/unsubscribe [SYMBOL...|#ID...|all]`; no argument means all (after asking)."""
     if not args or (len(args) == 1 and args[0].lower() == "all"):
         return UnsubscribeRequest(everything=True)
     assets: set[str] = set()
@@ -141,7 +184,7 @@ def parse_unsubscribe(args: Sequence[str]) -> UnsubscribeRequest:
             (cascade_ids if rule.group(1) else rule_ids).add(int(rule.group(2)))
             continue
         try:
-            assets.add(normalize_asset(token))
+            assets.add(normalize_asset(token, "/unsubscribe BTC"))
         except UsageError as exc:
             raise UsageError(exc.key, "/unsubscribe BTC", **exc.values) from None
     return UnsubscribeRequest(False, frozenset(assets), frozenset(rule_ids), frozenset(cascade_ids))
@@ -168,7 +211,11 @@ def parse_window(
         if history_s >= 2 * 86_400:
             choices += f", 2d-{format_window(history_s - history_s % 86_400)}"
         raise UsageError(
-            "err_window_not_kept", example, window=format_window(seconds), choices=choices
+            # The user's own word: "7d", not the "168h" it means.
+            "err_window_not_kept",
+            example,
+            window=args[0][:24],
+            choices=choices,
         )
     return seconds
 
@@ -199,10 +246,7 @@ def parse_chart(args: Sequence[str]) -> tuple[str | None, int]:
         elif seconds is None and not named:
             named = True
             if token.lower() != "all":
-                try:
-                    asset = normalize_asset(token)
-                except UsageError as exc:
-                    raise UsageError(exc.key, example, **exc.values) from None
+                asset = normalize_asset(token, example)
         else:
             raise UsageError("err_chart_usage", example)
     return asset, DEFAULT_CHART_S if window_s is None else window_s
@@ -221,7 +265,7 @@ def parse_latest(args: Sequence[str]) -> LatestRequest:
             if not 1 <= count <= MAX_LATEST:
                 raise UsageError("err_count_range", example, most=MAX_LATEST)
         elif asset is None:
-            asset = normalize_asset(token)
+            asset = normalize_asset(token, example)
         else:
             raise UsageError("err_one_asset", example)
     return LatestRequest(count, asset)
@@ -233,7 +277,7 @@ def parse_stats(args: Sequence[str]) -> str | None:
         return None
     if len(args) > 1:
         raise UsageError("err_stats_one_asset", "/stats BTC")
-    return normalize_asset(args[0])
+    return normalize_asset(args[0], "/stats BTC")
 
 
 def parse_lang(args: Sequence[str], languages: Sequence[str]) -> str | None:
@@ -304,10 +348,7 @@ def parse_cascade(args: Sequence[str]) -> CascadeRequest | None:
     if len(args) != 3:
         raise UsageError("err_cascade_usage", example)
     target, size, span = args
-    try:
-        asset = None if target.lower() == "all" else normalize_asset(target)
-    except UsageError as exc:
-        raise UsageError(exc.key, example, **exc.values) from None
+    asset = None if target.lower() == "all" else normalize_asset(target, example)
     try:
         window_s = parse_duration(span)
     except ValueError:
@@ -323,7 +364,9 @@ def parse_cascade(args: Sequence[str]) -> CascadeRequest | None:
         return CascadeRequest(asset, window_s, multiple=factor)
     usd = parse_size(size)
     if usd is None:
+        if looks_like_bad_size(size):
+            refuse_bad_size(size, example)
         raise UsageError("err_cascade_size", example, token=quote_input(size))
     if usd < MIN_CASCADE_USD:
         raise UsageError("err_cascade_min", example, usd=format_threshold(MIN_CASCADE_USD))
-    return CascadeRequest(asset, window_s, min_usd=usd)
+    return CascadeRequest(asset, window_s, min_usd=check_size(usd, size, example))

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 
-from bot.handlers.context import BotContext, locale_of
+from bot.handlers.context import BotContext, edit, locale_of
 from bot.handlers.keyboards import parse_press
 from bot.handlers.market import stats_view, top_view
 from bot.handlers.middleware import may_press
-from bot.handlers.subscriptions import cascade_rules_of, remove_cascades, remove_rules, subs_view
+from bot.handlers.subscriptions import (
+    cascade_rules_of,
+    remove_cascades,
+    remove_everything,
+    remove_rules,
+    subs_view,
+)
 from bot.render.cascades import cascades_removed
-from bot.render.chat import not_admin, rules_removed
+from bot.render.chat import not_admin, rules_removed, unsubscribe_cancelled
 from bot.render.html import plain_text, split_message
 
 
@@ -46,12 +51,20 @@ async def button(update: Update, context: BotContext) -> None:
         rules = [r for r in services.rules.rules_for(chat.id) if r.rule_id == press.number]
         await remove_rules(services, chat.id, rules)
         notice = plain_text(rules_removed(len(rules), loc=loc))
-        view = subs_view(services, chat.id, loc)
+        view = await subs_view(services, chat.id, loc)
+    elif press.action in ("rma", "rmk"):
+        done = (
+            await remove_everything(services, chat.id, loc)
+            if press.action == "rma"
+            else unsubscribe_cancelled(loc=loc)
+        )
+        notice = plain_text(done)
+        view = (done, None)
     else:  # "rmc"
         ids = [r.rule_id for r in cascade_rules_of(services, chat.id) if r.rule_id == press.number]
         await remove_cascades(services, chat.id, ids)
         notice = plain_text(cascades_removed(len(ids), loc=loc))
-        view = subs_view(services, chat.id, loc)
+        view = await subs_view(services, chat.id, loc)
     if view is not None:
         await _edit(query.message.chat.id, query.message.message_id, view, context)
     await query.answer(notice or None)
@@ -65,13 +78,4 @@ async def _edit(
 ) -> None:
     """Replace a message's text and buttons; an unchanged message is left as it is."""
     text, markup = view
-    try:
-        await context.bot.edit_message_text(
-            split_message(text)[0],
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=markup,
-        )
-    except BadRequest as exc:
-        if "message is not modified" not in exc.message.lower():
-            raise
+    await edit(context.bot, chat_id, message_id, split_message(text)[0], markup)

@@ -6,12 +6,22 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
 
 from bot.handlers.arguments import parse_lang, parse_quiet, parse_tz
-from bot.handlers.context import BotContext, locale_of, reply
+from bot.handlers.context import BotContext, locale_of, reply, topic_of
 from bot.handlers.middleware import chat_of, read_request, refuse, set_up_chat
 from bot.prefs.schedules import Schedule, parse_schedule
-from bot.render.chat import help_text, language_set, quiet_set, schedule_set, start_text, zone_set
+from bot.render.chat import (
+    failed_text,
+    help_text,
+    language_set,
+    plain_message_hint,
+    quiet_set,
+    schedule_set,
+    start_text,
+    zone_set,
+)
 from bot.texts.catalog import CATALOG
 from bot.texts.usage import UsageError
 from collectors.clock import now_ms
@@ -44,7 +54,8 @@ async def summary(update: Update, context: BotContext) -> None:
         await services.store.delete_schedule(chat.id)
         await reply(update, schedule_set(None, loc=loc))
         return
-    schedule = Schedule(chat.id, request.every_s, request.daily_minute)
+    # Set in a forum topic, the summaries post there.
+    schedule = Schedule(chat.id, request.every_s, request.daily_minute, topic_of(update))
     services.scheduler.set(schedule)
     await services.store.set_schedule(schedule)
     await reply(update, schedule_set(schedule, loc=loc))
@@ -106,6 +117,11 @@ async def unknown(update: Update, context: BotContext) -> None:
     await refuse(update, locale_of(update, context), UsageError("err_unknown", "/help"))
 
 
+async def plain_message(update: Update, context: BotContext) -> None:
+    """Point a plain message in a private chat to /help (groups talk among themselves)."""
+    await reply(update, plain_message_hint(loc=locale_of(update, context)))
+
+
 async def my_chat_member(update: Update, context: BotContext) -> None:
     """Follow the bot's own membership: kicked or left disables a chat, added enables it."""
     change = update.my_chat_member
@@ -129,5 +145,27 @@ async def migrated(update: Update, context: BotContext) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log an error from a handler or job (never shown to users as a trace)."""
-    log.error("update %r failed", update, exc_info=context.error)
+    """Log an error from a handler or job, and tell the chat it was logged (never a trace).
+
+    The log line names the update, chat and command only: a user's text may be 4,096
+    characters of anything, so it stays out of the log.
+    """
+    if not isinstance(update, Update):
+        log.error("job or polling failed", exc_info=context.error)
+        return
+    message = update.effective_message
+    chat = update.effective_chat
+    command = (message.text or "").split(maxsplit=1)[0][:40] if message is not None else ""
+    log.error(
+        "update %d failed (chat %s, %s)",
+        update.update_id,
+        chat.id if chat is not None else "-",
+        command or ("button" if update.callback_query is not None else "no command"),
+        exc_info=context.error,
+    )
+    if chat is None or (message is None and update.callback_query is None):
+        return
+    try:
+        await reply(update, failed_text(loc=locale_of(update, context)))
+    except TelegramError:  # the chat may be the very thing that failed
+        log.warning("could not tell chat %d about the failure", chat.id)

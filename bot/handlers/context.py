@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from aggregation.query import LiquidationQueries
@@ -13,7 +13,9 @@ from bot.delivery.cascades import CascadeNotifier
 from bot.delivery.directory import ChatDirectory
 from bot.delivery.dispatcher import AlertDispatcher
 from bot.delivery.journal import AlertJournal
+from bot.delivery.outcome import Outcome
 from bot.delivery.router import AlertRouter
+from bot.delivery.sender import Sender
 from bot.delivery.summaries import SummaryScheduler
 from bot.prefs.chats import ChatSettings, supported_language, zone
 from bot.render.html import split_message
@@ -103,9 +105,42 @@ def locale_of(update: Update, context: BotContext) -> Locale:
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Send an HTML answer to the chat the update came from (split if long; buttons last)."""
+    """Send an HTML answer to the chat the update came from (split if long; buttons last),
+    into the forum topic the command was sent in, under the one outcome policy
+    (`bot.delivery.outcome`)."""
     chat = update.effective_chat
     assert chat is not None
+    sender = Sender.of(update.get_bot())
+    chat_id = chat.id
     parts = split_message(text)
+    topic = topic_of(update)
     for number, part in enumerate(parts, 1):
-        await chat.send_message(part, reply_markup=markup if number == len(parts) else None)
+        buttons = markup if number == len(parts) else None
+        done = await sender.deliver(sender.message(chat_id, part, markup=buttons, topic=topic))
+        if done.outcome not in (Outcome.SENT, Outcome.UNCERTAIN):
+            return  # gone or refused: the rest would fare no better (the sender logged it)
+        chat_id = done.chat_id  # a migrated group's new id
+
+
+async def reply_photo(update: Update, png: bytes, caption: str) -> None:
+    """Send a picture with an HTML caption to the chat the update came from."""
+    chat = update.effective_chat
+    assert chat is not None
+    sender = Sender.of(update.get_bot())
+    await sender.deliver(sender.photo(chat.id, png, caption, topic=topic_of(update)))
+
+
+async def edit(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Replace a message's text and buttons (an unchanged message counts as edited)."""
+    sender = Sender.of(bot)
+    await sender.deliver(sender.edit(chat_id, message_id, text, markup=markup))
+
+
+def topic_of(update: Update) -> int | None:
+    """Return the forum topic (message_thread_id) an update came from; None outside topics."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id

@@ -1,7 +1,8 @@
 """Inline buttons under the bot's messages, and the compact data each button sends back.
 
 Callback data is at most 64 bytes: `top:<window_s>`, `st:<window_s>:<asset or ->`,
-`rm:<rule_id>` and `rmc:<cascade_rule_id>`.
+`rm:<rule_id>`, `rmc:<cascade_rule_id>`, and under a bare /unsubscribe `rma:0` (remove all)
+and `rmk:0` (keep them).
 """
 
 from __future__ import annotations
@@ -17,21 +18,23 @@ from bot.texts.durations import format_window
 BUTTONS_PER_ROW = 4
 MAX_REMOVE_BUTTONS = 96  # Telegram allows 100 buttons under a message
 
-_DATA = re.compile(r"^(top|st|rm|rmc):(\d{1,9})(?::([A-Z0-9]{1,20}|-))?$")
+_DATA = re.compile(r"^(top|st|rm|rmc|rma|rmk):(\d{1,9})(?::([A-Z0-9]{1,20}|-))?$")
 
 
 @dataclass(frozen=True, slots=True)
 class Press:
     """What a pressed button asks for."""
 
-    action: str  # "top", "st" (stats), "rm" (remove a rule), "rmc" (remove a cascade rule)
+    # "top", "st" (stats), "rm" (remove a rule), "rmc" (remove a cascade rule), "rma" (remove
+    # every rule, confirmed), "rmk" (keep them)
+    action: str
     number: int  # a window in seconds, or a rule id
     asset: str | None = None  # /stats of one asset
 
     @property
     def changes_settings(self) -> bool:
         """Return True for buttons that change the chat's settings (admins only in groups)."""
-        return self.action in ("rm", "rmc")
+        return self.action in ("rm", "rmc", "rma", "rmk")
 
 
 def parse_press(data: str | None) -> Press | None:
@@ -70,3 +73,15 @@ def remove_buttons(
         return None
     rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
     return InlineKeyboardMarkup(rows)
+
+
+def confirm_buttons(remove_label: str, keep_label: str) -> InlineKeyboardMarkup:
+    """Return the two buttons under a bare /unsubscribe: remove everything, or keep it."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(remove_label, callback_data="rma:0"),
+                InlineKeyboardButton(keep_label, callback_data="rmk:0"),
+            ]
+        ]
+    )

@@ -7,9 +7,9 @@ import logging
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.handlers.arguments import parse_chart, parse_latest, parse_stats, parse_window
-from bot.handlers.context import BotContext, Services, reply
+from bot.handlers.context import BotContext, Services, reply, reply_photo
 from bot.handlers.keyboards import window_buttons
-from bot.handlers.middleware import chat_of, read_request, refuse
+from bot.handlers.middleware import read_request, refuse
 from bot.render import market
 from bot.render.charts import render_chart_async
 from bot.texts.catalog import Locale
@@ -78,14 +78,17 @@ async def chart(update: Update, context: BotContext) -> None:
         await refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
         return
     series = await queries.series(window_s, asset)
-    caption = market.chart_caption(series, queries.window_coverage(window_s), loc=loc)
+    since = queries.collecting_since(window_s)
+    caption = market.chart_caption(
+        series, queries.window_coverage(window_s), loc=loc, since_ms=since
+    )
     try:
         png = await render_chart_async(series, lang=loc.lang, tz=loc.tz)
     except Exception:  # a drawing bug must not cost the user an answer
         log.exception("chart of %s over %ds failed", asset or "the market", window_s)
         await reply(update, market.chart_failed(loc=loc))
         return
-    await chat_of(update).send_photo(png, caption=caption)
+    await reply_photo(update, png, caption)
 
 
 def stats_view(
@@ -98,7 +101,8 @@ def stats_view(
         return None
     longest = queries.windows_s[-1]
     coverage = queries.window_coverage(longest)
-    text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc)
+    since = queries.collecting_since(longest)
+    text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc, since_ms=since)
     markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
     return text, markup
 
@@ -107,5 +111,6 @@ def top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineK
     """Return /top of a window with its window buttons."""
     queries = services.queries
     board = queries.leaderboard(window, 10)
-    text = market.top(board, queries.window_coverage(window), loc=loc)
+    since = queries.collecting_since(window)
+    text = market.top(board, queries.window_coverage(window), loc=loc, since_ms=since)
     return text, window_buttons(queries.windows_s, window)

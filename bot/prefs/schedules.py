@@ -21,6 +21,7 @@ class Schedule:
     chat_id: int
     every_s: int | None = None  # 900, 3600 or 14400: aligned to the clock (e.g. on the hour)
     daily_minute: int | None = None  # minutes after midnight in the chat's time zone (UTC)
+    topic: int | None = None  # the forum topic it was set in (message_thread_id): posts go there
 
     @property
     def period_s(self) -> int:

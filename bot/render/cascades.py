@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from aggregation.query import Backtest
 from bot.render.common import (
+    backtest_line,
     cascade_rule_text,
     clip,
     event_line,
@@ -73,9 +75,14 @@ def cascade_orphaned(body: str, restarted_ms: int, *, loc: Locale = DEFAULT_LOCA
     return str(join_lines([Html(body), line, phrase(loc, "data_note")]))
 
 
-def cascade_rule_added(rule: CascadeRule, *, loc: Locale = DEFAULT_LOCALE) -> str:
-    """Return the reply to /cascade, restating the rule as understood."""
-    return str(phrase(loc, "cascade_added", rule=cascade_rule_text(loc, rule, None)))
+def cascade_rule_added(
+    rule: CascadeRule, *, loc: Locale = DEFAULT_LOCALE, backtest: Backtest | None = None
+) -> str:
+    """Return the reply to /cascade, restating the rule as understood, and how often it would
+    have fired over the stored events (if any are stored)."""
+    added = phrase(loc, "cascade_added", rule=cascade_rule_text(loc, rule, None))
+    line = backtest_line(backtest, loc)
+    return str(join_lines([added, line]) if line else added)
 
 
 def cascades_removed(count: int, *, loc: Locale = DEFAULT_LOCALE) -> str:

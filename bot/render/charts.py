@@ -52,7 +52,18 @@ _TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 
                  43200, 86400)  # fmt: skip
 _MAX_TIME_TICKS = 7
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_EXCHANGE_NAMES = {"binance": "Binance", "okx": "OKX", "bybit": "Bybit"}
+_EXCHANGE_NAMES = {
+    "binance": "Binance",
+    "okx": "OKX",
+    "bybit": "Bybit",
+    "gate": "Gate",
+    "htx": "HTX",
+    "bitget": "Bitget",
+    "deribit": "Deribit",
+    "bitmex": "BitMEX",
+    "bitfinex": "Bitfinex",
+    "kraken": "Kraken",
+}
 
 # Plain text (no HTML): the chart's own strings, per language, English as the fallback.
 _TEXTS: dict[str, dict[str, str]] = {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from aggregation.query import Backtest
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
-from bot.render.common import cascade_rule_text, clip, join_lines, local_time, phrase
+from bot.render.common import backtest_line, cascade_rule_text, clip, join_lines, local_time, phrase
 from bot.render.html import escape, fit
 from bot.rules.cascade import CascadeRule
 from bot.rules.matching import Rule
@@ -24,9 +25,10 @@ def rules_list(
     cascades: Sequence[CascadeRule] = (),
     prefs: ChatPrefs | None = None,
     loc: Locale = DEFAULT_LOCALE,
+    backtests: Mapping[int, Backtest] | None = None,
 ) -> str:
-    """Return /subs: one line per rule, the summary schedule, the chat's preferences and how
-    to change them."""
+    """Return /subs: one line per rule (with its backtest count), the summary schedule, the
+    chat's preferences and how to change them."""
     most_assets = max((len(rule.assets) + len(rule.exchanges) for rule in rules), default=0)
 
     def render(level: int) -> Html:
@@ -38,11 +40,16 @@ def rules_list(
             lines.append(phrase(loc, "rules_none"))
         for rule in rules[:shown]:
             desc = _rule_text(loc, rule, per_rule)
-            lines.append(phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc))
+            line = phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc)
+            line = Html(line + _topic(loc, rule.topic))
+            lines.append(Html(line + _backtest_short((backtests or {}).get(rule.rule_id), loc)))
         if shown < len(rules):
             lines.append(phrase(loc, "rules_more", count=len(rules) - shown))
-        lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
-        lines.append(phrase(loc, "rules_schedule", schedule=_schedule(loc, schedule)))
+        lines += [
+            Html(cascade_rule_text(loc, rule, None) + _topic(loc, rule.topic)) for rule in cascades
+        ]
+        topic = _topic(loc, schedule.topic if schedule is not None else None)
+        lines.append(Html(phrase(loc, "rules_schedule", schedule=_schedule(loc, schedule)) + topic))
         if prefs is not None:
             lines.append(_prefs_line(loc, prefs))
         lines.append(phrase(loc, "rules_change"))
@@ -51,12 +58,24 @@ def rules_list(
     return str(fit(render, len(rules) + most_assets))
 
 
-def rule_added(rule: Rule, *, loc: Locale = DEFAULT_LOCALE) -> str:
-    """Return the reply to /subscribe, restating the rule as understood."""
+def rule_added(
+    rule: Rule,
+    *,
+    loc: Locale = DEFAULT_LOCALE,
+    backtest: Backtest | None = None,
+    unlisted: frozenset[str] = frozenset(),
+) -> str:
+    """Return the reply to /subscribe, restating the rule as understood, how often it would
+    have fired over the stored events (if any are stored), and which assets no feed knows."""
 
     def render(level: int) -> Html:
         desc = _rule_text(loc, rule, max(1, level))
-        return phrase(loc, "rule_added", rule_id=str(rule.rule_id), rule=desc)
+        added = phrase(loc, "rule_added", rule_id=str(rule.rule_id), rule=desc)
+        lines = [added, backtest_line(backtest, loc)]
+        if unlisted:
+            names = _listed(loc, sorted(unlisted), max(1, level))
+            lines.append(phrase(loc, "not_listed", assets=names, rule_id=str(rule.rule_id)))
+        return join_lines([line for line in lines if line])
 
     return str(fit(render, len(rule.assets) + len(rule.exchanges)))
 
@@ -122,6 +141,40 @@ def start_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
     return str(join_lines([phrase(loc, "start_intro"), Html(""), Html(help_text(loc=loc))]))
 
 
+def _backtest_short(backtest: Backtest | None, loc: Locale) -> str:
+    if backtest is None or not backtest.has_events:
+        return ""
+    return phrase(loc, "backtest_short", count=backtest.count, span=format_window(backtest.span_s))
+
+
+def unsubscribe_confirm(
+    rules: Sequence[Rule], cascades: Sequence[CascadeRule], *, loc: Locale = DEFAULT_LOCALE
+) -> str:
+    """Return what a bare /unsubscribe would remove, asking to confirm with a button."""
+    lines = [phrase(loc, "unsub_confirm", count=len(rules) + len(cascades))]
+    lines += [
+        phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=_rule_text(loc, rule, 3))
+        for rule in rules
+    ]
+    lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
+    return str(fit(lambda level: join_lines(lines[: level + 1]), len(lines)))
+
+
+def unsubscribe_cancelled(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the answer to "keep them" under a bare /unsubscribe."""
+    return str(phrase(loc, "unsub_cancelled"))
+
+
+def failed_text(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the answer to a command that failed inside the bot."""
+    return str(phrase(loc, "failed"))
+
+
+def plain_message_hint(*, loc: Locale = DEFAULT_LOCALE) -> str:
+    """Return the pointer to /help for a plain message in a private chat."""
+    return str(phrase(loc, "plain_message"))
+
+
 def command_description(name: str, lang: str) -> str:
     """Return a command's one-line description for the menu (plain text)."""
     return str(text(lang, f"cmd_{name}"))
@@ -136,6 +189,11 @@ def _prefs_line(loc: Locale, prefs: ChatPrefs) -> Html:
         quiet=quiet,
         lang=phrase(loc, "lang_name"),
     )
+
+
+def _topic(loc: Locale, topic: int | None) -> Html:
+    """Return " · in topic #7" for what was set in a forum topic (it posts there), else ""."""
+    return Html("") if topic is None else phrase(loc, "in_topic", topic=topic)
 
 
 def _schedule(loc: Locale, schedule: Schedule | None) -> Html:

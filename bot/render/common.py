@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import unicodedata
 from collections.abc import Sequence
 
-from aggregation.query import FeedCoverage
+from aggregation.query import Backtest, FeedCoverage
 from bot.render.html import escape, plain_text
 from bot.rules.cascade import CascadeRule
 from bot.texts.catalog import Html, Locale, text
 from bot.texts.durations import format_window
 from bot.texts.formatting import (
     format_duration,
+    format_offset,
     format_price,
     format_threshold,
     format_time,
@@ -139,12 +141,25 @@ def table_header(loc: Locale, label: Html) -> str:
 
 
 def coverage_lines(
-    loc: Locale, coverage: Sequence[FeedCoverage], span: Html, level: int, *, live: bool
+    loc: Locale,
+    coverage: Sequence[FeedCoverage],
+    span: Html,
+    level: int,
+    *,
+    live: bool,
+    since_ms: int | None = None,
 ) -> list[Html]:
-    """Return a line per feed that missed part of the span, with its newest gaps."""
+    """Return a line per feed that missed part of the span, with its newest gaps; with
+    `since_ms` (collecting began inside the span), one "collecting since" line first and
+    real outages only."""
     # A `live` span ends now (/stats, /top): a feed down at its end is down now.
     lines: list[Html] = []
-    missing = [feed for feed in coverage if feed.uptime_share < 1.0]
+    if since_ms is not None:
+        lines.append(phrase(loc, "collecting_since", time=local_clock(loc, since_ms)))
+        coverage = [_after(feed, since_ms) for feed in coverage]
+        missing = [feed for feed in coverage if feed.gaps or not feed.connected]
+    else:
+        missing = [feed for feed in coverage if feed.uptime_share < 1.0]
     for feed in missing[: max(1, level)]:
         name = clip(feed.feed_id)
         share = _percent(feed.uptime_share)
@@ -166,6 +181,44 @@ def coverage_lines(
     if len(missing) > max(1, level):
         lines.append(phrase(loc, "more_feeds", count=len(missing) - max(1, level)))
     return lines
+
+
+def _after(feed: FeedCoverage, since_ms: int) -> FeedCoverage:
+    """Return a feed's coverage without the time before collecting began (no outage)."""
+    return dataclasses.replace(feed, gaps=tuple(g for g in feed.gaps if g.start_ms > since_ms))
+
+
+def local_clock(loc: Locale, ts_ms: int) -> str:
+    """Return "HH:MM UTC+8": a time of day in the chat's zone."""
+    moment = dt.datetime.fromtimestamp(ts_ms / 1000, tz=loc.tz)
+    return f"{moment:%H:%M} {format_offset(moment.utcoffset())}"
+
+
+def backtest_line(backtest: Backtest | None, loc: Locale) -> Html:
+    """Return "would have alerted 14 times in the last 24h, largest $3.2M" (empty: no data)."""
+    if backtest is None or not backtest.has_events:
+        return Html("")
+    span = format_window(backtest.span_s)
+    if backtest.count == 0:
+        return phrase(loc, "backtest_none", span=span)
+    usd = format_usd(backtest.largest_usd)
+    return phrase(loc, "backtest", count=backtest.count, span=span, usd=usd)
+
+
+def venue_notes(loc: Locale, coverage: Sequence[FeedCoverage]) -> list[Html]:
+    """Return the coverage note of each venue among these feeds that the data note leaves out
+    (Binance, OKX and Bybit are in it), in a fixed order."""
+    exchanges = {feed.exchange for feed in coverage}
+    notes = {
+        "gate": phrase(loc, "note_gate"),  # complete since 2026-08-20
+        "htx": phrase(loc, "note_htx"),  # unknown
+        "bitget": phrase(loc, "note_bitget"),  # sampled, amounts unverified
+        "deribit": phrase(loc, "note_deribit"),  # complete
+        "bitmex": phrase(loc, "note_bitmex"),  # complete at order level
+        "bitfinex": phrase(loc, "note_bitfinex"),  # unknown
+        "kraken": phrase(loc, "note_kraken"),  # unknown
+    }
+    return [note for venue, note in notes.items() if venue in exchanges]
 
 
 def cascade_rule_text(loc: Locale, rule: CascadeRule, threshold_usd: float | None) -> Html:

@@ -30,6 +30,7 @@ from bot.render.common import (
     table_header,
     table_row,
     time_span,
+    venue_notes,
 )
 from bot.render.html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, fit, plain_text, utf16_width
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
@@ -47,9 +48,10 @@ def stats(
     *,
     detail_s: int | None = None,
     loc: Locale = DEFAULT_LOCALE,
+    since_ms: int | None = None,
 ) -> str:
     """Return /stats: every window's totals and counts, one window (`detail_s`, else the
-    longest) by exchange, and coverage."""
+    longest) by exchange, and coverage (`since_ms`: collecting began inside the window)."""
     if asset is None:
         head = phrase(loc, "stats_head_market")
     else:
@@ -71,15 +73,20 @@ def stats(
             if detail.exchanges:
                 lines.append(phrase(loc, "stats_by_exchange", window=window))
                 lines.append(pre_block(_exchange_rows(loc, detail.exchanges[:level])))
-        lines += coverage_lines(loc, coverage, span, level, live=True)
+        lines += coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)
         lines.append(phrase(loc, "data_note"))
+        lines += venue_notes(loc, coverage)
         return join_lines(lines)
 
     return str(fit(render, max(len(windows), len(detail.exchanges), len(coverage), MAX_GAPS)))
 
 
 def top(
-    board: Leaderboard, coverage: Sequence[FeedCoverage], *, loc: Locale = DEFAULT_LOCALE
+    board: Leaderboard,
+    coverage: Sequence[FeedCoverage],
+    *,
+    loc: Locale = DEFAULT_LOCALE,
+    since_ms: int | None = None,
 ) -> str:
     """Return /top: the most liquidated assets of a window, longs and shorts, and coverage."""
     window = format_window(board.window_s)
@@ -94,8 +101,9 @@ def top(
             phrase(loc, "top_shorts"),
             _ranked(loc, board.shorts[:level]),
         ]
-        lines += coverage_lines(loc, coverage, span, level, live=True)
+        lines += coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)
         lines.append(phrase(loc, "data_note"))
+        lines += venue_notes(loc, coverage)
         return join_lines(lines)
 
     return str(fit(render, max(len(board.longs), len(board.shorts), len(coverage), MAX_GAPS)))
@@ -171,6 +179,7 @@ def summary(data: PeriodSummary, *, label: str, loc: Locale = DEFAULT_LOCALE) ->
                 lines.append(phrase(loc, "summary_largest", event=event))
         lines += coverage_lines(loc, data.coverage, period, level, live=False)
         lines.append(phrase(loc, "data_note"))
+        lines += venue_notes(loc, data.coverage)
         return join_lines(lines)
 
     return str(fit(render, max(len(data.exchanges), len(data.coverage), TOP_SUMMARY, MAX_GAPS)))
@@ -184,7 +193,11 @@ def period_label(period_s: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
 
 
 def chart_caption(
-    series: Series, coverage: Sequence[FeedCoverage], *, loc: Locale = DEFAULT_LOCALE
+    series: Series,
+    coverage: Sequence[FeedCoverage],
+    *,
+    loc: Locale = DEFAULT_LOCALE,
+    since_ms: int | None = None,
 ) -> str:
     """Return a chart's caption: what it shows, its totals, coverage gaps and the data note."""
     window = format_window(series.span_s)
@@ -199,8 +212,8 @@ def chart_caption(
     )
     span = phrase(loc, "last_window", window=window)
     for level in (MAX_GAPS, 1, 0):
-        lines = [head, *coverage_lines(loc, coverage, span, level, live=True)]
-        caption = join_lines([*lines, phrase(loc, "data_note")])
+        lines = [head, *coverage_lines(loc, coverage, span, level, live=True, since_ms=since_ms)]
+        caption = join_lines([*lines, phrase(loc, "data_note"), *venue_notes(loc, coverage)])
         if utf16_width(plain_text(caption)) <= MAX_CAPTION_LENGTH:
             return str(caption)
     return str(head)

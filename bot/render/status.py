@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aggregation.query import LiquidationQueries, RankedAsset, SideTotals, WindowTotals
+from aggregation.query import SideTotals, WindowTotals
 from bot.render.common import clip, join_lines, phrase
 from bot.render.html import escape, fit
 from bot.texts.catalog import DEFAULT_LOCALE, Html, Locale
 from bot.texts.durations import format_window
-from bot.texts.formatting import format_duration, format_price, format_usd, format_utc
+from bot.texts.formatting import format_duration, format_price, format_usd, format_utc, plural
 from collectors.record import Liquidation, Side
 
 _RED = "\x1b[31m"
@@ -24,7 +24,10 @@ _RESET = "\x1b[0m"
 
 DATA_NOTE = (
     "Note: Binance sends at most one liquidation per symbol per second, so its totals are a "
-    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them."
+    "lower bound; OKX reports only part of its liquidations; Bybit reports all of them; Gate "
+    "reports all of them since 2026-08-20; Deribit and BitMEX (order level) report all of "
+    "theirs; HTX, Bitfinex and Kraken do not say; Bitget sends only the largest per side per "
+    "symbol per second (a lower bound) and its USD amounts are unverified."
 )
 
 
@@ -61,8 +64,18 @@ class FeedStatus(Protocol):
         ...
 
     @property
+    def connect_failures(self) -> int:
+        """Return how many connects failed (each one a reconnect attempt)."""
+        ...
+
+    @property
     def last_event_ms(self) -> int | None:
         """Return when the feed last produced an event."""
+        ...
+
+    @property
+    def degraded(self) -> str:
+        """Return why the feed runs on older metadata than it fetched ("" if it does not)."""
         ...
 
     @property
@@ -196,6 +209,22 @@ class BackfillCounts(Protocol):
         """Return the requests that failed."""
 
 
+class TaskStatus(Protocol):
+    """How a supervised background task has fared (collectors' TaskHealth)."""
+
+    @property
+    def name(self) -> str:
+        """Return the task's name."""
+
+    @property
+    def restarts(self) -> int:
+        """Return how often it failed and was restarted."""
+
+    @property
+    def last_error(self) -> str:
+        """Return its last failure."""
+
+
 @dataclass(frozen=True, slots=True)
 class StatusFigures:
     """Everything the admins' status report shows; the composition root gathers it."""
@@ -219,6 +248,7 @@ class StatusFigures:
     backfill: BackfillCounts
     db_bytes: int
     db_path: str
+    tasks: Sequence[TaskStatus] = ()  # the supervised background tasks
 
 
 def status_lines(figures: StatusFigures) -> list[str]:
@@ -249,11 +279,26 @@ def status_lines(figures: StatusFigures) -> list[str]:
     )
     backfill = figures.backfill
     lines.append(
-        f"okx backfills: {backfill.runs:,} runs, {backfill.events:,} events, "
-        f"{backfill.errors:,} errors"
+        f"okx backfills: {plural(backfill.runs, 'run', 'runs')}, "
+        f"{plural(backfill.events, 'event', 'events')}, "
+        f"{plural(backfill.errors, 'error', 'errors')}"
     )
     lines.append(f"database: {figures.db_bytes / 1e6:,.1f} MB at {figures.db_path}")
+    if figures.tasks:
+        lines.append(format_tasks_line(figures.tasks))
     return lines
+
+
+def format_tasks_line(tasks: Sequence[TaskStatus]) -> str:
+    """Return one line of the supervised tasks' failures (each failure restarted the task)."""
+    failed = [t for t in tasks if t.restarts]
+    total = sum(t.restarts for t in tasks)
+    line = f"background tasks: {len(tasks):,} supervised, {total:,} failures"
+    if failed:
+        line += "; " + ", ".join(
+            f"{t.name} {t.restarts:,} ({clip(t.last_error, 120)})" for t in failed
+        )
+    return line
 
 
 def status(lines: Sequence[str], *, loc: Locale = DEFAULT_LOCALE) -> str:
@@ -285,25 +330,32 @@ def format_event_line(record: Liquidation, *, color: bool = False) -> str:
     )
 
 
+_UNKNOWN = ("unknown-instrument event", "unknown-instrument events")
+
+
 def format_status_line(stats: FeedStatus, now_ms: int) -> str:
     """Return one status line for a feed: connected or not, events, errors, reconnects."""
     if stats.connected and stats.intervals:
         state = f"up {format_duration((now_ms - stats.intervals[-1].start_ms) / 1000)}"
     else:
         state = "DOWN" + (f" ({stats.last_error})" if stats.last_error else "")
+    if stats.degraded:
+        state += f", DEGRADED (unreadable metadata, last good kept: {stats.degraded})"
     last = (
         f", last event {format_duration((now_ms - stats.last_event_ms) / 1000)} ago"
         if stats.last_event_ms is not None
         else ""
     )
     return (
-        f"status {stats.feed_id}: {state}, {stats.events:,} events, "
-        f"{stats.bad_frames:,} bad frames, {stats.unknown_instrument_events:,} unknown-instrument "
-        f"events, {stats.reconnects:,} reconnects{last}"
+        f"status {stats.feed_id}: {state}, {plural(stats.events, 'event', 'events')}, "
+        f"{plural(stats.bad_frames, 'bad frame', 'bad frames')}, "
+        f"{plural(stats.unknown_instrument_events, *_UNKNOWN)}, "
+        f"{plural(stats.reconnects + stats.connect_failures, 'reconnect', 'reconnects')}{last}"
     )
 
 
-def _sides(totals: SideTotals) -> str:
+def format_sides(totals: SideTotals) -> str:
+    """Return "$1.2M (long $800K / short $400K)"."""
     return (
         f"{format_usd(totals.total_usd)} (long {format_usd(totals.long_usd)} / "
         f"short {format_usd(totals.short_usd)})"
@@ -313,7 +365,7 @@ def _sides(totals: SideTotals) -> str:
 def format_market_line(windows: Sequence[WindowTotals]) -> str:
     """Return one line of market-wide totals for every window."""
     return "totals " + " | ".join(
-        f"{format_window(w.window_s)} {_sides(w.totals)}" for w in windows
+        f"{format_window(w.window_s)} {format_sides(w.totals)}" for w in windows
     )
 
 
@@ -325,34 +377,3 @@ def format_ingest_line(counters: IngestCounts, store: WriterCounts, pending: int
         f"database: {store.written:,} rows written, {pending:,} pending, "
         f"{store.dropped:,} dropped"
     )
-
-
-def _ranked(assets: Sequence[RankedAsset]) -> str:
-    if not assets:
-        return "none"
-    return "  ".join(f"{i}. {a.asset} {format_usd(a.usd)}" for i, a in enumerate(assets, 1))
-
-
-def format_replay_summary(queries: LiquidationQueries, top: int = 10) -> str:
-    """Return window totals and leaderboards as of the newest event (windows on event time)."""
-    market = queries.market()
-    end = market[0].end_ms
-    lines = [f"As of {format_utc(end)} (the capture's newest event; windows on event time):"]
-    lines.append(f"{'window':<8}{'long':>12}{'short':>12}{'total':>12}{'events':>9}")
-    for totals in market:
-        t = totals.totals
-        lines.append(
-            f"{format_window(totals.window_s):<8}{format_usd(t.long_usd):>12}"
-            f"{format_usd(t.short_usd):>12}{format_usd(t.total_usd):>12}{t.count:>9,}"
-        )
-    longest = market[-1]
-    for exchange in longest.exchanges:
-        name = format_window(longest.window_s)
-        lines.append(f"  {name} {exchange.exchange}: {_sides(exchange.totals)}")
-    for window_s in queries.windows_s:
-        board = queries.leaderboard(window_s, top)
-        name = format_window(window_s)
-        lines.append(f"Top longs liquidated, {name}: {_ranked(board.longs)}")
-        lines.append(f"Top shorts liquidated, {name}: {_ranked(board.shorts)}")
-    lines.append(DATA_NOTE)
-    return "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ class CascadeRule:
     window_ms: int
     min_usd: float | None = None
     multiple: float | None = None
+    topic: int | None = None  # the forum topic it was set in (message_thread_id): posts go there
 
     def __post_init__(self) -> None:
         if (self.min_usd is None) == (self.multiple is None):

@@ -10,6 +10,9 @@ from collectors.record import Liquidation, Side
 
 MAX_RULES_PER_CHAT = 50
 
+# Where a message goes: a chat, and the forum topic in it (None: the chat itself).
+Destination = tuple[int, int | None]
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -22,6 +25,7 @@ class Rule:
     side: Side | None = None  # None: both sides
     exchanges: frozenset[str] = frozenset()  # empty: every exchange
     created_ms: int = field(default=0, compare=False)  # when it was added (crash recovery)
+    topic: int | None = None  # the forum topic it was set in (message_thread_id): alerts go there
 
     def matches(self, record: Liquidation) -> bool:
         """Return True if the event passes every filter of this rule."""
@@ -110,9 +114,11 @@ class RuleIndex:
         """Return every chat with at least one rule."""
         return sorted(self._by_chat)
 
-    def match(self, record: Liquidation) -> dict[int, Rule]:
-        """Return each chat with a matching rule, with its first matching rule (by threshold)."""
-        found: dict[int, Rule] = {}
+    def match(self, record: Liquidation) -> dict[Destination, Rule]:
+        """Return each destination (chat, forum topic) with a matching rule, with its first
+        matching rule (by threshold): a chat whose rules in two topics match gets the alert
+        in both."""
+        found: dict[Destination, Rule] = {}
         size = record.notional_usd
         bucket = self._by_asset.get(record.base)
         for candidates in (bucket, self._every_asset):
@@ -120,10 +126,11 @@ class RuleIndex:
                 continue
             end = bisect.bisect_right(candidates.thresholds, size)
             for rule in candidates.rules[:end]:
-                if rule.chat_id in found:
+                destination = (rule.chat_id, rule.topic)
+                if destination in found:
                     continue
                 if (rule.side is None or record.side is rule.side) and (
                     not rule.exchanges or record.exchange in rule.exchanges
                 ):
-                    found[rule.chat_id] = rule
+                    found[destination] = rule
         return found

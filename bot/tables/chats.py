@@ -49,8 +49,10 @@ class ChatTables(Database):
                 await execute(db, f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))  # noqa: S608 - table names are constants
             await execute(
                 db,
-                "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
-                "SELECT ?, every_s, daily_minute, source FROM bot_schedules WHERE chat_id = ?",
+                "INSERT OR REPLACE INTO bot_schedules "
+                "(chat_id, every_s, daily_minute, source, thread_id) "
+                "SELECT ?, every_s, daily_minute, source, thread_id FROM bot_schedules "
+                "WHERE chat_id = ?",
                 (new, old),
             )
             await execute(db, "DELETE FROM bot_schedules WHERE chat_id = ?", (old,))
@@ -113,9 +115,9 @@ class ChatTables(Database):
         async with self._transaction() as db:
             await execute(
                 db,
-                "INSERT OR REPLACE INTO bot_schedules (chat_id, every_s, daily_minute, source) "
-                "VALUES (?, ?, ?, ?)",
-                (schedule.chat_id, schedule.every_s, schedule.daily_minute, source),
+                "INSERT OR REPLACE INTO bot_schedules "
+                "(chat_id, every_s, daily_minute, source, thread_id) VALUES (?, ?, ?, ?, ?)",
+                (schedule.chat_id, schedule.every_s, schedule.daily_minute, source, schedule.topic),
             )
 
     async def delete_schedule(self, chat_id: int) -> None:
@@ -126,15 +128,17 @@ class ChatTables(Database):
     async def load_schedules(self) -> list[tuple[Schedule, str]]:
         """Return every active chat's schedule and where it came from."""
         async with self._conn().execute(
-            "SELECT s.chat_id, s.every_s, s.daily_minute, s.source FROM bot_schedules s "
+            "SELECT s.chat_id, s.every_s, s.daily_minute, s.source, s.thread_id "
+            "FROM bot_schedules s "
             "LEFT JOIN bot_chats c ON c.chat_id = s.chat_id WHERE COALESCE(c.active, 1) = 1"
         ) as cur:
-            return [(Schedule(int(r[0]), r[1], r[2]), str(r[3])) async for r in cur]
+            return [(Schedule(int(r[0]), r[1], r[2], r[4]), str(r[3])) async for r in cur]
 
     async def schedule_of(self, chat_id: int) -> Schedule | None:
         """Return a chat's schedule, if any."""
         async with self._conn().execute(
-            "SELECT every_s, daily_minute FROM bot_schedules WHERE chat_id = ?", (chat_id,)
+            "SELECT every_s, daily_minute, thread_id FROM bot_schedules WHERE chat_id = ?",
+            (chat_id,),
         ) as cur:
             row = await cur.fetchone()
-        return None if row is None else Schedule(chat_id, row[0], row[1])
+        return None if row is None else Schedule(chat_id, row[0], row[1], row[2])

@@ -12,6 +12,9 @@ import aiosqlite
 
 from collectors.sqlite import execute
 
+# Version 1 of the bot's tables: those of the first release, kept as they were. A later change
+# is one more entry in _MIGRATIONS (statements taking version N to N + 1), never an edit here:
+# a new database and an upgraded one then run the same steps.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bot_chats (
     chat_id    INTEGER PRIMARY KEY,
@@ -81,6 +84,46 @@ CREATE TABLE IF NOT EXISTS bot_meta (
 );
 """
 
+# _MIGRATIONS[n] takes the bot's tables from version n + 1 to n + 2 (an executescript each).
+_MIGRATIONS: tuple[str, ...] = (
+    # 1 -> 2: the forum topic (message_thread_id) a rule, cascade rule or schedule posts into;
+    # NULL: the chat itself (its General topic in a forum).
+    """
+    ALTER TABLE bot_rules ADD COLUMN thread_id INTEGER;
+    ALTER TABLE bot_cascade_rules ADD COLUMN thread_id INTEGER;
+    ALTER TABLE bot_schedules ADD COLUMN thread_id INTEGER;
+    """,
+)
+BOT_SCHEMA_VERSION = 1 + len(_MIGRATIONS)
+# Where the version is kept (bot_meta: the events' tables keep theirs in `meta`).
+_VERSION_ROW = "schema_version"
+
+
+class NewerSchemaError(RuntimeError):
+    """The database was written by a newer release of the bot."""
+
+
+async def migrate(db: aiosqlite.Connection, path: Path, migrations: tuple[str, ...]) -> int:
+    """Create version 1 if missing, run the migrations it lacks, store the version; return it.
+
+    A database without a stored version is version 1 (the first release stored none).
+    """
+    await db.executescript(_SCHEMA)
+    async with db.execute("SELECT value FROM bot_meta WHERE name = ?", (_VERSION_ROW,)) as cur:
+        row = await cur.fetchone()
+    version = 1 if row is None else int(row[0])
+    latest = 1 + len(migrations)
+    if version > latest:
+        raise NewerSchemaError(
+            f"{path} was written by a newer version of the bot (its tables are at schema "
+            f"{version}; this version reads up to {latest}): upgrade, or restore a backup"
+        )
+    for script in migrations[version - 1 :]:
+        await db.executescript(script)
+    await execute(db, "INSERT OR REPLACE INTO bot_meta VALUES (?, ?)", (_VERSION_ROW, latest))
+    await db.commit()
+    return latest
+
 
 class Database:
     """One small connection to the bot's tables; the base of every table mixin of BotStore."""
@@ -94,14 +137,17 @@ class Database:
         self._lock = asyncio.Lock()
 
     async def open(self) -> Self:
-        """Open and create the tables."""
+        """Open, create the tables and bring them to `BOT_SCHEMA_VERSION`."""
         db = await aiosqlite.connect(self.path, timeout=10.0)
         await execute(db, "PRAGMA journal_mode=WAL")
         # WAL with NORMAL survives a killed process (what the journal is for) without an
         # fsync per alert; the events' own connection uses the same setting.
         await execute(db, "PRAGMA synchronous=NORMAL")
-        await db.executescript(_SCHEMA)
-        await db.commit()
+        try:
+            await migrate(db, self.path, _MIGRATIONS)
+        except BaseException:
+            await db.close()
+            raise
         self._db = db
         return self
 

@@ -13,12 +13,14 @@ ON_THE_WIRE = 1
 DONE = 2
 
 
-def event_key(record: Liquidation) -> str:
-    """Return an event's identity as text (floats in repr: exact)."""
-    return (
+def event_key(record: Liquidation, topic: int | None = None) -> str:
+    """Return an event's identity as text (floats in repr: exact), and the forum topic it
+    went to, if any (one chat may get the same event in two topics)."""
+    key = (
         f"{record.exchange}|{record.market}|{record.symbol}|{record.ts_ms}|"
         f"{record.side.value}|{record.qty_base!r}|{record.price!r}"
     )
+    return key if topic is None else f"{key}|topic {topic}"
 
 
 class JournalTables(Database):

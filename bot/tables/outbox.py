@@ -25,6 +25,10 @@ class PendingChat(msgspec.Struct):
     messages: list[str | Photo] = []  # HTML messages (summaries, notices) and charts
     dropped: int = 0
     uncertain: int = 0
+    # The forum topic of each alert and message, in the same order (empty: none has one;
+    # payloads stored before topics existed have neither list).
+    alert_topics: list[int | None] = []
+    message_topics: list[int | None] = []
 
 
 _PENDING = msgspec.json.Decoder(PendingChat)

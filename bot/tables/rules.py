@@ -13,10 +13,18 @@ from collectors.sqlite import execute, executemany
 
 
 def _rule(row: aiosqlite.Row) -> Rule:
-    """Decode (rule_id, chat_id, assets, min_usd, side, exchanges)."""
+    """Decode (rule_id, chat_id, assets, min_usd, side, exchanges, created_ms, thread_id)."""
     side = None if row[4] is None else Side(row[4])
+    topic = None if row[7] is None else int(row[7])
     return Rule(
-        int(row[0]), int(row[1]), _split(row[2]), float(row[3]), side, _split(row[5]), int(row[6])
+        int(row[0]),
+        int(row[1]),
+        _split(row[2]),
+        float(row[3]),
+        side,
+        _split(row[5]),
+        int(row[6]),
+        topic,
     )
 
 
@@ -40,14 +48,17 @@ class RuleTables(Database):
         min_usd: float,
         side: Side | None,
         exchanges: frozenset[str],
+        *,
+        topic: int | None = None,
     ) -> Rule:
-        """Store a rule and return it with its id."""
+        """Store a rule (set in forum topic `topic`, if any) and return it with its id."""
         async with self._transaction() as db:
             created = now_ms()
             cursor = await execute(
                 db,
-                "INSERT INTO bot_rules (chat_id, assets, min_usd, side, exchanges, created_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO bot_rules "
+                "(chat_id, assets, min_usd, side, exchanges, created_ms, thread_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_id,
                     _join(assets),
@@ -55,10 +66,11 @@ class RuleTables(Database):
                     None if side is None else side.value,
                     _join(exchanges),
                     created,
+                    topic,
                 ),
             )
             assert cursor.lastrowid is not None
-            return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges, created)
+            return Rule(cursor.lastrowid, chat_id, assets, min_usd, side, exchanges, created, topic)
 
     async def replace_rule(self, rule: Rule) -> None:
         """Store a rule's new asset set (after some of its assets were unsubscribed)."""
@@ -79,8 +91,8 @@ class RuleTables(Database):
     async def load_rules(self) -> list[Rule]:
         """Return every rule of every active chat."""
         async with self._conn().execute(
-            "SELECT r.rule_id, r.chat_id, r.assets, r.min_usd, r.side, r.exchanges, r.created_ms "
-            "FROM bot_rules r LEFT JOIN bot_chats c ON c.chat_id = r.chat_id "
+            "SELECT r.rule_id, r.chat_id, r.assets, r.min_usd, r.side, r.exchanges, r.created_ms, "
+            "r.thread_id FROM bot_rules r LEFT JOIN bot_chats c ON c.chat_id = r.chat_id "
             "WHERE COALESCE(c.active, 1) = 1 ORDER BY r.rule_id"
         ) as cur:
             return [_rule(row) async for row in cur]
@@ -91,8 +103,8 @@ class RuleTables(Database):
 
     async def _all_rules(self) -> list[Rule]:
         async with self._conn().execute(
-            "SELECT rule_id, chat_id, assets, min_usd, side, exchanges, created_ms FROM bot_rules "
-            "ORDER BY rule_id"
+            "SELECT rule_id, chat_id, assets, min_usd, side, exchanges, created_ms, thread_id "
+            "FROM bot_rules ORDER BY rule_id"
         ) as cur:
             return [_rule(row) async for row in cur]
 
@@ -106,17 +118,20 @@ class RuleTables(Database):
         *,
         min_usd: float | None = None,
         multiple: float | None = None,
+        topic: int | None = None,
     ) -> CascadeRule:
-        """Store a cascade rule and return it with its id."""
+        """Store a cascade rule (set in forum topic `topic`, if any); return it with its id."""
         async with self._transaction() as db:
             cursor = await execute(
                 db,
                 "INSERT INTO bot_cascade_rules (chat_id, asset, window_s, min_usd, multiple, "
-                "created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                (chat_id, asset, window_s, min_usd, multiple, now_ms()),
+                "created_ms, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, asset, window_s, min_usd, multiple, now_ms(), topic),
             )
             assert cursor.lastrowid is not None
-            return CascadeRule(chat_id, cursor.lastrowid, asset, window_s * 1000, min_usd, multiple)
+            return CascadeRule(
+                chat_id, cursor.lastrowid, asset, window_s * 1000, min_usd, multiple, topic
+            )
 
     async def delete_cascade_rules(self, rule_ids: list[int]) -> None:
         """Delete cascade rules (and forget their open messages)."""
@@ -128,7 +143,7 @@ class RuleTables(Database):
     async def load_cascade_rules(self, *, chat_id: int | None = None) -> list[CascadeRule]:
         """Return the cascade rules of every active chat, or of one chat (active or not)."""
         query = (
-            "SELECT r.chat_id, r.rule_id, r.asset, r.window_s, r.min_usd, r.multiple "
+            "SELECT r.chat_id, r.rule_id, r.asset, r.window_s, r.min_usd, r.multiple, r.thread_id "
             "FROM bot_cascade_rules r LEFT JOIN bot_chats c ON c.chat_id = r.chat_id "
         )
         if chat_id is None:
@@ -139,7 +154,7 @@ class RuleTables(Database):
             params = (chat_id,)
         async with self._conn().execute(query, params) as cur:
             return [
-                CascadeRule(int(r[0]), int(r[1]), r[2], int(r[3]) * 1000, r[4], r[5])
+                CascadeRule(int(r[0]), int(r[1]), r[2], int(r[3]) * 1000, r[4], r[5], r[6])
                 async for r in cur
             ]
 

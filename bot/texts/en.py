@@ -21,6 +21,20 @@ EN: dict[str, Entry] = {
         "symbol per second. OKX reports only part of its liquidations. Bybit reports all "
         "of them.</i>"
     ),
+    "collecting_since": "⏳ Collecting since {time}: totals cover only the time since then.",
+    "note_gate": "<i>ℹ️ Gate reports all of its liquidations since 2026-08-20.</i>",
+    "note_htx": "<i>ℹ️ HTX does not say whether it reports all of its liquidations.</i>",
+    "note_bitget": (
+        "<i>ℹ️ Bitget totals are a lower bound: it reports only the largest liquidation per side "
+        "per symbol per second. Its USD amounts are unverified.</i>"
+    ),
+    "note_deribit": "<i>ℹ️ Deribit marks every liquidation trade: its totals are complete.</i>",
+    "note_bitmex": (
+        "<i>ℹ️ BitMEX publishes every liquidation order (complete at order level); a quanto "
+        "order waits for an XBT price.</i>"
+    ),
+    "note_bitfinex": "<i>ℹ️ Bitfinex does not say whether it reports all of its liquidations.</i>",
+    "note_kraken": "<i>ℹ️ Kraken does not say whether it reports all of its liquidations.</i>",
     "feed_down": "⚠️ {feed} feed was up {share} of {span}",
     "feed_down_now": "⚠️ {feed} feed was up {share} of {span} and is down now",
     "feed_down_at_end": "⚠️ {feed} feed was up {share} of {span} and down when it ended",
@@ -108,6 +122,8 @@ EN: dict[str, Entry] = {
     "rule_more": Plural("{names} +{count} more", "{names} +{count} more"),
     "rules_more": Plural("…and {count} more rule", "…and {count} more rules"),
     "rules_schedule": "🧾 Summary: {schedule}",
+    # Marks what was set in a forum topic (and posts there) in /subs.
+    "in_topic": " · in topic #{topic}",
     "rules_change": (
         "Change them with /subscribe, /unsubscribe and /summary; /help shows examples."
     ),
@@ -117,6 +133,23 @@ EN: dict[str, Entry] = {
     "rule_added": "✅ Rule #{rule_id} added: {rule}",
     "rules_removed": Plural("🗑 Removed {count} rule.", "🗑 Removed {count} rules."),
     "rules_removed_none": "No rule matched, so nothing was removed.",
+    "unsub_confirm": Plural(
+        "🗑 Remove this chat's {count} rule? It would remove:",
+        "🗑 Remove all {count} of this chat's rules? It would remove:",
+    ),
+    "unsub_confirm_button": "🗑 Remove all",
+    "unsub_cancel_button": "Keep them",
+    "unsub_cancelled": "👌 Nothing was removed.",
+    "backtest": Plural(
+        "📈 Over the last {span} it would have alerted {count} time, largest {usd}.",
+        "📈 Over the last {span} it would have alerted {count} times, largest {usd}.",
+    ),
+    "backtest_none": "📈 Over the last {span} it would not have alerted.",
+    "backtest_short": Plural(" · {count} alert in {span}", " · {count} alerts in {span}"),
+    "not_listed": (
+        "⚠️ Not listed yet: {assets}. No exchange feed has reported it; if that is a typo, "
+        "remove the rule with <code>/unsubscribe #{rule_id}</code> (assets look like BTC, ETH)."
+    ),
     "schedule_set": "🧾 Summaries set: {schedule}.",
     "schedule_off": "🧾 Summaries are off.",
     # --- cascades -------------------------------------------------------------------------
@@ -160,6 +193,11 @@ EN: dict[str, Entry] = {
     # --- errors ----------------------------------------------------------------------------
     "usage": "⚠️ {reason}\nExample: <code>{example}</code>",
     "err_not_size": "{token} is not a size: write sizes as 250k, 1.5m or 2000000",
+    "err_size_range": "{token} is out of range: a size is {low} to {high}",
+    "err_size_positive": "{token}: a size must be positive, like 250k",
+    "failed": "⚠️ Something went wrong with that command; it was logged. Please try again later.",
+    "plain_message": "I answer commands only: send /help to see them, with examples.",
+    "err_rule_exists": "this chat already has that rule: {rule_id}",
     "err_not_asset": "{token} is not an asset name (letters and digits only)",
     "err_name_asset": "name at least one asset, or all",
     "err_one_size": "give one minimum size, not two",
@@ -216,12 +254,14 @@ EN: dict[str, Entry] = {
         "<b>Alerts</b>\n"
         "/subscribe SYMBOL... [MIN_USD] [long|short] [EXCHANGE...]\n"
         "Alert on every liquidation of at least MIN_USD (default $100K). Sizes: 250000, "
-        "250k, 1.5m, $2M. Exchanges: binance, okx, bybit. SYMBOL all means every asset.\n"
+        "250k, 1.5m, $2M. Exchanges: binance, okx, bybit, gate, htx, bitget. SYMBOL all means "
+        "every asset.\n"
         "<code>/subscribe BTC ETH 250k</code>\n"
         "<code>/subscribe all 1m</code>\n"
         "<code>/subscribe SOL 50k short okx</code>\n"
         "/unsubscribe [SYMBOL...|all]: remove rules, e.g. <code>/unsubscribe ETH</code> "
-        "or <code>/unsubscribe all</code>\n"
+        "or <code>/unsubscribe all</code>; <code>/unsubscribe</code> alone lists every rule "
+        "and asks before removing them\n"
         "/subs: this chat's rules and settings, each rule with a remove button\n"
         "/cascade SYMBOL|all SIZE WINDOW: one message per cascade, updated as it grows. "
         "SIZE is USD (5m) or a multiple of the usual volume (10x), e.g. "
@@ -250,6 +290,7 @@ EN: dict[str, Entry] = {
         "\n"
         "/status: feed health (bot admins only)\n"
         "In groups, only chat administrators can change alerts and summaries.\n"
+        "In a forum, alerts, cascades and summaries set inside a topic post in that topic.\n"
         "\n"
         "🔴 = a long position was liquidated, 🟢 = a short position was liquidated."
     ),

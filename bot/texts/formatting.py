@@ -8,7 +8,11 @@ import re
 
 
 def format_usd(value: float) -> str:
-    """Return a short dollar amount: $512, $15.70K, $1.23M, $2.10B."""
+    """Return a short dollar amount: $512, $15.70K, $1.23M, $2.10B (any stored value)."""
+    if not math.isfinite(value):
+        return f"${value}"
+    if abs(value) >= 1e15:  # no real size; keep the line short
+        return f"{'-' if value < 0 else ''}${abs(value):.3g}"
     magnitude = abs(value)
     # Each bound is where the smaller unit would round up to 1,000 (999,999 is $1.00M).
     if magnitude < 999.5:
@@ -78,6 +82,8 @@ def format_duration(seconds: float) -> str:
 def format_threshold(usd: float) -> str:
     """Return a threshold as people type it ($250K, $1.5M), exact when that would round."""
     short = format_usd(usd)
+    if not math.isfinite(usd) or abs(usd) >= 1e15:
+        return short
     match = re.fullmatch(r"\$([\d,]+\.\d\d)([KMB])", short)
     if match is None:  # under $1,000: format_usd shows whole dollars
         return short if usd == round(usd) else f"${usd:,.2f}"
@@ -85,3 +91,8 @@ def format_threshold(usd: float) -> str:
     if not math.isclose(float(match[1].replace(",", "")) * scale, usd, rel_tol=1e-12):
         return f"${usd:,.0f}" if usd == round(usd) else f"${usd:,.2f}"
     return "$" + match[1].rstrip("0").rstrip(".") + match[2]
+
+
+def plural(count: int, one: str, other: str) -> str:
+    """Return "1 event" or "2 events": the count with the word's right form."""
+    return f"{count:,} {one if count == 1 else other}"

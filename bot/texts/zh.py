@@ -18,6 +18,17 @@ ZH: dict[str, Entry] = {
         "<i>ℹ️ Binance 的合计为下限：每个交易对每秒最多只推送一笔爆仓。"
         "OKX 只推送部分爆仓，Bybit 推送全部爆仓。</i>"
     ),
+    "collecting_since": "⏳ 自 {time} 起开始收集：统计只涵盖此后的数据。",
+    "note_gate": "<i>ℹ️ 芝麻开门 Gate 自 2026-08-20 起推送全部爆仓。</i>",
+    "note_htx": "<i>ℹ️ 火币 HTX 未说明是否推送全部爆仓。</i>",
+    "note_bitget": (
+        "<i>ℹ️ Bitget 的合计为下限：每个交易对每秒每个方向只推送最大的一笔爆仓。"
+        "其 USD 金额尚未核实。</i>"
+    ),
+    "note_deribit": "<i>ℹ️ Deribit 标记每一笔爆仓成交：其合计完整。</i>",
+    "note_bitmex": "<i>ℹ️ BitMEX 推送每一笔爆仓委托（按委托完整）；quanto 合约需等到 XBT 价格。</i>",
+    "note_bitfinex": "<i>ℹ️ Bitfinex 未说明是否推送全部爆仓。</i>",
+    "note_kraken": "<i>ℹ️ Kraken 未说明是否推送全部爆仓。</i>",
     "feed_down": "⚠️ {feed} 数据源在线率 {share}（{span}）",
     "feed_down_now": "⚠️ {feed} 数据源在线率 {share}（{span}），目前已断开",
     "feed_down_at_end": "⚠️ {feed} 数据源在线率 {share}（{span}），时段结束时已断开",
@@ -101,6 +112,7 @@ ZH: dict[str, Entry] = {
     "rule_more": Plural("{names} 及另外 {count} 个", "{names} 及另外 {count} 个"),
     "rules_more": Plural("…还有 {count} 条规则", "…还有 {count} 条规则"),
     "rules_schedule": "🧾 汇总：{schedule}",
+    "in_topic": " · 发到话题 #{topic}",
     "rules_change": "用 /subscribe、/unsubscribe 和 /summary 修改；/help 查看示例。",
     "schedule_every": "每 {window}",
     "schedule_daily": "每天 {clock} {zone}",
@@ -108,6 +120,22 @@ ZH: dict[str, Entry] = {
     "rule_added": "✅ 已添加规则 #{rule_id}：{rule}",
     "rules_removed": Plural("🗑 已删除 {count} 条规则。", "🗑 已删除 {count} 条规则。"),
     "rules_removed_none": "没有匹配的规则，未删除任何规则。",
+    "unsub_confirm": Plural(
+        "🗑 删除本聊天的 {count} 条规则？将删除：", "🗑 删除本聊天的全部 {count} 条规则？将删除："
+    ),
+    "unsub_confirm_button": "🗑 全部删除",
+    "unsub_cancel_button": "保留",
+    "unsub_cancelled": "👌 未删除任何规则。",
+    "backtest": Plural(
+        "📈 过去 {span} 内该规则会提醒 {count} 次，最大 {usd}。",
+        "📈 过去 {span} 内该规则会提醒 {count} 次，最大 {usd}。",
+    ),
+    "backtest_none": "📈 过去 {span} 内该规则不会提醒。",
+    "backtest_short": Plural(" · {span} 内 {count} 次", " · {span} 内 {count} 次"),
+    "not_listed": (
+        "⚠️ 尚未上市：{assets}。没有交易所数据源报告过它；若是拼写错误，"
+        "请用 <code>/unsubscribe #{rule_id}</code> 删除该规则（币种形如 BTC、ETH）。"
+    ),
     "schedule_set": "🧾 汇总已设置：{schedule}。",
     "schedule_off": "🧾 已关闭汇总。",
     # --- cascades ---------------------------------------------------------------------------
@@ -149,6 +177,11 @@ ZH: dict[str, Entry] = {
     # --- errors ------------------------------------------------------------------------------
     "usage": "⚠️ {reason}\n示例：<code>{example}</code>",
     "err_not_size": "{token} 不是有效金额：请写成 250k、1.5m 或 2000000",
+    "err_size_range": "{token} 超出范围：金额须在 {low} 到 {high} 之间",
+    "err_size_positive": "{token}：金额必须为正数，例如 250k",
+    "failed": "⚠️ 该命令执行出错，已记录日志。请稍后再试。",
+    "plain_message": "我只响应命令：发送 /help 查看全部命令和示例。",
+    "err_rule_exists": "本聊天已有相同的规则：{rule_id}",
     "err_not_asset": "{token} 不是有效的币种名称（只能包含字母和数字）",
     "err_name_asset": "请至少指定一个币种，或使用 all",
     "err_one_size": "只能指定一个最小金额",
@@ -199,13 +232,14 @@ ZH: dict[str, Entry] = {
         "<b>提醒</b>\n"
         "/subscribe SYMBOL... [MIN_USD] [long|short] [EXCHANGE...]\n"
         "每笔金额不低于 MIN_USD（默认 $100K）的爆仓都会提醒。"
-        "金额写法：250000、250k、1.5m、$2M。交易所：binance、okx、bybit。"
+        "金额写法：250000、250k、1.5m、$2M。交易所：binance、okx、bybit、gate（芝麻开门）、htx（火币）、bitget。"
         "SYMBOL 写 all 表示全部币种。\n"
         "<code>/subscribe BTC ETH 250k</code>\n"
         "<code>/subscribe all 1m</code>\n"
         "<code>/subscribe SOL 50k short okx</code>\n"
         "/unsubscribe [SYMBOL...|all]：删除规则，如 <code>/unsubscribe ETH</code> "
-        "或 <code>/unsubscribe all</code>\n"
+        "或 <code>/unsubscribe all</code>；单独发送 <code>/unsubscribe</code> 会列出全部规则，"
+        "确认后才删除\n"
         "/subs：本聊天的规则和设置，每条规则附带删除按钮\n"
         "/cascade SYMBOL|all SIZE WINDOW：每次连环爆仓发送一条消息，并随规模扩大持续更新。"
         "SIZE 为 USD 金额（5m）或平时爆仓量的倍数（10x），如 "
@@ -234,6 +268,7 @@ ZH: dict[str, Entry] = {
         "\n"
         "/status：数据源状态（仅限机器人管理员）\n"
         "在群组中，只有群管理员可以修改提醒和汇总。\n"
+        "在开启话题的群组中，在某个话题里设置的提醒、连环爆仓和汇总会发到该话题。\n"
         "\n"
         "🔴 = 多头仓位爆仓，🟢 = 空头仓位爆仓。"
     ),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.prefs.chats import ChatPrefs
 from bot.render import chat
+from bot.settings import bot_sibling
 from tests.e2e.test_telegram import USER, running_bot
 from tests.support.bot_api import FakeBotApi
 
@@ -69,7 +70,8 @@ async def test_huge_and_hostile_arguments_get_short_valid_answers(tmp_path: Path
             assert len(reply) < 300, command
         assert api.calls_with_status(400) == []  # every answer was valid Telegram HTML
         assert len(h.bot.services.rules.rules_for(USER)) == 1
-    with sqlite3.connect(tmp_path / "bot.db") as db:
+    with sqlite3.connect(bot_sibling(tmp_path / "bot.db")) as db:
         assert db.execute("SELECT COUNT(*) FROM bot_rules").fetchone() == (1,)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert stat.S_IMODE((tmp_path / "bot.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(bot_sibling(tmp_path / "bot.db").stat().st_mode) == 0o600

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.delivery.summaries import job_name
 from bot.handlers import registry
+from bot.handlers.subscriptions import backtest
 from bot.prefs.chats import ChatPrefs, QuietHours
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
@@ -88,10 +89,12 @@ async def test_quiet_hours_hold_alerts_until_turned_off(tmp_path: Path) -> None:
         second = h.event("BTCUSDT", "SELL", "1", "80000")
         stats = h.bot.services.dispatcher.stats
         await api.wait_until(lambda: stats.alerts_queued == 2 and stats.quiet_holds == 1)
+        rule = Rule(1, USER, frozenset({"BTC"}), 10_000.0)
         assert await h.command(USER, USER, "/subs") == chat.rules_list(
-            [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
+            [rule],
             None,
             prefs=ChatPrefs(USER, user_lang="en", tz="Asia/Shanghai", quiet=quiet),
+            backtests={1: await backtest(h.bot.services, rule)},  # issue 17: the count per rule
         )  # a reply goes at once; the alerts still wait
         assert stats.alerts_delivered == 0
         mark = api.mark()
@@ -179,7 +182,8 @@ async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> N
 
         def top_1h() -> str:
             board = queries.leaderboard(3600, 10)
-            return market.top(board, queries.window_coverage(3600))
+            since = queries.collecting_since(3600)  # issue 17: a fresh bot is collecting
+            return market.top(board, queries.window_coverage(3600), since_ms=since)
 
         # The view says when it was made: render it before and after the press (a second may
         # tick over in between), and the edit must be one of the two.
@@ -208,7 +212,8 @@ async def test_window_buttons_switch_top_and_stats_in_place(tmp_path: Path) -> N
             windows = queries.asset("BTC")
             assert windows is not None
             coverage = queries.window_coverage(86400)
-            return market.stats("BTC", windows, coverage, detail_s=900)
+            since = queries.collecting_since(86400)  # issue 17: a fresh bot is collecting
+            return market.stats("BTC", windows, coverage, detail_s=900, since_ms=since)
 
         mark, before = api.mark(), stats_15m()
         await press(h, USER, USER, message_id, "st:900:BTC")

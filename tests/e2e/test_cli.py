@@ -62,7 +62,9 @@ def test_replay_events_prints_only_json_lines(tmp_path: Path) -> None:
     assert "capture line 20 skipped" in result.stderr
     assert "unknown instrument(s) ['CNPY-USDT-SWAP']" in result.stderr
     assert result.stderr.rstrip().endswith(
-        "replay: 19 lines, 17 events, 0 bad frames, 1 malformed lines"
+        "replay: 19 lines, 17 events, skipped: 0 bad frames, 1 malformed line, "
+        "1 unknown-instrument event, 0 duplicates, 0 lines of unknown sources, "
+        "0 unusable metadata bodies"
     )
 
 
@@ -121,11 +123,12 @@ def test_replay_of_a_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_configuration_errors_are_one_line_each(tmp_path: Path) -> None:
-    result = _run(env={"EXCHANGES": "okx,bitmex", "MIN_EVENT_USD": "-1"}, cwd=tmp_path)
+    result = _run(env={"EXCHANGES": "okx,kucoin", "MIN_EVENT_USD": "-1"}, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "configuration error: EXCHANGES: Value error, unknown feed id(s) bitmex; choose from "
-        "binance-usdm,binance-coinm,okx,bybit-linear,bybit-inverse",
+        "configuration error: EXCHANGES: Value error, unknown feed id(s) kucoin; choose from "
+        "binance-usdm,binance-coinm,okx,bybit-linear,bybit-inverse,gate-usdt,gate-btc,htx-linear,"
+        "htx-swap,htx-futures,bitget,deribit,bitmex,bitfinex,kraken-futures",
         "configuration error: MIN_EVENT_USD: Input should be greater than or equal to 0",
     ]
 

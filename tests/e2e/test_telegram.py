@@ -15,11 +15,13 @@ from pathlib import Path
 from bot.app.application import TelegramTuning
 from bot.app.telegram import RunningBot, run_telegram
 from bot.handlers import registry
+from bot.handlers.subscriptions import backtest
 from bot.prefs.chats import ChatPrefs
 from bot.prefs.schedules import Schedule
 from bot.render import alerts, chat, market
 from bot.render.html import plain_text
 from bot.rules.matching import Rule
+from bot.settings import bot_sibling
 from bot.texts.catalog import DEFAULT_LANG
 from collectors.exchanges.binance import parse_usdm
 from collectors.record import Liquidation, Side
@@ -54,7 +56,12 @@ class Harness:
     api: FakeBotApi
     feed: LiveFeed
     bot: RunningBot
-    path: Path
+    path: Path  # DATABASE_PATH: the events
+
+    @property
+    def bot_path(self) -> Path:
+        """Return the file of the bot's own tables (beside DATABASE_PATH by default)."""
+        return bot_sibling(self.path)
 
     def event(
         self, symbol: str, side: str, qty: str, price: str, ts_ms: int | None = None
@@ -142,7 +149,8 @@ async def test_commands_set_and_read(tmp_path: Path) -> None:
             "err_min_rule", "/subscribe BTC 10k", usd="$1K"
         )
         assert await h.command(USER, USER, "/frobnicate") == chat.usage_key("err_unknown", "/help")
-        assert await h.command(USER, USER, "/unsubscribe") == chat.rules_removed(1)
+        # A bare /unsubscribe now asks first (issue 17); "all" removes at once.
+        assert await h.command(USER, USER, "/unsubscribe all") == chat.rules_removed(1)
         assert await h.command(USER, USER, "/summary off") == chat.schedule_set(None)
         assert await h.command(USER, USER, "/status") == chat.usage_key(
             "err_status_admins", "/stats"
@@ -236,7 +244,7 @@ async def test_blocked_chat_is_disabled_until_start(tmp_path: Path) -> None:
         h.event("BTCUSDT", "SELL", "2", "80000")
         await api.wait_until(lambda: len(h.bot.services.queries.latest(5)) >= 2)
         assert len(api.calls_to("sendMessage", chat_id=USER, since=mark)) == 1  # nothing more tried
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             assert db.execute(
                 "SELECT active FROM bot_chats WHERE chat_id = ?", (USER,)
             ).fetchone() == (0,)
@@ -290,7 +298,7 @@ async def test_group_migration_rewrites_the_chat_and_resends(tmp_path: Path) -> 
         services = h.bot.services
         assert [r.chat_id for r in services.rules.rules_for(new)] == [new]
         assert services.scheduler.schedule_of(new) == Schedule(new, every_s=3600)
-        with sqlite3.connect(h.path) as db:
+        with sqlite3.connect(h.bot_path) as db:
             assert db.execute("SELECT chat_id FROM bot_rules").fetchall() == [(new,)]
             assert db.execute("SELECT chat_id FROM bot_schedules").fetchall() == [(new,)]
 
@@ -368,7 +376,7 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             await api.wait_until(lambda: dispatcher.stats.alerts_queued == 2)
         # Stopped: the stalled alert may have arrived (uncertain, not resent); the queued one
         # was stored.
-        with sqlite3.connect(tmp_path / "bot.db") as db:
+        with sqlite3.connect(bot_sibling(tmp_path / "bot.db")) as db:
             assert db.execute("SELECT chat_id FROM bot_pending").fetchall() == [(USER,)]
         api.clear_scripts()
         mark = api.mark()
@@ -378,12 +386,15 @@ async def test_rules_schedules_and_pending_alerts_survive_a_restart(tmp_path: Pa
             assert services.scheduler.schedule_of(USER) == Schedule(USER, every_s=900)
             [call] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
             assert call.params["text"] == f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(queued)}"
+            rule = Rule(1, USER, frozenset({"BTC"}), 10_000.0)
             assert await h.command(USER, USER, "/subs") == chat.rules_list(
-                [Rule(1, USER, frozenset({"BTC"}), 10_000.0)],
+                [rule],
                 Schedule(USER, every_s=900),
                 prefs=ChatPrefs(USER),
+                # issue 17: /subs shows each rule's backtest (here the 2 restored events)
+                backtests={1: await backtest(services, rule)},
             )
-        with sqlite3.connect(tmp_path / "bot.db") as db:
+        with sqlite3.connect(bot_sibling(tmp_path / "bot.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM bot_pending").fetchone() == (0,)
 
 

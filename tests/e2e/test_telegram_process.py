@@ -9,6 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from bot.settings import bot_sibling
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
@@ -75,6 +76,7 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
     with sqlite3.connect(tmp_path / "bot.db") as db:
         assert db.execute("SELECT COUNT(*) FROM liquidations").fetchone() == (3,)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with sqlite3.connect(bot_sibling(tmp_path / "bot.db")) as db:
         [(payload,)] = db.execute("SELECT payload FROM bot_pending").fetchall()
     # Neither alert could be delivered before the stop: both are stored for the next start.
     assert b'"chat_id":111' in payload

@@ -36,12 +36,16 @@ class Chats:
 
     gone: list[tuple[int, str]] = field(default_factory=list)
     migrated: list[tuple[int, int]] = field(default_factory=list)
+    topics_gone: list[tuple[int, int]] = field(default_factory=list)
 
     async def chat_gone(self, chat_id: int, reason: str) -> None:
         self.gone.append((chat_id, reason))
 
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         self.migrated.append((old_chat_id, new_chat_id))
+
+    async def topic_gone(self, chat_id: int, topic: int, reason: str) -> None:
+        self.topics_gone.append((chat_id, topic))
 
 
 @dataclass

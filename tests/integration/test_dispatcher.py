@@ -19,6 +19,7 @@ from collectors.record import Liquidation, Side
 from tests.support.bot_api import FakeBotApi
 
 CHAT = 555
+GROUP = -1001888  # a forum supergroup
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
@@ -26,12 +27,16 @@ class Events:
     def __init__(self) -> None:
         self.gone: list[tuple[int, str]] = []
         self.migrated: list[tuple[int, int]] = []
+        self.topics_gone: list[tuple[int, int]] = []
 
     async def chat_gone(self, chat_id: int, reason: str) -> None:
         self.gone.append((chat_id, reason))
 
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         self.migrated.append((old_chat_id, new_chat_id))
+
+    async def topic_gone(self, chat_id: int, topic: int, reason: str) -> None:
+        self.topics_gone.append((chat_id, topic))
 
 
 def record(usd: float, ts: int = 1_800_000_000_000) -> Liquidation:
@@ -154,6 +159,38 @@ async def test_restored_pending_work_is_sent() -> None:
             f"{alerts.dropped_notice(0, 2)}\n{alerts.alert(owed)}",
         ]
         assert dispatcher.snapshot() == []
+
+
+async def test_pending_work_keeps_its_forum_topics_across_a_restart() -> None:
+    paced = {"group_interval_s": 0.05}
+    async with FakeBotApi() as api, dispatching(api, **paced) as (dispatcher, _):
+        api.add_group(GROUP)
+        api.fail_next("sendMessage", 502, "Bad Gateway", chat_id=GROUP, times=None)
+        in_seven, general = record(90_000.0), record(80_000.0)
+        dispatcher.enqueue_message(GROUP, "<b>summary</b>", topic=4)
+        dispatcher.enqueue_alert(GROUP, in_seven, 7)
+        dispatcher.enqueue_alert(GROUP, general)
+        await api.wait_for("sendMessage", lambda c: c.chat_id == GROUP)
+        owed = dispatcher.snapshot()
+        assert owed == [
+            PendingChat(
+                GROUP,
+                alerts=[in_seven, general],
+                messages=["<b>summary</b>"],
+                alert_topics=[7, None],
+                message_topics=[4],
+            )
+        ]
+    async with FakeBotApi() as api, dispatching(api, **paced) as (dispatcher, _):
+        api.add_group(GROUP)
+        dispatcher.restore(owed)
+        calls = await api.wait_for("sendMessage", lambda c: c.status == 200, count=3)
+        sent = [(c.params.get("message_thread_id"), c.params["text"]) for c in calls]
+        assert sent == [
+            (4, "<b>summary</b>"),
+            (7, alerts.alert(in_seven)),
+            (None, alerts.alert(general)),
+        ]
 
 
 class QuietPrefs:

@@ -36,10 +36,25 @@ PATHS = {
     "okx": "/ws/v5/public",
     "bybit-linear": "/v5/public/linear",
     "bybit-inverse": "/v5/public/inverse",
+    "gate-usdt": "/v4/ws/usdt",
+    "gate-btc": "/v4/ws/btc",
+    "htx-linear": "/linear-swap-notification",
+    "htx-swap": "/swap-notification",
+    "htx-futures": "/notification",
+    "bitget": "/v3/ws/public",
 }
+# Feeds that subscribe with one frame and get one ack (their first recorded control frame).
+ONE_ACK = ("gate-usdt", "gate-btc", "htx-linear", "htx-swap", "htx-futures", "bitget")
 # Acknowledgements the stand-in sends per connection: OKX one per instrument type, Bybit one per
 # subscribe frame (all topics of a category fit one), Binance none (its URL subscribes).
-ACKS = {"binance-usdm": 0, "binance-coinm": 0, "okx": 2, "bybit-linear": 1, "bybit-inverse": 1}
+ACKS = {
+    "binance-usdm": 0,
+    "binance-coinm": 0,
+    "okx": 2,
+    "bybit-linear": 1,
+    "bybit-inverse": 1,
+    **dict.fromkeys(ONE_ACK, 1),
+}
 
 every_feed = pytest.mark.parametrize("feed_id", FEED_IDS)
 
@@ -58,6 +73,20 @@ def liquidation(feed_id: str, n: int) -> tuple[str, int]:
     if feed_id.startswith("binance"):
         message["o"]["T"] += n
         ts = message["o"]["T"]
+    elif feed_id.startswith("gate-"):
+        row = message["result"][0]
+        if "time_ms" in row:
+            row["time_ms"] += n
+            ts = row["time_ms"]
+        else:  # the pre-2026-08-20 row time, in seconds
+            row["time"] += n
+            ts = row["time"] * 1000
+    elif feed_id.startswith("htx-"):
+        message["data"][0]["created_at"] += n
+        ts = message["data"][0]["created_at"]
+    elif feed_id == "bitget":
+        ts = int(message["data"][0]["ts"]) + n
+        message["data"][0]["ts"] = str(ts)
     elif feed_id == "okx":
         detail = message["data"][0]["details"][0]
         ts = int(detail["ts"]) + n
@@ -69,8 +98,8 @@ def liquidation(feed_id: str, n: int) -> tuple[str, int]:
 
 
 def is_subscribe(message: str) -> bool:
-    """Return True for an OKX or Bybit subscribe request."""
-    return '"op":"subscribe"' in message
+    """Return True for a subscribe request (OKX, Bybit, Bitget; Gate's event; HTX's op sub)."""
+    return any(key in message for key in ('"op":"subscribe"', '"event":"subscribe"', '"op":"sub"'))
 
 
 async def subscribed(peer: Peer, feed_id: str) -> str | None:
@@ -81,7 +110,9 @@ async def subscribed(peer: Peer, feed_id: str) -> str | None:
     if feed_id.startswith("binance"):
         return None
     request = await peer.expect(is_subscribe)
-    if feed_id == "okx":
+    if feed_id in ONE_ACK:
+        acks = [CONTROL_FRAMES[feed_id][0]]
+    elif feed_id == "okx":
         ack = CONTROL_FRAMES["okx"][0]  # the recorded SWAP ack; FUTURES is acked alike
         acks = [ack, ack.replace('"SWAP"', '"FUTURES"')]
     else:
@@ -124,6 +155,10 @@ def assert_subscribed_on_every_connect(feed: Feed, peers: list[Peer]) -> None:
             assert bybit.topics_of(request) == feed.subscriptions.topics(0)
             req_ids.add(json.loads(request)["req_id"])
         assert len(req_ids) == len(peers)  # a fresh request each time, not a replay
+    elif feed.feed_id in ONE_ACK:
+        for peer in peers:
+            [request] = [m for m in peer.received if is_subscribe(m)]
+            assert peer.received[0] == request
     else:
         assert all(p.received == [] for p in peers)  # the path is the subscription
 
@@ -336,12 +371,24 @@ async def test_an_oversized_frame_costs_a_reconnect_and_the_next_frame_arrives(
 # --- 5. an error answer to the subscription -----------------------------------------------------
 
 
+_ERROR_REASONS = {
+    "gate-usdt": "error 2: unknown contract",
+    "gate-btc": "error 2: unknown contract",
+    "htx-linear": "sub error 2014: x",
+    "htx-swap": "sub error 2014: x",
+    "htx-futures": "sub error 2014: x",
+    "bitget": "error 30001: instType does not exist",
+}
+
+
 def error_answer(feed_id: str, request: str | None) -> tuple[str, str]:
     """Return the feed's recorded or documented error frame, as an answer to `request`, and the
     reason the collector gives for it."""
     error = ERROR_FRAMES[feed_id][0]
     if feed_id.startswith("binance"):
         return error, "request error 2: Invalid request: unknown variant"
+    if feed_id in _ERROR_REASONS:
+        return error, _ERROR_REASONS[feed_id]
     if feed_id == "okx":
         return error, (
             "error event 60018: Wrong URL or channel:bbo-tbt,instId:ETH-USD-SWAP doesn't exist. "

@@ -6,6 +6,7 @@ import asyncio
 import html
 import io
 import logging
+import math
 import struct
 import time
 import zlib
@@ -599,20 +600,28 @@ async def test_flood_limits_refuse_a_burst_over_the_window_and_not_a_throttled_c
 ) -> None:
     api.add_group(GROUP)
     api.add_private_chat(USER)
-    limits = FloodLimits(overall_rate=100, group_rate=3, group_period_s=0.5)
-    api.set_flood_limits(limits)
+    # A 30 s window for the unthrottled burst: a busy machine cannot let it drain between the
+    # third and the fourth send (with 0.5 s one slot leaked every 1/6 s, and a slow machine's fourth send was accepted).
+    api.set_flood_limits(FloodLimits(overall_rate=100, group_rate=3, group_period_s=30))
     async with Bot(api.token, base_url=api.base_url) as unthrottled:
+        started = time.monotonic()
         for n in range(3):
             await unthrottled.send_message(GROUP, f"burst {n}")
         with pytest.raises(RetryAfter) as caught:
             await unthrottled.send_message(GROUP, "one too many")
+        burst_s = time.monotonic() - started
         for n in range(5):
             await unthrottled.send_message(USER, f"private {n}")  # no per-private limit set
 
-    assert caught.value.retry_after == 1
+    # A leaky bucket of 3 per 30 s frees one slot every 10 s: the wait is what is left of those
+    # 10 s since the first send, rounded up to whole seconds.
+    retry_after = caught.value.retry_after
+    assert isinstance(retry_after, int)
+    assert math.floor(10 - burst_s) <= retry_after <= 10
     assert api.flood_rejections == 1
     mark = api.mark()
 
+    limits = FloodLimits(overall_rate=100, group_rate=3, group_period_s=0.5)
     api.set_flood_limits(limits)  # empty buckets again
     limiter = AIORateLimiter(overall_max_rate=100, group_max_rate=3, group_time_period=0.5)
     throttled = ExtBot(api.token, base_url=api.base_url, rate_limiter=limiter)

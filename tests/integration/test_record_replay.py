@@ -10,16 +10,20 @@ from pathlib import Path
 
 import httpx
 
-from bot.app.capture import run_record, run_replay
+from bot.app.capture import run_record, run_replay, without_float_noise
 from collectors.metadata_cache import SqliteMetadataCache
 from collectors.registry import build_feeds
 from collectors.service import CollectorService
 from tests.support import bybit
 from tests.support.exchanges import (
+    BITFINEX_CONTROL,
+    BITMEX_CONTROL,
     BYBIT_INVERSE_FRAMES,
     BYBIT_LINEAR_EVENTS,
     BYBIT_LINEAR_FRAMES,
     COINM_FRAMES,
+    DERIBIT_CONTROL,
+    KRAKEN_CONTROL,
     OKX_FRAMES,
     USDM_FRAMES,
     bybit_linear_pages,
@@ -32,7 +36,13 @@ from tests.support.waiting import eventually
 # both again from the one refetch that the unknown CNPY-USDT-SWAP triggers, and one Bybit
 # instruments document per category (the linear one holds its two pages).
 BYBIT_FRAMES = len(BYBIT_LINEAR_FRAMES) + len(BYBIT_INVERSE_FRAMES)
-EXPECTED_LINES = len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) + 3 + 2 + BYBIT_FRAMES + 2
+# Issue 15's venues send control frames only here, plus one metadata body each but Bitfinex.
+NEW_VENUE_LINES = (
+    len(DERIBIT_CONTROL) + len(BITMEX_CONTROL) + len(BITFINEX_CONTROL) + len(KRAKEN_CONTROL) + 3
+)
+EXPECTED_LINES = (
+    len(USDM_FRAMES) + len(COINM_FRAMES) + len(OKX_FRAMES) + 3 + 2 + BYBIT_FRAMES + 2
+) + NEW_VENUE_LINES
 EXPECTED_EVENTS = (
     len(USDM_FRAMES)
     + len(COINM_FRAMES)
@@ -101,7 +111,7 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
             "side": r.side.value,
             "price": r.price,
             "qty": r.qty_base,
-            "notional_usd": r.notional_usd,
+            "notional_usd": without_float_noise(r.notional_usd),
             "ts_ms": r.ts_ms,
         }
         for r in sink.records
@@ -124,3 +134,10 @@ async def test_record_then_replay_yields_the_live_events(tmp_path: Path) -> None
         "ts_ms",
     ]
     assert err.getvalue().startswith(f"replay: {EXPECTED_LINES} lines, {EXPECTED_EVENTS} events")
+
+
+def test_replayed_usd_amounts_carry_no_float_noise() -> None:
+    assert 0.29 * 38751.89 == 11238.048099999998  # the noise a product of quotes carries
+    assert without_float_noise(0.29 * 38751.89) == 11238.0481
+    assert without_float_noise(7067.06235) == 7067.06235
+    assert without_float_noise(1234567.891234567) == 1234567.89123

@@ -616,6 +616,10 @@ class FakeBotApi:
         """Return a registered chat."""
         return self.chats[chat_id]
 
+    def delete_topic(self, chat_id: int, topic: int) -> None:
+        """Delete a forum topic: sends into it are refused as Telegram refuses them."""
+        self.chats[chat_id].deleted_topics.add(topic)
+
     def add_admin(
         self,
         chat_id: int,
@@ -713,14 +717,18 @@ class FakeBotApi:
         entities: list[JSON] | None = None,
         reply_to_message_id: int | None = None,
         edit_of: int | None = None,
+        topic: int | None = None,
     ) -> JSON:
         """Queue a text message from a user (commands get their bot_command entities).
 
         `anonymous_admin` sends it as the group itself (sender_chat), the way an anonymous
         administrator's messages arrive. `edit_of` makes it an edited_message of that id.
+        `topic` sends it inside that forum topic (message_thread_id) of a supergroup.
         """
         chat = self._ensure_chat(chat_id, chat_type)
         message = self._incoming(chat, text, entities, edit_of)
+        if topic is not None:
+            message |= {"message_thread_id": topic, "is_topic_message": True}
         if anonymous_admin:
             message["from"] = {
                 "id": ANONYMOUS_ADMIN_ID,
@@ -880,6 +888,9 @@ class FakeBotApi:
             if write and status == "kicked":
                 raise ApiError(403, tg.BLOCKED_BY_USER)
             return chat
+        thread = req.params.get("message_thread_id")
+        if write and thread is not None and int(thread) in chat.deleted_topics:
+            raise ApiError(400, tg.THREAD_NOT_FOUND)
         if status == "kicked":
             raise ApiError(403, kicked_from(chat.type))
         if status == "left":

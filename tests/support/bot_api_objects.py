@@ -24,6 +24,8 @@ BLOCKED_BY_USER = "Forbidden: bot was blocked by the user"
 USER_DEACTIVATED = "Forbidden: user is deactivated"
 CANT_INITIATE = "Forbidden: bot can't initiate conversation with a user"  # TDLib
 CHAT_NOT_FOUND = "Bad Request: chat not found"
+# A send into a forum topic that was deleted (message_thread_id of no topic).
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
 MESSAGE_TOO_LONG = "Bad Request: message is too long"
 GROUP_MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 NOT_MODIFIED = (
@@ -186,6 +188,7 @@ class FakeChat:
     bot_member: JSON = field(default_factory=dict)
     members: dict[int, JSON] = field(default_factory=dict)
     migrated_to: int | None = None
+    deleted_topics: set[int] = field(default_factory=set)  # forum topics deleted (thread ids)
 
     def to_json(self) -> JSON:
         """Return the Chat object."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings import Settings
@@ -32,6 +32,12 @@ BYBIT_INVERSE_FRAMES = [
         separators=(",", ":"),
     )
 ]
+# Issue 15's venues: connected and subscribed, sending control frames only (no liquidation, so
+# the totals the existing tests assert are unchanged); their liquidations are tested by replay.
+DERIBIT_CONTROL = lines("deribit_ws_control.jsonl")[:3]
+BITMEX_CONTROL = ['{"info":"Welcome to the BitMEX Realtime API."}']
+BITFINEX_CONTROL = lines("bitfinex_liq_global.jsonl")[:2]
+KRAKEN_CONTROL = lines("kraken_futures_trade.jsonl")[:2]
 BYBIT_INSTRUMENTS = "/v5/market/instruments-info"
 BYBIT_SECOND_PAGE = "category=linear&cursor=page2&limit=1000"
 
@@ -60,10 +66,17 @@ class Exchanges:
     bybit_linear: ScriptedServer
     bybit_inverse: ScriptedServer
     rest: RestStub
+    deribit: ScriptedServer
+    bitmex: ScriptedServer
+    bitfinex: ScriptedServer
+    kraken: ScriptedServer
+    # Gate, HTX and Bitget: each acknowledges its subscription and then stays quiet.
+    quiet: dict[str, ScriptedServer] = field(default_factory=dict)
 
     def settings(self, database: Path, **overrides: object) -> Settings:
         values: dict[str, object] = {
             "database_path": database,
+            "exchanges": SCRIPTED_FEEDS,
             "binance_usdm_ws_url": self.usdm.url("/market/ws/!forceOrder@arr"),
             "binance_coinm_ws_url": self.coinm.url("/ws/!forceOrder@arr"),
             "binance_coinm_rest_url": self.rest.url(),
@@ -72,6 +85,16 @@ class Exchanges:
             "bybit_ws_linear_url": self.bybit_linear.url("/v5/public/linear"),
             "bybit_ws_inverse_url": self.bybit_inverse.url("/v5/public/inverse"),
             "bybit_rest_url": self.rest.url(),
+            **{setting: self.quiet[feed].url(path) for feed, (setting, path) in _QUIET.items()},
+            "gate_rest_url": self.rest.url(),
+            "htx_rest_url": self.rest.url(),
+            "deribit_ws_url": self.deribit.url("/ws/api/v2"),
+            "deribit_rest_url": self.rest.url(),
+            "bitmex_ws_url": self.bitmex.url("/realtime"),
+            "bitmex_rest_url": self.rest.url(),
+            "bitfinex_ws_url": self.bitfinex.url("/ws/2"),
+            "kraken_futures_ws_url": self.kraken.url("/ws/v1"),
+            "kraken_futures_rest_url": self.rest.url(),
             "web_port": 0,  # the dashboard on a free port: tests never collide on 8080
             **overrides,
         }
@@ -82,6 +105,7 @@ class Exchanges:
         settings = self.settings(database)
         return {
             "DATABASE_PATH": str(database),
+            "EXCHANGES": ",".join(SCRIPTED_FEEDS),
             "BINANCE_USDM_WS_URL": settings.binance_usdm_ws_url,
             "BINANCE_COINM_WS_URL": settings.binance_coinm_ws_url,
             "BINANCE_COINM_REST_URL": settings.binance_coinm_rest_url,
@@ -90,8 +114,61 @@ class Exchanges:
             "BYBIT_WS_LINEAR_URL": settings.bybit_ws_linear_url,
             "BYBIT_WS_INVERSE_URL": settings.bybit_ws_inverse_url,
             "BYBIT_REST_URL": settings.bybit_rest_url,
+            **{
+                setting.upper(): getattr(settings, setting)
+                for setting, _ in (*_QUIET.values(), ("gate_rest_url", ""), ("htx_rest_url", ""))
+            },
+            "DERIBIT_WS_URL": settings.deribit_ws_url,
+            "DERIBIT_REST_URL": settings.deribit_rest_url,
+            "BITMEX_WS_URL": settings.bitmex_ws_url,
+            "BITMEX_REST_URL": settings.bitmex_rest_url,
+            "BITFINEX_WS_URL": settings.bitfinex_ws_url,
+            "KRAKEN_FUTURES_WS_URL": settings.kraken_futures_ws_url,
+            "KRAKEN_FUTURES_REST_URL": settings.kraken_futures_rest_url,
             "WEB_PORT": "0",
         }
+
+
+# The feeds whose stand-ins play scripted frames (Deribit, BitMEX, Bitfinex and Kraken: control
+# frames only): the tests built on them count exactly these (pass `exchanges=` to `settings` to
+# add the quiet Gate, HTX and Bitget stand-ins).
+SCRIPTED_FEEDS = (
+    "binance-usdm",
+    "binance-coinm",
+    "okx",
+    "bybit-linear",
+    "bybit-inverse",
+    "deribit",
+    "bitmex",
+    "bitfinex",
+    "kraken-futures",
+)
+# Feed -> (its URL setting, the path it connects to) for the quiet stand-ins.
+_QUIET = {
+    "gate-usdt": ("gate_usdt_ws_url", "/v4/ws/usdt"),
+    "gate-btc": ("gate_btc_ws_url", "/v4/ws/btc"),
+    "htx-linear": ("htx_linear_ws_url", "/linear-swap-notification"),
+    "htx-swap": ("htx_swap_ws_url", "/swap-notification"),
+    "htx-futures": ("htx_futures_ws_url", "/notification"),
+    "bitget": ("bitget_ws_url", "/v3/ws/public"),
+}
+_QUIET_ACKS = {
+    "gate": ('"event":"subscribe"', lines("gate_public_liquidates_shapes.jsonl")[2]),
+    "htx": ('"op":"sub"', lines("htx_liquidation_orders.jsonl")[1]),
+    "bitget": ('"op":"subscribe"', '{"event":"subscribe","arg":{"topic":"liquidation"}}'),
+}
+_QUIET_REST = {
+    "/api/v4/futures/usdt/contracts": "gate_contracts_usdt.json",
+    "/api/v4/futures/btc/contracts": "gate_contracts_btc.json",
+    "/linear-swap-api/v1/swap_contract_info": "htx_contracts_linear.json",
+    "/swap-api/v1/swap_contract_info": "htx_contracts_swap.json",
+    "/api/v1/contract_contract_info": "htx_contracts_futures.json",
+}
+
+
+def _acknowledge(feed: str) -> Script:
+    after, ack = _QUIET_ACKS[feed.split("-", maxsplit=1)[0]]
+    return frames_then([ack], after=after)
 
 
 @contextlib.asynccontextmanager
@@ -111,6 +188,10 @@ async def exchanges(
         ScriptedServer(linear) as bybit_linear,
         ScriptedServer(inverse) as bybit_inverse,
         RestStub() as rest,
+        ScriptedServer(frames_then(DERIBIT_CONTROL, after="public/subscribe")) as deribit,
+        ScriptedServer(frames_then(BITMEX_CONTROL)) as bitmex,
+        ScriptedServer(frames_then(BITFINEX_CONTROL, after="liq:global")) as bitfinex,
+        ScriptedServer(frames_then(KRAKEN_CONTROL)) as kraken,
     ):
         rest.set("/dapi/v1/exchangeInfo", coinm_exchange_info())
         instruments = "/api/v5/public/instruments"
@@ -120,4 +201,26 @@ async def exchanges(
         rest.set(BYBIT_INSTRUMENTS, first, query="category=linear&limit=1000")
         rest.set(BYBIT_INSTRUMENTS, second, query=BYBIT_SECOND_PAGE)
         rest.set(BYBIT_INSTRUMENTS, bybit.inverse_page(), query="category=inverse&limit=1000")
-        yield Exchanges(usdm_server, coinm_server, okx_server, bybit_linear, bybit_inverse, rest)
+        rest.set("/api/v2/public/get_instruments", text("deribit_instruments.json"))
+        rest.set("/api/v1/instrument/active", text("bitmex_instruments.json"))
+        rest.set("/derivatives/api/v3/instruments", text("kraken_instruments.json"))
+        for path, fixture in _QUIET_REST.items():
+            rest.set(path, text(fixture))
+        async with contextlib.AsyncExitStack() as stack:
+            quiet = {
+                feed: await stack.enter_async_context(ScriptedServer(_acknowledge(feed)))
+                for feed in _QUIET
+            }
+            yield Exchanges(
+                usdm_server,
+                coinm_server,
+                okx_server,
+                bybit_linear,
+                bybit_inverse,
+                rest,
+                deribit,
+                bitmex,
+                bitfinex,
+                kraken,
+                quiet,
+            )

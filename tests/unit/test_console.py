@@ -171,6 +171,6 @@ def test_status_report_lines_from_gathered_figures() -> None:
         "0 dropped, 0 uncertain, 0 failed, 0 rate-limited, 1 chats gone",
         "rules: 5 in 3 chats; summaries: 2 scheduled; late events without alert: 9",
         "cascades: 4 rules, 1 open, 3 started, 20 edits, 1 abandoned",
-        "okx backfills: 2 runs, 150 events, 1 errors",
+        "okx backfills: 2 runs, 150 events, 1 error",  # issue 17: plural
         "database: 12.3 MB at data/liquidations.db",
     ]

@@ -106,3 +106,26 @@ async def test_asset_volumes_for_configured_and_other_windows() -> None:
         "SOL": 300.0,
         "DOGE": 9.0,
     }
+
+
+async def test_backtest_narrows_by_asset_side_and_exchange_before_matching() -> None:
+    q = queries()
+    seen: list[str] = []
+
+    def match(record: Liquidation) -> bool:
+        seen.append(f"{record.exchange} {record.base} {record.side.value}")
+        return True
+
+    hour = await q.backtest(3600, match)
+    assert (hour.count, hour.largest_usd) == (6, 5_000.0)
+    seen.clear()
+    btc_long = await q.backtest(3600, match, assets=frozenset({"BTC"}), side=Side.LONG)
+    assert (btc_long.count, btc_long.largest_usd) == (2, 1_000.0)
+    assert sorted(seen) == ["binance BTC long", "okx BTC long"]  # nothing else was built
+    okx = await q.backtest(
+        3600, match, assets=frozenset({"ETH", "SOL"}), exchanges=frozenset({"okx"})
+    )
+    assert (okx.count, okx.largest_usd) == (2, 5_000.0)
+    nothing = await q.backtest(3600, match, assets=frozenset({"XYZ"}))
+    assert (nothing.count, nothing.largest_usd) == (0, 0.0)
+    assert (await q.backtest(3600, match, exchanges=frozenset({"kraken"}))).count == 0

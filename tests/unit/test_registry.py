@@ -22,6 +22,35 @@ def test_each_feed_connects_to_its_own_endpoint() -> None:
         "okx": "ws://okx_ws",
         "bybit-linear": "ws://bybit_linear_ws",
         "bybit-inverse": "ws://bybit_inverse_ws",
+        "gate-usdt": "ws://gate_usdt_ws",
+        "gate-btc": "ws://gate_btc_ws",
+        "htx-linear": "ws://htx_linear_ws",
+        "htx-swap": "ws://htx_swap_ws",
+        "htx-futures": "ws://htx_futures_ws",
+        "bitget": "ws://bitget_ws",
+        "deribit": "ws://deribit_ws",
+        "bitmex": "ws://bitmex_ws",
+        "bitfinex": "ws://bitfinex_ws",
+        "kraken-futures": "ws://kraken_futures_ws",
+    }
+
+
+def test_gate_and_htx_fetch_their_contract_lists_from_their_rest_endpoint() -> None:
+    endpoints = Endpoints(**{name: f"http://{name}" for name in Endpoints.__dataclass_fields__})
+    ids = ("gate-usdt", "gate-btc", "htx-linear", "htx-swap", "htx-futures", "bitget")
+    documents = {
+        feed.feed_id: [(d.capture_source, d.url) for d in feed.metadata_documents()]
+        for feed in build_feeds(ids, endpoints)
+    }
+    assert documents == {
+        "gate-usdt": [("gate-contracts-usdt", "http://gate_rest/api/v4/futures/usdt/contracts")],
+        "gate-btc": [("gate-contracts-btc", "http://gate_rest/api/v4/futures/btc/contracts")],
+        "htx-linear": [
+            ("htx-linear-contracts", "http://htx_rest/linear-swap-api/v1/swap_contract_info")
+        ],
+        "htx-swap": [("htx-swap-contracts", "http://htx_rest/swap-api/v1/swap_contract_info")],
+        "htx-futures": [("htx-futures-contracts", "http://htx_rest/api/v1/contract_contract_info")],
+        "bitget": [],
     }
 
 

@@ -51,8 +51,11 @@ def test_match_equals_brute_force(
     live = [r for r in rules if r not in removed]
     record = event(base, usd, side, exchange)
     matched = index.match(record)
-    assert set(matched) == {r.chat_id for r in live if r.matches(record)}
-    assert all(rule.matches(record) and rule.chat_id == chat for chat, rule in matched.items())
+    assert set(matched) == {(r.chat_id, None) for r in live if r.matches(record)}
+    assert all(
+        rule.matches(record) and (rule.chat_id, rule.topic) == destination
+        for destination, rule in matched.items()
+    )
     assert len(index) == len(live)
 
 
@@ -62,11 +65,11 @@ def test_filters_and_chat_bookkeeping() -> None:
     small_eth = Rule(3, -20, frozenset({"ETH", "BTC"}), 0.0)
     index = RuleIndex([everything, btc_shorts_okx, small_eth])
     assert index.match(event("BTC", 60_000.0, Side.SHORT, "okx")) == {
-        10: btc_shorts_okx,
-        -20: small_eth,
+        (10, None): btc_shorts_okx,
+        (-20, None): small_eth,
     }
-    assert index.match(event("BTC", 60_000.0, Side.LONG, "okx")) == {-20: small_eth}
-    assert index.match(event("SOL", 150_000.0)) == {10: everything}
+    assert index.match(event("BTC", 60_000.0, Side.LONG, "okx")) == {(-20, None): small_eth}
+    assert index.match(event("SOL", 150_000.0)) == {(10, None): everything}
     assert index.match(event("SOL", 99_999.0)) == {}
     assert index.rules_for(10) == [everything, btc_shorts_okx]
     assert index.chats() == [-20, 10]

@@ -30,7 +30,25 @@ def test_defaults() -> None:
         "okx",
         "bybit-linear",
         "bybit-inverse",
+        "gate-usdt",
+        "gate-btc",
+        "htx-linear",
+        "htx-swap",
+        "htx-futures",
+        "bitget",
+        "deribit",
+        "bitmex",
+        "bitfinex",
+        "kraken-futures",
     )
+    assert settings.gate_usdt_ws_url == "wss://fx-ws.gateio.ws/v4/ws/usdt"
+    assert settings.gate_btc_ws_url == "wss://fx-ws.gateio.ws/v4/ws/btc"
+    assert settings.gate_rest_url == "https://api.gateio.ws"
+    assert settings.htx_linear_ws_url == "wss://api.hbdm.com/linear-swap-notification"
+    assert settings.htx_swap_ws_url == "wss://api.hbdm.com/swap-notification"
+    assert settings.htx_futures_ws_url == "wss://api.hbdm.com/notification"
+    assert settings.htx_rest_url == "https://api.hbdm.com"
+    assert settings.bitget_ws_url == "wss://ws.bitget.com/v3/ws/public"
     assert settings.binance_usdm_ws_url == "wss://fstream.binance.com/market/ws/!forceOrder@arr"
     assert settings.binance_coinm_ws_url == "wss://dstream.binance.com/ws/!forceOrder@arr"
     assert settings.binance_coinm_rest_url == "https://dapi.binance.com"
@@ -66,7 +84,7 @@ def test_blank_token_means_console_mode(monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("okx,bitmex", "unknown feed id(s) bitmex"), ("", "no feed configured")],
+    [("okx,kucoin", "unknown feed id(s) kucoin"), ("", "no feed configured")],
 )
 def test_bad_exchange_list(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
     monkeypatch.setenv("EXCHANGES", value)

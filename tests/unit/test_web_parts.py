@@ -119,6 +119,16 @@ def test_each_feed_is_judged_by_its_own_watchdog_limit() -> None:
         "okx": 30.0,  # no frame (pong included) for 30 s
         "bybit-linear": 45.0,
         "bybit-inverse": 45.0,
+        "gate-usdt": 60.0,  # no frame for a minute (protocol pongs do not count)
+        "gate-btc": 60.0,
+        "htx-linear": 30.0,  # HTX pings every 5 s: 30 s without a frame is a dead socket
+        "htx-swap": 30.0,
+        "htx-futures": 30.0,
+        "bitget": 70.0,  # text ping every 25 s; Bitget cuts at 2 minutes
+        "deribit": 75.0,  # two and a half missed 30 s heartbeats
+        "bitmex": 10.0,  # no pong within 5 s of the ping sent after 5 s of quiet
+        "bitfinex": 45.0,  # three missed 15 s hb frames
+        "kraken-futures": 90.0,  # three ping intervals of 30 s
     }
     feed = FeedHealth("okx", "okx", "partial", True, None, T0 - 30_000, 30.0)
     assert feed.healthy(T0, T0 - 100_000)

@@ -12,10 +12,13 @@ const TEXTS = {
     feeds: "Feeds",
     note:
       "Binance totals are a lower bound: it reports at most one liquidation per symbol per " +
-      "second. OKX reports only part of its liquidations. Bybit reports all of them.",
+      "second. OKX reports only part of its liquidations. Bybit reports all of them. Gate " +
+      "reports all of them since 2026-08-20. HTX does not say. Bitget reports only the largest " +
+      "per side per symbol per second, and its USD amounts are unverified.",
     kind_throttled: "lower bound",
     kind_partial: "partial",
     kind_complete: "complete",
+    kind_unknown: "unknown",
     feedUp: "connected, last data {ago} ago",
     feedIdle: "reconnecting, last data {ago} ago",
     feedDown: "no data for {ago}",
@@ -66,10 +69,14 @@ const TEXTS = {
     soundMin: "提示音阈值 (USD)",
     soundTitle: "单笔爆仓不低于该金额 (USD) 时响铃",
     feeds: "数据源",
-    note: "Binance 的合计为下限：每个交易对每秒最多只推送一笔爆仓。OKX 只推送部分爆仓，Bybit 推送全部爆仓。",
+    note:
+      "Binance 的合计为下限：每个交易对每秒最多只推送一笔爆仓。OKX 只推送部分爆仓，Bybit 推送全部爆仓。" +
+      "芝麻开门 Gate 自 2026-08-20 起推送全部爆仓。火币 HTX 未说明是否推送全部。" +
+      "Bitget 每个交易对每秒每个方向只推送最大的一笔，其 USD 金额尚未核实。",
     kind_throttled: "下限",
     kind_partial: "部分",
     kind_complete: "完整",
+    kind_unknown: "未知",
     feedUp: "已连接，最近数据 {ago} 前",
     feedIdle: "正在重连，最近数据 {ago} 前",
     feedDown: "已 {ago} 无数据",

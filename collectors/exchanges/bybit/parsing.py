@@ -176,7 +176,8 @@ class _InstrumentRow(msgspec.Struct, gc=False):
 class _InstrumentsResult(msgspec.Struct, gc=False):
     category: str = ""
     rows: list[_InstrumentRow] = msgspec.field(name="list", default_factory=list)
-    next_page_cursor: str = msgspec.field(name="nextPageCursor", default="")
+    # Published fixtures carry `"nextPageCursor": null` on the last page: that ends paging too.
+    next_page_cursor: str | None = msgspec.field(name="nextPageCursor", default="")
 
 
 class _InstrumentsPage(msgspec.Struct, gc=False):

@@ -1,0 +1,1 @@
+"""Bitget UTA `liquidation` for the USDT, USDC and coin-margined futures lines."""

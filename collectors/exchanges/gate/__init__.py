@@ -1,0 +1,1 @@
+"""Gate futures `futures.public_liquidates`, one feed per settle currency."""

@@ -1,0 +1,1 @@
+"""HTX (Huobi) `public.*.liquidation_orders` on the three notification sockets."""

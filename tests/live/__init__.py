@@ -1,0 +1,1 @@
+"""Tests that need the real network; deselected by default (`-m live` runs them)."""
