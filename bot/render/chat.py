@@ -153,10 +153,15 @@ def unsubscribe_confirm(
     """Return what a bare /unsubscribe would remove, asking to confirm with a button."""
     lines = [phrase(loc, "unsub_confirm", count=len(rules) + len(cascades))]
     lines += [
-        phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=_rule_text(loc, rule, 3))
+        Html(
+            phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=_rule_text(loc, rule, 3))
+            + _topic(loc, rule.topic)
+        )
         for rule in rules
     ]
-    lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
+    lines += [
+        Html(cascade_rule_text(loc, rule, None) + _topic(loc, rule.topic)) for rule in cascades
+    ]
     return str(fit(lambda level: join_lines(lines[: level + 1]), len(lines)))
 
 
