@@ -70,7 +70,8 @@ class ChatDirectory:
         if self._cascades is not None:
             cascade_ids = self._cascades.drop_topic(chat_id, topic)
         schedule = self.scheduler.schedule_of(chat_id)
-        if schedule is not None and schedule.topic == topic:
+        in_topic = schedule is not None and schedule.topic == topic
+        if in_topic:
             self.scheduler.remove(chat_id)
             await self._store.delete_schedule(chat_id)
         await self._store.delete_rules([rule.rule_id for rule in rules])
@@ -82,7 +83,7 @@ class ChatDirectory:
             reason,
             len(rules),
             len(cascade_ids),
-            " and the summaries" if schedule is not None and schedule.topic == topic else "",
+            " and the summaries" if in_topic else "",
         )
 
     async def activate(self, chat_id: int, kind: str, title: str) -> bool:

@@ -270,10 +270,7 @@ class AlertDispatcher(ChatQueues):
         self.stats.topics_gone += 1
         if not carried:
             queue.messages.popleft()
-        kept = [entry for entry in queue.alerts if entry.topic != topic]
-        self.stats.alerts_undeliverable += carried + len(queue.alerts) - len(kept)
-        queue.alerts = kept
-        heapq.heapify(kept)
+        self.stats.alerts_undeliverable += carried + len(_take_topic(queue, topic))
         queue.messages = deque(out for out in queue.messages if out.topic != topic)
         queue.attempts = 0
         queue.ready_at = self._clock() + self._interval(chat_id)
@@ -321,10 +318,15 @@ def _take_one_topic(queue: ChatQueue) -> tuple[list[Queued], int | None]:
     if not queue.alerts:
         return [], None
     topic = min(queue.alerts, key=lambda entry: entry.seq).topic
-    if all(entry.topic == topic for entry in queue.alerts):
-        taken, queue.alerts = queue.alerts, []
-        return taken, topic
+    return _take_topic(queue, topic), topic
+
+
+def _take_topic(queue: ChatQueue, topic: int | None) -> list[Queued]:
+    """Remove and return the waiting alerts bound for `topic`; the rest stay a heap."""
     taken = [entry for entry in queue.alerts if entry.topic == topic]
-    queue.alerts = [entry for entry in queue.alerts if entry.topic != topic]
-    heapq.heapify(queue.alerts)
-    return taken, topic
+    if len(taken) == len(queue.alerts):
+        queue.alerts = []
+    elif taken:
+        queue.alerts = [entry for entry in queue.alerts if entry.topic != topic]
+        heapq.heapify(queue.alerts)
+    return taken

@@ -176,8 +176,8 @@ class ChatQueues:
                     dropped=queue.dropped,
                     uncertain=queue.uncertain + queue.failed,
                     # Stored only when some item goes to a topic: older payloads have none.
-                    alert_topics=alert_topics if _any_topic(alert_topics) else [],
-                    message_topics=message_topics if _any_topic(message_topics) else [],
+                    alert_topics=_stored(alert_topics),
+                    message_topics=_stored(message_topics),
                 )
             )
         return owed
@@ -243,5 +243,6 @@ def _topics(stored: list[int | None], count: int) -> list[int | None]:
     return (stored + [None] * count)[:count]
 
 
-def _any_topic(topics: list[int | None]) -> bool:
-    return any(topic is not None for topic in topics)
+def _stored(topics: list[int | None]) -> list[int | None]:
+    """Return the topics to store: none at all when no item has one."""
+    return topics if any(topic is not None for topic in topics) else []

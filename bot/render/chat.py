@@ -39,15 +39,11 @@ def rules_list(
         if not rules:
             lines.append(phrase(loc, "rules_none"))
         for rule in rules[:shown]:
-            desc = _rule_text(loc, rule, per_rule)
-            line = phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=desc)
-            line = Html(line + _topic(loc, rule.topic))
+            line = _rule_line(loc, rule, per_rule)
             lines.append(Html(line + _backtest_short((backtests or {}).get(rule.rule_id), loc)))
         if shown < len(rules):
             lines.append(phrase(loc, "rules_more", count=len(rules) - shown))
-        lines += [
-            Html(cascade_rule_text(loc, rule, None) + _topic(loc, rule.topic)) for rule in cascades
-        ]
+        lines += [_cascade_line(loc, rule) for rule in cascades]
         topic = _topic(loc, schedule.topic if schedule is not None else None)
         lines.append(Html(phrase(loc, "rules_schedule", schedule=_schedule(loc, schedule)) + topic))
         if prefs is not None:
@@ -152,11 +148,8 @@ def unsubscribe_confirm(
 ) -> str:
     """Return what a bare /unsubscribe would remove, asking to confirm with a button."""
     lines = [phrase(loc, "unsub_confirm", count=len(rules) + len(cascades))]
-    lines += [
-        phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=_rule_text(loc, rule, 3))
-        for rule in rules
-    ]
-    lines += [cascade_rule_text(loc, rule, None) for rule in cascades]
+    lines += [_rule_line(loc, rule, 3) for rule in rules]
+    lines += [_cascade_line(loc, rule) for rule in cascades]
     return str(fit(lambda level: join_lines(lines[: level + 1]), len(lines)))
 
 
@@ -189,6 +182,17 @@ def _prefs_line(loc: Locale, prefs: ChatPrefs) -> Html:
         quiet=quiet,
         lang=phrase(loc, "lang_name"),
     )
+
+
+def _rule_line(loc: Locale, rule: Rule, most: int) -> Html:
+    """Return "#3 BTC ≥ $100K, ..." (at most `most` assets and exchanges), topic marked."""
+    line = phrase(loc, "rule_line", rule_id=str(rule.rule_id), rule=_rule_text(loc, rule, most))
+    return Html(line + _topic(loc, rule.topic))
+
+
+def _cascade_line(loc: Locale, rule: CascadeRule) -> Html:
+    """Return a cascade rule's line in a list, topic marked."""
+    return Html(cascade_rule_text(loc, rule, None) + _topic(loc, rule.topic))
 
 
 def _topic(loc: Locale, topic: int | None) -> Html:

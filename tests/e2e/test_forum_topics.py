@@ -57,6 +57,10 @@ async def test_alerts_go_to_the_topic_their_rule_was_set_in_and_never_share_a_me
         assert f"#1 BTC ≥ $10K, both sides, all exchanges{in_topic(7)}" in subs
         assert f"#2 BTC ≥ $10K, both sides, all exchanges{in_topic(9)}" in subs
         assert "#3 ETH ≥ $10K, both sides, all exchanges ·" in subs  # no topic mark
+        # A bare /unsubscribe lists everything it would remove, topics marked, and asks first.
+        confirm = await h.command(GROUP, ADMIN, "/unsubscribe", topic=9)
+        assert f"#2 BTC ≥ $10K, both sides, all exchanges{in_topic(9)}\n" in confirm
+        assert confirm.endswith("#3 ETH ≥ $10K, both sides, all exchanges")
         with sqlite3.connect(h.bot_path) as db:
             rows = db.execute("SELECT rule_id, thread_id FROM bot_rules ORDER BY rule_id")
             assert rows.fetchall() == [(1, 7), (2, 9), (3, None)]
