@@ -111,9 +111,11 @@ async def test_each_error_shows_its_own_command_and_the_users_word(tmp_path: Pat
         assert await h.command(USER, USER, "/latest 5 btc-usd") == chat.usage_key(
             "err_not_asset", "/latest 20 BTC", token="'btc-usd'"
         )
-        top = await h.command(USER, USER, "/top 7d")
-        assert top.startswith("⚠️ 7d is not kept; choose ")
-        assert "168h" not in top
+        # Longer than HISTORY_DAYS (90): the user's own word, not the "2880h" it means.
+        top = await h.command(USER, USER, "/top 120d")
+        assert top.startswith("⚠️ 120d is not kept; choose ")
+        assert top.splitlines()[0].endswith(", 2d-90d")
+        assert "2880h" not in top
 
 
 async def test_a_plain_private_message_points_to_help(tmp_path: Path) -> None:
