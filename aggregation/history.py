@@ -7,7 +7,9 @@ history is always what the raw rows were.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Collection
 
 import numpy as np
 
@@ -83,20 +85,35 @@ def asset_hours(
 
 
 def events_between(
-    db: sqlite3.Connection, start_ms: int, end_ms: int, min_usd: float, limit: int
+    db: sqlite3.Connection,
+    start_ms: int,
+    end_ms: int,
+    min_usd: float,
+    limit: int,
+    *,
+    assets: Collection[str] = (),
+    exchanges: Collection[str] = (),
+    side: int | None = None,
 ) -> Rows:
     """Return up to `limit` stored events with start <= ts < end and at least min_usd, newest
-    kept, oldest first."""
+    kept, oldest first; only of `assets`, `exchanges` (empty: any) and `side` if given."""
     rows = np.fromiter(
         db.execute(
             "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms FROM "
-            "liquidations WHERE ts_ms >= ? AND ts_ms < ? AND notional_usd >= ? "
-            "ORDER BY ts_ms DESC LIMIT ?",
-            (start_ms, end_ms, min_usd, limit),
+            "liquidations WHERE ts_ms >= ?1 AND ts_ms < ?2 AND notional_usd >= ?3 "
+            "AND (?4 IS NULL OR instrument_id IN (SELECT id FROM instruments WHERE "
+            "(?5 IS NULL OR base IN (SELECT value FROM json_each(?5))) AND "
+            "(?6 IS NULL OR exchange IN (SELECT value FROM json_each(?6))))) "
+            "AND (?7 IS NULL OR side = ?7) ORDER BY ts_ms DESC LIMIT ?8",
+            (
+                start_ms, end_ms, min_usd, 1 if assets or exchanges else None,
+                json.dumps(sorted(assets)) if assets else None,
+                json.dumps(sorted(exchanges)) if exchanges else None, side, limit,
+            ),
         ),
         dtype=EVENT_DTYPE,
         count=-1,
-    )
+    )  # fmt: skip
     return rows[::-1]
 
 

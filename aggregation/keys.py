@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,25 @@ class Instrument:
     base: str
 
 
+Grouping = tuple[IntArray, IntArray]  # (key order, start of each group in that order)
+
+
+def grouping(values: IntArray) -> Grouping:
+    """Return the order that groups keys by value, and where each group starts."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(values) else order
+    return order, starts
+
+
+def sum_by(groups: Grouping, columns: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Sum per-key columns, shaped (rows, keys), into (rows, groups)."""
+    order, starts = groups
+    if len(starts) == 0:
+        return np.zeros((len(columns), 0), dtype=columns.dtype)
+    return np.add.reduceat(columns[:, order], starts, axis=1)
+
+
 @dataclass(frozen=True, slots=True)
 class KeyArrays:
     """Per key: its asset, exchange and side indices (and the combined ones), as arrays."""
@@ -40,6 +60,8 @@ class KeyArrays:
     side: IntArray
     asset_side: IntArray  # asset * 2 + side
     exchange_side: IntArray  # exchange * 2 + side
+    by_asset_side: Grouping  # the keys grouped by asset_side, every group present
+    by_exchange_side: Grouping
 
 
 class Names:
@@ -107,9 +129,11 @@ class Names:
             asset = np.frombuffer(self._key_asset, dtype=np.int64).copy()
             exchange = np.frombuffer(self._key_exchange, dtype=np.int64).copy()
             side = np.arange(len(asset), dtype=np.int64) % 2
+            asset_side, exchange_side = asset * 2 + side, exchange * 2 + side
             arrays = self._arrays = KeyArrays(
-                asset, exchange, side, asset * 2 + side, exchange * 2 + side
-            )
+                asset, exchange, side, asset_side, exchange_side,
+                grouping(asset_side), grouping(exchange_side),
+            )  # fmt: skip
         return arrays
 
     def asset_keys(self, asset: int) -> IntArray:

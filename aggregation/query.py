@@ -16,13 +16,13 @@ import numpy as np
 import collectors.clock
 from aggregation.backfill import BackfillStats
 from aggregation.coverage import CoverageTracker, FeedCoverage, Gap
+from aggregation.event_reads import EventReads
 
 # Re-exported: the bot reads stored events for its CSV export through this module.
 from aggregation.export import EXPORT_COLUMNS, ExportRow, export_rows
 from aggregation.keys import FloatArray, IntArray
 from aggregation.ranges import HOUR_S, Ranges
 from aggregation.results import (
-    BACKTEST_LIMIT,
     BUCKET_STEPS_S,
     DEFAULT_BUCKETS,
     EMPTY,
@@ -71,10 +71,8 @@ __all__ = [
     "history_bucket_seconds",
 ]
 
-EVENTS_LIMIT = 100_000
 
-
-class LiquidationQueries:
+class LiquidationQueries(EventReads):
     """Read windows, leaderboards, latest and largest events, history, coverage and health."""
 
     def __init__(
@@ -109,10 +107,6 @@ class LiquidationQueries:
         """Return the span held in memory, exact to the second (at least a day)."""
         return self._windows.retention_s
 
-    def now_ms(self) -> int:
-        """Return the time queries are answered at."""
-        return max(self._clock(), self._windows.clock_ms)
-
     def assets(self) -> tuple[str, ...]:
         """Return every asset name seen (in memory), sorted."""
         return tuple(sorted(self._windows.asset_names))
@@ -133,16 +127,15 @@ class LiquidationQueries:
     def leaderboard(self, window_s: int, n: int = 10, now_ms: int | None = None) -> Leaderboard:
         """Return the top n assets by long- and short-liquidated USD in a configured window."""
         w = self._window_position(window_s)
-        end = self.now_ms() if now_ms is None else now_ms
-        usd, count = self._windows.totals(end)
-        return self._board(window_s, end, usd[w], count[w], n)
+        end = self._end_ms(now_ms)
+        view = self._windows.totals_view(end)
+        return self._ranked_board(window_s, end, view.asset_usd[w], view.asset_count[w], n)
 
     def asset_table(self, window_s: int, now_ms: int | None = None) -> tuple[AssetTotals, ...]:
         """Return every asset with events in a configured window, largest total first."""
         w = self._window_position(window_s)
-        usd, count = self._windows.totals(self.now_ms() if now_ms is None else now_ms)
-        per_asset_usd = usd[w].sum(axis=1)
-        per_asset_count = count[w].sum(axis=1)
+        view = self._windows.totals_view(self._end_ms(now_ms))
+        per_asset_usd, per_asset_count = view.asset_usd[w], view.asset_count[w]
         active = np.flatnonzero(per_asset_count.sum(axis=1))
         order = active[np.argsort(-per_asset_usd[active].sum(axis=1), kind="stable")]
         names = self._windows.asset_names
@@ -183,39 +176,6 @@ class LiquidationQueries:
 
     # --- any span, memory and history -----------------------------------------------------
 
-    async def backtest(
-        self,
-        span_s: int,
-        match: Callable[[Liquidation], bool],
-        *,
-        min_usd: float = 0.0,
-        assets: frozenset[str] = frozenset(),
-        side: Side | None = None,
-        exchanges: frozenset[str] = frozenset(),
-        now_ms: int | None = None,
-    ) -> Backtest:
-        """Count the stored events of the last `span_s` that `match` accepts, and the largest.
-
-        `min_usd`, `assets` (empty: any), `side` and `exchanges` (empty: any) narrow the
-        events read before `match` sees them. Async: raw events may come from the database.
-        """
-        end = (self.now_ms() if now_ms is None else now_ms) + 1
-        start = end - span_s * 1000
-        # The bucket design reads raw events from the database; narrowed here, before `match`.
-        events = [
-            record
-            for record in await self.events_between(
-                start, end, min_usd=min_usd, limit=BACKTEST_LIMIT
-            )
-            if (not assets or record.base in assets)
-            and (side is None or record.side is side)
-            and (not exchanges or record.exchange in exchanges)
-        ]
-        hits = [record.notional_usd for record in events if match(record)]
-        newest = self._windows.latest(1)
-        has_events = bool(newest) and newest[0].ts_ms >= start
-        return Backtest(len(hits), max(hits, default=0.0), span_s, has_events)
-
     async def totals(
         self, window_s: int, asset: str | None = None, now_ms: int | None = None
     ) -> WindowTotals | None:
@@ -241,7 +201,8 @@ class LiquidationQueries:
             return self.leaderboard(window_s, n, now_ms)
         first, end = self._window_seconds(window_s, now_ms, limit=self.history_s)
         usd, count = await self._by_name(first, end)
-        return self._board(window_s, self._end_ms(now_ms), usd, count, n)
+        end_ms = self._end_ms(now_ms)
+        return self._ranked_board(window_s, end_ms, usd.sum(axis=1), count.sum(axis=1), n)
 
     async def asset_volumes(self, window_s: int, now_ms: int | None = None) -> dict[str, float]:
         """Return the USD liquidated per asset (assets with events only) in any window up to
@@ -286,7 +247,7 @@ class LiquidationQueries:
         """
         if not 0 < window_s <= self.history_s:
             raise ValueError(f"a chart window must be 1s to {self.history_s}s, not {window_s}s")
-        end = self.now_ms() if now_ms is None else now_ms
+        end = self._end_ms(now_ms)
         end_sec = max(end, self._windows.clock_ms) // 1000 + 1
         if window_s <= self._windows.retention_s:
             return await self._series(
@@ -331,13 +292,6 @@ class LiquidationQueries:
             interval_s = -(-interval_s // HOUR_S) * HOUR_S
         return await self._series(first, end, interval_s, asset)
 
-    async def events_between(
-        self, start_ms: int, end_ms: int, *, min_usd: float = 0.0, limit: int = EVENTS_LIMIT
-    ) -> tuple[Liquidation, ...]:
-        """Return the stored events of [start_ms, end_ms) of at least min_usd, oldest first
-        (at most `limit`, the newest kept); every event counted so far is stored first."""
-        return tuple(await self._ranges.events_between(start_ms, end_ms, min_usd, limit))
-
     # --- coverage and health --------------------------------------------------------------
 
     def coverage(self, start_ms: int, end_ms: int) -> tuple[FeedCoverage, ...]:
@@ -346,21 +300,13 @@ class LiquidationQueries:
 
     def window_coverage(self, window_s: int, now_ms: int | None = None) -> tuple[FeedCoverage, ...]:
         """Return each feed's coverage of the window ending now."""
-        end = self.now_ms() if now_ms is None else now_ms
+        end = self._end_ms(now_ms)
         return self._coverage.report(end - window_s * 1000, end)
-
-    async def recent_events(
-        self, span_s: int, *, min_usd: float = 0.0, now_ms: int | None = None
-    ) -> tuple[Liquidation, ...]:
-        """Return the stored events of the last `span_s` of at least min_usd, oldest first
-        (async: raw events may come from the database)."""
-        end = (self.now_ms() if now_ms is None else now_ms) + 1
-        return await self.events_between(end - span_s * 1000, end, min_usd=min_usd)
 
     def collecting_since(self, window_s: int, now_ms: int | None = None) -> int | None:
         """Return when the feeds began collecting if that is inside the window ending now (a
         fresh install: the window is not full yet), else None."""
-        end = self.now_ms() if now_ms is None else now_ms
+        end = self._end_ms(now_ms)
         start = end - window_s * 1000
         began = [
             feed.gaps[0].end_ms if feed.gaps and feed.gaps[0].start_ms == start else start
@@ -390,9 +336,6 @@ class LiquidationQueries:
         sums = self._windows.price_sums(asset, starts, (end_sec + 1) * 1000)
         return tuple(weighted / usd if usd > 0 else None for weighted, usd in sums)
 
-    def _end_ms(self, now_ms: int | None) -> int:
-        return self.now_ms() if now_ms is None else now_ms
-
     def _window_seconds(
         self, window_s: int, now_ms: int | None, limit: int | None = None
     ) -> tuple[int, int]:
@@ -418,35 +361,32 @@ class LiquidationQueries:
 
     def _window_totals(self, asset: int | None, now_ms: int | None) -> tuple[WindowTotals, ...]:
         end = self._end_ms(now_ms)
-        usd, count = self._windows.totals(end)
+        view = self._windows.totals_view(end)
         if asset is None:
-            by_exchange_usd = usd.sum(axis=1)  # (windows, exchanges, 2)
-            by_exchange_count = count.sum(axis=1)
+            by_exchange_usd, by_exchange_count = view.exchange_usd, view.exchange_count
+            usd, count = view.market_usd.tolist(), view.market_count.tolist()
         else:
-            by_exchange_usd = usd[:, asset]
-            by_exchange_count = count[:, asset]
+            by_exchange_usd, by_exchange_count = view.usd[:, asset], view.count[:, asset]
+            usd, count = view.asset_usd[:, asset].tolist(), view.asset_count[:, asset].tolist()
         return tuple(
             WindowTotals(
                 window_s=window,
                 end_ms=end,
-                totals=side_totals(
-                    by_exchange_usd[w].sum(axis=0), by_exchange_count[w].sum(axis=0)
-                ),
+                totals=SideTotals(usd[w][0], usd[w][1], count[w][0], count[w][1]),
                 exchanges=self._exchanges(by_exchange_usd[w], by_exchange_count[w]),
             )
             for w, window in enumerate(self._windows.windows_s)
         )
 
-    def _board(
+    def _ranked_board(
         self, window_s: int, end_ms: int, usd: FloatArray, count: IntArray, n: int
     ) -> Leaderboard:
-        per_asset_usd = usd.sum(axis=1)  # (assets, 2)
-        per_asset_count = count.sum(axis=1)
+        """Rank assets from (assets, 2) totals."""
         return Leaderboard(
             window_s=window_s,
             end_ms=end_ms,
-            longs=self._ranked(per_asset_usd[:, 0], per_asset_count[:, 0], n),
-            shorts=self._ranked(per_asset_usd[:, 1], per_asset_count[:, 1], n),
+            longs=self._ranked(usd[:, 0], count[:, 0], n),
+            shorts=self._ranked(usd[:, 1], count[:, 1], n),
         )
 
     def _exchanges(self, usd: FloatArray, count: IntArray) -> tuple[ExchangeTotals, ...]:

@@ -20,7 +20,7 @@ from aggregation.snapshot import read_seconds
 from aggregation.spans import MissingDetail
 from aggregation.store import LiquidationStore
 from aggregation.windows import MINUTE_S, WindowStore
-from collectors.record import Liquidation
+from collectors.record import Liquidation, Side
 
 T = TypeVar("T")
 HOUR_S = 3600
@@ -135,19 +135,32 @@ class Ranges:
         return found[:k]
 
     async def events_between(
-        self, start_ms: int, end_ms: int, min_usd: float, limit: int
+        self,
+        start_ms: int,
+        end_ms: int,
+        min_usd: float,
+        limit: int,
+        *,
+        assets: frozenset[str] = frozenset(),
+        side: Side | None = None,
+        exchanges: frozenset[str] = frozenset(),
     ) -> list[Liquidation]:
-        """Return the stored events of [start_ms, end_ms) of at least min_usd, oldest first."""
+        """Return the stored events of [start_ms, end_ms) of at least min_usd, oldest first;
+        only of `assets`, `side` and `exchanges` if given, chosen before the limit applies."""
         store = self._store
         if store is None:
             return []
+        side_index = None if side is None else SIDES.index(side)
         rows = await store.read(
-            lambda db: events_between(db.conn, start_ms, end_ms, min_usd, limit)
-        )
+            lambda db: events_between(
+                db.conn, start_ms, end_ms, min_usd, limit,
+                assets=assets, exchanges=exchanges, side=side_index,
+            )
+        )  # fmt: skip
         catalog = store.database.catalog
         return [
-            _record(catalog[ident], ts, side, qty, price, usd, recv)
-            for ts, ident, side, qty, price, usd, recv in rows.tolist()
+            _record(catalog[ident], ts, side_at, qty, price, usd, recv)
+            for ts, ident, side_at, qty, price, usd, recv in rows.tolist()
         ]
 
     async def _in_memory(self, work: Callable[[dict[int, SecondSums] | None], T]) -> T:

@@ -20,10 +20,12 @@ def volumes(names: list[str], per_asset: FloatArray) -> dict[str, float]:
 
 def exchanges_of(names: list[str], usd: FloatArray, count: IntArray) -> tuple[ExchangeTotals, ...]:
     """usd/count shaped (exchanges, 2) -> exchanges with events, largest first."""
+    n = min(len(names), len(count))
+    usd_rows, count_rows = usd[:n].tolist(), count[:n].tolist()
     rows = [
-        ExchangeTotals(names[e], side_totals(usd[e], count[e]))
-        for e in range(min(len(names), len(count)))
-        if count[e].sum() > 0
+        ExchangeTotals(names[e], SideTotals(u[0], u[1], c[0], c[1]))
+        for e, (u, c) in enumerate(zip(usd_rows, count_rows, strict=True))
+        if c[0] or c[1]
     ]
     rows.sort(key=lambda row: -row.totals.total_usd)
     return tuple(rows)

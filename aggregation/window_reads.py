@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from aggregation.buckets import MinuteRing, SecondSums
 from aggregation.edges import Edges
-from aggregation.keys import FloatArray, Instrument, IntArray, Names
+from aggregation.keys import FloatArray, Instrument, IntArray, Names, sum_by
 from aggregation.prices import PriceSums
 from aggregation.recent import Newest
 from aggregation.rolling import Rolling
@@ -21,6 +22,48 @@ from collectors.record import Liquidation, Side
 
 MINUTE_S = 60
 MINUTE_MS = 60_000
+
+
+class TotalsView:
+    """The configured windows' totals at one moment, summed per asset, per exchange and for
+    the market (once per change, shared by every query until the next); per key by name
+    (`usd`, `count`) only when asked for."""
+
+    __slots__ = ("_count", "_keys", "_shape", "_usd", "asset_count", "asset_usd",
+                 "exchange_count", "exchange_usd", "market_count", "market_usd")  # fmt: skip
+
+    def __init__(self, names: Names, usd: FloatArray, count: IntArray) -> None:
+        """`usd`, `count`: per key, shaped (windows, keys)."""
+        keys = names.keys()
+        windows, assets, exchanges = len(usd), len(names.asset_names), len(names.exchange_names)
+        self._keys, self._usd, self._count = keys, usd, count
+        self._shape = (windows, assets, exchanges, 2)
+        self.asset_usd: FloatArray = sum_by(keys.by_asset_side, usd).reshape(windows, assets, 2)
+        self.asset_count: IntArray = sum_by(keys.by_asset_side, count).reshape(windows, assets, 2)
+        self.exchange_usd: FloatArray = sum_by(keys.by_exchange_side, usd).reshape(
+            windows, exchanges, 2
+        )
+        self.exchange_count: IntArray = sum_by(keys.by_exchange_side, count).reshape(
+            windows, exchanges, 2
+        )
+        self.market_usd: FloatArray = self.exchange_usd.sum(axis=1)  # (windows, 2)
+        self.market_count: IntArray = self.exchange_count.sum(axis=1)
+
+    @property
+    def usd(self) -> FloatArray:
+        """Return USD shaped (windows, assets, exchanges, 2)."""
+        return self._by_name(self._usd)
+
+    @property
+    def count(self) -> IntArray:
+        """Return counts shaped (windows, assets, exchanges, 2)."""
+        return self._by_name(self._count)
+
+    def _by_name(self, per_key: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        keys = self._keys
+        out = np.zeros(self._shape, dtype=per_key.dtype)
+        out[:, keys.asset, keys.exchange, keys.side] = per_key
+        return out
 
 
 class WindowReads:
@@ -36,7 +79,7 @@ class WindowReads:
     windows_s: tuple[int, ...]
     tracked_s: tuple[int, ...]
     _configured: list[int]
-    _view: tuple[int, tuple[FloatArray, IntArray]] | None
+    _view: tuple[int, TotalsView] | None
     _version: int
     _clock_ms: int
     _newest: Newest
@@ -72,21 +115,21 @@ class WindowReads:
 
     def totals(self, now_ms: int) -> tuple[FloatArray, IntArray]:
         """Return (usd, count), each shaped (windows, assets, exchanges, 2), as of now."""
+        view = self.totals_view(now_ms)
+        return view.usd, view.count
+
+    def totals_view(self, now_ms: int) -> TotalsView:
+        """Return the configured windows' totals as of now, with their per-asset, per-exchange
+        and market sums (computed once per change, shared by every query until the next)."""
         self.advance(now_ms)
         view = self._view
         if view is not None and view[0] == self._version:
             return view[1]
-        names = self.names
-        keys = names.keys()
-        n = names.n_keys
-        shape = (len(self.windows_s), len(names.asset_names), len(names.exchange_names), 2)
-        usd = np.zeros(shape)
-        count = np.zeros(shape, dtype=np.int64)
+        n = self.names.n_keys
         rows = self._configured
-        usd[:, keys.asset, keys.exchange, keys.side] = self.rolling.usd[rows, :n]
-        count[:, keys.asset, keys.exchange, keys.side] = self.rolling.count[rows, :n]
-        self._view = (self._version, (usd, count))
-        return usd, count
+        made = TotalsView(self.names, self.rolling.usd[rows, :n], self.rolling.count[rows, :n])
+        self._view = (self._version, made)
+        return made
 
     def tracked_totals(self, window_s: int, now_ms: int) -> tuple[FloatArray, IntArray]:
         """Return per-key (usd, count) of a configured window or the day, as of now."""

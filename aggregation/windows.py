@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
+from aggregation.batch import Batch, empty_future
 from aggregation.buckets import MinuteRing
 from aggregation.edges import DetailLoader, Edges
 from aggregation.identity import Identities, identity
@@ -34,7 +35,7 @@ from aggregation.recent import Newest
 from aggregation.rolling import Rolling
 from aggregation.snapshot import MinuteSums
 from aggregation.tops import TOP_DTYPE, TOP_K, MinuteTops, best_per_second
-from aggregation.window_reads import WindowReads
+from aggregation.window_reads import TotalsView, WindowReads
 from collectors.record import Liquidation, Side
 
 DEFAULT_WINDOWS_S = (180, 900, 3600, 14400, 86400)
@@ -74,27 +75,6 @@ class IngestCounters:
     edge_waits: int = 0  # times a window edge waited for a minute's per-second sums
 
 
-class _Batch:
-    """The events added since the last fold, column by column."""
-
-    __slots__ = ("inst", "key", "live", "price", "qty", "recv", "seq", "side", "ts", "usd")
-
-    def __init__(self) -> None:
-        self.ts = array("q")
-        self.key = array("q")
-        self.usd = array("d")
-        self.inst = array("i")
-        self.side = array("b")
-        self.qty = array("d")
-        self.price = array("d")
-        self.recv = array("q")
-        self.seq = array("q")
-        self.live = array("b")  # 0: known to the database already (verified there)
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-
 class WindowStore(WindowReads):
     """Rolling windows, leaderboards, largest and newest liquidations, in bounded memory."""
 
@@ -128,28 +108,46 @@ class WindowStore(WindowReads):
         self._ids = Identities()
         self._newest = Newest()
         self._prices = PriceSums()
-        self._batch = _Batch()
-        self._future: tuple[IntArray, IntArray, FloatArray] = _empty_future()
+        self._batch = Batch()
+        self._future: tuple[IntArray, IntArray, FloatArray] = empty_future()
         self._clock_ms = 0  # the newest receive or advance time seen
         self._seq = 0
         self._inst_last_ms = array("q")
         self._floor_minute: int | None = None
-        self._view: tuple[int, tuple[FloatArray, IntArray]] | None = None
+        self._view: tuple[int, TotalsView] | None = None
         self._version = 0
 
     # --- names ----------------------------------------------------------------------------
 
     def instrument(self, exchange: str, market: str, symbol: str, base: str) -> int:
         """Return an instrument's index, numbering it (and growing the key columns) if new."""
-        names = self.names
-        index = names.lookup(exchange, market, symbol)
+        index = self.names.lookup(exchange, market, symbol)
         if index is None:
-            index = names.instrument(exchange, market, symbol, base)
-            self._inst_last_ms.append(-1)
-            if self.ring.reserve(names.n_keys):
-                self.rolling.reserve(self.ring.capacity)
-            self.market.reserve(2 * len(names.exchange_names))
+            index = self._number(exchange, market, symbol, base)
+            self._grow()
         return index
+
+    def name_instruments(self, instruments: Iterable[Instrument]) -> list[int]:
+        """Return the indices of many instruments, growing the key columns once (a restart)."""
+        indices = []
+        for i in instruments:
+            index = self.names.lookup(i.exchange, i.market, i.symbol)
+            if index is None:
+                index = self._number(i.exchange, i.market, i.symbol, i.base)
+            indices.append(index)
+        self._grow()
+        return indices
+
+    def _number(self, exchange: str, market: str, symbol: str, base: str) -> int:
+        self._inst_last_ms.append(-1)
+        self._version += 1  # a new asset or exchange changes the shape of every total
+        return self.names.instrument(exchange, market, symbol, base)
+
+    def _grow(self) -> None:
+        names = self.names
+        if self.ring.reserve(names.n_keys):
+            self.rolling.reserve(self.ring.capacity)
+        self.market.reserve(2 * len(names.exchange_names))
 
     # --- ingest ---------------------------------------------------------------------------
 
@@ -284,8 +282,8 @@ class WindowStore(WindowReads):
         (second, key, usd) columns. Events of minutes memory does not hold are left out."""
         batch = self._batch
         if not len(batch):
-            return _empty_future()
-        self._batch = _Batch()
+            return empty_future()
+        self._batch = Batch()
         events = np.empty(len(batch), dtype=TOP_DTYPE)
         for name in ("ts", "seq", "recv"):
             events[name] = np.frombuffer(getattr(batch, name), dtype=np.int64)
@@ -327,7 +325,7 @@ class WindowStore(WindowReads):
             usd = np.concatenate((f_usd, usd))
         later = sec > now_sec
         if not later.any():
-            self._future = _empty_future()
+            self._future = empty_future()
             return sec, keys, usd
         self._future = (sec[later], keys[later], usd[later])
         now = ~later
@@ -381,10 +379,14 @@ class WindowStore(WindowReads):
         return self._clock_ms
 
     @property
+    def nbytes(self) -> int:
+        """Return the bytes of the arrays behind every figure: the buckets, the windows'
+        running totals, the per-second sums and the largest events kept."""
+        rolling = self.rolling.usd.nbytes + self.rolling.count.nbytes
+        tops = sum(t.nbytes for t in self.tops.values())
+        return self.ring.nbytes + self.market.nbytes + rolling + self.edges.nbytes + tops
+
+    @property
     def floor_minute(self) -> int | None:
         """Return the oldest minute memory holds (None before the first fold)."""
         return self._floor_minute
-
-
-def _empty_future() -> tuple[IntArray, IntArray, FloatArray]:
-    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 from aggregation.coverage import CoverageTracker, FeedInfo
+from aggregation.pipeline import Aggregation
 from aggregation.query import (
     AssetTotals,
     ExchangeTotals,
@@ -10,6 +15,7 @@ from aggregation.query import (
     RankedAsset,
     SideTotals,
 )
+from aggregation.store import LiquidationStore
 from aggregation.windows import WindowStore
 from collectors.record import Coverage, Liquidation, Side
 
@@ -22,17 +28,20 @@ def ev(exchange: str, base: str, side: Side, usd: float, age_s: int) -> Liquidat
     return Liquidation(exchange, "swap", f"{base}-X", base, side, usd, 1.0, usd, ts, ts)
 
 
+EVENTS = (
+    ev("okx", "BTC", Side.LONG, 1_000.0, 10),
+    ev("binance", "BTC", Side.LONG, 500.0, 30),
+    ev("binance", "BTC", Side.SHORT, 200.0, 300),
+    ev("okx", "ETH", Side.SHORT, 5_000.0, 100),
+    ev("okx", "SOL", Side.LONG, 300.0, 2_000),
+    ev("binance", "ETH", Side.LONG, 50.0, 3_599),
+    ev("binance", "DOGE", Side.LONG, 9.0, 3_600),  # just outside the hour
+)
+
+
 def queries() -> LiquidationQueries:
     store = WindowStore((60, 600, 3600))
-    for record in [
-        ev("okx", "BTC", Side.LONG, 1_000.0, 10),
-        ev("binance", "BTC", Side.LONG, 500.0, 30),
-        ev("binance", "BTC", Side.SHORT, 200.0, 300),
-        ev("okx", "ETH", Side.SHORT, 5_000.0, 100),
-        ev("okx", "SOL", Side.LONG, 300.0, 2_000),
-        ev("binance", "ETH", Side.LONG, 50.0, 3_599),
-        ev("binance", "DOGE", Side.LONG, 9.0, 3_600),  # just outside the hour
-    ]:
+    for record in EVENTS:
         store.add(record)
     tracker = CoverageTracker([FeedInfo("okx", "okx", Coverage.PARTIAL)])
     tracker.feed_state("okx", True, NOW - 1_800_000)
@@ -108,8 +117,24 @@ async def test_asset_volumes_for_configured_and_other_windows() -> None:
     }
 
 
-async def test_backtest_narrows_by_asset_side_and_exchange_before_matching() -> None:
-    q = queries()
+@asynccontextmanager
+async def stored_queries(path: Path) -> AsyncIterator[LiquidationQueries]:
+    """The same events through the real pipeline into a real SQLite file."""
+    async with LiquidationStore(path) as store:
+        aggregation = Aggregation(store, WindowStore((60, 600, 3600)), [], clock=lambda: NOW)
+        await aggregation.start()
+        for record in EVENTS:
+            aggregation.on_liquidation(record)
+        await store.flush()
+        yield aggregation.queries
+
+
+async def test_backtest_narrows_by_asset_side_and_exchange_before_matching(tmp_path: Path) -> None:
+    async with stored_queries(tmp_path / "liquidations.db") as q:
+        await _backtests(q)
+
+
+async def _backtests(q: LiquidationQueries) -> None:
     seen: list[str] = []
 
     def match(record: Liquidation) -> bool:
@@ -129,3 +154,11 @@ async def test_backtest_narrows_by_asset_side_and_exchange_before_matching() -> 
     nothing = await q.backtest(3600, match, assets=frozenset({"XYZ"}))
     assert (nothing.count, nothing.largest_usd) == (0, 0.0)
     assert (await q.backtest(3600, match, exchanges=frozenset({"kraken"}))).count == 0
+    # Narrowed in the database before the limit: the one SOL event, though four are newer.
+    hour_ago, end = NOW - 3_600_000, NOW + 1
+    sol = await q.events_between(hour_ago, end, limit=1, assets=frozenset({"SOL"}))
+    assert [(r.base, r.notional_usd) for r in sol] == [("SOL", 300.0)]
+    shorts = await q.events_between(hour_ago, end, limit=1, side=Side.SHORT)
+    assert [(r.base, r.side) for r in shorts] == [("ETH", Side.SHORT)]
+    binance = await q.events_between(hour_ago, end, limit=2, exchanges=frozenset({"binance"}))
+    assert [r.notional_usd for r in binance] == [200.0, 500.0]
