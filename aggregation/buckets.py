@@ -88,6 +88,12 @@ class MinuteRing:
         for minute in np.unique(minutes).tolist():
             self.claim(minute)
         rows = minutes % self.rows
+        if len(minutes) * 16 >= self.usd.size:  # a restart's load: one pass over every row
+            flat = rows * self.capacity + keys
+            size, shape = self.usd.size, self.usd.shape
+            self.usd += np.bincount(flat, usd, minlength=size).reshape(shape)
+            self.count += np.bincount(flat, count, minlength=size).astype(np.int32).reshape(shape)
+            return
         np.add.at(self.usd, (rows, keys), usd)
         np.add.at(self.count, (rows, keys), count)
 

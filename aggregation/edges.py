@@ -179,8 +179,9 @@ class Edges:
         # aside), live ones were counted after the request (set aside).
         self._windows.advance(self._windows.clock_ms, ask=False)
         aside = self._loading.pop(minute)
-        if minute in self.detail:
-            return False
+        floor = self._windows.floor_minute
+        if minute in self.detail or (floor is not None and minute < floor):
+            return False  # kept meanwhile, or the minute left memory while it was read
         sums = SecondSums()
         sums.add(offsets, keys, usd, count)
         for off, key, part in aside.entries:

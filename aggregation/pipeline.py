@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 LiquidationListener = Callable[[Liquidation], None]
 
-NEWEST_ROWS = 200_000  # the most rows a restart reads for identities and the newest events
+# The most rows a restart reads for identities and the newest events. A re-delivered event
+# older than these is told apart by the database (PENDING), so this bounds the restart's time,
+# not its correctness: 50,000 rows are 25 s at 2,000 events/s, and 0.1 s of the restart.
+NEWEST_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from aggregation.buckets import SecondSums
-from aggregation.identity import identity
+from aggregation.identity import IDENTITY_DTYPE, identities
 from aggregation.keys import FloatArray, Instrument, IntArray
+from aggregation.recent import NEWEST_KEPT, NEWEST_PER_ASSET
+from aggregation.schema import TOP_FIELDS
 from aggregation.snapshot import Snapshot
-from aggregation.tops import MinuteTops, best_per_second
+from aggregation.tops import TOP_DTYPE, MinuteTops
 from aggregation.windows import MINUTE_MS, MINUTE_S, WindowStore
 
 
@@ -76,8 +78,8 @@ def _map(windows: WindowStore, catalog: Mapping[int, Instrument]) -> tuple[IntAr
     size = max(catalog, default=-1) + 1
     inst_of = np.zeros(size, dtype=np.int64)
     key_of = np.zeros(size, dtype=np.int64)
-    for ident, i in catalog.items():
-        index = windows.instrument(i.exchange, i.market, i.symbol, i.base)
+    idents = list(catalog)
+    for ident, index in zip(idents, windows.name_instruments(catalog.values()), strict=True):
         inst_of[ident] = index
         key_of[ident] = windows.names.inst_key[index]
     return inst_of, key_of
@@ -115,32 +117,66 @@ def _restore_tops(
     if not len(tops):
         return
     minutes = tops["ts"] // MINUTE_MS
-    tops = tops[(minutes >= floor) & (minutes <= last)].copy()
-    tops["inst"] = inst_of[tops["inst"]]
-    tops["seq"] = 0
-    tops = best_per_second(tops)
-    minutes = tops["ts"] // MINUTE_MS
+    held = (minutes >= floor) & (minutes <= last)
+    stored, minutes = tops[held], minutes[held]
+    # Stored as the TOP_K largest of each second, by second, largest first: what
+    # `best_per_second` returns, so no ranking again.
+    tops = np.zeros(len(stored), dtype=TOP_DTYPE)  # arrival order (`seq`) 0: loaded at start
+    for name in TOP_FIELDS:
+        tops[name] = stored[name]
+    tops["inst"] = inst_of[stored["inst"]]
     bounds = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1], True])
     for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         windows.tops[int(minutes[start])] = MinuteTops(tops[start:end])
 
 
 def _restore_newest(windows: WindowStore, snap: Snapshot, inst_of: IntArray, now_sec: int) -> None:
-    """Remember the identities of the newest rows, and keep the newest events."""
+    """Remember the identities of the newest rows, and keep the newest events.
+
+    Only the rows that can be among the newest kept (overall, or of their asset) become
+    records; the others only give their identities.
+    """
     rows = snap.newest
-    order = np.lexsort((rows["recv"], rows["ts"]))  # oldest first: arrival numbers rise
-    horizon = now_sec - windows.retention_s
-    ids = windows._ids
-    for row in rows[order].tolist():
-        ts, ident, side, qty, price, usd, recv = row
-        inst = int(inst_of[ident])
-        ids.add(ts, identity(ts, inst, side, qty, price))
-        if ts // 1000 > horizon:
-            windows._seq += 1
-            windows._newest.add(
-                windows.names.record(inst, ts, side, qty, price, usd, recv), windows._seq
-            )
-    ids.set_floor(snap.newest_from_ms)
+    rows = rows[np.lexsort((rows["recv"], rows["ts"]))]  # oldest first: arrival numbers rise
+    inst = inst_of[rows["inst"]]
+    columns = np.empty(len(rows), dtype=IDENTITY_DTYPE)
+    columns["ts"] = rows["ts"]
+    columns["inst"] = inst
+    columns["side"] = rows["side"]
+    columns["qty"] = rows["qty"]
+    columns["price"] = rows["price"]
+    windows._ids.add_sorted(rows["ts"], identities(columns))
+    windows._ids.set_floor(snap.newest_from_ms)
+    live = np.flatnonzero(rows["ts"] // 1000 > now_sec - windows.retention_s)
+    kept = _newest_candidates(windows, inst[live])
+    names = windows.names
+    seq = windows._seq
+    for at in live[kept].tolist():
+        ts, _, side, qty, price, usd, recv = rows[at].tolist()
+        seq += 1
+        record = names.record(int(inst[at]), ts, side, qty, price, usd, recv)
+        windows._newest.add(record, seq)
+    windows._seq = seq
+
+
+def _newest_candidates(windows: WindowStore, inst: IntArray) -> IntArray:
+    """Return the positions (ascending) of the rows, oldest first, that are among the newest
+    `NEWEST_KEPT` overall or the newest `NEWEST_PER_ASSET` of their asset."""
+    n = len(inst)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    keys = windows.names.keys()
+    key_of_inst = np.asarray(windows.names.inst_key, dtype=np.int64)
+    asset = keys.asset[key_of_inst[inst]]
+    # Rank from the newest within each asset: a stable sort by asset keeps the time order.
+    order = np.argsort(asset, kind="stable")
+    grouped = asset[order]
+    ends = np.r_[np.flatnonzero(grouped[1:] != grouped[:-1]), n - 1]
+    group_end = ends[np.searchsorted(ends, np.arange(n))]
+    from_newest = np.empty(n, dtype=np.int64)
+    from_newest[order] = group_end - np.arange(n)
+    chosen = (from_newest < NEWEST_PER_ASSET) | (np.arange(n) >= n - NEWEST_KEPT)
+    return np.flatnonzero(chosen)
 
 
 def _restore_last_seen(windows: WindowStore, snap: Snapshot, inst_of: IntArray) -> None:

@@ -21,10 +21,8 @@ from aggregation.schema import (
     STORED_TOP_DTYPE,
     SUMS_DTYPE,
     SUMS_FIELDS,
-    TOP_FIELDS,
     Rows,
 )
-from aggregation.tops import TOP_DTYPE
 
 MINUTE_MS = 60_000
 MINUTE_S = 60
@@ -78,7 +76,7 @@ class Snapshot:
 
     instruments: dict[int, Instrument]
     rollups: Rows  # ROLLUP_DTYPE, by minute
-    tops: Rows  # TOP_DTYPE, the per-second largest
+    tops: Rows  # STORED_TOP_DTYPE, the per-second largest (database ids), by minute
     newest: Rows  # EVENT_DTYPE, the newest stored rows
     newest_from_ms: int  # every stored row at or after this time is in `newest`
     future: Rows  # EVENT_DTYPE, rows later than the start time
@@ -98,18 +96,21 @@ def read_snapshot(
     now_sec = now_ms // 1000
     first_minute = (now_sec - retention_s + 1) // MINUTE_S
     since_ms = first_minute * MINUTE_MS
-    sums: list[Rows] = []
-    tops: list[Rows] = []
+    minutes: list[int] = []
+    sums: list[bytes] = []
+    tops: list[bytes] = []
     for minute, stored_sums, stored_tops in db.execute(
         "SELECT minute, sums, tops FROM rollups WHERE minute >= ? ORDER BY minute", (first_minute,)
     ):
-        entries = np.frombuffer(stored_sums, dtype=SUMS_DTYPE)
-        rows = np.empty(len(entries), dtype=ROLLUP_DTYPE)
-        rows["minute"] = minute
-        for name in SUMS_FIELDS:
-            rows[name] = entries[name]
-        sums.append(rows)
-        tops.append(np.frombuffer(stored_tops, dtype=STORED_TOP_DTYPE))
+        minutes.append(minute)
+        sums.append(stored_sums)
+        tops.append(stored_tops)
+    entries = np.frombuffer(b"".join(sums), dtype=SUMS_DTYPE)
+    rollups = np.empty(len(entries), dtype=ROLLUP_DTYPE)
+    sizes = [len(blob) // SUMS_DTYPE.itemsize for blob in sums]
+    rollups["minute"] = np.repeat(np.array(minutes, dtype=np.int64), sizes)
+    for name in SUMS_FIELDS:
+        rollups[name] = entries[name]
     newest = _rows(
         db,
         "SELECT ts_ms, instrument_id, side, qty_base, price, notional_usd, recv_ms FROM "
@@ -125,8 +126,8 @@ def read_snapshot(
     )
     return Snapshot(
         instruments=dict(instruments),
-        rollups=np.concatenate(sums) if sums else np.empty(0, ROLLUP_DTYPE),
-        tops=_as_tops(np.concatenate(tops) if tops else np.empty(0, STORED_TOP_DTYPE)),
+        rollups=rollups,
+        tops=np.frombuffer(b"".join(tops), dtype=STORED_TOP_DTYPE),
         newest=newest,
         newest_from_ms=newest_from,
         future=future,
@@ -170,10 +171,3 @@ def read_feeds(db: sqlite3.Connection) -> FeedHistory:
 
 def _rows(db: sqlite3.Connection, sql: str, parameters: tuple[int, ...]) -> Rows:
     return np.fromiter(db.execute(sql, parameters), dtype=EVENT_DTYPE, count=-1)
-
-
-def _as_tops(stored: Rows) -> Rows:
-    tops = np.zeros(len(stored), dtype=TOP_DTYPE)
-    for name in TOP_FIELDS:
-        tops[name] = stored[name]
-    return tops

@@ -99,7 +99,6 @@ FIRST_CHAT = 10_001
 LATENCY_GOAL_MS = 250.0
 PACING_MARGIN_S = 0.25  # an alert queued this soon after its chat's pace allows may have waited
 BUCKET_ROOM = 5  # PTB's 30/s bucket must have this much room for a send to count as unthrottled
-BYTES_PER_RETAINED_EVENT = 48  # the window store's columns (aggregation/windows.py)
 
 # (symbol, asset, price): the majors, by popularity; synthetic alts follow.
 MAJORS = [
@@ -518,7 +517,7 @@ class Gauge:
 class Samples:
     """What the samplers saw during the load."""
 
-    rss: list[tuple[float, float, int]] = field(default_factory=list)  # (s, MB, retained)
+    rss: list[tuple[float, float, float]] = field(default_factory=list)  # (s, MB, state MB)
     received: list[tuple[float, int]] = field(default_factory=list)  # (s, events), every second
     loop_lag_ms: list[float] = field(default_factory=list)
     worst_lag_at_s: float = 0.0  # when the event loop stalled longest
@@ -736,7 +735,7 @@ async def _measure(
             if elapsed >= next_rss:
                 # The tracer's own tables are not the bot's memory: left out of the RSS.
                 tracer_mb = tracemalloc.get_tracemalloc_memory() / 2**20
-                samples.rss.append((elapsed, rss_mb() - tracer_mb, windows.names.n_keys))
+                samples.rss.append((elapsed, rss_mb() - tracer_mb, windows.nbytes / 2**20))
                 next_rss += 5.0
 
     sampler = asyncio.create_task(sample())
@@ -873,26 +872,25 @@ def _print_memory(samples: Samples, warmup_s: float, until_s: float | None = Non
         print(f"memory: too few samples after the {warmup_s:.0f} s warm-up")
         return
 
-    def slopes(points: Sequence[tuple[float, float, int]]) -> tuple[float, float, float]:
-        """Return the RSS slope, the retained events' slope and the MB/min they explain."""
+    def slopes(points: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
+        """Return the RSS slope and the window state's slope (MB/min)."""
         rss = slope_per_min([(t, mb) for t, mb, _ in points])
-        retained = slope_per_min([(t, kept) for t, _, kept in points])
-        return rss, retained, retained * BYTES_PER_RETAINED_EVENT / 2**20
+        return rss, slope_per_min([(t, state) for t, _, state in points])
 
     mbs = [mb for _, mb, _ in after]
-    rss, retained, designed = slopes(after)
+    rss, designed = slopes(after)
     print(
         f"memory (VmRSS every 5 s, after {warmup_s:.0f} s of warm-up"
         f"{'' if until_s is None else f' until tracing began at {until_s:.0f} s'}, "
         f"{len(after)} samples): "
         f"min {min(mbs):,.1f} MB, max {max(mbs):,.1f} MB, last {mbs[-1]:,.1f} MB; slope "
-        f"{rss:+.2f} MB/min, of which the window store's 24 h retention explains "
-        f"{designed:+.2f} MB/min ({retained:,.0f} events/min x {BYTES_PER_RETAINED_EVENT} B); "
+        f"{rss:+.2f} MB/min, of which the window state's arrays (buckets, per-second sums, "
+        f"largest; {after[-1][2]:,.1f} MB at the end) explain {designed:+.2f} MB/min; "
         f"unexplained {rss - designed:+.2f} MB/min"
     )
     late = after[len(after) // 2 :]
     if len(late) >= 2:
-        rss, _, designed = slopes(late)
+        rss, designed = slopes(late)
         print(
             f"  second half ({late[0][0]:.0f}-{late[-1][0]:.0f} s): slope {rss:+.2f} MB/min, "
             f"unexplained {rss - designed:+.2f} MB/min"
