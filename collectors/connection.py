@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Frames waiting for a metadata refetch; beyond this, unknown instruments are skipped at once.
 _MAX_RESCUES = 100
+# The reader lets the other tasks run after this many frames, even when more are buffered.
+YIELD_EVERY_FRAMES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +258,15 @@ class FeedRunner:
         return end
 
     async def _read(self, session: Session) -> SessionEnd:
+        # Frames already buffered are handed over without suspending: in a burst the reader
+        # would drain thousands before any other task (alert sends, the other feeds) ran.
+        frames = 0
         try:
             async for frame in session.ws:
                 await self._on_frame(frame, session)
+                frames += 1
+                if frames % YIELD_EVERY_FRAMES == 0:
+                    await asyncio.sleep(0)
         except ConnectionClosed as exc:
             return SessionEnd(f"connection lost: {exc}")
         ws = session.ws

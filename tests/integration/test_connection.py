@@ -10,13 +10,14 @@ import time
 import pytest
 
 from collectors.backoff import Backoff
-from collectors.connection import ConnectionPolicy, FeedRunner
+from collectors.connection import YIELD_EVERY_FRAMES, ConnectionPolicy, FeedRunner
 from collectors.exchanges.binance import BinanceUsdmFeed, parse_usdm
 from collectors.exchanges.okx.feed import OkxFeed
 from collectors.outbox import Outbox
-from collectors.record import FeedStateChange
+from collectors.record import FeedStateChange, Liquidation
 from tests.support.feeds import running
 from tests.support.fixtures import lines, text
+from tests.support.frames import binance_force_order
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
 from tests.support.ws_server import Peer, ScriptedServer, frames_then
@@ -375,3 +376,34 @@ async def test_interval_pings_go_out_whatever_the_traffic() -> None:
         gaps = [b - a for a, b in zip(peer.received_at, peer.received_at[1:], strict=False)]
     assert all(gap >= 0.09 for gap in gaps)
     assert runner.stats.frames > 10
+
+
+async def test_a_burst_of_buffered_frames_lets_other_tasks_run_while_it_drains() -> None:
+    frames = [
+        binance_force_order("BTCUSDT", "SELL", "0.01", "80000", 1_800_000_000_000 + i)
+        for i in range(2_000)
+    ]
+
+    async def burst(peer: Peer) -> None:
+        await peer.send_all(frames)
+        await peer.hold()
+
+    loop = asyncio.get_running_loop()
+    ran_after: list[int] = []  # how many events were in when a callback asked for at the first ran
+    sink = CollectingSink()
+
+    class Asking(CollectingSink):
+        def on_liquidation(self, record: Liquidation) -> None:
+            sink.on_liquidation(record)
+            if len(sink.records) == 1:  # an alert send, say, asks for the loop at once
+                loop.call_soon(lambda: ran_after.append(len(sink.records)))
+
+    async with ScriptedServer(burst) as server:
+        runner = FeedRunner(BinanceUsdmFeed(server.url(), ConnectionPolicy()), Asking())
+        async with running(runner):
+            await sink.wait_records(len(frames))
+    assert len(sink.records) == len(frames)
+    # It ran within one yield's worth of frames, not after most of the buffer had drained
+    # (1,789 of the 2,000 without the yield).
+    assert len(ran_after) == 1
+    assert ran_after[0] <= 2 * YIELD_EVERY_FRAMES <= 100
