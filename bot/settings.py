@@ -205,9 +205,10 @@ class Settings(BaseSettings):
 
     @field_validator("summary_schedule")
     @classmethod
-    def _valid_schedule(cls, value: str) -> str:
+    def _valid_schedule(cls, value: str, info: ValidationInfo) -> str:
+        history_days = info.data.get("history_days", 0)
         try:
-            request = parse_schedule(value.split())
+            request = parse_schedule(value.split(), int(history_days * 86_400))
         except UsageError as exc:
             raise ValueError(f"{exc.reason} (e.g. every 1h or daily 08:00)") from None
         if request.off:
@@ -216,7 +217,7 @@ class Settings(BaseSettings):
 
     def default_schedule(self, chat_id: int) -> Schedule:
         """Return the SUMMARY_SCHEDULE for a chat."""
-        request = parse_schedule(self.summary_schedule.split())
+        request = parse_schedule(self.summary_schedule.split(), int(self.history_days * 86_400))
         return Schedule(chat_id, request.every_s, request.daily_minute)
 
     @field_validator("log_level")

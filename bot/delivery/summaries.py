@@ -65,7 +65,7 @@ class SummaryScheduler:
         self._schedules[schedule.chat_id] = schedule
         name = job_name(schedule.chat_id)
         tz = self._prefs.locale(schedule.chat_id).tz
-        if schedule.every_s is not None:
+        if schedule.every_s is not None and schedule.days is None:
             self._job_queue.run_repeating(
                 self._run,
                 interval=schedule.every_s,
@@ -76,6 +76,7 @@ class SummaryScheduler:
             )
         else:
             # The chat's wall clock: APScheduler's cron trigger keeps 08:00 at 08:00 across DST.
+            # Every N days runs daily too and posts on its days only (`Schedule.runs_on`).
             minute = schedule.daily_minute or 0
             self._job_queue.run_daily(
                 self._run,
@@ -139,8 +140,23 @@ class SummaryScheduler:
         caption = market.chart_caption(series, coverage, loc=loc)
         self._dispatcher.enqueue_photo(schedule.chat_id, png, caption, topic=schedule.topic)
 
+    def next_day(self, schedule: Schedule) -> dt.date | None:
+        """Return the chat's next day with a summary of a schedule every N days (else None)."""
+        if schedule.days is None:
+            return None
+        tz = self._prefs.locale(schedule.chat_id).tz
+        now = dt.datetime.fromtimestamp(self._clock() / 1000, tz=tz)
+        minute = schedule.daily_minute or 0
+        day = now.date() if now.hour * 60 + now.minute < minute else now.date() + dt.timedelta(1)
+        while not schedule.runs_on(day):
+            day += dt.timedelta(1)
+        return day
+
     async def _run(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         job = context.job
         assert job is not None
-        assert isinstance(job.data, Schedule)
-        await self.post_summary(job.data)
+        schedule = job.data
+        assert isinstance(schedule, Schedule)
+        tz = self._prefs.locale(schedule.chat_id).tz
+        if schedule.runs_on(dt.datetime.fromtimestamp(self._clock() / 1000, tz=tz).date()):
+            await self.post_summary(schedule)

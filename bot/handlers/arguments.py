@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.prefs.chats import QuietHours, find_zone
-from bot.texts.durations import format_window, parse_duration
+from bot.texts.durations import parse_duration
 from bot.texts.formatting import format_threshold
 from bot.texts.usage import UsageError, quote_input
 from collectors.assets import USD_QUOTES, split_multiplier
@@ -18,8 +18,6 @@ EXCHANGES = ("binance", "okx", "bybit", "gate", "htx", "bitget")
 MIN_RULE_USD = 1_000.0  # smaller thresholds would alert on nearly every liquidation
 MAX_SIZE_USD = 10e9  # no single liquidation comes near; beyond this a size is a typo
 MAX_ASSETS_PER_RULE = 20
-MAX_LATEST = 50
-DEFAULT_LATEST = 10
 
 _SIZE = re.compile(r"^\$?(\d+(?:\.\d+)?)([kmb]?)$", re.IGNORECASE)
 _GROUPED_SIZE = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+)$")
@@ -52,14 +50,6 @@ class UnsubscribeRequest:
     assets: frozenset[str] = frozenset()
     rule_ids: frozenset[int] = frozenset()
     cascade_ids: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class LatestRequest:
-    """What `/latest` asked for."""
-
-    count: int
-    asset: str | None
 
 
 def parse_size(token: str) -> float | None:
@@ -188,96 +178,6 @@ def parse_unsubscribe(args: Sequence[str]) -> UnsubscribeRequest:
         except UsageError as exc:
             raise UsageError(exc.key, "/unsubscribe BTC", **exc.values) from None
     return UnsubscribeRequest(False, frozenset(assets), frozenset(rule_ids), frozenset(cascade_ids))
-
-
-def parse_window(
-    args: Sequence[str], windows_s: Sequence[int], default_s: int, history_s: int = 0
-) -> int:
-    """Parse `/top [WINDOW]`: one of the configured windows, or whole days (`7d`, `30d`) up to
-    the history kept (`history_s`)."""
-    choices = ", ".join(format_window(w) for w in windows_s)
-    example = f"/top {format_window(windows_s[-1])}"
-    if not args:
-        return default_s
-    if len(args) > 1:
-        raise UsageError("err_one_window", example, choices=choices)
-    try:
-        seconds = parse_duration(args[0])
-    except ValueError:
-        raise UsageError(
-            "err_not_window", example, token=quote_input(args[0]), choices=choices
-        ) from None
-    if seconds not in windows_s and not (seconds % 86_400 == 0 and seconds <= history_s):
-        if history_s >= 2 * 86_400:
-            choices += f", 2d-{format_window(history_s - history_s % 86_400)}"
-        raise UsageError(
-            # The user's own word: "7d", not the "168h" it means.
-            "err_window_not_kept",
-            example,
-            window=args[0][:24],
-            choices=choices,
-        )
-    return seconds
-
-
-CHART_WINDOWS_S = (60, 86_400)
-DEFAULT_CHART_S = 86_400
-
-
-def parse_chart(args: Sequence[str]) -> tuple[str | None, int]:
-    """Parse `/chart [SYMBOL|all] [WINDOW]` (either order): the asset (None: every asset) and
-    the window, 1m to 24h (default 24h)."""
-    example = "/chart BTC 4h"
-    asset: str | None = None
-    window_s: int | None = None
-    named = False  # an asset or "all" was given
-    if len(args) > 2:
-        raise UsageError("err_chart_usage", example)
-    for token in args:
-        try:
-            seconds: int | None = parse_duration(token)
-        except ValueError:
-            seconds = None
-        if seconds is not None and window_s is None:
-            low, high = CHART_WINDOWS_S
-            if not low <= seconds <= high:
-                raise UsageError("err_chart_window", example, longest=format_window(high))
-            window_s = seconds
-        elif seconds is None and not named:
-            named = True
-            if token.lower() != "all":
-                asset = normalize_asset(token, example)
-        else:
-            raise UsageError("err_chart_usage", example)
-    return asset, DEFAULT_CHART_S if window_s is None else window_s
-
-
-def parse_latest(args: Sequence[str]) -> LatestRequest:
-    """Parse `/latest [N] [SYMBOL]` (either order)."""
-    example = "/latest 20 BTC"
-    count = DEFAULT_LATEST
-    asset: str | None = None
-    if len(args) > 2:
-        raise UsageError("err_count_and_asset", example)
-    for token in args:
-        if token.isdigit():
-            count = int(token)
-            if not 1 <= count <= MAX_LATEST:
-                raise UsageError("err_count_range", example, most=MAX_LATEST)
-        elif asset is None:
-            asset = normalize_asset(token, example)
-        else:
-            raise UsageError("err_one_asset", example)
-    return LatestRequest(count, asset)
-
-
-def parse_stats(args: Sequence[str]) -> str | None:
-    """Parse `/stats [SYMBOL]`: None is the whole market."""
-    if not args:
-        return None
-    if len(args) > 1:
-        raise UsageError("err_stats_one_asset", "/stats BTC")
-    return normalize_asset(args[0], "/stats BTC")
 
 
 def parse_lang(args: Sequence[str], languages: Sequence[str]) -> str | None:

@@ -44,7 +44,12 @@ async def summary(update: Update, context: BotContext) -> None:
     """Set or stop this chat's scheduled summaries."""
     services = context.bot_data
     chat = chat_of(update)
-    asked = await read_request(update, context, parse_schedule, configure=True)
+    asked = await read_request(
+        update,
+        context,
+        lambda args: parse_schedule(args, services.queries.history_s),
+        configure=True,
+    )
     if asked is None:
         return
     request, loc = asked
@@ -58,7 +63,8 @@ async def summary(update: Update, context: BotContext) -> None:
     schedule = Schedule(chat.id, request.every_s, request.daily_minute, topic_of(update))
     services.scheduler.set(schedule)
     await services.store.set_schedule(schedule)
-    await reply(update, schedule_set(schedule, loc=loc))
+    next_day = services.scheduler.next_day(schedule)
+    await reply(update, schedule_set(schedule, loc=loc, next_day=next_day))
 
 
 async def lang(update: Update, context: BotContext) -> None:

@@ -6,9 +6,9 @@ import logging
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.handlers.arguments import parse_chart, parse_latest, parse_stats, parse_window
 from bot.handlers.context import BotContext, Services, reply, reply_photo
 from bot.handlers.keyboards import window_buttons
+from bot.handlers.market_args import parse_chart, parse_latest, parse_stats, parse_window
 from bot.handlers.middleware import read_request, refuse
 from bot.render import market
 from bot.render.charts import render_chart_async
@@ -19,13 +19,24 @@ log = logging.getLogger(__name__)
 
 
 async def stats(update: Update, context: BotContext) -> None:
-    """Every window, long vs short, per exchange, with coverage notes and window buttons."""
+    """Every window, long vs short, per exchange, with coverage notes and window buttons; a
+    period of whole days (`/stats BTC 7d`) adds its row from the rollups."""
     services = context.bot_data
-    asked = await read_request(update, context, parse_stats, configure=False)
+    queries = services.queries
+    asked = await read_request(
+        update,
+        context,
+        lambda args: parse_stats(args, queries.windows_s, queries.history_s),
+        configure=False,
+    )
     if asked is None:
         return
-    asset, loc = asked
-    view = stats_view(services, asset, None, loc)
+    request, loc = asked
+    asset, period = request.asset, request.period_s
+    if period is None or period in queries.windows_s:
+        view = stats_view(services, asset, period, loc)
+    else:
+        view = await period_stats_view(services, asset, period, loc)
     if view is None:
         await refuse(update, loc, UsageError("err_no_asset_data", "/top", asset=asset or ""))
         return
@@ -69,11 +80,13 @@ async def latest(update: Update, context: BotContext) -> None:
 async def chart(update: Update, context: BotContext) -> None:
     """Send a chart of liquidated USD per interval: the market or one asset, 1m to 24h."""
     services = context.bot_data
-    asked = await read_request(update, context, parse_chart, configure=False)
+    queries = services.queries
+    asked = await read_request(
+        update, context, lambda args: parse_chart(args, queries.history_s), configure=False
+    )
     if asked is None:
         return
     (asset, window_s), loc = asked
-    queries = services.queries
     if asset is not None and queries.asset(asset) is None:
         await refuse(update, loc, UsageError("err_no_asset_data", "/chart", asset=asset))
         return
@@ -105,6 +118,24 @@ def stats_view(
     text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc, since_ms=since)
     markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
     return text, markup
+
+
+async def period_stats_view(
+    services: Services, asset: str | None, period_s: int, loc: Locale
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """Return /stats with one more row, a period of whole days read from the rollups, shown
+    by exchange; None for an asset without data."""
+    queries = services.queries
+    windows = queries.market() if asset is None else queries.asset(asset)
+    period = await queries.totals(period_s, asset)
+    if windows is None or period is None:
+        return None
+    coverage = queries.window_coverage(period_s)
+    since = queries.collecting_since(period_s)
+    text = market.stats(
+        asset, (*windows, period), coverage, detail_s=period_s, loc=loc, since_ms=since
+    )
+    return text, window_buttons(queries.windows_s, period_s, asset=asset, stats=True)
 
 
 def top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineKeyboardMarkup]:

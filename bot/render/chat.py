@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from aggregation.query import Backtest
@@ -83,11 +84,17 @@ def rules_removed(count: int, *, loc: Locale = DEFAULT_LOCALE) -> str:
     return str(phrase(loc, "rules_removed", count=count))
 
 
-def schedule_set(schedule: Schedule | None, *, loc: Locale = DEFAULT_LOCALE) -> str:
-    """Return the reply to /summary; None means summaries were turned off."""
+def schedule_set(
+    schedule: Schedule | None, *, loc: Locale = DEFAULT_LOCALE, next_day: dt.date | None = None
+) -> str:
+    """Return the reply to /summary; None means summaries were turned off. `next_day`: the
+    first day a summary every N days comes."""
     if schedule is None:
         return str(phrase(loc, "schedule_off"))
-    return str(phrase(loc, "schedule_set", schedule=_schedule(loc, schedule)))
+    text = phrase(loc, "schedule_set", schedule=_schedule(loc, schedule))
+    if next_day is not None:
+        text = Html(text + phrase(loc, "schedule_next", date=next_day.isoformat()))
+    return str(text)
 
 
 def language_set(lang: str | None, *, loc: Locale = DEFAULT_LOCALE) -> str:
@@ -203,10 +210,13 @@ def _topic(loc: Locale, topic: int | None) -> Html:
 def _schedule(loc: Locale, schedule: Schedule | None) -> Html:
     if schedule is None:
         return phrase(loc, "schedule_none")
-    if schedule.every_s is not None:
-        return phrase(loc, "schedule_every", window=format_window(schedule.every_s))
     minute = schedule.daily_minute or 0
     clock = f"{minute // 60:02d}:{minute % 60:02d}"
+    if schedule.days is not None and schedule.every_s is not None:
+        window = format_window(schedule.every_s)
+        return phrase(loc, "schedule_days", window=window, clock=clock, zone=zone_name(loc.tz))
+    if schedule.every_s is not None:
+        return phrase(loc, "schedule_every", window=format_window(schedule.every_s))
     return phrase(loc, "schedule_daily", clock=clock, zone=zone_name(loc.tz))
 
 

@@ -129,6 +129,7 @@ EN: dict[str, Entry] = {
     ),
     "schedule_every": "every {window}",
     "schedule_daily": "daily {clock} {zone}",
+    "schedule_days": "every {window} at {clock} {zone}",
     "schedule_none": "none",
     "rule_added": "✅ Rule #{rule_id} added: {rule}",
     "rules_removed": Plural("🗑 Removed {count} rule.", "🗑 Removed {count} rules."),
@@ -152,6 +153,7 @@ EN: dict[str, Entry] = {
     ),
     "schedule_set": "🧾 Summaries set: {schedule}.",
     "schedule_off": "🧾 Summaries are off.",
+    "schedule_next": " The first comes on {date}.",
     # --- cascades -------------------------------------------------------------------------
     "cascade_head": "🌊 <b>{asset} liquidation cascade</b>: <b>{usd}</b> in {duration}",
     "cascade_since": "⏱ Since {start} · {rule}",
@@ -213,9 +215,12 @@ EN: dict[str, Entry] = {
     "err_count_range": "the count must be 1 to {most}",
     "err_one_asset": "give one asset",
     "err_stats_one_asset": "give one asset (or none for the whole market)",
-    "err_summary_every": "summaries run every 15m, 1h or 4h, or daily at HH:MM",
+    "err_summary_every": (
+        "summaries run every 15m, 1h or 4h, every N days (e.g. 7d) up to the history kept, "
+        "or daily at HH:MM"
+    ),
     "err_not_time": "{token} is not a time like 08:00",
-    "err_summary_usage": "use every 15m, every 1h, every 4h, daily HH:MM or off",
+    "err_summary_usage": "use every 15m, every 1h, every 4h, every 7d HH:MM, daily HH:MM or off",
     "err_rule_limit": "this chat already has {count} rules; remove some first",
     "err_no_asset_data": "no liquidations of {asset} in the last 24 h",
     "err_status_admins": "/status is for the bot's administrators",
@@ -236,6 +241,7 @@ EN: dict[str, Entry] = {
     "err_cascade_limit": "this chat already has {count} cascade rules; remove some first",
     "err_chart_usage": "give at most one asset and one window",
     "err_chart_window": "a chart covers 1m to {longest}",
+    "err_chart_days": "a chart covers 1m to 24h, or whole days up to {longest}",
     "err_too_many_commands": (
         "too many commands: at most {count} a minute; try again in {seconds} s"
     ),
@@ -271,16 +277,20 @@ EN: dict[str, Entry] = {
         "<code>/quiet 23:00-07:00</code>\n"
         "\n"
         "<b>Market</b>\n"
-        "/stats [SYMBOL]: totals for every window, e.g. <code>/stats</code> or "
-        "<code>/stats BTC</code>\n"
-        "/top [WINDOW]: most liquidated assets, e.g. <code>/top 4h</code>\n"
+        "/stats [SYMBOL] [PERIOD]: totals for every window, e.g. <code>/stats</code>, "
+        "<code>/stats BTC</code> or <code>/stats BTC 7d</code>\n"
+        "/top [WINDOW]: most liquidated assets, e.g. <code>/top 4h</code> or "
+        "<code>/top 30d</code>\n"
         "/latest [N] [SYMBOL]: the newest liquidations, e.g. <code>/latest 10 ETH</code>\n"
-        "/chart [SYMBOL] [WINDOW]: a chart of liquidated USD, e.g. <code>/chart</code> or "
-        "<code>/chart BTC 4h</code>\n"
+        "/chart [SYMBOL] [WINDOW]: a chart of liquidated USD, e.g. <code>/chart</code>, "
+        "<code>/chart BTC 4h</code> or <code>/chart BTC 30d</code>\n"
+        "Periods in whole days (7d, 30d) reach back as far as the history kept "
+        "(HISTORY_DAYS).\n"
         "\n"
         "<b>Summaries</b>\n"
-        "/summary every 15m|1h|4h | daily HH:MM | off, e.g. <code>/summary every 1h</code>, "
-        "<code>/summary daily 08:00</code> (in the chat's time zone) or "
+        "/summary every 15m|1h|4h | every Nd HH:MM | daily HH:MM | off, e.g. "
+        "<code>/summary every 1h</code>, <code>/summary daily 08:00</code> (in the chat's "
+        "time zone), <code>/summary every 7d 08:00</code> (Mondays, the last 7 days) or "
         "<code>/summary off</code>\n"
         "\n"
         "<b>Settings</b>\n"

@@ -116,6 +116,7 @@ ZH: dict[str, Entry] = {
     "rules_change": "用 /subscribe、/unsubscribe 和 /summary 修改；/help 查看示例。",
     "schedule_every": "每 {window}",
     "schedule_daily": "每天 {clock} {zone}",
+    "schedule_days": "每 {window} 的 {clock} {zone}",
     "schedule_none": "无",
     "rule_added": "✅ 已添加规则 #{rule_id}：{rule}",
     "rules_removed": Plural("🗑 已删除 {count} 条规则。", "🗑 已删除 {count} 条规则。"),
@@ -138,6 +139,7 @@ ZH: dict[str, Entry] = {
     ),
     "schedule_set": "🧾 汇总已设置：{schedule}。",
     "schedule_off": "🧾 已关闭汇总。",
+    "schedule_next": "首次汇总在 {date}。",
     # --- cascades ---------------------------------------------------------------------------
     "cascade_head": "🌊 <b>{asset} 连环爆仓</b>：{duration} 内 <b>{usd}</b>",
     "cascade_since": "⏱ 始于 {start} · {rule}",
@@ -197,9 +199,11 @@ ZH: dict[str, Entry] = {
     "err_count_range": "数量必须在 1 到 {most} 之间",
     "err_one_asset": "请指定一个币种",
     "err_stats_one_asset": "请指定一个币种（不填则统计全市场）",
-    "err_summary_every": "汇总可设为每 15m、1h 或 4h 一次，或每天 HH:MM 一次",
+    "err_summary_every": (
+        "汇总可设为每 15m、1h 或 4h 一次，每 N 天一次（如 7d，不超过保存的历史），或每天 HH:MM 一次"
+    ),
     "err_not_time": "{token} 不是有效时间，格式如 08:00",
-    "err_summary_usage": "请使用 every 15m、every 1h、every 4h、daily HH:MM 或 off",
+    "err_summary_usage": "请使用 every 15m、every 1h、every 4h、every 7d HH:MM、daily HH:MM 或 off",
     "err_rule_limit": "本聊天已有 {count} 条规则，请先删除一些",
     "err_no_asset_data": "最近 24 小时内没有 {asset} 的爆仓",
     "err_status_admins": "/status 仅限机器人管理员使用",
@@ -218,6 +222,7 @@ ZH: dict[str, Entry] = {
     "err_cascade_limit": "本聊天已有 {count} 条连环爆仓规则，请先删除一些",
     "err_chart_usage": "最多指定一个币种和一个时间范围",
     "err_chart_window": "图表时间范围为 1m 到 {longest}",
+    "err_chart_days": "图表时间范围为 1m 到 24h，或最长 {longest} 的整天",
     "err_too_many_commands": "命令过于频繁：每分钟最多 {count} 条，请 {seconds} 秒后再试",
     "not_admin": "⛔ 只有群管理员可以修改本群的提醒规则和汇总计划。",
     # --- admin status ------------------------------------------------------------------------
@@ -249,16 +254,18 @@ ZH: dict[str, Entry] = {
         "<code>/quiet 23:00-07:00</code>\n"
         "\n"
         "<b>市场</b>\n"
-        "/stats [SYMBOL]：各周期的爆仓合计，如 <code>/stats</code> 或 "
-        "<code>/stats BTC</code>\n"
-        "/top [WINDOW]：爆仓最多的币种，如 <code>/top 4h</code>\n"
+        "/stats [SYMBOL] [PERIOD]：各周期的爆仓合计，如 <code>/stats</code>、"
+        "<code>/stats BTC</code> 或 <code>/stats BTC 7d</code>\n"
+        "/top [WINDOW]：爆仓最多的币种，如 <code>/top 4h</code> 或 <code>/top 30d</code>\n"
         "/latest [N] [SYMBOL]：最新爆仓，如 <code>/latest 10 ETH</code>\n"
-        "/chart [SYMBOL] [WINDOW]：爆仓金额（USD）图表，如 <code>/chart</code> 或 "
-        "<code>/chart BTC 4h</code>\n"
+        "/chart [SYMBOL] [WINDOW]：爆仓金额（USD）图表，如 <code>/chart</code>、"
+        "<code>/chart BTC 4h</code> 或 <code>/chart BTC 30d</code>\n"
+        "以整天计的周期（7d、30d）最长可追溯至保存的历史（HISTORY_DAYS）。\n"
         "\n"
         "<b>汇总</b>\n"
-        "/summary every 15m|1h|4h | daily HH:MM | off，如 <code>/summary every 1h</code>、"
-        "<code>/summary daily 08:00</code>（按本聊天的时区）或 "
+        "/summary every 15m|1h|4h | every Nd HH:MM | daily HH:MM | off，如 "
+        "<code>/summary every 1h</code>、<code>/summary daily 08:00</code>（按本聊天的时区）、"
+        "<code>/summary every 7d 08:00</code>（每周一，汇总最近 7 天）或 "
         "<code>/summary off</code>\n"
         "\n"
         "<b>设置</b>\n"

@@ -3,13 +3,16 @@ the real collectors and SQLite file, and the fake Bot API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
 import msgspec
+import pytest
 from matplotlib.image import imread
 
 from bot.delivery.summaries import job_name
+from bot.prefs.schedules import Schedule
 from bot.render import cascades, chat
 from bot.rules.cascade import CascadeRule, CascadeSnapshot
 from bot.rules.detector import CascadeDetector
@@ -79,13 +82,19 @@ async def test_chart_command_sends_a_png_with_its_totals(tmp_path: Path) -> None
             "📊 <b>All assets</b>, last 24h: 🔴 longs $110.00K · 🟢 shorts $40.00K\n"
         )
 
-        assert await h.command(USER, USER, "/chart 2d") == chat.usage_key(
-            "err_chart_window", "/chart BTC 4h", longest="24h"
+        mark = api.mark()
+        api.push_text(USER, USER, "/chart btc 30d")  # whole days: hourly rollups
+        [call] = await api.wait_for("sendPhoto", lambda c: c.chat_id == USER, since=mark)
+        assert str(call.params["caption"]).startswith(
+            "📊 <b>BTC</b>, last 30d: 🔴 longs $80.00K · 🟢 shorts $40.00K\n"
+        )
+        assert await h.command(USER, USER, "/chart 36h") == chat.usage_key(
+            "err_chart_days", "/chart BTC 7d", longest="90d"
         )
         assert await h.command(USER, USER, "/chart DOGE") == chat.usage_key(
             "err_no_asset_data", "/chart", asset="DOGE"
         )
-        assert len(api.sent_photos(USER)) == 2
+        assert len(api.sent_photos(USER)) == 3
 
 
 async def test_a_scheduled_summary_comes_with_its_chart(tmp_path: Path) -> None:
@@ -105,6 +114,37 @@ async def test_a_scheduled_summary_comes_with_its_chart(tmp_path: Path) -> None:
             "📊 <b>All assets</b>, last 1h: 🔴 longs $150.00K · 🟢 shorts $0\n"
         )
         assert imread(io.BytesIO(api.sent_photos(USER)[0].data)).shape[:2] == (675, 1200)
+
+
+async def test_a_summary_every_7d_comes_on_mondays_with_the_last_7_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
+        api.add_private_chat(USER)
+        scheduler = h.bot.services.scheduler
+        sunday = int(dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
+        monday = sunday + 23 * 3_600_000  # 2026-12-07 08:00 UTC
+        clock = [sunday]
+        monkeypatch.setattr(scheduler, "_clock", lambda: clock[0])
+        weekly = Schedule(USER, every_s=7 * 86_400, daily_minute=480)
+        assert await h.command(USER, USER, "/summary every 7d 08:00") == chat.schedule_set(
+            weekly, next_day=dt.date(2026, 12, 7)
+        )
+        assert scheduler.schedule_of(USER) == weekly
+        h.event("SOLUSDT", "SELL", "1000", "150")  # a $150K long
+        await stored(h, 1)
+        [job] = scheduler.jobs()
+        assert "hour='8', minute='0', second='0'" in str(job.trigger)  # daily, 08:00
+        mark = api.mark()
+        await job.run(h.bot.application)  # Sunday 08:00: not one of its days
+        clock[0] = monday
+        await job.run(h.bot.application)  # Monday 08:00
+        [summary] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
+        text = str(summary.params["text"])
+        assert text.startswith("🧾 <b>Liquidation summary, last 7d</b>\n")
+        assert "$150.00K" in text
+        await api.wait_for("sendPhoto", lambda c: c.chat_id == USER, since=mark)
+        assert len(api.calls_to("sendMessage", chat_id=USER, since=mark)) == 1
 
 
 async def test_one_cascade_message_grows_by_edits_and_gets_a_final_line(tmp_path: Path) -> None:

@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bot.handlers.arguments import (
     CascadeRequest,
-    LatestRequest,
     SubscribeRequest,
     UnsubscribeRequest,
     normalize_asset,
     parse_cascade,
-    parse_chart,
     parse_lang,
-    parse_latest,
     parse_quiet,
     parse_size,
-    parse_stats,
     parse_subscribe,
     parse_tz,
     parse_unsubscribe,
+)
+from bot.handlers.market_args import (
+    LatestRequest,
+    StatsRequest,
+    parse_chart,
+    parse_latest,
+    parse_stats,
     parse_window,
 )
 from bot.prefs.chats import QuietHours
-from bot.prefs.schedules import ScheduleRequest, parse_schedule
+from bot.prefs.schedules import Schedule, ScheduleRequest, parse_schedule
 from bot.texts.usage import UsageError
 from collectors.record import Side
 
 WINDOWS = (180, 900, 3600, 14400, 86400)
+EVERY_REASON = (
+    "summaries run every 15m, 1h or 4h, every N days (e.g. 7d) up to the history kept, "
+    "or daily at HH:MM"
+)
 
 
 @pytest.mark.parametrize(
@@ -171,6 +180,17 @@ def test_window() -> None:
         parse_window(["soon"], WINDOWS, 86400)
 
 
+def test_window_in_days_up_to_the_history_kept() -> None:
+    ninety = 90 * 86400
+    assert parse_window(["7d"], WINDOWS, 86400, ninety) == 7 * 86400
+    assert parse_window(["90D"], WINDOWS, 86400, ninety) == ninety
+    for word in ("91d", "36h", "1w"):
+        with pytest.raises(UsageError) as raised:
+            parse_window([word], WINDOWS, 86400, ninety)
+        if word != "1w":
+            assert raised.value.reason == f"{word} is not kept; choose 3m, 15m, 1h, 4h, 24h, 2d-90d"
+
+
 def test_latest_and_stats() -> None:
     assert parse_latest([]) == LatestRequest(10, None)
     assert parse_latest(["20", "eth"]) == LatestRequest(20, "ETH")
@@ -179,10 +199,29 @@ def test_latest_and_stats() -> None:
         parse_latest(["500"])
     with pytest.raises(UsageError, match="give one asset"):
         parse_latest(["BTC", "ETH"])
-    assert parse_stats([]) is None
-    assert parse_stats(["btcusdt"]) == "BTC"
+    assert parse_stats([]) == StatsRequest(None)
+    assert parse_stats(["btcusdt"]) == StatsRequest("BTC")
     with pytest.raises(UsageError, match="give one asset"):
         parse_stats(["BTC", "ETH"])
+
+
+def test_stats_period() -> None:
+    ninety = 90 * 86400
+    assert parse_stats(["7d"], WINDOWS, ninety) == StatsRequest(None, 7 * 86400)
+    assert parse_stats(["eth", "30d"], WINDOWS, ninety) == StatsRequest("ETH", 30 * 86400)
+    assert parse_stats(["4h", "SOLUSDT"], WINDOWS, ninety) == StatsRequest("SOL", 14400)
+    with pytest.raises(UsageError) as raised:
+        parse_stats(["BTC", "120d"], WINDOWS, ninety)
+    assert (raised.value.reason, raised.value.example) == (
+        "120d is not kept; choose 3m, 15m, 1h, 4h, 24h, 2d-90d",
+        "/stats BTC 7d",
+    )
+    with pytest.raises(UsageError) as raised:
+        parse_stats(["7d", "30d"], WINDOWS, ninety)
+    assert raised.value.reason == "give one asset (or none for the whole market)"
+    with pytest.raises(UsageError) as raised:
+        parse_stats(["2d"], WINDOWS, 86400)  # no history kept beyond memory
+    assert raised.value.reason == "2d is not kept; choose 3m, 15m, 1h, 4h, 24h"
 
 
 @pytest.mark.parametrize(
@@ -202,15 +241,48 @@ def test_schedule(args: list[str], request_: ScheduleRequest) -> None:
     assert parse_schedule(args) == request_
 
 
+def test_schedule_in_days_up_to_the_history_kept() -> None:
+    ninety = 90 * 86400
+    assert parse_schedule(["every", "7d"], ninety) == ScheduleRequest(7 * 86400, 0)
+    assert parse_schedule(["every", "30D", "08:30"], ninety) == ScheduleRequest(30 * 86400, 510)
+    assert parse_schedule(["every", "1d", "08:30"]) == ScheduleRequest(daily_minute=510)
+    assert parse_schedule(["every", "24h"]) == ScheduleRequest(daily_minute=0)
+    with pytest.raises(UsageError) as raised:
+        parse_schedule(["every", "91d"], ninety)
+    assert raised.value.reason.startswith("summaries run every 15m, 1h or 4h, every N days")
+    with pytest.raises(UsageError) as raised:
+        parse_schedule(["every", "7d", "8"], ninety)
+    assert (raised.value.reason, raised.value.example) == (
+        "'8' is not a time like 08:00",
+        "/summary every 7d 08:00",
+    )
+    with pytest.raises(UsageError) as raised:
+        parse_schedule(["every", "1h", "08:00"], ninety)  # a time only with days
+    assert raised.value.reason.startswith("use every 15m")
+
+
+def test_every_n_days_falls_on_the_same_days_counted_from_a_monday() -> None:
+    weekly = Schedule(1, every_s=7 * 86400, daily_minute=480)
+    mondays = [d for d in range(1, 32) if weekly.runs_on(dt.date(2026, 12, d))]
+    assert mondays == [7, 14, 21, 28]
+    assert all(dt.date(2026, 12, d).weekday() == 0 for d in mondays)
+    fortnightly = Schedule(1, every_s=14 * 86400)
+    # 2026-12-07 is 20,790 days (1,485 fortnights) after 1970-01-05.
+    assert [d for d in range(1, 32) if fortnightly.runs_on(dt.date(2026, 12, d))] == [7, 21]
+    assert Schedule(1, daily_minute=0).runs_on(dt.date(2026, 12, 6))
+    assert Schedule(1, every_s=3600).runs_on(dt.date(2026, 12, 6))
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
-        ([], "use every 15m, every 1h, every 4h, daily HH:MM or off"),
-        (["every", "2h"], "summaries run every 15m, 1h or 4h, or daily at HH:MM"),
-        (["every", "x"], "summaries run every 15m, 1h or 4h, or daily at HH:MM"),
+        ([], "use every 15m, every 1h, every 4h, every 7d HH:MM, daily HH:MM or off"),
+        (["every", "2h"], EVERY_REASON),
+        (["every", "x"], EVERY_REASON),
+        (["every", "2d"], EVERY_REASON),  # no history kept beyond memory
         (["daily", "24:00"], "'24:00' is not a time like 08:00"),
         (["daily", "8"], "'8' is not a time like 08:00"),
-        (["weekly"], "use every 15m, every 1h, every 4h, daily HH:MM or off"),
+        (["weekly"], "use every 15m, every 1h, every 4h, every 7d HH:MM, daily HH:MM or off"),
     ],
 )
 def test_schedule_mistakes(args: list[str], reason: str) -> None:
@@ -357,6 +429,20 @@ def test_cascade_refuses(args: list[str], reason: str, example: str) -> None:
 )
 def test_chart(args: list[str], expected: tuple[str | None, int]) -> None:
     assert parse_chart(args) == expected
+
+
+def test_chart_in_days_up_to_the_history_kept() -> None:
+    ninety = 90 * 86400
+    assert parse_chart(["BTC", "30d"], ninety) == ("BTC", 30 * 86400)
+    assert parse_chart(["90d"], ninety) == (None, ninety)
+    assert parse_chart(["4h"], ninety) == (None, 14400)
+    for word in ("91d", "36h"):
+        with pytest.raises(UsageError) as raised:
+            parse_chart([word], ninety)
+        assert (raised.value.reason, raised.value.example) == (
+            "a chart covers 1m to 24h, or whole days up to 90d",
+            "/chart BTC 7d",
+        )
 
 
 @pytest.mark.parametrize(
