@@ -81,10 +81,7 @@ def parse_chart(args: Sequence[str], history_s: int = DEFAULT_CHART_S) -> tuple[
     if len(args) > 2:
         raise UsageError("err_chart_usage", example)
     for token in args:
-        try:
-            seconds: int | None = parse_duration(token)
-        except ValueError:
-            seconds = None
+        seconds = _duration(token)
         if seconds is not None and window_s is None:
             low, high = CHART_WINDOWS_S
             days = seconds % 86_400 == 0 and seconds <= history_s
@@ -133,10 +130,7 @@ def parse_stats(
     asset: str | None = None
     period: int | None = None
     for token in args:
-        try:
-            seconds: int | None = parse_duration(token)
-        except ValueError:
-            seconds = None
+        seconds = _duration(token)
         if seconds is not None and period is None:
             days_example = "/stats BTC 7d" if history_s >= 7 * 86_400 else example
             period = kept_period(token, seconds, windows_s, history_s, days_example)
@@ -145,3 +139,11 @@ def parse_stats(
         else:
             raise UsageError("err_stats_one_asset", example)
     return StatsRequest(asset, period)
+
+
+def _duration(token: str) -> int | None:
+    """Return a duration's seconds, or None if the word is not one (an asset, say)."""
+    try:
+        return parse_duration(token)
+    except ValueError:
+        return None
