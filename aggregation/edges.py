@@ -157,6 +157,8 @@ class Edges:
         if len(self._waited) > 64:
             self._waited = {(w, m) for w, m in self._waited if m >= floor}
         self._unusable = {m for m in self._unusable if m >= floor}
+        if self._failed_at:  # reads that failed: only those of minutes still held matter
+            self._failed_at = {m: t for m, t in self._failed_at.items() if m >= floor}
 
     def _request(self, minute: int) -> None:
         """Ask for a minute's sums; the batch was just folded, so the events counted so far

@@ -161,7 +161,10 @@ class WindowReads:
         """Return (sum of usd * price, sum of usd) of an asset's events in [start, end_ms) for
         each start: the parts of a USD-weighted average liquidation price."""
         self.advance(self._clock_ms)
-        return self._prices.sums(asset, starts_ms, end_ms)
+        index = self.names.asset_index(asset)
+        if index is None:
+            return [(0.0, 0.0) for _ in starts_ms]
+        return self._prices.sums(index, starts_ms, end_ms)
 
     def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
         """Return the k (<= TOP_K) largest events with start_ms <= ts < end_ms, largest first."""

@@ -107,7 +107,7 @@ class WindowStore(WindowReads):
         self.tops: dict[int, MinuteTops] = {}
         self._ids = Identities()
         self._newest = Newest()
-        self._prices = PriceSums()
+        self._prices = PriceSums(rows)
         self._batch = Batch()
         self._future: tuple[IntArray, IntArray, FloatArray] = empty_future()
         self._clock_ms = 0  # the newest receive or advance time seen
@@ -236,7 +236,6 @@ class WindowStore(WindowReads):
         batch.recv.append(record.recv_ms)
         batch.seq.append(self._seq)
         batch.live.append(live)
-        self._prices.add(record)
         if not stale:
             self._newest.add(record, self._seq)
             if ts > self._inst_last_ms[inst]:
@@ -305,6 +304,7 @@ class WindowStore(WindowReads):
         self.ring.add(minutes, keys, usd, ones)
         self.market.add(minutes, self.names.keys().exchange_side[keys], usd, ones)
         self.edges.place(minutes, sec % MINUTE_S, keys, usd, live)
+        self._prices.add(sec, self.names.keys().asset[keys], usd, events["price"])
         best = best_per_second(events, TOP_K)
         best_minutes = best["ts"] // MINUTE_MS
         for minute in np.unique(best_minutes).tolist():
@@ -344,7 +344,6 @@ class WindowStore(WindowReads):
         self._ids.forget_before(horizon_ms)
         if now_sec % MINUTE_S == 0:
             self._newest.forget_before(horizon_ms)
-            self._prices.forget_before(horizon_ms)
 
     # --- the database behind memory ------------------------------------------------------
 
@@ -384,7 +383,8 @@ class WindowStore(WindowReads):
         running totals, the per-second sums and the largest events kept."""
         rolling = self.rolling.usd.nbytes + self.rolling.count.nbytes
         tops = sum(t.nbytes for t in self.tops.values())
-        return self.ring.nbytes + self.market.nbytes + rolling + self.edges.nbytes + tops
+        arrays = self.ring.nbytes + self.market.nbytes + rolling + self._prices.nbytes
+        return arrays + self.edges.nbytes + tops
 
     @property
     def floor_minute(self) -> int | None:
