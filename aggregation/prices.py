@@ -77,13 +77,16 @@ class PriceSums:
         self._seconds = _Ring(SECONDS_KEPT_S + 60)
         self._newest_sec = NONE
 
+    def reserve(self, assets: int) -> None:
+        """Make room for `assets` assets (growing with the other key columns, not in a fold)."""
+        self._minutes.reserve(assets)
+        self._seconds.reserve(assets)
+
     def add(self, sec: IntArray, assets: IntArray, usd: FloatArray, price: FloatArray) -> None:
-        """Count a batch of events' prices (their seconds, asset indices, USD and prices)."""
+        """Count a batch of events' prices (their seconds, asset indices, USD and prices); every
+        asset index must have been reserved."""
         if len(sec) == 0:
             return
-        count = int(assets.max()) + 1
-        self._minutes.reserve(count)
-        self._seconds.reserve(count)
         weighted = usd * price
         self._minutes.add(sec // 60, assets, weighted, usd)
         self._newest_sec = max(self._newest_sec, int(sec.max()))

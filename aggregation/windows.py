@@ -148,6 +148,7 @@ class WindowStore(WindowReads):
         if self.ring.reserve(names.n_keys):
             self.rolling.reserve(self.ring.capacity)
         self.market.reserve(2 * len(names.exchange_names))
+        self._prices.reserve(len(names.asset_names))
 
     # --- ingest ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ def add(sums: PriceSums, *events: tuple[int, int, float, float]) -> None:
 
 def test_recent_seconds_are_exact_and_older_minutes_whole() -> None:
     sums = PriceSums(minutes=1_445)
+    sums.reserve(2)
     now = T0 + 3_600
     add(
         sums,
@@ -44,6 +45,7 @@ def test_recent_seconds_are_exact_and_older_minutes_whole() -> None:
 
 def test_rows_are_reused_and_a_label_that_left_is_dropped() -> None:
     sums = PriceSums(minutes=20)
+    sums.reserve(1)
     add(sums, (T0, 0, 1.0, 1.0))
     add(sums, (T0 + 1_200, 0, 2.0, 1.0))  # twenty minutes later: the same minute row, reused
     add(sums, (T0 + 30, 0, 4.0, 1.0))  # late, of a minute that left both rings: dropped
