@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.prefs.schedules import Schedule
 from bot.tables.bot_store import BotStore
 
 
@@ -48,3 +49,16 @@ async def test_many_concurrent_marks_all_land(tmp_path: Path) -> None:
     await store.close()
     assert len(journal) == 300
     assert sum(len(keys) for keys in journal.values()) == 300
+
+
+async def test_a_summary_every_n_days_keeps_its_days_and_time_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    weekly = Schedule(-1007, every_s=7 * 86_400, daily_minute=480, topic=3)
+    store = await BotStore(tmp_path / "bot.db").open()
+    await store.set_schedule(weekly)
+    await store.close()
+    store = await BotStore(tmp_path / "bot.db").open()
+    assert await store.load_schedules() == [(weekly, "command")]
+    assert await store.schedule_of(weekly.chat_id) == weekly
+    await store.close()
