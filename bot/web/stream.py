@@ -35,13 +35,29 @@ HEARTBEAT_S = 30.0
 _SIDES = ("long", "short")
 
 
-class _Item(NamedTuple):
-    seq: int
-    base: str
-    side: str
-    exchange: str
-    usd: float
-    data: bytes  # the event's JSON
+class _Item:
+    """One kept event; its JSON is encoded when a client first needs it (with no page open, an
+    event costs the bot no encoding at all)."""
+
+    __slots__ = ("_data", "_encode", "base", "exchange", "record", "seq", "side", "usd")
+
+    def __init__(self, seq: int, record: Liquidation, encode: Callable[[object], bytes]) -> None:
+        self.seq = seq
+        self.record = record
+        self.base = record.base
+        self.side = record.side.value
+        self.exchange = record.exchange
+        self.usd = record.notional_usd
+        self._encode = encode
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """Return the event's JSON (encoded once)."""
+        data = self._data
+        if data is None:
+            data = self._data = self._encode(event_of(self.record, self.seq))
+        return data
 
 
 class TapeFilter(NamedTuple):
@@ -99,19 +115,9 @@ class Tape:
         self._encoder = msgspec.json.Encoder()
 
     def add(self, record: Liquidation) -> int:
-        """Number, encode and keep one event; return its sequence number."""
+        """Number and keep one event (encoded when first sent); return its sequence number."""
         self.seq += 1
-        data = self._encoder.encode(event_of(record, self.seq))
-        self._items.append(
-            _Item(
-                self.seq,
-                record.base,
-                record.side.value,
-                record.exchange,
-                record.notional_usd,
-                data,
-            )
-        )
+        self._items.append(_Item(self.seq, record, self._encoder.encode))
         return self.seq
 
     def covers(self, since: int) -> bool:

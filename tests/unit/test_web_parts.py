@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from aggregation.coverage import CoverageTracker
 from aggregation.query import LiquidationQueries
 from aggregation.windows import WindowStore
 from bot.settings import exposure_problem, is_loopback
+from bot.web import stream
 from bot.web.config import WebConfig
 from bot.web.health import DEFAULT_SILENCE_S, FeedHealth, silence_timeout_s
+from bot.web.schema import Event, event_of
 from bot.web.security import host_allowed, host_name, origin_allowed, session_value
 from bot.web.stream import Tape, TapeFilter, parse_filter, tape_message
 from bot.web.views import Largest, window_name
@@ -195,3 +198,24 @@ def test_the_kept_largest_equal_a_full_query_at_every_step() -> None:
         )
         queried.append(largest._queried_ms == now)
     assert 0 < sum(queried) < 200  # most answers came without a full query
+
+
+def test_the_tape_encodes_an_event_only_when_a_client_first_needs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[int] = []
+
+    def counting(record: Liquidation, seq: int = 0) -> Event:
+        built.append(seq)
+        return event_of(record, seq)
+
+    monkeypatch.setattr(stream, "event_of", counting)
+    tape = Tape(capacity=10)
+    for i in range(3):
+        tape.add(ev("okx", "BTC", Side.LONG, 1_000.0 + i, 100.0, 10 - i))
+    assert built == []  # no page open: nothing encoded
+    first, second, third = tape.after(0)
+    assert msgspec.json.decode(second.data)["notional_usd"] == 1_001.0
+    assert second.data is second.data  # encoded once, kept
+    assert built == [2]
+    assert [first.seq, third.seq] == [1, 3]
