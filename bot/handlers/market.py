@@ -6,6 +6,7 @@ import logging
 
 from telegram import InlineKeyboardMarkup, Update
 
+from aggregation.query import WindowTotals
 from bot.handlers.context import BotContext, Services, reply, reply_photo
 from bot.handlers.keyboards import window_buttons
 from bot.handlers.market_args import parse_chart, parse_latest, parse_stats, parse_window
@@ -36,7 +37,8 @@ async def stats(update: Update, context: BotContext) -> None:
     if period is None or period in queries.windows_s:
         view = stats_view(services, asset, period, loc)
     else:
-        view = await period_stats_view(services, asset, period, loc)
+        totals = await queries.totals(period, asset)
+        view = None if totals is None else stats_view(services, asset, None, loc, totals)
     if view is None:
         await refuse(update, loc, UsageError("err_no_asset_data", "/top", asset=asset or ""))
         return
@@ -105,37 +107,27 @@ async def chart(update: Update, context: BotContext) -> None:
 
 
 def stats_view(
-    services: Services, asset: str | None, detail_s: int | None, loc: Locale
+    services: Services,
+    asset: str | None,
+    detail_s: int | None,
+    loc: Locale,
+    period: WindowTotals | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """Return /stats with its window buttons; None for an asset without data."""
+    """Return /stats with its window buttons; None for an asset without data. `period`: one
+    more row (whole days, from the rollups), shown by exchange and covered by the notes."""
     queries = services.queries
     windows = queries.market() if asset is None else queries.asset(asset)
     if windows is None:
         return None
-    longest = queries.windows_s[-1]
-    coverage = queries.window_coverage(longest)
-    since = queries.collecting_since(longest)
+    span = queries.windows_s[-1]
+    if period is not None:
+        windows, span = (*windows, period), period.window_s
+        detail_s = span
+    coverage = queries.window_coverage(span)
+    since = queries.collecting_since(span)
     text = market.stats(asset, windows, coverage, detail_s=detail_s, loc=loc, since_ms=since)
-    markup = window_buttons(queries.windows_s, detail_s or longest, asset=asset, stats=True)
+    markup = window_buttons(queries.windows_s, detail_s or span, asset=asset, stats=True)
     return text, markup
-
-
-async def period_stats_view(
-    services: Services, asset: str | None, period_s: int, loc: Locale
-) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """Return /stats with one more row, a period of whole days read from the rollups, shown
-    by exchange; None for an asset without data."""
-    queries = services.queries
-    windows = queries.market() if asset is None else queries.asset(asset)
-    period = await queries.totals(period_s, asset)
-    if windows is None or period is None:
-        return None
-    coverage = queries.window_coverage(period_s)
-    since = queries.collecting_since(period_s)
-    text = market.stats(
-        asset, (*windows, period), coverage, detail_s=period_s, loc=loc, since_ms=since
-    )
-    return text, window_buttons(queries.windows_s, period_s, asset=asset, stats=True)
 
 
 def top_view(services: Services, window: int, loc: Locale) -> tuple[str, InlineKeyboardMarkup]:
