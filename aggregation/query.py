@@ -366,13 +366,13 @@ class LiquidationQueries(EventReads):
             by_exchange_usd, by_exchange_count = view.exchange_usd, view.exchange_count
             usd, count = view.market_usd.tolist(), view.market_count.tolist()
         else:
-            by_exchange_usd, by_exchange_count = view.usd[:, asset], view.count[:, asset]
+            by_exchange_usd, by_exchange_count = view.of_asset(asset)
             usd, count = view.asset_usd[:, asset].tolist(), view.asset_count[:, asset].tolist()
         return tuple(
             WindowTotals(
                 window_s=window,
                 end_ms=end,
-                totals=SideTotals(usd[w][0], usd[w][1], count[w][0], count[w][1]),
+                totals=side_totals(usd[w], count[w]),
                 exchanges=self._exchanges(by_exchange_usd[w], by_exchange_count[w]),
             )
             for w, window in enumerate(self._windows.windows_s)

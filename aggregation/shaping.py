@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from aggregation.keys import FloatArray, IntArray
 from aggregation.results import ExchangeTotals, RankedAsset, Series, SideTotals
 
 
-def side_totals(usd: FloatArray, count: IntArray) -> SideTotals:
-    """Return the totals of (long, short) pairs."""
+def side_totals(usd: FloatArray | Sequence[float], count: IntArray | Sequence[int]) -> SideTotals:
+    """Return the totals of (long, short) pairs (arrays, or lists from `tolist`)."""
     return SideTotals(float(usd[0]), float(usd[1]), int(count[0]), int(count[1]))
 
 
@@ -23,7 +25,7 @@ def exchanges_of(names: list[str], usd: FloatArray, count: IntArray) -> tuple[Ex
     n = min(len(names), len(count))
     usd_rows, count_rows = usd[:n].tolist(), count[:n].tolist()
     rows = [
-        ExchangeTotals(names[e], SideTotals(u[0], u[1], c[0], c[1]))
+        ExchangeTotals(names[e], side_totals(u, c))
         for e, (u, c) in enumerate(zip(usd_rows, count_rows, strict=True))
         if c[0] or c[1]
     ]

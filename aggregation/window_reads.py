@@ -59,6 +59,16 @@ class TotalsView:
         """Return counts shaped (windows, assets, exchanges, 2)."""
         return self._by_name(self._count)
 
+    def of_asset(self, asset: int) -> tuple[FloatArray, IntArray]:
+        """Return one asset's (usd, count), each shaped (windows, exchanges, 2)."""
+        keys = self._keys
+        mine = np.flatnonzero(keys.asset == asset)
+        shape = (self._shape[0], self._shape[2], 2)
+        usd, count = np.zeros(shape), np.zeros(shape, dtype=self._count.dtype)
+        usd[:, keys.exchange[mine], keys.side[mine]] = self._usd[:, mine]
+        count[:, keys.exchange[mine], keys.side[mine]] = self._count[:, mine]
+        return usd, count
+
     def _by_name(self, per_key: npt.NDArray[Any]) -> npt.NDArray[Any]:
         keys = self._keys
         out = np.zeros(self._shape, dtype=per_key.dtype)
