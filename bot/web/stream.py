@@ -39,16 +39,16 @@ class _Item:
     """One kept event; its JSON is encoded when a client first needs it (with no page open, an
     event costs the bot no encoding at all)."""
 
-    __slots__ = ("_data", "_encode", "base", "exchange", "record", "seq", "side", "usd")
+    __slots__ = ("_data", "_encoder", "base", "exchange", "record", "seq", "side", "usd")
 
-    def __init__(self, seq: int, record: Liquidation, encode: Callable[[object], bytes]) -> None:
+    def __init__(self, seq: int, record: Liquidation, encoder: msgspec.json.Encoder) -> None:
         self.seq = seq
         self.record = record
         self.base = record.base
         self.side = record.side.value
         self.exchange = record.exchange
         self.usd = record.notional_usd
-        self._encode = encode
+        self._encoder = encoder  # the tape's one encoder
         self._data: bytes | None = None
 
     @property
@@ -56,7 +56,7 @@ class _Item:
         """Return the event's JSON (encoded once)."""
         data = self._data
         if data is None:
-            data = self._data = self._encode(event_of(self.record, self.seq))
+            data = self._data = self._encoder.encode(event_of(self.record, self.seq))
         return data
 
 
@@ -117,7 +117,7 @@ class Tape:
     def add(self, record: Liquidation) -> int:
         """Number and keep one event (encoded when first sent); return its sequence number."""
         self.seq += 1
-        self._items.append(_Item(self.seq, record, self._encoder.encode))
+        self._items.append(_Item(self.seq, record, self._encoder))
         return self.seq
 
     def covers(self, since: int) -> bool:
