@@ -41,7 +41,9 @@ resident memory every 5 s (after warm-up: min/max/last and the slope, next to th
 window store's designed 24 h retention explains), the deepest every queue got against its bound,
 every drop counter, alert counts, latency p50/p90/p99/max (and the part of it spent on the alert
 journal's durable mark before each send: the bench times the journal's public `on_wire` the same
-way), and CPU time per 1,000 events.
+way), the unthrottled latency split into its parts (frame received -> queued for the chat; queued
+-> the journal mark began, i.e. waiting for a worker; the mark; the mark -> the request at the fake
+API) and per burst, and CPU time per 1,000 events.
 The fake Bot API's call log is read and emptied as the run goes, so memory is the bot's.
 
 Exit status 1 if a row is missing from the database, a drop counter is not zero (an event or an
@@ -396,6 +398,10 @@ class Latency:
     ts_ms: int  # when the generator built the frame (its phase)
     ms: float  # frame received -> the message carrying it reached the fake Bot API
     unthrottled: bool
+    # Its parts: frame received -> queued for its chat (collector, windows, router); queued ->
+    # its journal mark began (waiting for the chat's turn and a worker); the mark; mark done ->
+    # the request arrived at the fake Bot API (rendering, PTB's limiter, HTTP).
+    parts: tuple[float, float, float, float] | None = None
 
 
 class AlertTracker:
@@ -415,6 +421,7 @@ class AlertTracker:
         self.unmatched = 0  # bookkeeping errors: a message carried alerts nobody queued
         self.flood_429 = 0
         self.journal_ms: list[float] = []  # each durable "on the wire" mark before a send
+        self._marks: dict[int, deque[tuple[float, float]]] = {}  # chat -> (started, ended)
         self._last_sent: dict[int, float] = {}
         self._flooded: set[int] = set()
         self._paused_until = -math.inf
@@ -435,7 +442,9 @@ class AlertTracker:
             try:
                 await on_wire(chat_id, keys)
             finally:
-                self.journal_ms.append((time.monotonic() - started) * 1000)
+                ended = time.monotonic()
+                self.journal_ms.append((ended - started) * 1000)
+                self._marks.setdefault(chat_id, deque()).append((started, ended))
 
         journal.on_wire = timed_on_wire  # type: ignore[method-assign]
 
@@ -469,6 +478,9 @@ class AlertTracker:
                 self._paused_until = max(self._paused_until, call.at + retry + PACING_MARGIN_S)
                 if chat_id is not None:
                     self._flooded.add(chat_id)
+                    marks = self._marks.get(chat_id)
+                    if marks:
+                        marks.popleft()  # the attempt it marked was refused
                 continue
             if call.status != 200 or chat_id is None or chat_id not in self.pending:
                 continue
@@ -488,6 +500,8 @@ class AlertTracker:
             and room >= BUCKET_ROOM
         )
         arrived_wall_ms = (call.at + self._wall_minus_loop) * 1000
+        marks = self._marks.get(chat_id)
+        mark = marks.popleft() if marks else None
         for _ in range(carried):
             if not queue:
                 self.unmatched += 1
@@ -495,7 +509,19 @@ class AlertTracker:
             recv_ms, ts_ms, queued = queue.popleft()
             self.outstanding -= 1
             paced = queued < previous + self._interval_s + PACING_MARGIN_S
-            self.samples.append(Latency(ts_ms, arrived_wall_ms - recv_ms, clean and not paced))
+            parts = None
+            if mark is not None:
+                queued_ms = (queued + self._wall_minus_loop) * 1000 - recv_ms
+                started, ended = mark
+                parts = (
+                    queued_ms,
+                    (started - queued) * 1000,
+                    (ended - started) * 1000,
+                    (call.at - ended) * 1000,
+                )
+            self.samples.append(
+                Latency(ts_ms, arrived_wall_ms - recv_ms, clean and not paced, parts)
+            )
         self._last_sent[chat_id] = call.at
         self._flooded.discard(chat_id)
 
@@ -1012,9 +1038,16 @@ def _print_alerts(
         clean = [s.ms for s in chosen if s.unthrottled]
         print(f"  {phase:5} unthrottled: {percentiles(clean)}")
         print(f"  {phase:5} all:         {percentiles([s.ms for s in chosen])}")
+        parts = [s.parts for s in chosen if s.unthrottled and s.parts is not None]
+        names = ("received -> queued", "queued -> mark", "mark", "mark -> API")
+        for index, name in enumerate(names):
+            print(f"    {name:>18}: {percentiles([p[index] for p in parts])}")
         if clean:
             p99 = float(np.percentile(clean, 99))
             verdicts.append(f"{phase} {'PASS' if p99 < LATENCY_GOAL_MS else 'MISS'} ({p99:,.0f})")
+    for number, (start, end) in enumerate(windows, 1):
+        clean = [s.ms for s in tracker.samples if s.unthrottled and start <= s.ts_ms < end]
+        print(f"  burst {number:>2} unthrottled: {percentiles(clean)}")
     print(
         "  part of it: the alert journal's durable mark before each send (a write to the bot's "
         f"own SQLite file, BOT_DATABASE_PATH): {percentiles(tracker.journal_ms)}"
