@@ -3,6 +3,8 @@ an alert) and whether the last run stopped cleanly."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.tables.db import Database
 from collectors.clock import now_ms
 from collectors.record import Liquidation
@@ -26,15 +28,16 @@ def event_key(record: Liquidation, topic: int | None = None) -> str:
 class JournalTables(Database):
     """Journal marks per (chat, event), and the clean-stop flag."""
 
-    async def mark_on_wire(self, chat_id: int, keys: list[str]) -> None:
-        """Record, durably and before the send, that these alerts are going to a chat."""
+    async def mark_on_wire(self, marks: Sequence[tuple[int, str]]) -> None:
+        """Record, durably and before the send, that these alerts (chat, event key) are going
+        out: one transaction, whatever the number of chats."""
         async with self._transaction() as db:
             now = now_ms()
             await executemany(
                 db,
                 "INSERT OR REPLACE INTO bot_alert_log (chat_id, event_key, state, updated_ms) "
                 "VALUES (?, ?, ?, ?)",
-                [(chat_id, key, ON_THE_WIRE, now) for key in keys],
+                [(chat_id, key, ON_THE_WIRE, now) for chat_id, key in marks],
             )
 
     async def mark_done(self, done: list[tuple[int, str]]) -> None:

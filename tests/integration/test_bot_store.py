@@ -28,7 +28,7 @@ async def test_a_failed_write_takes_no_other_coroutine_s_write_with_it(tmp_path:
     first = asyncio.create_task(failing())
     await started.wait()
     # Another coroutine writes while the first one's transaction is open ...
-    second = asyncio.create_task(store.mark_on_wire(2, ["kept"]))
+    second = asyncio.create_task(store.mark_on_wire([(2, "kept")]))
     await asyncio.sleep(0)  # let it start: it must wait, not join the open transaction
     release.set()
     with pytest.raises(sqlite3.OperationalError):
@@ -43,7 +43,7 @@ async def test_a_failed_write_takes_no_other_coroutine_s_write_with_it(tmp_path:
 
 async def test_many_concurrent_marks_all_land(tmp_path: Path) -> None:
     store = await BotStore(tmp_path / "bot.db").open()
-    await asyncio.gather(*(store.mark_on_wire(chat, [f"k{chat}"]) for chat in range(300)))
+    await asyncio.gather(*(store.mark_on_wire([(chat, f"k{chat}")]) for chat in range(300)))
     await store.mark_done([(chat, f"k{chat}") for chat in range(0, 300, 2)])
     journal = await store.journal()
     await store.close()
