@@ -58,6 +58,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import gc
 import inspect
 import itertools
 import logging
@@ -549,6 +550,38 @@ class Samples:
     worst_lag_at_s: float = 0.0  # when the event loop stalled longest
 
 
+class GcPauses:
+    """Time each collection of the garbage collector (gc.callbacks): generation and ms."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
+
+    def report(self) -> str:
+        """Return one line per generation: collections, total and longest pause."""
+        lines = []
+        for generation in (0, 1, 2):
+            ms = [pause for gen, pause in self.pauses if gen == generation]
+            lines.append(
+                f"gen {generation}: {len(ms):,} collections, {sum(ms):,.0f} ms in all, "
+                f"longest {max(ms, default=0.0):,.1f} ms"
+            )
+        return "; ".join(lines)
+
+
 def percentiles(values: Sequence[float]) -> str:
     """Return 'n=…  p50 …  p90 …  p99 …  max …' in ms."""
     if not values:
@@ -766,6 +799,7 @@ async def _measure(
 
     sampler = asyncio.create_task(sample())
     heap: tracemalloc.Snapshot | None = None
+    pauses = GcPauses().__enter__()
     try:
         report: SendReport = await done
         if tracemalloc.is_tracing():
@@ -781,6 +815,7 @@ async def _measure(
         drained = await _wait(lambda: tracker.outstanding <= 0, 120 if not args.quick else 30)
         await store.flush()
     finally:
+        pauses.__exit__()
         sampler.cancel()
         done.cancel()  # only if the run failed before the report came
         await asyncio.gather(sampler, done, return_exceptions=True)
@@ -804,6 +839,7 @@ async def _measure(
         f"({cpu_load / load_s * 100:.0f}% of one core); the exchange process used "
         f"{report.cpu_s:.1f} s"
     )
+    print(f"garbage collector (during the load): {pauses.report()}")
     print()
     if failures:
         for failure in failures:
