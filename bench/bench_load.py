@@ -30,8 +30,11 @@ order. An alert counts as sent WITHOUT a rate-limit wait when all hold: it went 
 means it waited for its chat's pace); it was queued at least the chat's pace (1 s) + 0.25 s after
 the chat's previous message arrived (so the dispatcher's per-chat pacing did not hold it); no 429
 was answered to its chat before it, nor to anyone within the 429's retry_after before it (PTB's
-limiter then pauses every request); and the 30/s bucket of PTB's limiter, replayed over the
-arrivals at the fake, had at least 5 messages of room when it arrived. Phases: an alert belongs to
+limiter then pauses every request); and PTB's rate limiter held no request at any moment from
+when the alert was queued to when it arrived (the bench wraps the limiter's public
+`process_request`: a request is held from its entry until the limiter lets it through; while one
+is held, the 30/s overall limit is what every send waits for, in the limiter or for a dispatcher
+worker that waits there). Phases: an alert belongs to
 a burst when the generator built its frame during a burst window; after a burst, base-load alerts
 still queue behind the burst's backlog.
 
@@ -85,6 +88,8 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from telegram.ext import BaseRateLimiter  # noqa: E402
+
 from aggregation.store import LiquidationStore  # noqa: E402
 from bot.app.application import TelegramTuning  # noqa: E402
 from bot.app.telegram import RunningBot, run_telegram  # noqa: E402
@@ -100,8 +105,10 @@ from tests.support.ws_server import Peer, ScriptedServer  # noqa: E402
 
 FIRST_CHAT = 10_001
 LATENCY_GOAL_MS = 250.0
+# A request that took this long from the rate limiter's entry to its HTTP call was held by the
+# limit (letting one through without a wait runs no await: some microseconds).
+HELD_S = 0.005
 PACING_MARGIN_S = 0.25  # an alert queued this soon after its chat's pace allows may have waited
-BUCKET_ROOM = 5  # PTB's 30/s bucket must have this much room for a send to count as unthrottled
 
 # (symbol, asset, price): the majors, by popularity; synthetic alts follow.
 MAJORS = [
@@ -411,7 +418,6 @@ class AlertTracker:
     def __init__(self, dispatcher: AlertDispatcher, tuning: TelegramTuning) -> None:
         self._dispatcher = dispatcher
         self._interval_s = tuning.private_interval_s
-        self._rate = tuning.overall_per_s
         self.pending: dict[int, deque[tuple[int, int, float]]] = {}  # (recv_ms, ts_ms, queued)
         self.outstanding = 0
         self.most_outstanding = 0  # over all chats: queued or on the wire
@@ -423,17 +429,22 @@ class AlertTracker:
         self.flood_429 = 0
         self.journal_ms: list[float] = []  # each durable "on the wire" mark before a send
         self._marks: dict[int, deque[tuple[float, float]]] = {}  # chat -> (started, ended)
+        # Requests PTB's rate limiter held (its 30/s overall, 20/min per group) for at least
+        # HELD_S: (entry, let through), in the order they were let through; and those it holds.
+        self._holds: list[tuple[float, float]] = []
+        self._hold_ends: list[float] = []
+        self._open_holds: dict[int, float] = {}  # request number -> entry
+        self._requests = itertools.count()
         self._last_sent: dict[int, float] = {}
         self._flooded: set[int] = set()
         self._paused_until = -math.inf
-        self._level = 0.0
-        self._level_at = -math.inf
         # recv_ms is wall-clock time, Call.at is event-loop (monotonic) time.
         self._wall_minus_loop = time.time() - time.monotonic()
 
-    def install(self, journal: AlertJournal) -> None:
-        """Record each alert as the router queues it, and time the journal's mark before each
-        send; then do as before."""
+    def install(self, journal: AlertJournal, limiter: BaseRateLimiter[Any]) -> None:
+        """Record each alert as the router queues it, time the journal's mark before each send
+        and note when PTB's rate limiter holds a request; then do as before."""
+        self._watch(limiter)
         original = self._dispatcher.enqueue_alert
         pending = self.pending
         on_wire = journal.on_wire
@@ -461,17 +472,62 @@ class AlertTracker:
 
         self._dispatcher.enqueue_alert = enqueue_alert  # type: ignore[method-assign]
 
+    def _watch(self, limiter: BaseRateLimiter[Any]) -> None:
+        """Wrap the limiter's public process_request (on its class: its instances have slots;
+        this process runs one bot): a request is held from its entry until the limiter calls the
+        request itself (a RetryAfter retry is a 429, classified apart)."""
+        kind = type(limiter)
+        process_request = kind.process_request
+
+        def let_go(number: int) -> None:
+            entry = self._open_holds.pop(number)
+            now = time.monotonic()
+            if now - entry >= HELD_S:
+                self._holds.append((entry, now))
+                self._hold_ends.append(now)
+
+        async def watched(
+            this: Any,
+            callback: Callable[..., Any],
+            args: Any,
+            kwargs: dict[str, Any],
+            endpoint: str,
+            data: dict[str, Any],
+            rate_limit_args: Any,
+        ) -> Any:
+            number = next(self._requests)
+            self._open_holds[number] = time.monotonic()
+
+            async def let_through(*a: Any, **k: Any) -> Any:
+                if number in self._open_holds:
+                    let_go(number)
+                return await callback(*a, **k)
+
+            try:
+                return await process_request(
+                    this, let_through, args, kwargs, endpoint, data, rate_limit_args
+                )
+            finally:
+                if number in self._open_holds:
+                    let_go(number)
+
+        kind.process_request = watched  # type: ignore[method-assign,assignment]
+
+    def _limiter_held(self, start: float, end: float) -> bool:
+        """Return True if the rate limiter held some request (for HELD_S or more) at any time
+        in [start, end]."""
+        now = time.monotonic()
+        if any(entry <= end and now - entry >= HELD_S for entry in self._open_holds.values()):
+            return True
+        holds = self._holds
+        first = bisect.bisect_left(self._hold_ends, start)  # holds let through since `start`
+        return any(holds[i][0] <= end for i in range(first, len(holds)))
+
     def consume(self, calls: Sequence[Call]) -> None:
         """Account for the calls the fake Bot API answered (in arrival order)."""
         for call in sorted(calls, key=lambda c: c.at):
             if call.method not in SENDING_METHODS:
                 continue
-            # PTB's AIORateLimiter: a leaky bucket of `rate` that drains at `rate` per second.
-            if self._level_at != -math.inf:
-                self._level = max(0.0, self._level - (call.at - self._level_at) * self._rate)
-            self._level_at = call.at
-            room = self._rate - self._level
-            self._level += 1
             chat_id = call.chat_id
             if call.status == 429:
                 self.flood_429 += 1
@@ -479,30 +535,26 @@ class AlertTracker:
                 self._paused_until = max(self._paused_until, call.at + retry + PACING_MARGIN_S)
                 if chat_id is not None:
                     self._flooded.add(chat_id)
-                    marks = self._marks.get(chat_id)
-                    if marks:
-                        marks.popleft()  # the attempt it marked was refused
                 continue
             if call.status != 200 or chat_id is None or chat_id not in self.pending:
                 continue
-            self._delivered(call, chat_id, room)
+            self._delivered(call, chat_id)
 
-    def _delivered(self, call: Call, chat_id: int, room: float) -> None:
+    def _delivered(self, call: Call, chat_id: int) -> None:
         match = _DIGEST.search(str(call.params.get("text", "")))
         carried = int(match.group(1).replace(",", "")) if match else 1
         self.messages += 1
         self.digests += int(match is not None)
         queue = self.pending[chat_id]
         previous = self._last_sent.get(chat_id, -math.inf)
-        clean = (
-            carried == 1
-            and chat_id not in self._flooded
-            and call.at > self._paused_until
-            and room >= BUCKET_ROOM
-        )
+        clean = carried == 1 and chat_id not in self._flooded and call.at > self._paused_until
         arrived_wall_ms = (call.at + self._wall_minus_loop) * 1000
+        # This message's mark: the chat's latest one begun before it arrived (one message of a
+        # chat is in flight at a time; a 429 retried inside PTB's limiter has no mark of its own).
         marks = self._marks.get(chat_id)
-        mark = marks.popleft() if marks else None
+        mark = None
+        while marks and marks[0][0] <= call.at:
+            mark = marks.popleft()
         for _ in range(carried):
             if not queue:
                 self.unmatched += 1
@@ -510,6 +562,7 @@ class AlertTracker:
             recv_ms, ts_ms, queued = queue.popleft()
             self.outstanding -= 1
             paced = queued < previous + self._interval_s + PACING_MARGIN_S
+            held = self._limiter_held(queued, call.at)
             parts = None
             if mark is not None:
                 queued_ms = (queued + self._wall_minus_loop) * 1000 - recv_ms
@@ -521,7 +574,7 @@ class AlertTracker:
                     (call.at - ended) * 1000,
                 )
             self.samples.append(
-                Latency(ts_ms, arrived_wall_ms - recv_ms, clean and not paced, parts)
+                Latency(ts_ms, arrived_wall_ms - recv_ms, clean and not paced and not held, parts)
             )
         self._last_sent[chat_id] = call.at
         self._flooded.discard(chat_id)
@@ -747,7 +800,9 @@ async def _measure(
     dispatcher = services.dispatcher
     [feed] = runtime.feed_stats()
     tracker = AlertTracker(dispatcher, tuning)
-    tracker.install(services.journal)
+    limiter = bot.application.bot.rate_limiter
+    assert limiter is not None, "the bot is built with PTB's AIORateLimiter"
+    tracker.install(services.journal, limiter)
     api.calls.clear()
     api.messages.clear()
     store_bound = int(inspect.signature(LiquidationStore).parameters["max_pending"].default)
@@ -1064,7 +1119,7 @@ def _print_alerts(
 
     print(
         "latency, frame received -> sendMessage at the fake Bot API "
-        "(unthrottled: sent alone, no pacing, 429 or 30/s-limiter wait):"
+        "(unthrottled: sent alone, no pacing, no 429, the rate limiter holding nothing meanwhile):"
     )
     verdicts = []
     for phase, chosen in (
