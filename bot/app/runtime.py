@@ -124,9 +124,10 @@ class Runtime:
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         # What exists now (modules, clients, the rebuilt state) lives as long as the process:
-        # keep it out of the garbage collector's full passes, which otherwise walk it all and
-        # hold the loop 60-150 ms (an alert waiting then misses its 50 ms). Start-up garbage is
-        # collected first, so nothing collectable is frozen.
+        # keep it out of the garbage collector's full passes, which otherwise walk it all while
+        # the loop waits (62 ms in a 20 s `bench_load.py --quick`; an alert's goal is 50 ms).
+        # Start-up garbage is collected first. A frozen object that becomes cyclic garbage later
+        # is freed only on leaving (reference counting still frees the rest).
         gc.collect()
         gc.freeze()
         return self
