@@ -142,3 +142,28 @@ async def test_stopping_the_writer_stops_its_senders_instead_of_sending_unmarked
     await journal.on_wire(3, ["after"])
     await store.close()
     assert marks_on_disk(tmp_path / "bot.db") == {(3, "after"): ON_THE_WIRE}
+
+
+async def test_a_mark_does_not_wait_for_a_transaction_on_the_chat_tables(tmp_path: Path) -> None:
+    store = await BotStore(tmp_path / "bot.db").open()
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_transaction() -> None:
+        async with store._transaction() as db:
+            async with db.execute("SELECT COUNT(*) FROM bot_chats") as cursor:
+                await cursor.fetchone()
+            inside.set()
+            await release.wait()
+
+    holder = asyncio.create_task(slow_transaction())
+    await inside.wait()
+    # The journal has its own connection and thread: the mark lands while the chat tables'
+    # transaction is still open (through the shared lock it would wait for it).
+    try:
+        await asyncio.wait_for(store.mark_on_wire([(1, "k")]), timeout=5)
+        assert not holder.done()
+    finally:
+        release.set()
+        await holder
+        await store.close()
+    assert marks_on_disk(tmp_path / "bot.db") == {(1, "k"): ON_THE_WIRE}
