@@ -59,7 +59,7 @@ class JournalTables(Database):
         thread = self._marks_thread
         if thread is not None:
             try:
-                await asyncio.get_running_loop().run_in_executor(thread, self._close_marks)
+                await self._in_marks_thread(self._close_marks)
             finally:
                 self._marks_thread = None
                 thread.shutdown(wait=False)  # idle: its last job is done
@@ -82,20 +82,23 @@ class JournalTables(Database):
             raise RuntimeError("BotStore is not open")
         return await asyncio.get_running_loop().run_in_executor(self._marks_thread, call, *args)
 
-    def _write_journal(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """In the journal's thread: one transaction, committed or rolled back."""
+    async def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run `sql` for each row as one transaction in the journal's thread (none if no rows)."""
+        if rows:
+            await self._in_marks_thread(self._write_in_thread, sql, rows)
+
+    def _write_in_thread(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         db = self._marks_db
         if db is None:
             raise RuntimeError("BotStore is not open")
-        with db:
+        with db:  # committed, or rolled back on error
             db.executemany(sql, rows)
 
     async def mark_on_wire(self, marks: Sequence[tuple[int, str]]) -> None:
         """Record, durably and before the send, that these alerts (chat, event key) are going
         out: one transaction, whatever the number of chats."""
         now = now_ms()
-        await self._in_marks_thread(
-            self._write_journal,
+        await self._write(
             "INSERT OR REPLACE INTO bot_alert_log (chat_id, event_key, state, updated_ms) "
             "VALUES (?, ?, ?, ?)",
             [(chat_id, key, ON_THE_WIRE, now) for chat_id, key in marks],
@@ -103,11 +106,8 @@ class JournalTables(Database):
 
     async def mark_done(self, done: list[tuple[int, str]]) -> None:
         """Record that alerts were settled (sent, refused or reported as uncertain)."""
-        if not done:
-            return
         now = now_ms()
-        await self._in_marks_thread(
-            self._write_journal,
+        await self._write(
             "UPDATE bot_alert_log SET state = ?, updated_ms = ? "
             "WHERE chat_id = ? AND event_key = ?",
             [(DONE, now, chat_id, key) for chat_id, key in done],
@@ -115,13 +115,7 @@ class JournalTables(Database):
 
     async def forget_alerts(self, entries: list[tuple[int, str]]) -> None:
         """Drop journal entries of alerts known not to have arrived (they will be resent)."""
-        if not entries:
-            return
-        await self._in_marks_thread(
-            self._write_journal,
-            "DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?",
-            list(entries),
-        )
+        await self._write("DELETE FROM bot_alert_log WHERE chat_id = ? AND event_key = ?", entries)
 
     async def journal(self) -> dict[int, dict[str, int]]:
         """Return chat -> event key -> state, for crash recovery."""
@@ -135,9 +129,7 @@ class JournalTables(Database):
 
     async def prune_journal(self, before_ms: int) -> None:
         """Forget journal entries older than recovery could need."""
-        await self._in_marks_thread(
-            self._write_journal, "DELETE FROM bot_alert_log WHERE updated_ms < ?", [(before_ms,)]
-        )
+        await self._write("DELETE FROM bot_alert_log WHERE updated_ms < ?", [(before_ms,)])
 
     async def settle_journal(self) -> None:
         """Mark every entry done (after recovery has reported or resent what it had to)."""

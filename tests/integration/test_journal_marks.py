@@ -39,6 +39,17 @@ class GatedStore:
         await self._write(marks)
 
 
+async def gated_journal(
+    tmp_path: Path, *, held: bool = False
+) -> tuple[BotStore, GatedStore, AlertJournal]:
+    """Open a store in `tmp_path`, gate its writes (`held`: until released) and journal on it."""
+    store = await BotStore(tmp_path / "bot.db").open()
+    gate = GatedStore(store)
+    if held:
+        gate.release.clear()
+    return store, gate, AlertJournal(store)
+
+
 def marks_on_disk(path: Path) -> dict[tuple[int, str], int]:
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT chat_id, event_key, state FROM bot_alert_log").fetchall()
@@ -46,9 +57,7 @@ def marks_on_disk(path: Path) -> dict[tuple[int, str], int]:
 
 
 async def test_marks_asked_for_together_are_one_transaction(tmp_path: Path) -> None:
-    store = await BotStore(tmp_path / "bot.db").open()
-    gate = GatedStore(store)
-    journal = AlertJournal(store)
+    store, gate, journal = await gated_journal(tmp_path)
     await asyncio.gather(*(journal.on_wire(chat, [f"k{chat}", "x"]) for chat in range(300)))
     await store.close()
     assert len(gate.writes) == 1
@@ -61,10 +70,7 @@ async def test_marks_asked_for_together_are_one_transaction(tmp_path: Path) -> N
 async def test_marks_asked_for_during_a_write_go_in_the_next_and_each_sender_waits(
     tmp_path: Path,
 ) -> None:
-    store = await BotStore(tmp_path / "bot.db").open()
-    gate = GatedStore(store)
-    gate.release.clear()
-    journal = AlertJournal(store)
+    store, gate, journal = await gated_journal(tmp_path, held=True)
     first = asyncio.create_task(journal.on_wire(1, ["a"]))
     await gate.entered.wait()  # the first write is under way
     later = [asyncio.create_task(journal.on_wire(chat, [f"b{chat}"])) for chat in (2, 3, 2)]
@@ -81,10 +87,8 @@ async def test_marks_asked_for_during_a_write_go_in_the_next_and_each_sender_wai
 async def test_a_failed_write_lets_its_senders_go_logs_once_and_the_next_write_lands(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = await BotStore(tmp_path / "bot.db").open()
-    gate = GatedStore(store)
+    store, gate, journal = await gated_journal(tmp_path)
     gate.fail_next = True
-    journal = AlertJournal(store)
     with caplog.at_level(logging.ERROR, logger="bot.delivery.journal"):
         await asyncio.gather(
             journal.on_wire(1, ["lost-a", "lost-b"]), journal.on_wire(2, ["lost-c"])
@@ -102,10 +106,7 @@ async def test_a_failed_write_lets_its_senders_go_logs_once_and_the_next_write_l
 async def test_a_sender_cancelled_while_waiting_does_not_cancel_the_others_mark(
     tmp_path: Path,
 ) -> None:
-    store = await BotStore(tmp_path / "bot.db").open()
-    gate = GatedStore(store)
-    gate.release.clear()
-    journal = AlertJournal(store)
+    store, gate, journal = await gated_journal(tmp_path, held=True)
     cancelled = asyncio.create_task(journal.on_wire(1, ["gone"]))
     kept = asyncio.create_task(journal.on_wire(2, ["kept"]))
     await gate.entered.wait()
@@ -123,10 +124,7 @@ async def test_a_sender_cancelled_while_waiting_does_not_cancel_the_others_mark(
 async def test_stopping_the_writer_stops_its_senders_instead_of_sending_unmarked(
     tmp_path: Path,
 ) -> None:
-    store = await BotStore(tmp_path / "bot.db").open()
-    gate = GatedStore(store)
-    gate.release.clear()
-    journal = AlertJournal(store)
+    store, gate, journal = await gated_journal(tmp_path, held=True)
     in_write = asyncio.create_task(journal.on_wire(1, ["in the write"]))
     await gate.entered.wait()
     waiting = asyncio.create_task(journal.on_wire(2, ["waiting"]))
