@@ -610,11 +610,10 @@ class GcPauses:
         self.pauses: list[tuple[int, float]] = []
         self._started = 0.0
 
-    def __enter__(self) -> GcPauses:
+    def start(self) -> None:
         gc.callbacks.append(self._on_gc)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         gc.callbacks.remove(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
@@ -854,7 +853,8 @@ async def _measure(
 
     sampler = asyncio.create_task(sample())
     heap: tracemalloc.Snapshot | None = None
-    pauses = GcPauses().__enter__()
+    pauses = GcPauses()
+    pauses.start()
     try:
         report: SendReport = await done
         if tracemalloc.is_tracing():
@@ -870,7 +870,7 @@ async def _measure(
         drained = await _wait(lambda: tracker.outstanding <= 0, 120 if not args.quick else 30)
         await store.flush()
     finally:
-        pauses.__exit__()
+        pauses.stop()
         sampler.cancel()
         done.cancel()  # only if the run failed before the report came
         await asyncio.gather(sampler, done, return_exceptions=True)
