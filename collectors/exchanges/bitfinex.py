@@ -24,6 +24,8 @@ EXCHANGE = "bitfinex"
 SUBSCRIBE = '{"event":"subscribe","channel":"status","key":"liq:global"}'
 _PERPETUAL = "F0:"
 _USD_SETTLED = ":USTF0"  # USDT-margined perpetuals; USDT counts as USD
+_INF = math.inf
+_LONG, _SHORT = Side.LONG, Side.SHORT  # an enum member's lookup costs 70 ns here
 
 _DECODER = msgspec.json.Decoder()
 
@@ -84,53 +86,11 @@ def _control(decoded: dict[str, Any]) -> str:
     raise FrameError(f"unexpected event {event!r}")
 
 
-def parse_status(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
-    """Parse one frame: liquidation rows, a heartbeat or an event."""
-    try:
-        fast = _FAST_DECODER.decode(frame)
-    except UNDECODABLE:
-        return _parse_generic(frame, recv_ms, seen)
-    if isinstance(fast, dict) or isinstance(fast.body, str):
-        return _parse_generic(frame, recv_ms, seen)  # events and heartbeats: rare, no records
-    parsed = Parsed([])
-    for row in fast.body:
-        asset = _ASSETS.get(row.symbol) or perpetual_asset(row.symbol)
-        if row.kind != "pos":
-            parsed.reject("not a position row")
-        elif row.is_match == 0 and asset is not None:
-            _add_typed(parsed, row, asset, recv_ms, seen)
-        # else: the matching side of a liquidation, or not a USDT perpetual
-    return parsed if parsed.records else _nothing_new(parsed, len(fast.body))
-
-
 def _nothing_new(parsed: Parsed, rows: int) -> Parsed:
     if not parsed.records and parsed.rejected is None:
         # Margin pairs, matching sides and positions counted before a reconnect.
         parsed.control = f"no new perpetual liquidation in {rows} rows"
     return parsed
-
-
-def _add_typed(parsed: Parsed, row: _Row, asset: str, recv_ms: int, seen: FirstSight) -> None:
-    amount = row.amount
-    price = row.price_acquired or row.base_price
-    if amount == 0.0 or price is None:
-        parsed.reject(f"amount {amount!r} or price {price!r} unusable", row.symbol)
-    elif seen.first(row.pos_id):
-        qty = abs(amount)
-        parsed.add(
-            Liquidation(
-                exchange=EXCHANGE,
-                market="perpetual",
-                symbol=row.symbol,
-                base=asset,
-                side=Side.LONG if amount > 0 else Side.SHORT,
-                price=price,
-                qty_base=qty,
-                notional_usd=qty * price,
-                ts_ms=row.mts,
-                recv_ms=recv_ms,
-            )
-        )
 
 
 def _parse_generic(frame: str | bytes, recv_ms: int, seen: FirstSight) -> Parsed:
@@ -179,7 +139,7 @@ def _add_row(parsed: Parsed, row: Any, recv_ms: int, seen: FirstSight) -> None:
                 market="perpetual",
                 symbol=symbol,
                 base=asset,
-                side=Side.LONG if amount > 0 else Side.SHORT,
+                side=_LONG if amount > 0 else _SHORT,
                 price=price,
                 qty_base=qty,
                 notional_usd=qty * price,
@@ -209,5 +169,51 @@ class BitfinexFeed(Feed):
         return [SUBSCRIBE]
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Parsed:
-        """Parse one frame."""
-        return parse_status(frame, recv_ms, self._seen)
+        """Parse one frame: liquidation rows, a heartbeat or an event.
+
+        The usual frame, one typed row, is handled here without further calls (the frames are
+        small and a call costs a fifth of their decode); anything else goes the generic way.
+        """
+        try:
+            fast = _FAST_DECODER.decode(frame)
+        except UNDECODABLE:
+            return _parse_generic(frame, recv_ms, self._seen)
+        if fast.__class__ is not _Message or fast.body.__class__ is str:
+            return _parse_generic(frame, recv_ms, self._seen)  # events and heartbeats: rare
+        rows: list[_Row] = fast.body  # type: ignore[assignment]
+        records: list[Liquidation] = []
+        parsed = Parsed(records)
+        first = self._seen.first
+        for row in rows:
+            symbol = row.symbol
+            asset = _ASSETS.get(symbol) or perpetual_asset(symbol)
+            if row.kind != "pos":
+                parsed.reject("not a position row")
+            elif row.is_match != 0 or asset is None:
+                continue  # the matching side of a liquidation, or not a USDT perpetual
+            else:
+                amount = row.amount
+                price = row.price_acquired or row.base_price
+                if amount == 0.0 or price is None:
+                    parsed.reject(f"amount {amount!r} or price {price!r} unusable", symbol)
+                elif first(row.pos_id):
+                    qty = amount if amount > 0.0 else -amount
+                    usd = qty * price
+                    record = Liquidation(
+                        EXCHANGE,
+                        "perpetual",
+                        symbol,
+                        asset,
+                        _LONG if amount > 0.0 else _SHORT,
+                        price,
+                        qty,
+                        usd,
+                        row.mts,
+                        recv_ms,
+                    )
+                    # Parsed.add's range checks, inline; add itself rejects with the reason.
+                    if 0.0 < price < _INF and 0.0 < qty < _INF and 0.0 < usd < _INF:
+                        records.append(record)
+                    else:
+                        parsed.add(record)
+        return parsed if records else _nothing_new(parsed, len(rows))

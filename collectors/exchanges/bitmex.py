@@ -10,6 +10,8 @@ price, taken from XBTUSD in the instrument list (no XBT price yet: the event is 
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from collectors.assets import unified_asset
@@ -25,6 +27,7 @@ SUBSCRIBE = '{"op":"subscribe","args":["liquidation"]}'
 NO_XBT_PRICE = "quanto skipped: no XBT price known yet"
 
 _ORDER_SIDE_TO_POSITION = {"Sell": Side.LONG, "Buy": Side.SHORT}
+_INF = math.inf
 
 
 class BitmexInstrument(msgspec.Struct, frozen=True, gc=False):
@@ -106,76 +109,15 @@ def _control(frame: _Frame) -> str:
     raise FrameError("neither the liquidation table nor a reply")
 
 
-def _rows(frame: str | bytes) -> tuple[str, list[_Row]] | Parsed:
-    """Return (action, rows) of a `partial` or `insert`, else what the frame is."""
-    if frame in ("pong", b"pong"):
+def _not_rows(frame: str | bytes, decoded: _Frame | None) -> Parsed:
+    """Describe a frame that holds no new orders: a pong, a reply, an update or a delete."""
+    if decoded is None:  # "pong" is the one frame that is not JSON
         return Parsed([], control="pong")
-    try:
-        decoded = _DECODER.decode(frame)
-    except UNDECODABLE as exc:
-        raise FrameError(str(exc)) from exc
     if decoded.table is None or decoded.data is None:
         return Parsed([], control=_control(decoded))
     if decoded.table != "liquidation":
         raise FrameError(f"unexpected table {decoded.table!r}")
-    if decoded.action not in ("partial", "insert"):
-        return Parsed([], control=f"{decoded.action} of {len(decoded.data)} orders")
-    return decoded.action, decoded.data
-
-
-def parse_liquidations(
-    frame: str | bytes,
-    recv_ms: int,
-    instruments: dict[str, BitmexInstrument],
-    seen: FirstSight,
-    xbt_price: float | None,
-) -> Parsed:
-    """Parse one frame; the orders seen first here become records stamped `recv_ms`."""
-    rows = _rows(frame)
-    if isinstance(rows, Parsed):
-        return rows
-    parsed = Parsed([])
-    for row in rows[1]:
-        instrument = instruments.get(row.symbol)
-        side = _ORDER_SIDE_TO_POSITION.get(row.side)
-        price, contracts = row.price, row.leavesQty
-        if instrument is None:
-            # Not marked as seen: the frame is parsed again once the instruments are refetched.
-            parsed.reject("no contract type for this symbol", row.symbol, unknown_instrument=True)
-        elif side is None:
-            parsed.reject(f"unknown order side {row.side!r}", row.symbol)
-        elif price is None or contracts is None or not (price > 0.0 and contracts > 0.0):
-            parsed.reject(f"price {price!r} or leavesQty {contracts!r} unusable", row.symbol)
-        elif not seen.first(row.orderID):
-            continue  # a reconnect's partial lists the open orders again
-        elif instrument.kind == "quanto" and xbt_price is None:
-            parsed.reject(NO_XBT_PRICE, row.symbol)
-        else:
-            if instrument.kind == "inverse":
-                qty, usd = contracts / price, contracts
-            elif instrument.kind == "linear":
-                qty = contracts / instrument.per_base
-                usd = qty * price
-            else:  # quanto: satoshis per contract per USD of price, valued at the XBT price
-                usd = contracts * instrument.multiplier / 1e8 * price * (xbt_price or 0.0)
-                qty = usd / price
-            parsed.add(
-                Liquidation(
-                    exchange=EXCHANGE,
-                    market=instrument.kind,
-                    symbol=row.symbol,
-                    base=instrument.base,
-                    side=side,
-                    price=price,
-                    qty_base=qty,
-                    notional_usd=usd,
-                    ts_ms=recv_ms,  # the table has no time
-                    recv_ms=recv_ms,
-                )
-            )
-    if not parsed.records and parsed.rejected is None:
-        parsed.control = f"{rows[0]} of {len(rows[1])} orders seen before"
-    return parsed
+    return Parsed([], control=f"{decoded.action} of {len(decoded.data)} orders")
 
 
 class BitmexFeed(Feed):
@@ -223,5 +165,62 @@ class BitmexFeed(Feed):
         return f"{len(self.instruments)} instruments, XBT price {self.xbt_price}"
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Parsed:
-        """Parse one frame."""
-        return parse_liquidations(frame, recv_ms, self.instruments, self._seen, self.xbt_price)
+        """Parse one frame; the orders seen first here become records stamped `recv_ms`.
+
+        A `partial` or `insert` is read here without further calls (a call costs a tenth of a
+        frame's decode)."""
+        try:
+            decoded = _DECODER.decode(frame)
+        except UNDECODABLE as exc:
+            if frame in ("pong", b"pong"):
+                return _not_rows(frame, None)
+            raise FrameError(str(exc)) from exc
+        rows = decoded.data
+        if (
+            rows is None
+            or decoded.table != "liquidation"
+            or decoded.action not in ("partial", "insert")
+        ):
+            return _not_rows(frame, decoded)
+        records: list[Liquidation] = []
+        parsed = Parsed(records)
+        instruments, xbt_price, first = self.instruments, self.xbt_price, self._seen.first
+        for row in rows:
+            symbol = row.symbol
+            instrument = instruments.get(symbol)
+            side = _ORDER_SIDE_TO_POSITION.get(row.side)
+            price, contracts = row.price, row.leavesQty
+            if instrument is None:
+                # Not marked as seen: the frame is parsed again once the instruments are refetched.
+                parsed.reject("no contract type for this symbol", symbol, unknown_instrument=True)
+            elif side is None:
+                parsed.reject(f"unknown order side {row.side!r}", symbol)
+            elif price is None or contracts is None or not (price > 0.0 and contracts > 0.0):
+                parsed.reject(f"price {price!r} or leavesQty {contracts!r} unusable", symbol)
+            elif not first(row.orderID):
+                continue  # a reconnect's partial lists the open orders again
+            else:
+                kind = instrument.kind
+                if kind == "inverse":
+                    qty, usd = contracts / price, contracts
+                elif kind == "linear":
+                    qty = contracts / instrument.per_base
+                    usd = qty * price
+                elif xbt_price is None:
+                    parsed.reject(NO_XBT_PRICE, symbol)
+                    continue
+                else:  # quanto: satoshis per contract per USD of price, valued at the XBT price
+                    usd = contracts * instrument.multiplier / 1e8 * price * xbt_price
+                    qty = usd / price
+                # the table has no time: the receive time is the event time
+                record = Liquidation(
+                    EXCHANGE, kind, symbol, instrument.base, side, price, qty, usd, recv_ms, recv_ms
+                )
+                # Parsed.add's range checks, inline; add itself rejects with the reason.
+                if 0.0 < price < _INF and 0.0 < qty < _INF and 0.0 < usd < _INF:
+                    records.append(record)
+                else:
+                    parsed.add(record)
+        if not records and parsed.rejected is None:
+            parsed.control = f"{decoded.action} of {len(rows)} orders seen before"
+        return parsed
