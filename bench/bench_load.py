@@ -5,11 +5,13 @@
     python bench/bench_load.py --duration 120 --chats 300
 
 The bot runs in this process as in production: `run_telegram` with the real python-telegram-bot
-Application, the real websockets client and a real SQLite file in a temporary folder. Telegram is
-the local fake Bot API (tests/support/bot_api.py), which enforces Telegram's flood limits (30
-messages/s overall) and answers 429 beyond them. The exchange is a local WebSocket server
-(tests/support/ws_server.py) in a CHILD process - in this one it would compete for the event loop
-being measured, and a real exchange is another machine - streaming Binance USDⓈ-M
+Application, the real websockets client and a real SQLite file in a temporary folder. Its two
+peers each run in a CHILD process - in this one they would compete for the event loop being
+measured, and a real exchange and Telegram are other machines. Telegram is the local fake Bot API
+(tests/support/bot_api.py), which enforces Telegram's flood limits (30 messages/s overall) and
+answers 429 beyond them; its call log comes back over a pipe, stamped with the arrival time in the
+child (CLOCK_MONOTONIC, the same clock in both processes). The exchange is a local WebSocket server
+(tests/support/ws_server.py) streaming Binance USDⓈ-M
 `!forceOrder@arr` frames, one event per frame as Binance sends them, paced to a schedule: a base
 rate (2,000/s) with bursts (20,000/s for 1 s every 60 s, the first 30 s in; in --quick one burst
 10 s in). Market: 300 symbols (20 real majors, 280 synthetic alts, Zipf popularity), 65% longs
@@ -47,7 +49,9 @@ journal's durable mark before each send: the bench times the journal's public `o
 way), the unthrottled latency split into its parts (frame received -> queued for the chat; queued
 -> the journal mark began, i.e. waiting for a worker; the mark; the mark -> the request at the fake
 API) and per burst, and CPU time per 1,000 events.
-The fake Bot API's call log is read and emptied as the run goes, so memory is the bot's.
+The fake Bot API's call log is sent over as the run goes and emptied, so memory and CPU are the
+bot's (before 2026-12-06 the fake ran in this process: its work shared the measured event loop and
+was in the CPU figure).
 
 Exit status 1 if a row is missing from the database, a drop counter is not zero (an event or an
 alert lost anywhere: bad frame, duplicate, full buffer or queue, undelivered alert) or a queue hit
@@ -61,6 +65,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import gc
 import inspect
 import itertools
@@ -378,6 +383,108 @@ def exchange_process(conn: Connection, plan: Plan) -> None:
     asyncio.run(_exchange(conn, plan))
 
 
+# --- Telegram: a child process -------------------------------------------------------------
+
+CALLS_EVERY_S = 0.05  # how often the child sends its call log over
+
+
+def _slim(call: Call) -> Call:
+    """Keep what the bench reads of a call: the text, the chat, the status, a 429's parameters."""
+    response = {} if call.ok else {"parameters": call.response.get("parameters", {})}
+    return dataclasses.replace(call, files={}, response=response)
+
+
+async def _telegram(conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    async with FakeBotApi(flood=FloodLimits()) as api:
+
+        def send_calls() -> None:
+            batch = [_slim(c) for c in api.calls if c.method in SENDING_METHODS]
+            api.calls.clear()
+            api.messages.clear()  # the fake's copies of sent messages; nothing edits them
+            if batch:
+                conn.send(("calls", batch))
+
+        def on_message() -> None:
+            try:
+                kind, payload = conn.recv()
+            except EOFError:  # the bench went away
+                loop.remove_reader(conn.fileno())
+                stop.set()
+                return
+            if kind == "subscribe":
+                for chat_id, command in payload:
+                    api.add_private_chat(chat_id)
+                    api.push_text(chat_id, chat_id, command)
+            elif kind == "flush":
+                send_calls()
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                conn.send(("flushed", (len(api.internal_errors), usage.ru_utime + usage.ru_stime)))
+            else:
+                stop.set()
+
+        loop.add_reader(conn.fileno(), on_message)
+        conn.send(("api", (api.base_url, api.token)))
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CALLS_EVERY_S)
+            send_calls()
+
+
+def telegram_process(conn: Connection) -> None:
+    """Serve the fake Bot API (the child process's entry point)."""
+    asyncio.run(_telegram(conn))
+
+
+class TelegramPeer:
+    """The bench's end of the fake Bot API's process: the call log as it arrives, commands."""
+
+    def __init__(self, conn: Connection, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.internal_errors = 0
+        self.cpu_s = 0.0
+        self._conn = conn
+        self._calls: list[Call] = []
+        self._flushed = asyncio.Event()
+        asyncio.get_running_loop().add_reader(conn.fileno(), self._on_message)
+
+    def _on_message(self) -> None:
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError:  # the child died: its traceback is on stderr
+            asyncio.get_running_loop().remove_reader(self._conn.fileno())
+            self.internal_errors += 1
+            self._flushed.set()
+            return
+        if kind == "calls":
+            self._calls.extend(payload)
+        elif kind == "flushed":
+            self.internal_errors, self.cpu_s = payload
+            self._flushed.set()
+
+    def take(self) -> list[Call]:
+        """Return the sending calls answered since the last take, in arrival order."""
+        calls, self._calls = self._calls, []
+        return calls
+
+    def push_commands(self, commands: Sequence[tuple[int, str]]) -> None:
+        """Have each private chat send its command to the bot."""
+        self._conn.send(("subscribe", list(commands)))
+
+    async def flush(self, within_s: float = 10.0) -> None:
+        """Wait until every call answered so far has arrived here (and the child's counters)."""
+        self._flushed.clear()
+        self._conn.send(("flush", None))
+        await asyncio.wait_for(self._flushed.wait(), within_s)
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._conn.fileno())
+        with contextlib.suppress(OSError):
+            self._conn.send(("stop", None))
+
+
 # --- observing the bot ---------------------------------------------------------------------
 
 
@@ -658,13 +765,13 @@ def slope_per_min(points: Sequence[tuple[float, float]]) -> float:
 
 
 async def _receive(conn: Connection, kind: str, within_s: float) -> Any:
-    """Wait for the child's `kind` message."""
+    """Wait for a child's `kind` message."""
     ready = await asyncio.to_thread(conn.poll, within_s)
     if not ready:
-        raise TimeoutError(f"the exchange process sent no {kind!r} within {within_s:.0f}s")
+        raise TimeoutError(f"the child process sent no {kind!r} within {within_s:.0f}s")
     got, payload = conn.recv()
     if got != kind:
-        raise RuntimeError(f"expected {kind!r} from the exchange process, got {got!r}")
+        raise RuntimeError(f"expected {kind!r} from the child process, got {got!r}")
     return payload
 
 
@@ -678,17 +785,21 @@ async def _wait(condition: Callable[[], bool], within_s: float, step: float = 0.
     return True
 
 
-async def subscribe(api: FakeBotApi, bot: RunningBot, rules: Sequence[ChatRule]) -> float:
+async def subscribe(api: TelegramPeer, bot: RunningBot, rules: Sequence[ChatRule]) -> float:
     """Send every chat's /subscribe through the fake API; return the seconds it took."""
     started = time.monotonic()
     chats = {FIRST_CHAT + i for i in range(len(rules))}
-    for chat_id, rule in zip(sorted(chats), rules, strict=True):
-        api.add_private_chat(chat_id)
-        api.push_text(chat_id, chat_id, rule.command)
+    api.push_commands(
+        [(chat_id, rule.command) for chat_id, rule in zip(sorted(chats), rules, strict=True)]
+    )
     services = bot.services
+    answered: set[int] = set()
 
     def replied() -> int:
-        return sum(1 for c in api.calls_to("sendMessage", status=200) if c.chat_id in chats)
+        answered.update(
+            c.chat_id for c in api.take() if c.method == "sendMessage" and c.ok and c.chat_id
+        )
+        return len(answered & chats)
 
     done = await _wait(
         lambda: len(services.rules.chats()) == len(rules) and replied() == len(rules),
@@ -721,23 +832,34 @@ async def run(args: argparse.Namespace) -> int:
         f"{plan.burst_s:.0f} s (every {plan.burst_every_s:.0f} s from {plan.first_burst_s:.0f} s)"
         f": {plan.total():,} events, {SYMBOLS} symbols; {len(rules):,} chats; expected "
         f"{per_event * plan.base_rate:.1f} alerts/s at base, {per_event * plan.burst_rate:.0f}/s "
-        f"in bursts (before digests)"
+        f"in bursts (before digests); "
+        f"{args.workers or TelegramTuning().dispatch_workers} dispatcher workers"
     )
     context = multiprocessing.get_context("spawn")
     conn, child_conn = context.Pipe()
     exchange = context.Process(target=exchange_process, args=(child_conn, plan), daemon=True)
     exchange.start()
     child_conn.close()  # the child's end: once the child exits, a read here ends at once
+    api_conn, api_child_conn = context.Pipe()
+    telegram = context.Process(target=telegram_process, args=(api_child_conn,), daemon=True)
+    telegram.start()
+    api_child_conn.close()
+    api: TelegramPeer | None = None
     try:
         port = await _receive(conn, "port", 30)
+        base_url, token = await _receive(api_conn, "api", 30)
+        api = TelegramPeer(api_conn, base_url, token)
         with tempfile.TemporaryDirectory() as folder:
-            return await _run_bot(args, plan, rules, warmup_s, conn, port, Path(folder))
+            return await _run_bot(args, plan, rules, warmup_s, conn, api, port, Path(folder))
     finally:
         with contextlib.suppress(OSError):
             conn.send("stop")
-        await asyncio.to_thread(exchange.join, 10)
-        if exchange.is_alive():
-            exchange.terminate()
+        if api is not None:
+            api.close()  # after the bot stopped: its last long poll is answered
+        for child in (exchange, telegram):
+            await asyncio.to_thread(child.join, 10)
+            if child.is_alive():
+                child.terminate()
 
 
 async def _run_bot(
@@ -746,41 +868,42 @@ async def _run_bot(
     rules: Sequence[ChatRule],
     warmup_s: float,
     conn: Connection,
+    api: TelegramPeer,
     port: int,
     folder: Path,
 ) -> int:
     database = folder / "bot.db"
     tuning = TelegramTuning()  # Telegram's real limits and pacing
-    async with FakeBotApi(flood=FloodLimits()) as api:
-        values: dict[str, object] = {
-            "database_path": database,
-            "exchanges": ("binance-usdm",),
-            "binance_usdm_ws_url": f"ws://127.0.0.1:{port}/market/ws/!forceOrder@arr",
-            "telegram_bot_token": api.token,
-            "telegram_base_url": api.base_url,
-            "web_port": 0,  # the dashboard runs too, on a free port
-        }
-        settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
-        stop = asyncio.Event()
-        ready: list[RunningBot] = []
-        task = asyncio.create_task(run_telegram(settings, stop, tuning, ready.append))
-        try:
-            await _wait(lambda: bool(ready) or task.done(), 30)
-            if task.done():
-                task.result()  # raises what stopped it
-            if not ready:
-                raise RuntimeError("the bot did not start within 30 s")
-            bot = ready[0]
-            await _receive(conn, "connected", 15)
-            setup_s = await subscribe(api, bot, rules)
-            print(
-                f"setup: {len(rules):,} chats subscribed by real /subscribe commands "
-                f"in {setup_s:.1f} s"
-            )
-            return await _measure(args, plan, warmup_s, conn, api, bot, tuning, database)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 60)
+    if args.workers is not None:
+        tuning = dataclasses.replace(tuning, dispatch_workers=args.workers)
+    values: dict[str, object] = {
+        "database_path": database,
+        "exchanges": ("binance-usdm",),
+        "binance_usdm_ws_url": f"ws://127.0.0.1:{port}/market/ws/!forceOrder@arr",
+        "telegram_bot_token": api.token,
+        "telegram_base_url": api.base_url,
+        "web_port": 0,  # the dashboard runs too, on a free port
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    ready: list[RunningBot] = []
+    task = asyncio.create_task(run_telegram(settings, stop, tuning, ready.append))
+    try:
+        await _wait(lambda: bool(ready) or task.done(), 30)
+        if task.done():
+            task.result()  # raises what stopped it
+        if not ready:
+            raise RuntimeError("the bot did not start within 30 s")
+        bot = ready[0]
+        await _receive(conn, "connected", 15)
+        setup_s = await subscribe(api, bot, rules)
+        print(
+            f"setup: {len(rules):,} chats subscribed by real /subscribe commands in {setup_s:.1f} s"
+        )
+        return await _measure(args, plan, warmup_s, conn, api, bot, tuning, database)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
 
 
 async def _measure(
@@ -788,7 +911,7 @@ async def _measure(
     plan: Plan,
     warmup_s: float,
     conn: Connection,
-    api: FakeBotApi,
+    api: TelegramPeer,
     bot: RunningBot,
     tuning: TelegramTuning,
     database: Path,
@@ -802,8 +925,7 @@ async def _measure(
     limiter = bot.application.bot.rate_limiter
     assert limiter is not None, "the bot is built with PTB's AIORateLimiter"
     tracker.install(services.journal, limiter)
-    api.calls.clear()
-    api.messages.clear()
+    api.take()
     store_bound = int(inspect.signature(LiquidationStore).parameters["max_pending"].default)
     chat_bound = int(inspect.signature(AlertDispatcher).parameters["max_alerts_per_chat"].default)
     gauges = [
@@ -834,10 +956,7 @@ async def _measure(
             samples.loop_lag_ms.append(lag_ms)
             for gauge in gauges:
                 gauge.sample()
-            batch = list(api.calls)
-            api.calls.clear()
-            api.messages.clear()  # the fake's copies of sent messages; nothing edits them
-            tracker.consume(batch)
+            tracker.consume(api.take())
             elapsed = now - started
             if elapsed >= next_second:
                 samples.received.append((elapsed, feed.events - events_before))
@@ -874,8 +993,8 @@ async def _measure(
         sampler.cancel()
         done.cancel()  # only if the run failed before the report came
         await asyncio.gather(sampler, done, return_exceptions=True)
-    tracker.consume(list(api.calls))
-    api.calls.clear()
+    await api.flush()
+    tracker.consume(api.take())
     rows, lags = await asyncio.to_thread(_read_rows, database)
 
     received = feed.events - events_before
@@ -892,7 +1011,7 @@ async def _measure(
         f"CPU: {cpu_load:.1f} s in this process over {load_s:.0f} s of load = "
         f"{cpu_load / max(received, 1) * 1e6:.1f} ms per 1,000 events "
         f"({cpu_load / load_s * 100:.0f}% of one core); the exchange process used "
-        f"{report.cpu_s:.1f} s"
+        f"{report.cpu_s:.1f} s, the fake Bot API's {api.cpu_s:.1f} s (the subscriptions included)"
     )
     print(f"garbage collector (during the load): {pauses.report()}")
     print()
@@ -1092,7 +1211,7 @@ def _print_alerts(
     bot: RunningBot,
     tracker: AlertTracker,
     drained: bool,
-    api: FakeBotApi,
+    api: TelegramPeer,
     failures: list[str],
 ) -> None:
     dispatch = bot.services.dispatcher.stats
@@ -1108,7 +1227,7 @@ def _print_alerts(
             f"{dispatch.alerts_queued - dispatch.alerts_delivered:,} alerts were never delivered"
         )
     if api.internal_errors:
-        failures.append(f"the fake Bot API failed {len(api.internal_errors)} time(s)")
+        failures.append(f"the fake Bot API failed {api.internal_errors} time(s)")
     windows = [
         (report.start_wall_ms + start * 1000, report.start_wall_ms + end * 1000)
         for start, end in plan.bursts()
@@ -1167,6 +1286,11 @@ def main() -> None:
         "held at the end was allocated; RSS figures leave the tracer's own memory out",
     )
     parser.add_argument("--heap-frames", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help=f"the dispatcher's concurrent senders (default {TelegramTuning().dispatch_workers})",
+    )
     args = parser.parse_args()
     args.duration = args.duration or (20.0 if args.quick else 600.0)
     args.chats = args.chats or (100 if args.quick else 1_000)
