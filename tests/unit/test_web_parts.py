@@ -3,6 +3,7 @@ and the query additions it reads (filtered latest, average prices)."""
 
 from __future__ import annotations
 
+import gc
 import random
 
 import msgspec
@@ -112,6 +113,17 @@ def test_the_tape_keeps_the_newest_and_knows_what_it_covers() -> None:
         tape_message(5, [b"{}", b"[]"]) == b'{"type":"tape","seq":5,"reset":false,"events":[{},[]]}'
     )
     assert tape_message(6, [], reset=True) == b'{"type":"tape","seq":6,"reset":true,"events":[]}'
+
+
+def test_the_tapes_events_are_not_walked_by_the_garbage_collector() -> None:
+    # 20,000 kept events would otherwise be most of what every full collection walks (bench_load).
+    tape = Tape(capacity=3)
+    tape.add(ev("okx", "BTC", Side.LONG, 100.0, 10.0, 1))
+    [item] = tape.after(0)
+    assert not gc.is_tracked(item)
+    assert (item.base, item.side, item.exchange, item.usd) == ("BTC", "long", "okx", 100.0)
+    assert msgspec.json.decode(item.data)["seq"] == 1
+    assert not gc.is_tracked(item)  # still not after its JSON is kept
 
 
 def test_each_feed_is_judged_by_its_own_watchdog_limit() -> None:
