@@ -9,8 +9,8 @@ import zoneinfo
 from collections.abc import AsyncIterator
 
 from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
 
+from bot.app.http import AiohttpRequest
 from bot.delivery.dispatcher import AlertDispatcher
 from bot.render import alerts
 from bot.tables.outbox import PendingChat
@@ -51,7 +51,7 @@ async def dispatching(
         api.token,
         base_url=api.base_url,
         base_file_url=api.base_file_url,
-        request=HTTPXRequest(read_timeout=read_timeout),
+        request=AiohttpRequest(read_timeout=read_timeout),  # the bot's own backend
         rate_limiter=AIORateLimiter(max_retries=0),
     )
     events = Events()

@@ -1,0 +1,136 @@
+"""CPU on the event loop per Bot API request: the bot's aiohttp backend against PTB's httpx default.
+
+    python bench/bench_http.py            # 600 sendMessage per backend and pattern
+    python bench/bench_http.py --quick    # 100 (CI smoke)
+
+Each alert is one sendMessage made on the event loop that also reads the exchanges, so its CPU
+there is paid by every alert behind it (a large liquidation fans out to many chats at once). The
+fake Bot API (tests/support/bot_api.py) runs in a child process, as Telegram is another machine,
+so the CPU measured (getrusage of this process, which makes only these requests) is the client's:
+python-telegram-bot's Bot.send_message through its rate limiter, the HTTP backend, and parsing
+the answer into a Message. Two patterns: one request at a time, and 20 at once (a fan-out). The
+two backends alternate in rounds, so a change in the machine's speed affects both alike; the
+ratio is the figure to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import resource
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from telegram import Bot  # noqa: E402
+from telegram.constants import ParseMode  # noqa: E402
+from telegram.ext import AIORateLimiter, ExtBot  # noqa: E402
+from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
+
+from bench.bench_load import TelegramPeer, _receive, telegram_process  # noqa: E402
+from bot.app.http import AiohttpRequest  # noqa: E402
+
+FIRST_CHAT = 30_001
+CHATS = 600
+TEXT = (
+    "🔴 <b>#BTC long liquidated: $1.2M</b>\n1,500 BTC at $80,000.0 on Binance USDⓈ-M "
+    "(BTCUSDT)\n<i>Binance sends at most one liquidation per symbol per second</i>"
+)
+# Under the fake's flood limits (30/s overall, 1/s per chat): sends are spread over chats and time.
+PAUSE_ONE_S = 0.04
+PAUSE_FAN_OUT_S = 0.7
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measure(bot: Bot, sends: int, at_once: int, pause_s: float, first: int) -> float:
+    """Return the CPU ms per send of `sends` sendMessage, `at_once` together, idle time removed."""
+    idle_before = cpu_s()
+    for _ in range(sends // at_once):
+        await asyncio.sleep(pause_s)
+    idle_ms = (cpu_s() - idle_before) * 1000  # what the pauses alone cost (the loop's wake-ups)
+    before = cpu_s()
+    for start in range(0, sends, at_once):
+        chats = [FIRST_CHAT + (first + start + j) % CHATS for j in range(at_once)]
+        await asyncio.gather(
+            *(bot.send_message(chat, TEXT, parse_mode=ParseMode.HTML) for chat in chats)
+        )
+        await asyncio.sleep(pause_s)
+    return ((cpu_s() - before) * 1000 - idle_ms) / sends
+
+
+async def run(sends: int, rounds: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    child = context.Process(target=telegram_process, args=(child_conn,), daemon=True)
+    child.start()
+    child_conn.close()
+    base_url, token = await _receive(conn, "api", 30)
+    api = TelegramPeer(conn, base_url, token)
+    api.push_commands([(FIRST_CHAT + i, "/start") for i in range(CHATS)])  # the chats exist
+    backends: dict[str, Callable[[], BaseRequest]] = {
+        "aiohttp (the bot's)": AiohttpRequest,
+        "httpx (PTB's default)": HTTPXRequest,
+    }
+    bots = {
+        name: ExtBot(token, base_url=base_url, request=make(), rate_limiter=AIORateLimiter())
+        for name, make in backends.items()
+    }
+    try:
+        for bot in bots.values():
+            await bot.initialize()
+        await asyncio.sleep(1.0)  # the /start replies go out
+        results: dict[tuple[str, str], list[float]] = {}
+        for number in range(rounds):
+            for pattern, at_once, pause in (
+                ("one at a time", 1, PAUSE_ONE_S),
+                ("20 at once", 20, PAUSE_FAN_OUT_S),
+            ):
+                for name, bot in bots.items():
+                    ms = await measure(bot, sends, at_once, pause, first=number * sends)
+                    results.setdefault((pattern, name), []).append(ms)
+        calls = api.take()
+        failed = [c for c in calls if c.method == "sendMessage" and not c.ok]
+        print(
+            f"python {sys.version.split()[0]}; {sends:,} sendMessage per backend, pattern and "
+            f"round; {rounds} rounds; {len(failed)} refused by the fake"
+        )
+        for pattern in ("one at a time", "20 at once"):
+            medians = {name: statistics.median(results[(pattern, name)]) for name in backends}
+            aio, httpx_ms = medians["aiohttp (the bot's)"], medians["httpx (PTB's default)"]
+            for name, ms in medians.items():
+                rounds_ms = ", ".join(f"{v:.2f}" for v in results[(pattern, name)])
+                print(f"  {pattern:13}  {name:22} {ms:5.2f} ms CPU per send (rounds: {rounds_ms})")
+            print(f"  {pattern:13}  httpx / aiohttp: {httpx_ms / aio:.2f}x")
+        if failed:
+            sys.exit(f"FAIL: {len(failed)} sends refused by the fake Bot API")
+    finally:
+        for bot in bots.values():
+            await bot.shutdown()
+        api.close()
+        await asyncio.to_thread(child.join, 10)
+        if child.is_alive():
+            child.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 sends, 1 round (CI smoke)")
+    parser.add_argument("--sends", type=int, help="per backend, pattern and round (600)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds (3; quick 1)")
+    args = parser.parse_args()
+    sends = args.sends or (100 if args.quick else 600)
+    rounds = args.rounds or (1 if args.quick else 3)
+    asyncio.run(run(sends - sends % 20, rounds))
+
+
+if __name__ == "__main__":
+    main()

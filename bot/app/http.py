@@ -1,0 +1,146 @@
+"""The HTTP client under python-telegram-bot: aiohttp instead of PTB's default httpx.
+
+Every alert is one Bot API request made on the event loop that also parses the exchanges'
+frames, so what a request costs there is paid by every alert queued behind it: a fan-out of one
+large liquidation to 20 chats is 20 requests at once. Against a local Bot API in another process
+(`bench/bench_http.py`), PTB's default, httpx on httpcore, costs about twice the CPU of aiohttp
+per sendMessage (httpcore also looks for sniffio twice per request; where it is not installed,
+each look is a failed import that searches the whole path). aiohttp is already the dashboard's
+server. PTB's own layer on top (building the request, its rate limiter, parsing the answer,
+raising its errors) is unchanged: this is its documented extension point,
+`BaseRequest.do_request`.
+
+What PTB's default does and this keeps: the same default timeouts (read, write and connect 5 s,
+a free connection within 1 s, 20 s to write an upload), connections kept alive, the proxy
+settings of the environment (HTTPS_PROXY, NO_PROXY), a timeout raised as `TimedOut` and any
+other transport failure as `NetworkError`. aiohttp has no write timeout of its own: a request's
+whole time is bounded by the sum of its limits instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+if TYPE_CHECKING:
+    from telegram._utils.types import ODVInput  # the signature PTB declares
+
+# The Bot API's paths: /bot<token>/<method> and /file/bot<token>/<path>.
+_TOKEN_IN_PATH = re.compile(r"/(file/)?bot[^/\s'\"]+")
+
+
+class AiohttpRequest(BaseRequest):
+    """A PTB request backend on one aiohttp session (made in `initialize`, closed in
+    `shutdown`)."""
+
+    def __init__(
+        self,
+        *,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read = read_timeout
+        self._write = write_timeout
+        self._connect = connect_timeout
+        self._pool = pool_timeout
+        self._media_write = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Return the default read timeout (PTB adds it to a long poll's own timeout)."""
+        return self._read
+
+    async def initialize(self) -> None:
+        """Open the session (PTB calls this from `Application.initialize`)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                trust_env=True,  # HTTPS_PROXY and NO_PROXY, as httpx honours them
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Make one request; return the HTTP status and the body (PTB reads the rest)."""
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        uploads = request_data is not None and request_data.contains_files
+        read = _given(read_timeout, self._read)
+        connect = _given(connect_timeout, self._connect)
+        pool = _given(pool_timeout, self._pool)
+        write = _given(write_timeout, self._media_write if uploads else self._write)
+        timeout = aiohttp.ClientTimeout(
+            total=_sum(read, write, connect, pool),
+            connect=_sum(pool, connect),  # aiohttp's connect includes the wait for the pool
+            sock_connect=connect,
+            sock_read=read,
+        )
+        data: aiohttp.FormData | dict[str, str] | None = None
+        if request_data is not None:
+            data = _form(request_data) if uploads else request_data.json_parameters
+        try:
+            async with session.request(
+                method,
+                url,
+                data=data,
+                headers={"User-Agent": self.USER_AGENT},
+                timeout=timeout,
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as exc:  # aiohttp's timeouts derive from it
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            # The class name helps when the message is empty. Some of aiohttp's messages quote
+            # the URL, whose path holds the token: it goes, whatever a log handler does later.
+            detail = _TOKEN_IN_PATH.sub(r"/\1bot<token>", str(exc))
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    """Return a timeout passed to the call (None: no limit), else this backend's default."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return default  # BaseRequest.DEFAULT_NONE: not given
+
+
+def _sum(*limits: float | None) -> float | None:
+    """Return the sum of the limits, or None (no limit) if any is None."""
+    total = 0.0
+    for limit in limits:
+        if limit is None:
+            return None
+        total += limit
+    return total
+
+
+def _form(request_data: RequestData) -> aiohttp.FormData:
+    """Return a multipart body: the parameters, then each file with its name and type."""
+    form = aiohttp.FormData()
+    for name, value in request_data.json_parameters.items():
+        form.add_field(name, value)
+    for name, (filename, content, mime_type) in request_data.multipart_data.items():
+        form.add_field(name, content, filename=filename, content_type=mime_type)
+    return form

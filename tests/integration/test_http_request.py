@@ -1,0 +1,130 @@
+"""The bot's HTTP backend under python-telegram-bot (aiohttp) against the fake Bot API."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from telegram import Bot, InputFile, Message
+from telegram.error import BadRequest, NetworkError, TimedOut
+
+from bot.app.application import TelegramTuning, build_application
+from bot.app.http import AiohttpRequest
+from bot.settings import Settings
+from tests.support.bot_api import FakeBotApi
+
+CHAT = 4242
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+
+
+def bot_on(api: FakeBotApi, request: AiohttpRequest) -> Bot:
+    return Bot(api.token, base_url=api.base_url, base_file_url=api.base_file_url, request=request)
+
+
+async def test_text_goes_as_a_form_and_the_answer_is_parsed() -> None:
+    async with FakeBotApi() as api, bot_on(api, AiohttpRequest()) as bot:
+        api.add_private_chat(CHAT)
+        html = "<b>BTC</b> &amp; ETH: 1 &lt; 2 🔴"
+        message = await bot.send_message(CHAT, html, parse_mode="HTML")
+        assert isinstance(message, Message)
+        assert (message.chat_id, message.text) == (CHAT, "BTC & ETH: 1 < 2 🔴")
+        [call] = api.calls_to("sendMessage")
+        assert call.params["text"] == html
+        assert call.params["parse_mode"] == "HTML"
+
+
+async def test_a_photo_goes_as_multipart_with_its_caption_intact() -> None:
+    async with FakeBotApi() as api, bot_on(api, AiohttpRequest()) as bot:
+        api.add_private_chat(CHAT)
+        photo = InputFile(PNG, filename="chart.png")
+        await bot.send_photo(CHAT, photo, caption="<i>24 h</i> chart", parse_mode="HTML")
+        [upload] = api.sent_photos(CHAT)
+        assert (upload.filename, upload.content_type, upload.data) == (
+            "chart.png",
+            "image/png",
+            PNG,
+        )
+        [call] = api.calls_to("sendPhoto")
+        assert call.params["caption"] == "<i>24 h</i> chart"
+
+
+async def test_telegrams_refusal_reaches_ptb_as_its_error() -> None:
+    async with FakeBotApi() as api, bot_on(api, AiohttpRequest()) as bot:
+        with pytest.raises(BadRequest, match=r"^Chat not found$"):
+            await bot.send_message(CHAT, "nobody there")  # never added to the fake
+
+
+async def test_a_late_answer_is_a_timeout_and_a_per_call_limit_wins() -> None:
+    async with FakeBotApi() as api, bot_on(api, AiohttpRequest(read_timeout=5.0)) as bot:
+        api.add_private_chat(CHAT)
+        api.delay_next("sendMessage", 1.0, times=2)
+        with pytest.raises(TimedOut):
+            await bot.send_message(CHAT, "slow", read_timeout=0.2)
+        # The default (5 s) waits for the same delay.
+        message = await bot.send_message(CHAT, "slow but fine")
+        assert message.text == "slow but fine"
+        # Both reached Telegram: a timeout says nothing about delivery.
+        assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["slow", "slow but fine"]
+
+
+async def test_a_refused_connection_is_a_network_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    request = AiohttpRequest(connect_timeout=2.0)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError, match=r"^aiohttp\.ClientConnectorError") as caught:
+            await request.do_request(f"http://127.0.0.1:{port}/botX/getMe", "POST")
+        assert not isinstance(caught.value, TimedOut)
+    finally:
+        await request.shutdown()
+
+
+async def test_an_error_that_quotes_the_url_leaves_the_token_out() -> None:
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        for url in ("ftp://127.0.0.1:9/bot123:SECRET/getMe", "ftp://h/file/bot123:SECRET/a.png"):
+            with pytest.raises(NetworkError) as caught:
+                await request.do_request(url, "POST")
+            assert "SECRET" not in caught.value.message
+            assert caught.value.message.startswith("aiohttp.NonHttpUrlClientError: ftp://")
+            assert "bot<token>/" in caught.value.message
+    finally:
+        await request.shutdown()
+
+
+async def test_requests_need_initialize_and_shutdown_is_idempotent() -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request("http://127.0.0.1:9/botX/getMe", "POST")
+    await request.initialize()
+    await request.shutdown()
+    await request.shutdown()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request("http://127.0.0.1:9/botX/getMe", "POST")
+    await request.initialize()  # PTB may initialize a bot again after a shutdown
+    await request.shutdown()
+
+
+async def test_the_bot_sends_and_polls_through_it() -> None:
+    async with FakeBotApi() as api:
+        settings = Settings(
+            _env_file=None,
+            telegram_bot_token=api.token,
+            telegram_base_url=api.base_url,
+        )
+        application = build_application(settings, TelegramTuning())
+        bot = application.bot
+        assert isinstance(bot.request, AiohttpRequest)
+        # The long poll has its own backend (PTB keeps it beside the other, unexposed).
+        updates_request = bot._request[0]
+        assert isinstance(updates_request, AiohttpRequest)
+        assert updates_request is not bot.request
+        await bot.initialize()
+        try:
+            assert (await bot.get_me()).username == api.bot_username
+            assert await bot.get_updates(timeout=0) == ()
+        finally:
+            await bot.shutdown()
