@@ -11,18 +11,21 @@ raising its errors) is unchanged: this is its documented extension point,
 `BaseRequest.do_request`.
 
 What PTB's default does and this keeps: the same default timeouts (read, write and connect 5 s,
-a free connection within 1 s, 20 s to write an upload), connections kept alive, the proxy
-settings of the environment (HTTPS_PROXY, NO_PROXY), a timeout raised as `TimedOut` and any
-other transport failure as `NetworkError`. aiohttp has no write timeout of its own: a request's
+a free connection within 1 s, 20 s to write an upload), connections kept alive, certificates
+checked against certifi's CA bundle (not the system's, which some Python installs lack), the
+proxy settings of the environment (HTTPS_PROXY, NO_PROXY), a timeout raised as `TimedOut` and
+any other transport failure as `NetworkError`. aiohttp has no write timeout of its own: a request's
 whole time is bounded by the sum of its limits instead.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
 from typing import TYPE_CHECKING
 
 import aiohttp
+import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -54,6 +57,7 @@ class AiohttpRequest(BaseRequest):
         self._pool = pool_timeout
         self._media_write = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self.ssl_context: ssl.SSLContext | None = None  # made with the session
 
     @property
     def read_timeout(self) -> float | None:
@@ -63,8 +67,10 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session (PTB calls this from `Application.initialize`)."""
         if self._session is None or self._session.closed:
+            if self.ssl_context is None:
+                self.ssl_context = ssl.create_default_context(cafile=certifi.where())
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=self.ssl_context),
                 trust_env=True,  # HTTPS_PROXY and NO_PROXY, as httpx honours them
             )
 

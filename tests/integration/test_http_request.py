@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import ssl
 
+import certifi
 import pytest
 from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, NetworkError, TimedOut
@@ -91,6 +93,19 @@ async def test_an_error_that_quotes_the_url_leaves_the_token_out() -> None:
             assert "SECRET" not in caught.value.message
             assert caught.value.message.startswith("aiohttp.NonHttpUrlClientError: ftp://")
             assert "bot<token>/" in caught.value.message
+    finally:
+        await request.shutdown()
+
+
+async def test_certificates_are_checked_against_certifis_bundle() -> None:
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        context = request.ssl_context
+        assert context is not None
+        assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+        bundle = ssl.create_default_context(cafile=certifi.where())
+        assert context.get_ca_certs() == bundle.get_ca_certs()
     finally:
         await request.shutdown()
 
