@@ -856,6 +856,7 @@ async def run(args: argparse.Namespace) -> int:
             conn.send("stop")
         if api is not None:
             api.close()  # after the bot stopped: its last long poll is answered
+        api_conn.close()  # the child reads the end of the pipe and stops
         for child in (exchange, telegram):
             await asyncio.to_thread(child.join, 10)
             if child.is_alive():

@@ -73,41 +73,29 @@ async def test_a_refused_connection_is_a_network_error() -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    request = AiohttpRequest(connect_timeout=2.0)
-    await request.initialize()
-    try:
+    async with AiohttpRequest(connect_timeout=2.0) as request:  # PTB's: initialize, shutdown
         with pytest.raises(NetworkError, match=r"^aiohttp\.ClientConnectorError") as caught:
             await request.do_request(f"http://127.0.0.1:{port}/botX/getMe", "POST")
         assert not isinstance(caught.value, TimedOut)
-    finally:
-        await request.shutdown()
 
 
 async def test_an_error_that_quotes_the_url_leaves_the_token_out() -> None:
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with AiohttpRequest() as request:
         for url in ("ftp://127.0.0.1:9/bot123:SECRET/getMe", "ftp://h/file/bot123:SECRET/a.png"):
             with pytest.raises(NetworkError) as caught:
                 await request.do_request(url, "POST")
             assert "SECRET" not in caught.value.message
             assert caught.value.message.startswith("aiohttp.NonHttpUrlClientError: ftp://")
             assert "bot<token>/" in caught.value.message
-    finally:
-        await request.shutdown()
 
 
 async def test_certificates_are_checked_against_certifis_bundle() -> None:
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with AiohttpRequest() as request:
         context = request.ssl_context
         assert context is not None
         assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
         bundle = ssl.create_default_context(cafile=certifi.where())
         assert context.get_ca_certs() == bundle.get_ca_certs()
-    finally:
-        await request.shutdown()
 
 
 async def test_requests_need_initialize_and_shutdown_is_idempotent() -> None:
