@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import resource
 import statistics
 import sys
 from collections.abc import Callable
@@ -32,7 +30,7 @@ from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import AIORateLimiter, ExtBot  # noqa: E402
 from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
 
-from bench.bench_load import TelegramPeer, _receive, telegram_process  # noqa: E402
+from bench.bench_load import TelegramPeer, cpu_s  # noqa: E402
 from bot.app.http import AiohttpRequest  # noqa: E402
 
 FIRST_CHAT = 30_001
@@ -44,11 +42,6 @@ TEXT = (
 # Under the fake's flood limits (30/s overall, 1/s per chat): sends are spread over chats and time.
 PAUSE_ONE_S = 0.04
 PAUSE_FAN_OUT_S = 0.7
-
-
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def measure(bot: Bot, sends: int, at_once: int, pause_s: float, first: int) -> float:
@@ -68,13 +61,8 @@ async def measure(bot: Bot, sends: int, at_once: int, pause_s: float, first: int
 
 
 async def run(sends: int, rounds: int) -> None:
-    context = multiprocessing.get_context("spawn")
-    conn, child_conn = context.Pipe()
-    child = context.Process(target=telegram_process, args=(child_conn,), daemon=True)
-    child.start()
-    child_conn.close()
-    base_url, token = await _receive(conn, "api", 30)
-    api = TelegramPeer(conn, base_url, token)
+    api = await TelegramPeer.start()
+    token, base_url = api.token, api.base_url
     api.push_commands([(FIRST_CHAT + i, "/start") for i in range(CHATS)])  # the chats exist
     backends: dict[str, Callable[[], BaseRequest]] = {
         "aiohttp (the bot's)": AiohttpRequest,
@@ -115,10 +103,7 @@ async def run(sends: int, rounds: int) -> None:
     finally:
         for bot in bots.values():
             await bot.shutdown()
-        api.close()
-        await asyncio.to_thread(child.join, 10)
-        if child.is_alive():
-            child.terminate()
+        await api.stop()
 
 
 def main() -> None:

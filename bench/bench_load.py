@@ -84,6 +84,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -437,18 +438,48 @@ def telegram_process(conn: Connection) -> None:
     asyncio.run(_telegram(conn))
 
 
+def spawn(target: Callable[..., None], *args: Any) -> tuple[Connection, BaseProcess]:
+    """Start `target(pipe, *args)` in a spawned child; return this end of the pipe and the child."""
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    child = context.Process(target=target, args=(child_conn, *args), daemon=True)
+    child.start()
+    child_conn.close()  # the child's end: once the child exits, a read here ends at once
+    return conn, child
+
+
+async def reap(child: BaseProcess) -> None:
+    """Wait for a child told to stop; end it if it does not within 10 s."""
+    await asyncio.to_thread(child.join, 10)
+    if child.is_alive():
+        child.terminate()
+
+
 class TelegramPeer:
     """The bench's end of the fake Bot API's process: the call log as it arrives, commands."""
 
-    def __init__(self, conn: Connection, base_url: str, token: str) -> None:
+    def __init__(self, conn: Connection, child: BaseProcess, base_url: str, token: str) -> None:
         self.base_url = base_url
         self.token = token
         self.internal_errors = 0
         self.cpu_s = 0.0
         self._conn = conn
+        self._child = child
         self._calls: list[Call] = []
         self._flushed = asyncio.Event()
         asyncio.get_running_loop().add_reader(conn.fileno(), self._on_message)
+
+    @classmethod
+    async def start(cls) -> TelegramPeer:
+        """Start the fake Bot API in a child process and connect to it."""
+        conn, child = spawn(telegram_process)
+        try:
+            base_url, token = await _receive(conn, "api", 30)
+        except BaseException:
+            conn.close()
+            await reap(child)
+            raise
+        return cls(conn, child, base_url, token)
 
     def _on_message(self) -> None:
         try:
@@ -479,10 +510,13 @@ class TelegramPeer:
         self._conn.send(("flush", None))
         await asyncio.wait_for(self._flushed.wait(), within_s)
 
-    def close(self) -> None:
+    async def stop(self) -> None:
+        """Stop the child (after the bot stopped: its last long poll is answered)."""
         asyncio.get_running_loop().remove_reader(self._conn.fileno())
         with contextlib.suppress(OSError):
             self._conn.send(("stop", None))
+        self._conn.close()  # and should the child miss the stop, it reads the pipe's end
+        await reap(self._child)
 
 
 # --- observing the bot ---------------------------------------------------------------------
@@ -835,32 +869,19 @@ async def run(args: argparse.Namespace) -> int:
         f"in bursts (before digests); "
         f"{args.workers or TelegramTuning().dispatch_workers} dispatcher workers"
     )
-    context = multiprocessing.get_context("spawn")
-    conn, child_conn = context.Pipe()
-    exchange = context.Process(target=exchange_process, args=(child_conn, plan), daemon=True)
-    exchange.start()
-    child_conn.close()  # the child's end: once the child exits, a read here ends at once
-    api_conn, api_child_conn = context.Pipe()
-    telegram = context.Process(target=telegram_process, args=(api_child_conn,), daemon=True)
-    telegram.start()
-    api_child_conn.close()
-    api: TelegramPeer | None = None
+    conn, exchange = spawn(exchange_process, plan)
     try:
-        port = await _receive(conn, "port", 30)
-        base_url, token = await _receive(api_conn, "api", 30)
-        api = TelegramPeer(api_conn, base_url, token)
-        with tempfile.TemporaryDirectory() as folder:
-            return await _run_bot(args, plan, rules, warmup_s, conn, api, port, Path(folder))
+        api = await TelegramPeer.start()
+        try:
+            port = await _receive(conn, "port", 30)
+            with tempfile.TemporaryDirectory() as folder:
+                return await _run_bot(args, plan, rules, warmup_s, conn, api, port, Path(folder))
+        finally:
+            await api.stop()
     finally:
         with contextlib.suppress(OSError):
             conn.send("stop")
-        if api is not None:
-            api.close()  # after the bot stopped: its last long poll is answered
-        api_conn.close()  # the child reads the end of the pipe and stops
-        for child in (exchange, telegram):
-            await asyncio.to_thread(child.join, 10)
-            if child.is_alive():
-                child.terminate()
+        await reap(exchange)
 
 
 async def _run_bot(
