@@ -21,6 +21,7 @@ whole time is bounded by the sum of its limits instead.
 
 from __future__ import annotations
 
+import functools
 import re
 import ssl
 from typing import TYPE_CHECKING
@@ -58,7 +59,7 @@ class AiohttpRequest(BaseRequest):
         self._pool = pool_timeout
         self._media_write = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
-        self.ssl_context: ssl.SSLContext | None = None  # made with the session
+        self.ssl_context: ssl.SSLContext | None = None  # set with the session
 
     @property
     def read_timeout(self) -> float | None:
@@ -68,8 +69,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session (PTB calls this from `Application.initialize`)."""
         if self._session is None or self._session.closed:
-            if self.ssl_context is None:
-                self.ssl_context = ssl.create_default_context(cafile=certifi.where())
+            self.ssl_context = _ca_context()
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=self.ssl_context),
                 trust_env=True,  # HTTPS_PROXY and NO_PROXY, as httpx honours them
@@ -124,6 +124,13 @@ class AiohttpRequest(BaseRequest):
             # the URL, whose path holds the token: it goes, whatever a log handler does later.
             detail = _TOKEN_IN_PATH.sub(r"/\1bot<token>", str(exc))
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
+
+
+@functools.cache
+def _ca_context() -> ssl.SSLContext:
+    """Return the one TLS context of every backend (loading the bundle takes ~40 ms on the
+    event loop; the bot has two backends, sends and the long poll)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:

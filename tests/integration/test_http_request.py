@@ -96,6 +96,8 @@ async def test_certificates_are_checked_against_certifis_bundle() -> None:
         assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
         bundle = ssl.create_default_context(cafile=certifi.where())
         assert context.get_ca_certs() == bundle.get_ca_certs()
+        async with AiohttpRequest() as other:
+            assert other.ssl_context is context  # loaded once for every backend
 
 
 async def test_requests_need_initialize_and_shutdown_is_idempotent() -> None:
