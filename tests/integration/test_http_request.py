@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import concurrent.futures
+import logging
 import socket
 import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import certifi
 import pytest
@@ -133,3 +141,144 @@ async def test_the_bot_sends_and_polls_through_it() -> None:
             assert await bot.get_updates(timeout=0) == ()
         finally:
             await bot.shutdown()
+
+
+# --- the environment's proxy ------------------------------------------------------------------
+
+PROXY_ANSWER = b'{"ok": true, "result": true}'
+
+
+@dataclass
+class ForwardProxy:
+    """A stand-in HTTP proxy: records each request's head and answers as the Bot API would."""
+
+    url: str = ""
+    heads: list[list[str]] = field(default_factory=list)  # request line, then header lines
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[:-2]
+        self.heads.append(head)
+        if head[0].startswith("CONNECT "):  # a tunnel for HTTPS: refused, the head is enough
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
+        length = next(
+            (int(h.split(":", 1)[1]) for h in head if h.lower().startswith("content-length:")), 0
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(PROXY_ANSWER), PROXY_ANSWER)
+        )
+        await writer.drain()
+        writer.close()
+
+    def header(self, number: int, name: str) -> str | None:
+        """Return a header of the request `number` (None if absent)."""
+        for line in self.heads[number][1:]:
+            key, _, value = line.partition(":")
+            if key.lower() == name.lower():
+                return value.strip()
+        return None
+
+
+@asynccontextmanager
+async def forward_proxy() -> AsyncIterator[ForwardProxy]:
+    proxy = ForwardProxy()
+    server = await asyncio.start_server(proxy.serve, "127.0.0.1", 0)
+    proxy.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        yield proxy
+
+
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+async def test_the_environments_proxy_carries_requests_with_its_credentials(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_proxy_settings(monkeypatch)
+    caplog.set_level(logging.INFO, logger="bot.app.http")
+    async with forward_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://trader:s3cr%40t@"))
+        async with AiohttpRequest() as request:
+            url = "http://127.0.0.1:9/bot123:TOKEN/getMe"
+            assert await request.post(url) is True
+            # Read once per host, as httpx reads it once per client: a later change is not seen.
+            monkeypatch.delenv("HTTP_PROXY")
+            assert await request.post(url) is True
+        assert [head[0] for head in proxy.heads] == [f"POST {url} HTTP/1.1"] * 2
+        expected = "Basic " + base64.b64encode(b"trader:s3cr@t").decode()  # %40 decoded
+        assert proxy.header(0, "Proxy-Authorization") == expected
+        assert proxy.header(0, "User-Agent") == AiohttpRequest.USER_AGENT
+    assert caplog.messages == [
+        f"requests to http://127.0.0.1:9 go through the proxy {proxy.url}"
+    ]  # once, and neither the credentials nor the token
+
+
+async def test_https_goes_through_the_proxys_tunnel_with_the_credentials_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_proxy_settings(monkeypatch)
+    async with forward_proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://trader:s3cret@"))
+        async with AiohttpRequest() as request:
+            with pytest.raises(NetworkError, match=r"^aiohttp\.ClientHttpProxyError: 403"):
+                await request.post("https://api.telegram.org/bot123:TOKEN/getMe")
+        [head] = proxy.heads
+        assert head[0] == "CONNECT api.telegram.org:443 HTTP/1.1"
+        expected = "Basic " + base64.b64encode(b"trader:s3cret").decode()
+        assert proxy.header(0, "Proxy-Authorization") == expected
+
+
+async def test_a_host_in_no_proxy_and_a_host_without_a_proxy_go_direct(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_proxy_settings(monkeypatch)
+    async with forward_proxy() as proxy, FakeBotApi() as api:
+        api.add_private_chat(CHAT)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)  # the fake is http://: not for it
+        async with bot_on(api, AiohttpRequest()) as bot:
+            await bot.send_message(CHAT, "direct")
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with bot_on(api, AiohttpRequest()) as bot:
+            await bot.send_message(CHAT, "direct again")
+        assert [c.params["text"] for c in api.calls_to("sendMessage")] == [
+            "direct",
+            "direct again",
+        ]
+        assert proxy.heads == []
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, counting what is handed to it."""
+
+    submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_a_request_makes_no_round_trip_through_the_thread_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # aiohttp's trust_env reads the proxy settings and ~/.netrc in the thread pool at every
+    # request: two round trips per sendMessage, which a fan-out to many chats multiplies.
+    no_proxy_settings(monkeypatch)
+    executor = CountingExecutor(max_workers=2)
+    asyncio.get_running_loop().set_default_executor(executor)
+    async with FakeBotApi() as api, bot_on(api, AiohttpRequest()) as bot:
+        chats = [CHAT + number for number in range(20)]
+        for chat in chats:
+            api.add_private_chat(chat)
+        await bot.send_message(CHAT, "first")  # the connection and the proxy settings
+        before = executor.submitted
+        await asyncio.gather(*(bot.send_message(chat, "fan-out") for chat in chats))
+        assert executor.submitted == before
+        assert len(api.calls_to("sendMessage")) == 21
