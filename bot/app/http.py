@@ -178,6 +178,14 @@ def _env_proxy(scheme: str, host: str | None) -> Proxy:
         return None, None
     parts = urlsplit(given if "://" in given else f"http://{given}")
     proxy = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    if parts.scheme not in ("http", "https"):  # e.g. ALL_PROXY=socks5://...
+        log.warning(
+            "ignoring the proxy %s for %s://%s: only http and https proxies work here",
+            proxy,
+            scheme,
+            host,
+        )
+        return None, None
     if parts.username is None:
         return proxy, None
     credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()

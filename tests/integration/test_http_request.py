@@ -220,6 +220,36 @@ async def test_the_environments_proxy_carries_requests_with_its_credentials(
     ]  # once, and neither the credentials nor the token
 
 
+async def test_all_proxy_is_the_fallback_and_a_socks_proxy_is_ignored_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_proxy_settings(monkeypatch)
+    async with forward_proxy() as proxy, FakeBotApi() as api:
+        api.add_private_chat(CHAT)
+        monkeypatch.setenv("ALL_PROXY", "socks5://trader:s3cret@127.0.0.1:1080")
+        # Both backends are the bot's: PTB's default httpx long poll refuses a socks proxy.
+        bot = Bot(
+            api.token,
+            base_url=api.base_url,
+            request=AiohttpRequest(),
+            get_updates_request=AiohttpRequest(),
+        )
+        async with bot:
+            await bot.send_message(CHAT, "direct")
+        assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["direct"]
+        host = api.base_url.split("/")[2].split(":")[0]
+        assert caplog.messages == [
+            f"ignoring the proxy socks5://127.0.0.1:1080 for http://{host}: "
+            "only http and https proxies work here"
+        ]
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        async with AiohttpRequest() as request:
+            assert await request.post("http://127.0.0.1:9/bot123:TOKEN/getMe") is True
+        assert [head[0] for head in proxy.heads] == [
+            "POST http://127.0.0.1:9/bot123:TOKEN/getMe HTTP/1.1"
+        ]
+
+
 async def test_https_goes_through_the_proxys_tunnel_with_the_credentials_on_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
