@@ -52,7 +52,8 @@ class TrustEnvRequest(AiohttpRequest):
 
     async def initialize(self) -> None:
         await super().initialize()
-        assert self._session is not None and self.ssl_context is not None
+        assert self._session is not None
+        assert self.ssl_context is not None
         await self._session.close()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256, ssl=self.ssl_context), trust_env=True
