@@ -56,7 +56,8 @@ class TrustEnvRequest(AiohttpRequest):
         assert self.ssl_context is not None
         await self._session.close()
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, ssl=self.ssl_context), trust_env=True
+            connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=self.ssl_context),
+            trust_env=True,
         )
 
 

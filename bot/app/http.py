@@ -6,10 +6,9 @@ large liquidation to 20 chats is 20 requests at once. Against a local Bot API in
 (`bench/bench_http.py`), PTB's default, httpx on httpcore, cost 2.7 times aiohttp's CPU per
 sendMessage in a 20-chat fan-out and 1.2 times one at a time (httpcore also looks for sniffio
 twice per request; where it is not installed, each look is a failed import that searches the
-whole path). aiohttp is already the dashboard's
-server. PTB's own layer on top (building the request, its rate limiter, parsing the answer,
-raising its errors) is unchanged: this is its documented extension point,
-`BaseRequest.do_request`.
+whole path). aiohttp is already the dashboard's server. PTB's own layer on top (building the
+request, its rate limiter, parsing the answer, raising its errors) is unchanged: this is its
+documented extension point, `BaseRequest.do_request`.
 
 What PTB's default does and this keeps: the same default timeouts (read, write and connect 5 s,
 a free connection within 1 s, 20 s to write an upload), connections kept alive, certificates
@@ -162,7 +161,7 @@ class AiohttpRequest(BaseRequest):
             target = urlsplit(origin)
             found = self._proxies[origin] = _env_proxy(target.scheme, target.hostname)
             if found[0] is not None:  # neither URL carries credentials or the token here
-                where = urlunsplit((target.scheme, target.netloc.rpartition("@")[2], "", "", ""))
+                where = urlunsplit((target.scheme, _host_and_port(target.netloc), "", "", ""))
                 log.info("requests to %s go through the proxy %s", where, found[0])
         return found
 
@@ -177,7 +176,7 @@ def _env_proxy(scheme: str, host: str | None) -> Proxy:
     if not given:
         return None, None
     parts = urlsplit(given if "://" in given else f"http://{given}")
-    proxy = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    proxy = urlunsplit((parts.scheme, _host_and_port(parts.netloc), parts.path, "", ""))
     if parts.scheme not in ("http", "https"):  # e.g. ALL_PROXY=socks5://...
         log.warning(
             "ignoring the proxy %s for %s://%s: only http and https proxies work here",
@@ -190,6 +189,11 @@ def _env_proxy(scheme: str, host: str | None) -> Proxy:
         return proxy, None
     credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
     return proxy, "Basic " + base64.b64encode(credentials).decode("ascii")
+
+
+def _host_and_port(netloc: str) -> str:
+    """Return a URL's network location without its credentials (`user:password@`)."""
+    return netloc.rpartition("@")[2]
 
 
 @functools.cache

@@ -28,7 +28,14 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
 
 def bot_on(api: FakeBotApi, request: AiohttpRequest) -> Bot:
-    return Bot(api.token, base_url=api.base_url, base_file_url=api.base_file_url, request=request)
+    """Return a Bot whose two backends are the bot's, as in `build_application`."""
+    return Bot(
+        api.token,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=request,
+        get_updates_request=AiohttpRequest(),
+    )
 
 
 async def test_text_goes_as_a_form_and_the_answer_is_parsed() -> None:
@@ -228,13 +235,7 @@ async def test_all_proxy_is_the_fallback_and_a_socks_proxy_is_ignored_with_a_war
         api.add_private_chat(CHAT)
         monkeypatch.setenv("ALL_PROXY", "socks5://trader:s3cret@127.0.0.1:1080")
         # Both backends are the bot's: PTB's default httpx long poll refuses a socks proxy.
-        bot = Bot(
-            api.token,
-            base_url=api.base_url,
-            request=AiohttpRequest(),
-            get_updates_request=AiohttpRequest(),
-        )
-        async with bot:
+        async with bot_on(api, AiohttpRequest()) as bot:
             await bot.send_message(CHAT, "direct")
         assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["direct"]
         host = api.base_url.split("/")[2].split(":")[0]
