@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from aggregation.keys import Instrument
-from aggregation.migrate import migrate_from_1
+from aggregation.migrate import fill_minute_best, migrate_from_1
 from aggregation.schema import (
     EVENT_DTYPE,
     INSERT_EVENT,
@@ -28,6 +28,7 @@ from aggregation.schema import (
     STORED_TOP_DTYPE,
     TOP_FIELDS,
     group_sums,
+    largest_stored,
     merge_sums,
     stored_best,
 )
@@ -99,10 +100,15 @@ class Database:
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             elif version < SCHEMA_VERSION:
-                db.executescript(MIGRATE_FROM_1)
-                db.execute("BEGIN IMMEDIATE")
-                migrate_from_1(db)
-                db.execute("COMMIT")
+                if version < 2:
+                    db.executescript(MIGRATE_FROM_1)
+                    db.execute("BEGIN IMMEDIATE")
+                    migrate_from_1(db)
+                    db.execute("COMMIT")
+                else:
+                    db.execute("BEGIN IMMEDIATE")
+                    fill_minute_best(db)
+                    db.execute("COMMIT")
                 db.execute(
                     "UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,)
                 )
@@ -214,7 +220,7 @@ class Database:
             self.catalog[int(ident)] = Instrument(exchange, market, symbol, base)
 
     def _roll_up(self, rows: list[tuple[int, int, int, float, float, float, int]]) -> None:
-        """Add stored rows to their minutes' rollups (sums and per-second largest)."""
+        """Add stored rows to their minutes' rollups (sums, per-second and minute largest)."""
         if not rows:
             return
         events = np.array(rows, dtype=EVENT_DTYPE)
@@ -238,9 +244,14 @@ class Database:
             if stored is not None:
                 sums = merge_sums(stored[0], sums)
                 tops = np.concatenate((np.frombuffer(stored[1], dtype=STORED_TOP_DTYPE), tops))
+            tops = stored_best(tops)
             db.execute(
                 "INSERT OR REPLACE INTO rollups (minute, sums, tops) VALUES (?, ?, ?)",
-                (minute, sums.tobytes(), stored_best(tops).tobytes()),
+                (minute, sums.tobytes(), tops.tobytes()),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)",
+                (minute, largest_stored(tops).tobytes()),
             )
         hours = sorted({int(m) // HOUR_MINUTES for m in minutes[bounds[:-1]].tolist()})
         db.executemany("INSERT OR IGNORE INTO dirty_hours VALUES (?)", [(h,) for h in hours])

@@ -13,9 +13,17 @@ from collections.abc import Collection
 
 import numpy as np
 
-from aggregation.keys import Instrument
+from aggregation.keys import Instrument, IntArray
 from aggregation.maintenance import DECODE_HOUR, MARKET, HourRow, by_asset
-from aggregation.schema import EVENT_DTYPE, STORED_TOP_DTYPE, SUMS_DTYPE, Rows, group_sums
+from aggregation.schema import (
+    EVENT_DTYPE,
+    SELECT_MINUTE_BEST,
+    STORED_TOP_DTYPE,
+    SUMS_DTYPE,
+    Rows,
+    group_sums,
+    largest_stored,
+)
 
 HOUR_MINUTES = 60
 
@@ -119,17 +127,28 @@ def events_between(
 
 def stored_largest(db: sqlite3.Connection, first_minute: int, end_minute: int, k: int) -> Rows:
     """Return the k largest kept events of the minutes [first, end), largest first."""
-    parts = [
-        np.frombuffer(tops, dtype=STORED_TOP_DTYPE)
-        for (tops,) in db.execute(
-            "SELECT tops FROM rollups WHERE minute >= ? AND minute < ?", (first_minute, end_minute)
-        )
-    ]
+    _, best = minute_best(db, first_minute, end_minute)
+    return largest_stored(best, k)
+
+
+def minute_best(
+    db: sqlite3.Connection, first_minute: int, end_minute: int
+) -> tuple[IntArray, Rows]:
+    """Return (minute of each, entries): each stored minute's TOP_K largest events, by minute.
+
+    A minute rolled up before schema 3 has no `minute_best` row: its largest come from its
+    per-second `tops` (read only then).
+    """
+    minutes: list[int] = []
+    parts: list[Rows] = []
+    for minute, blob, derived in db.execute(SELECT_MINUTE_BEST, (first_minute, end_minute)):
+        entries = np.frombuffer(blob, dtype=STORED_TOP_DTYPE)
+        parts.append(largest_stored(entries) if derived else entries)
+        minutes.append(minute)
     if not parts:
-        return np.empty(0, STORED_TOP_DTYPE)
-    tops = np.concatenate(parts)
-    order = np.lexsort((tops["recv"], tops["ts"], -tops["usd"]))
-    return tops[order[:k]]
+        return np.empty(0, dtype=np.int64), np.empty(0, STORED_TOP_DTYPE)
+    sizes = [len(part) for part in parts]
+    return np.repeat(np.array(minutes, dtype=np.int64), sizes), np.concatenate(parts)
 
 
 def _dirty(db: sqlite3.Connection, first_hour: int, end_hour: int) -> set[int]:

@@ -56,6 +56,7 @@ def prune_history(db: sqlite3.Connection, events_cutoff_ms: int, history_cutoff_
     minute, hour = history_cutoff_ms // MINUTE_MS, history_cutoff_ms // HOUR_MS
     with _transaction(db):
         db.execute("DELETE FROM rollups WHERE minute < ?", (minute,))
+        db.execute("DELETE FROM minute_best WHERE minute < ?", (minute,))
         db.execute("DELETE FROM hours WHERE hour < ?", (hour,))
         db.execute("DELETE FROM asset_hours WHERE hour < ?", (hour,))
         db.execute("DELETE FROM dirty_hours WHERE hour < ?", (hour,))

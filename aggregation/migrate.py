@@ -1,4 +1,8 @@
-"""Bring a schema-1 database to schema 2: roll up the raw events it kept, minute by minute."""
+"""Bring older databases to schema 3.
+
+Schema 1 to 2: roll up the raw events it kept, minute by minute. Schema 2 to 3: give the newest
+minutes their largest alone (`minute_best`), what a restart reads.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from aggregation.schema import (
     STORED_TOP_DTYPE,
     TOP_FIELDS,
     group_sums,
+    largest_stored,
     stored_best,
 )
 
@@ -20,6 +25,9 @@ log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 HOUR_MINUTES = 60
+# The minutes given `minute_best` by the migration from schema 2: two days, more than a restart
+# reads with the default windows. Older minutes have their largest derived when read.
+BEST_FILLED_MINUTES = 2 * 1440
 
 
 def migrate_from_1(db: sqlite3.Connection) -> None:
@@ -46,8 +54,27 @@ def migrate_from_1(db: sqlite3.Connection) -> None:
         tops = np.empty(len(rows), dtype=STORED_TOP_DTYPE)
         for name in TOP_FIELDS:
             tops[name] = rows[name]
+        tops = stored_best(tops)
         db.execute(
             "INSERT OR REPLACE INTO rollups (minute, sums, tops) VALUES (?, ?, ?)",
-            (minute, sums.tobytes(), stored_best(tops).tobytes()),
+            (minute, sums.tobytes(), tops.tobytes()),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)",
+            (minute, largest_stored(tops).tobytes()),
         )
         db.execute("INSERT OR IGNORE INTO dirty_hours VALUES (?)", (minute // HOUR_MINUTES,))
+
+
+def fill_minute_best(db: sqlite3.Connection, minutes: int = BEST_FILLED_MINUTES) -> int:
+    """Write `minute_best` for the newest `minutes` rolled-up minutes; return how many."""
+    newest = db.execute("SELECT MAX(minute) FROM rollups").fetchone()[0]
+    if newest is None:
+        return 0
+    rows = db.execute("SELECT minute, tops FROM rollups WHERE minute > ?", (newest - minutes,))
+    best = [
+        (minute, largest_stored(np.frombuffer(tops, dtype=STORED_TOP_DTYPE)).tobytes())
+        for minute, tops in rows
+    ]
+    db.executemany("INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)", best)
+    return len(best)

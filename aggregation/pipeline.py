@@ -10,16 +10,30 @@ the feed has a history source.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 import collectors.clock
 from aggregation.backfill import MIN_BACKFILL_GAP_MS, GapBackfill
 from aggregation.coverage import CoverageTracker, FeedInfo
 from aggregation.query import LiquidationQueries
 from aggregation.restore import restore
-from aggregation.snapshot import MinuteSums, Snapshot, read_snapshot
+from aggregation.snapshot import (
+    END,
+    MinuteSums,
+    Snapshot,
+    first_minute,
+    read_edges,
+    read_recent,
+    read_rollups,
+)
 from aggregation.store import LiquidationStore
 from aggregation.windows import DETAIL_S, MINUTE_S, Outcome, WindowStore
 from collectors.record import FeedStateChange, HistorySource, Liquidation
@@ -32,6 +46,9 @@ LiquidationListener = Callable[[Liquidation], None]
 # older than these is told apart by the database (PENDING), so this bounds the restart's time,
 # not its correctness: 50,000 rows are 25 s at 2,000 events/s, and 0.1 s of the restart.
 NEWEST_ROWS = 50_000
+# The connections that read a restart's rollups at once, each a span of the day's minutes: a
+# file read from disk comes in faster with several reads in flight.
+ROLLUP_READERS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +103,7 @@ class Aggregation:
         now = self._clock()
         snapshot = await self._snapshot(now)
         loaded = restore(self.windows, snapshot, now)
-        feeds = snapshot.feeds
+        feeds = snapshot.recent.feeds
         if feeds.heartbeat_ms is not None:
             # The previous process stopped (cleanly or not) after its last write.
             await self.store.close_open_intervals(feeds.heartbeat_ms)
@@ -106,17 +123,35 @@ class Aggregation:
         return StartReport(loaded, feeds.heartbeat_ms)
 
     async def _snapshot(self, now_ms: int) -> Snapshot:
+        """Read the snapshot on several connections at once: the rollups in `ROLLUP_READERS`
+        spans of minutes, the edges' per-second sums, and the rest on the writer's."""
         windows = self.windows
         now_sec = now_ms // 1000
+        first = first_minute(now_ms, windows.retention_s)
         edges: set[int] = set()
         for window in (*windows.tracked_s, windows.retention_s):
             minute = (now_sec - window + 1) // MINUTE_S
             edges.update((minute, minute + 1))
+        edge_minutes = sorted(m for m in edges if m >= first)
         newest = min(windows.identity_cap or NEWEST_ROWS, NEWEST_ROWS)
-        return await self.store.read(
-            lambda db: read_snapshot(
-                db.conn, db.catalog, now_ms, windows.retention_s, edges, newest
-            )
+        step = -(-(now_sec // MINUTE_S + 1 - first) // ROLLUP_READERS)
+        bounds = [first + i * step for i in range(ROLLUP_READERS)] + [END]
+        parts: list[Callable[[sqlite3.Connection], Any]] = [
+            functools.partial(read_edges, minutes=edge_minutes),
+            *(
+                functools.partial(read_rollups, first=lo, end=hi)
+                for lo, hi in itertools.pairwise(bounds)
+            ),
+        ]
+        recent, (edge_sums, *rollups) = await asyncio.gather(
+            self.store.read(lambda db: read_recent(db.conn, now_ms, first, edge_minutes, newest)),
+            self.store.read_apart(parts),
+        )
+        return Snapshot(
+            instruments=dict(self.store.database.catalog),
+            rollups=np.concatenate(rollups),
+            edges=edge_sums,
+            recent=recent,
         )
 
     def _load_seconds(self, minute: int) -> None:

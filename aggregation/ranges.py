@@ -8,15 +8,18 @@ reach into history use whole-hour buckets ending at the end of the current hour.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 
 from aggregation.buckets import SecondSums
+from aggregation.database import Database
 from aggregation.history import asset_hours, events_between, span_sums, stored_largest
 from aggregation.keys import SIDES, FloatArray, Instrument, IntArray
-from aggregation.snapshot import read_seconds
+from aggregation.schema import Rows
+from aggregation.snapshot import read_seconds, read_tops
 from aggregation.spans import MissingDetail
 from aggregation.store import LiquidationStore
 from aggregation.windows import MINUTE_S, WindowStore
@@ -116,11 +119,17 @@ class Ranges:
                 count[bucket, 2 * e + 1] += int(cells[3])
 
     async def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
-        """Return the k largest events of [start_ms, end_ms) (older than memory: by minute)."""
+        """Return the k largest events of [start_ms, end_ms) (older than memory: by minute;
+        an edge minute whose seconds memory lacks since a restart is read first)."""
         windows = self._windows
         memory_from_ms = self.memory_from_sec * 1000
-        found = windows.largest(max(start_ms, memory_from_ms), end_ms, k)
         store = self._store
+        first_ms = max(start_ms, memory_from_ms)
+        if store is not None:
+            for minute in windows.incomplete_tops(first_ms, end_ms):
+                stored = await store.read(functools.partial(_tops_of, minute))
+                windows.complete_tops(minute, stored, store.database.catalog)
+        found = windows.largest(first_ms, end_ms, k)
         if start_ms < memory_from_ms and store is not None:
             tops = await store.history(
                 stored_largest, start_ms // 60_000, memory_from_ms // 60_000, k
@@ -189,3 +198,7 @@ def _pad(values: np.ndarray, size: int) -> np.ndarray:
     if len(values) >= size:
         return values
     return np.concatenate((values, np.zeros(size - len(values), dtype=values.dtype)))
+
+
+def _tops_of(minute: int, db: Database) -> Rows:
+    return read_tops(db.conn, minute)

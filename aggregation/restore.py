@@ -1,14 +1,15 @@
 """Rebuild the window store at start from what the database keeps: buckets, not every event.
 
-The minute rows come from the one-minute rollups, the largest events from the per-second tops,
-the per-second sums of each window's edge minute from that minute's rows, the newest events and
-the identities of recent ones from the newest rows. The cost depends on the number of keys and
-minutes, not on how many events the day had.
+The minute rows come from the one-minute rollups; the largest events from each minute's TOP_K
+largest, and every second's for the edge minutes and the newest; the per-second sums of each
+window's edge minute from that minute's rows; the newest events and the identities of recent
+ones from the newest rows. The cost depends on the number of keys and minutes, not on how many
+events the day had.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -16,9 +17,9 @@ from aggregation.buckets import SecondSums
 from aggregation.identity import IDENTITY_DTYPE, identities
 from aggregation.keys import FloatArray, Instrument, IntArray
 from aggregation.recent import NEWEST_KEPT, NEWEST_PER_ASSET
-from aggregation.schema import TOP_FIELDS
+from aggregation.schema import Rows
 from aggregation.snapshot import Snapshot
-from aggregation.tops import TOP_DTYPE, MinuteTops
+from aggregation.tops import Events, MinuteTops, as_kept
 from aggregation.windows import MINUTE_MS, MINUTE_S, WindowStore
 
 
@@ -27,19 +28,21 @@ def restore(windows: WindowStore, snap: Snapshot, now_ms: int) -> int:
     if windows.rolling.folded is not None:
         raise RuntimeError("restore() must run before any other event")
     inst_of, key_of = _map(windows, snap.instruments)
-    clock_ms = max(now_ms, int(snap.newest["recv"].max()) if len(snap.newest) else now_ms)
+    recent = snap.recent
+    clock_ms = max(now_ms, int(recent.newest["recv"].max()) if len(recent.newest) else now_ms)
     now_sec = clock_ms // 1000
     windows._clock_ms = clock_ms
     windows.rolling.start(now_sec)
     floor = (now_sec - windows.retention_s + 1) // MINUTE_S
     last = floor + windows.ring.rows - 1
     windows._floor_minute = floor
-    rollups = snap.rollups[(snap.rollups["minute"] >= floor) & (snap.rollups["minute"] <= last)]
+    held = np.searchsorted(snap.rollups["minute"], [floor, last + 1])  # by minute
+    rollups = snap.rollups[held[0] : held[1]]
     keys = key_of[rollups["inst"]] + rollups["side"]
-    counts = rollups["count"].astype(np.int64)
-    windows.ring.add(rollups["minute"], keys, rollups["usd"], counts)
-    market = windows.names.keys().exchange_side[keys]
-    windows.market.add(rollups["minute"], market, rollups["usd"], counts)
+    minutes, usd = rollups["minute"], np.ascontiguousarray(rollups["usd"])
+    counts = np.ascontiguousarray(rollups["count"])
+    windows.ring.add(minutes, keys, usd, counts)
+    windows.market.add(minutes, windows.names.keys().exchange_side[keys], usd, counts)
     _restore_tops(windows, snap, inst_of, floor, last)
     for minute_sums in snap.edges:
         minute = minute_sums.minute
@@ -52,8 +55,8 @@ def restore(windows: WindowStore, snap: Snapshot, now_ms: int) -> int:
                 minute_sums.count,
             )
             windows.edges.restored(minute, sums)
-    future = snap.future[
-        (snap.future["ts"] // 1000 > now_sec) & (snap.future["ts"] // MINUTE_MS <= last)
+    future = recent.future[
+        (recent.future["ts"] // 1000 > now_sec) & (recent.future["ts"] // MINUTE_MS <= last)
     ]
     future_keys = key_of[future["inst"]] + future["side"]
     windows._future = (future["ts"] // 1000, future_keys, future["usd"].astype(np.float64))
@@ -113,21 +116,28 @@ def _since(windows: WindowStore, cut: int, last: int) -> tuple[int, FloatArray, 
 def _restore_tops(
     windows: WindowStore, snap: Snapshot, inst_of: IntArray, floor: int, last: int
 ) -> None:
-    tops = snap.tops
-    if not len(tops):
-        return
-    minutes = tops["ts"] // MINUTE_MS
+    """Keep each minute's largest: every second's for the minutes read whole, else the
+    minute's TOP_K (completed when the minute becomes a window's edge)."""
+    complete = set(snap.recent.complete)
+    for stored, whole in ((snap.recent.best, False), (snap.recent.tops, True)):
+        for minute, events in _by_minute(stored, inst_of, floor, last):
+            if whole or minute not in complete:
+                windows.tops[minute] = MinuteTops(events, complete=whole)
+
+
+def _by_minute(
+    stored: Rows, inst_of: IntArray, floor: int, last: int
+) -> Iterator[tuple[int, Events]]:
+    """Yield (minute, its events as memory keeps them) of stored largest events, by minute."""
+    minutes = stored["ts"] // MINUTE_MS
     held = (minutes >= floor) & (minutes <= last)
-    stored, minutes = tops[held], minutes[held]
-    # Stored as the TOP_K largest of each second, by second, largest first: what
-    # `best_per_second` returns, so no ranking again.
-    tops = np.zeros(len(stored), dtype=TOP_DTYPE)  # arrival order (`seq`) 0: loaded at start
-    for name in TOP_FIELDS:
-        tops[name] = stored[name]
-    tops["inst"] = inst_of[stored["inst"]]
+    stored, minutes = stored[held], minutes[held]
+    if not len(stored):
+        return
+    events = as_kept(stored, inst_of[stored["inst"]])
     bounds = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1], True])
     for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        windows.tops[int(minutes[start])] = MinuteTops(tops[start:end])
+        yield int(minutes[start]), events[start:end]
 
 
 def _restore_newest(windows: WindowStore, snap: Snapshot, inst_of: IntArray, now_sec: int) -> None:
@@ -136,7 +146,7 @@ def _restore_newest(windows: WindowStore, snap: Snapshot, inst_of: IntArray, now
     Only the rows that can be among the newest kept (overall, or of their asset) become
     records; the others only give their identities.
     """
-    rows = snap.newest
+    rows = snap.recent.newest
     rows = rows[np.lexsort((rows["recv"], rows["ts"]))]  # oldest first: arrival numbers rise
     inst = inst_of[rows["inst"]]
     columns = np.empty(len(rows), dtype=IDENTITY_DTYPE)
@@ -146,7 +156,7 @@ def _restore_newest(windows: WindowStore, snap: Snapshot, inst_of: IntArray, now
     columns["qty"] = rows["qty"]
     columns["price"] = rows["price"]
     windows._ids.add_sorted(rows["ts"], identities(columns))
-    windows._ids.set_floor(snap.newest_from_ms)
+    windows._ids.set_floor(snap.recent.newest_from_ms)
     live = np.flatnonzero(rows["ts"] // 1000 > now_sec - windows.retention_s)
     kept = _newest_candidates(windows, inst[live])
     names = windows.names
@@ -184,7 +194,7 @@ def _restore_last_seen(windows: WindowStore, snap: Snapshot, inst_of: IntArray) 
     rollups = snap.rollups
     ends = np.full(len(inst_of), -1, dtype=np.int64)
     np.maximum.at(ends, rollups["inst"], (rollups["minute"] + 1) * MINUTE_MS - 1)
-    newest = snap.newest
+    newest = snap.recent.newest
     exact = np.full(len(inst_of), -1, dtype=np.int64)
     np.maximum.at(exact, newest["inst"], newest["ts"])
     last_seen = windows._inst_last_ms

@@ -1,9 +1,10 @@
 """Lay out the liquidation database: its tables, its statements and the packed bucket rows.
 
 Raw events (`liquidations`) are kept RETENTION_HOURS; one-minute rollups (`rollups`: USD, count
-and largest per instrument and side, plus the TOP_K largest events of each second) and the
-hourly rollups derived from them (`hours` for every instrument, `asset_hours` per asset and
-exchange for charts) are kept HISTORY_DAYS.
+and largest per instrument and side, plus the TOP_K largest events of each second; `minute_best`:
+the minute's TOP_K largest alone, what a restart reads) and the hourly rollups derived from them
+(`hours` for every instrument, `asset_hours` per asset and exchange for charts) are kept
+HISTORY_DAYS.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy.typing as npt
 
 from aggregation.tops import TOP_K
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # A new file reclaims the pages that pruning frees (PRAGMA incremental_vacuum), a step at a time.
 NEW_FILE_PRAGMAS = "PRAGMA auto_vacuum = INCREMENTAL;"
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS rollups (
     minute INTEGER PRIMARY KEY,
     sums   BLOB NOT NULL,
     tops   BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS minute_best (
+    minute INTEGER PRIMARY KEY,
+    best   BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hours (
     hour INTEGER PRIMARY KEY,
@@ -95,6 +100,13 @@ SELECT_EVENTS = (
 SELECT_SECONDS = (
     "SELECT ts_ms / 1000, instrument_id, side, SUM(notional_usd), COUNT(*) "
     "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? GROUP BY 1, 2, 3"
+)
+# Each rolled-up minute's TOP_K largest: its `minute_best` row, or (a minute rolled up before
+# schema 3) its per-second `tops`, which COALESCE reads only then, and a flag saying so.
+SELECT_MINUTE_BEST = (
+    "SELECT r.minute, COALESCE(b.best, r.tops), b.best IS NULL FROM rollups AS r "
+    "LEFT JOIN minute_best AS b ON b.minute = r.minute "
+    "WHERE r.minute >= ? AND r.minute < ? ORDER BY r.minute"
 )
 
 # One row per event (the database's columns).
@@ -163,6 +175,13 @@ def merge_sums(stored: bytes | None, new: Rows) -> Rows:
         both["inst"].astype(np.int64), both["side"].astype(np.int64), both["usd"],
         both["count"].astype(np.int64), both["max"],
     )  # fmt: skip
+
+
+def largest_stored(tops: Rows, k: int = TOP_K) -> Rows:
+    """Return the k largest stored events, largest first (ties: earlier, then first in)."""
+    order = np.lexsort((tops["recv"], tops["ts"], -tops["usd"]))
+    kept: Rows = tops[order[:k]]
+    return kept
 
 
 def stored_best(tops: Rows) -> Rows:

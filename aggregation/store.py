@@ -9,7 +9,8 @@ or re-imported events are ignored (idempotent storage); rows memory could not te
 checked one by one and their verdict is handed back.
 
 Reads that must see every event counted so far (`read`, `request_seconds`) are queued behind
-the writes; history reads (`history`) use a second connection in another thread.
+the writes; history reads (`history`) use a second connection in another thread, a restart's
+reads (`read_apart`) several at once.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,15 +185,15 @@ class LiquidationStore:
         self._buffer.append(Backfill(feed_id, start_ms, end_ms, events))
 
     def request_seconds(self, minute: int, deliver: Callable[[MinuteSums | None], None]) -> None:
-        """Queue a read of a minute's per-second sums behind everything buffered so far; the
-        writer calls `deliver` with them (None if the read failed)."""
+        """Queue a read of a minute's per-second sums and largest behind everything buffered so
+        far; the writer calls `deliver` with them (None if the read failed)."""
 
         def done(result: Any, error: BaseException | None) -> None:
             if error is not None:
                 log.error("reading the per-second sums of minute %d failed: %r", minute, error)
             deliver(None if error is not None else result)
 
-        self._buffer.append(_Read(lambda db: read_seconds(db.conn, minute), done))
+        self._buffer.append(_Read(lambda db: read_seconds(db.conn, minute, tops=True), done))
         self._wake.set()
 
     # --- writer ---------------------------------------------------------------------------
@@ -269,6 +271,18 @@ class LiquidationStore:
         self._buffer.append(_Read(work, deliver))
         await self.flush()
         return await future
+
+    async def read_apart(self, works: Sequence[Callable[[sqlite3.Connection], T]]) -> list[T]:
+        """Run each `work` at the same time, each on its own read-only connection and thread
+        (a restart's reads, before anything is counted: they all see the same file)."""
+        readers = [Reader(self.path) for _ in works]
+        try:
+            return list(
+                await asyncio.gather(*(r.run(w) for r, w in zip(readers, works, strict=True)))
+            )
+        finally:
+            for reader in readers:
+                await reader.close()
 
     async def history(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work(connection, *args)` on the read-only history connection (its own thread)."""

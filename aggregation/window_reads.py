@@ -15,9 +15,10 @@ from aggregation.keys import FloatArray, Instrument, IntArray, Names, sum_by
 from aggregation.prices import PriceSums
 from aggregation.recent import Newest
 from aggregation.rolling import Rolling
+from aggregation.schema import Rows
 from aggregation.snapshot import MinuteSums
 from aggregation.spans import View, every_key, span_series, span_totals
-from aggregation.tops import TOP_K, MinuteTops, largest_first
+from aggregation.tops import TOP_K, MinuteTops, as_kept, largest_first
 from collectors.record import Liquidation, Side
 
 MINUTE_S = 60
@@ -190,8 +191,10 @@ class WindowReads:
                 continue
             if start_ms <= minute * MINUTE_MS and (minute + 1) * MINUTE_MS <= end_ms:
                 found.append(tops.best(k))
-            else:
+            elif tops.complete:
                 found.append(tops.within(start_ms, end_ms))
+            else:  # an edge minute waiting for its seconds: taken whole, as its sums are
+                found.append(tops.best(k))
         if not found:
             return []
         best = largest_first(np.concatenate(found), k)
@@ -200,6 +203,27 @@ class WindowReads:
                               float(e["price"]), float(e["usd"]), int(e["recv"]))
             for e in best
         ]  # fmt: skip
+
+    def incomplete_tops(self, start_ms: int, end_ms: int) -> list[int]:
+        """Return the minutes that [start_ms, end_ms) cuts whose largest are the minute's only
+        (loaded at start): `complete_tops` makes `largest` exact there."""
+        edges = {start_ms // MINUTE_MS, (end_ms - 1) // MINUTE_MS}
+        return sorted(
+            minute
+            for minute in edges
+            if (tops := self.tops.get(minute)) is not None
+            and not tops.complete
+            and not (start_ms <= minute * MINUTE_MS and (minute + 1) * MINUTE_MS <= end_ms)
+        )
+
+    def complete_tops(self, minute: int, stored: Rows, catalog: Mapping[int, Instrument]) -> None:
+        """Take a minute's per-second largest read from the database, queued behind every
+        event counted so far (those counted since are in memory: kept once)."""
+        tops = self.tops.get(minute)
+        if tops is None or tops.complete:
+            return
+        self.advance(self._clock_ms, ask=False)  # fold what is batched: all counted is kept
+        tops.complete_with(as_kept(stored, self.insts_of_rows(stored["inst"], catalog)))
 
     def view(self, asset: int | None) -> View:
         """Return the view summing one asset's keys (None: the market) per (exchange, side)."""
@@ -260,12 +284,16 @@ class WindowReads:
         self, inst: IntArray, side: IntArray, catalog: Mapping[int, Instrument]
     ) -> IntArray:
         """Return memory's keys for rows named by the database's instrument ids."""
+        insts = self.insts_of_rows(inst, catalog)  # first: it may add instruments
+        return np.asarray(self.names.inst_key, dtype=np.int64)[insts] + side
+
+    def insts_of_rows(self, inst: IntArray, catalog: Mapping[int, Instrument]) -> IntArray:
+        """Return memory's instruments for rows named by the database's instrument ids."""
         ids, position = np.unique(inst, return_inverse=True)
-        key_base = np.array(
-            [self.names.inst_key[self.instrument(*_fields(catalog[int(i)]))] for i in ids.tolist()],
-            dtype=np.int64,
+        index = np.array(
+            [self.instrument(*_fields(catalog[int(i)])) for i in ids.tolist()], dtype=np.int64
         )
-        return key_base[position] + side if len(ids) else side.astype(np.int64)
+        return index[position] if len(ids) else np.empty(0, dtype=np.int64)
 
     def _keys_of(self, sums: MinuteSums, catalog: Mapping[int, Instrument]) -> IntArray:
         return self.keys_of_rows(sums.inst, sums.side, catalog)

@@ -369,7 +369,10 @@ class WindowStore(WindowReads):
             self.edges.failed(minute)
             return False
         keys = self._keys_of(sums, catalog)
-        return self.edges.install(minute, sums.sec - minute * MINUTE_S, keys, sums.usd, sums.count)
+        used = self.edges.install(minute, sums.sec - minute * MINUTE_S, keys, sums.usd, sums.count)
+        if sums.tops is not None:
+            self.complete_tops(minute, sums.tops, catalog)
+        return used
 
     # --- reads ----------------------------------------------------------------------------
 
