@@ -10,7 +10,9 @@ Figures: ingest (events/s, memory and SQLite), each 1 s advance on the loop (med
 longest), RSS per event over the first day and per further event once the buckets are full,
 the window state's arrays, one full query = five windows + long and short leaderboards over
 all assets (ms; up to 2,000,000 events also the seed's way, a pandas DataFrame filtered by
-time per query, and the ratio), the SQLite file per day, restart rebuild (s).
+time per query, and the ratio), the SQLite file per day, restart rebuild (s): in the bench's
+process, then twice in a new process with the file in the page cache and twice with its pages
+dropped first (`posix_fadvise`), as after a reboot.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import random
 import resource
 import statistics
@@ -238,15 +241,53 @@ async def main() -> None:
 
 
 async def measure_restart(path: Path, count: int, end_ms: int) -> None:
-    """Time a restart from the database the run wrote (rollups, edge minutes, newest rows)."""
+    """Time restarts from the database the run wrote (rollups, edge minutes, newest rows): in
+    this process, then in fresh ones, with the file in the page cache and read from disk."""
+    rebuild_s, loaded = await restart(path, end_ms)
+    print(f"restart rebuild of 24 h ({count:,} events stored): {rebuild_s:.3f} s in this process "
+          f"(goal < 1 s; {loaded:,} events in the last 24 h counted)")  # fmt: skip
+    for cold in (False, True, False, True):
+        command = [__file__, "--restart", str(path), str(end_ms), *(["--cold"] if cold else [])]
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, *command, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await child.communicate()
+        if child.returncode:
+            raise RuntimeError(f"the restart in a new process failed ({child.returncode})")
+        print(f"  in a new process, {out.decode().strip()}")
+
+
+async def restart(path: Path, end_ms: int) -> tuple[float, int]:
+    """Return the seconds `Aggregation.start` took on the file, and the events it counted."""
     async with LiquidationStore(path) as store:
         started = time.perf_counter()
         aggregation = Aggregation(store, WindowStore(), [], clock=lambda: end_ms)
         report = await aggregation.start()
-        rebuild_s = time.perf_counter() - started
-    print(f"restart rebuild of 24 h ({count:,} events stored): {rebuild_s:.3f} s "
-          f"(goal < 1 s; {report.events_loaded:,} events in the last 24 h counted)")  # fmt: skip
+        return time.perf_counter() - started, report.events_loaded
+
+
+def drop_from_page_cache(path: Path) -> bool:
+    """Ask the kernel to forget the file's cached pages, as after a reboot (False: can't)."""
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
+    return True
+
+
+async def restart_once(path: Path, end_ms: int, cold: bool) -> None:
+    """Print one restart's time (run in a new process by `measure_restart`)."""
+    dropped = cold and drop_from_page_cache(path)
+    rebuild_s, _ = await restart(path, end_ms)
+    how = "the file read from disk (page cache dropped)" if dropped else "the file in page cache"
+    print(f"{how}: {rebuild_s:.3f} s")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--restart"]:  # python bench_aggregation.py --restart DB END_MS [--cold]
+        asyncio.run(restart_once(Path(sys.argv[2]), int(sys.argv[3]), "--cold" in sys.argv))
+    else:
+        asyncio.run(main())
