@@ -107,8 +107,9 @@ class Database:
                     db.execute("COMMIT")
                 else:
                     db.execute("BEGIN IMMEDIATE")
-                    fill_minute_best(db)
+                    filled = fill_minute_best(db)
                     db.execute("COMMIT")
+                    log.info("schema 3: the largest of the last %d minutes stored apart", filled)
                 db.execute(
                     "UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,)
                 )

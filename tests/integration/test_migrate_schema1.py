@@ -1,4 +1,4 @@
-"""A database written by the previous release (schema 1, commit 65aa976) opens as schema 2: every
+"""A database written by the previous release (schema 1, commit 65aa976) opens as schema 3: every
 event kept, rolled up once, nothing lost or counted twice, and a second opening changes nothing.
 
 `tests/fixtures/aggregation_schema1.db` was written by that commit's LiquidationStore: the 600
