@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import random
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -87,6 +88,17 @@ def aggregation(path: Path, now: list[int]) -> Aggregation:
     return Aggregation(LiquidationStore(path), WindowStore(), FEEDS, clock=lambda: now[0])
 
 
+async def started(path: Path, now: list[int], records: Sequence[Liquidation] = ()) -> Aggregation:
+    """Return an Aggregation on the file, started (a restart if the file has events), that
+    ingested `records`; its store is open."""
+    running = aggregation(path, now)
+    await running.store.open()
+    await running.start()
+    for record in records:
+        running.ingest(record)
+    return running
+
+
 async def test_figures_after_a_clean_restart_equal_those_before(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     records = stream(20_000)
@@ -115,16 +127,10 @@ async def test_replaying_the_same_events_twice_stores_and_counts_them_once(tmp_p
     path = tmp_path / "bot.db"
     records = stream(3_000, seed=8)
     clock = [records[-1].recv_ms + 1_000]
-    first = aggregation(path, clock)
-    await first.store.open()
-    await first.start()
-    for record in records:
-        first.ingest(record)
+    first = await started(path, clock, records)
     before = figures(first.queries, clock[0])
     await first.store.close()
-    second = aggregation(path, clock)
-    await second.store.open()
-    await second.start()
+    second = await started(path, clock)
     for record in records:  # the same capture again, after a restart
         second.ingest(record)
     after = figures(second.queries, clock[0])
@@ -153,16 +159,10 @@ async def test_the_largest_stay_exact_as_the_windows_move_on_after_a_restart(
     path = tmp_path / "bot.db"
     records = stream(20_000, seed=5)
     clock = [records[-1].recv_ms + 1_000]
-    first = aggregation(path, clock)
-    await first.store.open()
-    await first.start()
-    for record in records:
-        first.ingest(record)
+    first = await started(path, clock, records)
     await first.store.close()
 
-    second = aggregation(path, clock)
-    await second.store.open()
-    await second.start()
+    second = await started(path, clock)
     whole = [m for m, tops in second.windows.tops.items() if tops.complete]
     assert 0 < len(whole) < len(second.windows.tops) / 10  # most minutes: their largest only
     expected = reference(records, clock)
@@ -201,11 +201,7 @@ async def test_a_schema_2_file_restarts_with_the_same_largest(tmp_path: Path) ->
     path = tmp_path / "bot.db"
     records = stream(5_000, seed=11)
     clock = [records[-1].recv_ms + 1_000]
-    first = aggregation(path, clock)
-    await first.store.open()
-    await first.start()
-    for record in records:
-        first.ingest(record)
+    first = await started(path, clock, records)
     before = figures(first.queries, clock[0])
     await first.store.close()
     with sqlite3.connect(path) as db:
@@ -222,9 +218,7 @@ async def test_a_schema_2_file_restarts_with_the_same_largest(tmp_path: Path) ->
                     "(SELECT minute FROM minute_best ORDER BY minute LIMIT ?)",
                     (dropped,),
                 )
-        second = aggregation(path, clock)
-        await second.store.open()
-        await second.start()
+        second = await started(path, clock)
         after = figures(second.queries, clock[0])
         await second.store.close()
         assert_same(before, after)
