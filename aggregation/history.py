@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from aggregation.keys import Instrument, IntArray
+from aggregation.keys import Instrument
 from aggregation.maintenance import DECODE_HOUR, MARKET, HourRow, by_asset
 from aggregation.schema import (
     EVENT_DTYPE,
@@ -127,28 +127,20 @@ def events_between(
 
 def stored_largest(db: sqlite3.Connection, first_minute: int, end_minute: int, k: int) -> Rows:
     """Return the k largest kept events of the minutes [first, end), largest first."""
-    _, best = minute_best(db, first_minute, end_minute)
-    return largest_stored(best, k)
+    return largest_stored(minute_best(db, first_minute, end_minute), k)
 
 
-def minute_best(
-    db: sqlite3.Connection, first_minute: int, end_minute: int
-) -> tuple[IntArray, Rows]:
-    """Return (minute of each, entries): each stored minute's TOP_K largest events, by minute.
+def minute_best(db: sqlite3.Connection, first_minute: int, end_minute: int) -> Rows:
+    """Return each stored minute's TOP_K largest events of [first, end), by minute.
 
     A minute rolled up before schema 3 has no `minute_best` row: its largest come from its
     per-second `tops` (read only then).
     """
-    minutes: list[int] = []
-    parts: list[Rows] = []
-    for minute, blob, derived in db.execute(SELECT_MINUTE_BEST, (first_minute, end_minute)):
+    parts = [np.empty(0, STORED_TOP_DTYPE)]
+    for blob, derived in db.execute(SELECT_MINUTE_BEST, (first_minute, end_minute)):
         entries = np.frombuffer(blob, dtype=STORED_TOP_DTYPE)
         parts.append(largest_stored(entries) if derived else entries)
-        minutes.append(minute)
-    if not parts:
-        return np.empty(0, dtype=np.int64), np.empty(0, STORED_TOP_DTYPE)
-    sizes = [len(part) for part in parts]
-    return np.repeat(np.array(minutes, dtype=np.int64), sizes), np.concatenate(parts)
+    return np.concatenate(parts)
 
 
 def _dirty(db: sqlite3.Connection, first_hour: int, end_hour: int) -> set[int]:

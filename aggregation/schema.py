@@ -104,7 +104,7 @@ SELECT_SECONDS = (
 # Each rolled-up minute's TOP_K largest: its `minute_best` row, or (a minute rolled up before
 # schema 3) its per-second `tops`, which COALESCE reads only then, and a flag saying so.
 SELECT_MINUTE_BEST = (
-    "SELECT r.minute, COALESCE(b.best, r.tops), b.best IS NULL FROM rollups AS r "
+    "SELECT COALESCE(b.best, r.tops), b.best IS NULL FROM rollups AS r "
     "LEFT JOIN minute_best AS b ON b.minute = r.minute "
     "WHERE r.minute >= ? AND r.minute < ? ORDER BY r.minute"
 )

@@ -138,7 +138,7 @@ def read_recent(
     """
     now_sec = now_ms // 1000
     since_ms = first * MINUTE_MS
-    _, best = minute_best(db, first, END)
+    best = minute_best(db, first, END)
     complete = {
         minute: np.frombuffer(blob, dtype=STORED_TOP_DTYPE)
         for minute, blob in db.execute(
