@@ -46,8 +46,8 @@ class Ranges:
         return floor * MINUTE_S
 
     async def key_sums(self, first_sec: int, end_sec: int) -> tuple[FloatArray, IntArray]:
-        """Return per-key (usd, count) over [first_sec, end_sec) (older than memory: from the
-        minute containing first_sec)."""
+        """Return per-key (usd, count) over [first_sec, end_sec) (older than memory: the whole
+        minutes containing it)."""
         windows = self._windows
         memory_from = self.memory_from_sec
         usd, count = await self._in_memory(
@@ -55,7 +55,8 @@ class Ranges:
         )
         store = self._store
         if first_sec < memory_from and store is not None:
-            rows = await store.history(span_sums, first_sec // MINUTE_S, memory_from // MINUTE_S)
+            end_minute = min(memory_from // MINUTE_S, -(-end_sec // MINUTE_S))
+            rows = await store.history(span_sums, first_sec // MINUTE_S, end_minute)
             keys = windows.keys_of_rows(rows["inst"], rows["side"], store.database.catalog)
             capacity = max(len(usd), int(keys.max()) + 1 if len(keys) else 0)
             usd = _pad(usd, capacity) + np.bincount(keys, rows["usd"], minlength=capacity)
@@ -119,8 +120,9 @@ class Ranges:
                 count[bucket, 2 * e + 1] += int(cells[3])
 
     async def largest(self, start_ms: int, end_ms: int, k: int) -> list[Liquidation]:
-        """Return the k largest events of [start_ms, end_ms) (older than memory: by minute;
-        an edge minute whose seconds memory lacks since a restart is read first)."""
+        """Return the k largest events of [start_ms, end_ms) (older than memory: of the whole
+        minutes containing it; an edge minute whose seconds memory lacks since a restart is
+        read first)."""
         windows = self._windows
         memory_from_ms = self.memory_from_sec * 1000
         store = self._store
@@ -131,9 +133,8 @@ class Ranges:
                 windows.complete_tops(minute, stored, store.database.catalog)
         found = windows.largest(first_ms, end_ms, k)
         if start_ms < memory_from_ms and store is not None:
-            tops = await store.history(
-                stored_largest, start_ms // 60_000, memory_from_ms // 60_000, k
-            )
+            end_minute = min(memory_from_ms, -(-end_ms // 60_000) * 60_000) // 60_000
+            tops = await store.history(stored_largest, start_ms // 60_000, end_minute, k)
             catalog = store.database.catalog
             found.extend(
                 _record(catalog[int(t["inst"])], int(t["ts"]), int(t["side"]), float(t["qty"]),
