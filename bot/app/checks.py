@@ -11,6 +11,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from bot.app.http import env_proxy
 from bot.settings import Settings
 from collectors.feed import Feed
 from collectors.registry import build_feeds
@@ -43,20 +44,25 @@ def _redact(text: str, secret: str) -> str:
 
 
 async def telegram_problem(base_url: str, token: str, timeout_s: float = 10.0) -> tuple[bool, str]:
-    """Call getMe at the configured Bot API; return (ok, what it said), the token never shown."""
+    """Call getMe at the configured Bot API through the proxy the bot would use (none for a
+    socks one); return (ok, what it said), the token never shown."""
+    proxy, authorization = env_proxy(base_url)
+    headers = {"Proxy-Authorization": authorization} if authorization else None
+    via = httpx.Proxy(proxy, headers=headers) if proxy else None
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, trust_env=False, proxy=via) as client:
             response = await client.post(f"{base_url}{token}/getMe")
         body = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         return False, _redact(f"Telegram is unreachable at {base_url}: {exc!r}", token)
     if response.status_code in (401, 404):
         return False, "Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather"
-    if not body.get("ok"):
-        return False, _redact(
-            f"getMe failed: {body.get('description', response.status_code)}", token
-        )
-    return True, f"getMe answered: the bot is @{body['result'].get('username', '?')}"
+    answer = body if isinstance(body, dict) else {}
+    bot = answer.get("result")
+    if not answer.get("ok") or not isinstance(bot, dict):
+        said = answer.get("description") or f"HTTP {response.status_code}, not a bot's getMe answer"
+        return False, _redact(f"getMe failed: {said}", token)
+    return True, f"getMe answered: the bot is @{bot.get('username', '?')}"
 
 
 async def feed_problem(feed: Feed, timeout_s: float = 10.0) -> tuple[bool, str]:

@@ -166,6 +166,12 @@ class AiohttpRequest(BaseRequest):
         return found
 
 
+def env_proxy(url: str) -> Proxy:
+    """Return the proxy the bot's requests to `url` go through, as `AiohttpRequest` picks it."""
+    target = urlsplit(url)
+    return _env_proxy(target.scheme, target.hostname)
+
+
 def _env_proxy(scheme: str, host: str | None) -> Proxy:
     """Return the proxy the environment sets for `scheme://host` (none if NO_PROXY lists the
     host), its URL without the credentials and those as a Proxy-Authorization value."""
