@@ -82,6 +82,7 @@ async def test_a_schema_1_database_migrates_without_loss_or_double_count(tmp_pat
                 "SELECT value FROM meta WHERE name = 'schema_version'"
             ).fetchone() == (3,)
             # Every rolled-up minute has its largest alone, what a restart reads.
-            assert db.execute("SELECT COUNT(*) FROM minute_best").fetchone() == db.execute(
-                "SELECT COUNT(*) FROM rollups"
-            ).fetchone()
+            assert (
+                db.execute("SELECT COUNT(*) FROM minute_best").fetchone()
+                == db.execute("SELECT COUNT(*) FROM rollups").fetchone()
+            )

@@ -34,9 +34,7 @@ class SocksProxy:
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
             writer.write(b"\x05\x00\x00\x01" + bytes(6))
-            await asyncio.gather(
-                _pipe(reader, upstream_writer), _pipe(upstream_reader, writer)
-            )
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
         except (asyncio.IncompleteReadError, OSError):
             pass
         finally:
