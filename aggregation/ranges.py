@@ -133,7 +133,7 @@ class Ranges:
                 windows.complete_tops(minute, stored, store.database.catalog)
         found = windows.largest(first_ms, end_ms, k)
         if start_ms < memory_from_ms and store is not None:
-            end_minute = min(memory_from_ms, -(-end_ms // 60_000) * 60_000) // 60_000
+            end_minute = min(memory_from_ms // 60_000, -(-end_ms // 60_000))
             tops = await store.history(stored_largest, start_ms // 60_000, end_minute, k)
             catalog = store.database.catalog
             found.extend(
