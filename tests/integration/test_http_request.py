@@ -8,9 +8,7 @@ import concurrent.futures
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import certifi
@@ -22,6 +20,7 @@ from bot.app.application import TelegramTuning, build_application
 from bot.app.http import AiohttpRequest
 from bot.settings import Settings
 from tests.support.bot_api import FakeBotApi
+from tests.support.proxies import forward_proxy, no_proxy_settings
 
 CHAT = 4242
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -151,58 +150,6 @@ async def test_the_bot_sends_and_polls_through_it() -> None:
 
 
 # --- the environment's proxy ------------------------------------------------------------------
-
-PROXY_ANSWER = b'{"ok": true, "result": true}'
-
-
-@dataclass
-class ForwardProxy:
-    """A stand-in HTTP proxy: records each request's head and answers as the Bot API would."""
-
-    url: str = ""
-    heads: list[list[str]] = field(default_factory=list)  # request line, then header lines
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[:-2]
-        self.heads.append(head)
-        if head[0].startswith("CONNECT "):  # a tunnel for HTTPS: refused, the head is enough
-            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-            await writer.drain()
-            writer.close()
-            return
-        length = next(
-            (int(h.split(":", 1)[1]) for h in head if h.lower().startswith("content-length:")), 0
-        )
-        await reader.readexactly(length)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(PROXY_ANSWER), PROXY_ANSWER)
-        )
-        await writer.drain()
-        writer.close()
-
-    def header(self, number: int, name: str) -> str | None:
-        """Return a header of the request `number` (None if absent)."""
-        for line in self.heads[number][1:]:
-            key, _, value = line.partition(":")
-            if key.lower() == name.lower():
-                return value.strip()
-        return None
-
-
-@asynccontextmanager
-async def forward_proxy() -> AsyncIterator[ForwardProxy]:
-    proxy = ForwardProxy()
-    server = await asyncio.start_server(proxy.serve, "127.0.0.1", 0)
-    proxy.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    async with server:
-        yield proxy
-
-
-def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
 
 
 async def test_the_environments_proxy_carries_requests_with_its_credentials(

@@ -8,10 +8,9 @@ import pytest
 
 from bot.app.checks import telegram_problem
 from bot.app.runtime import http_client
-from tests.integration.test_http_request import forward_proxy, no_proxy_settings
 from tests.support.bot_api import FakeBotApi
+from tests.support.proxies import forward_proxy, no_proxy_settings, socks_proxy
 from tests.support.rest_server import RestStub
-from tests.support.socks import socks_proxy
 
 
 async def test_a_socks_proxy_in_all_proxy_carries_the_exchange_rest_calls(
