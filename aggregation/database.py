@@ -28,9 +28,8 @@ from aggregation.schema import (
     STORED_TOP_DTYPE,
     TOP_FIELDS,
     group_sums,
-    largest_stored,
     merge_sums,
-    stored_best,
+    write_rollup,
 )
 from collectors.record import Liquidation, Side
 
@@ -245,15 +244,7 @@ class Database:
             if stored is not None:
                 sums = merge_sums(stored[0], sums)
                 tops = np.concatenate((np.frombuffer(stored[1], dtype=STORED_TOP_DTYPE), tops))
-            tops = stored_best(tops)
-            db.execute(
-                "INSERT OR REPLACE INTO rollups (minute, sums, tops) VALUES (?, ?, ?)",
-                (minute, sums.tobytes(), tops.tobytes()),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)",
-                (minute, largest_stored(tops).tobytes()),
-            )
+            write_rollup(db, minute, sums, tops)
         hours = sorted({int(m) // HOUR_MINUTES for m in minutes[bounds[:-1]].tolist()})
         db.executemany("INSERT OR IGNORE INTO dirty_hours VALUES (?)", [(h,) for h in hours])
 

@@ -13,12 +13,13 @@ import numpy as np
 
 from aggregation.schema import (
     EVENT_DTYPE,
+    INSERT_MINUTE_BEST,
     SELECT_EVENTS,
     STORED_TOP_DTYPE,
     TOP_FIELDS,
     group_sums,
     largest_stored,
-    stored_best,
+    write_rollup,
 )
 
 log = logging.getLogger(__name__)
@@ -54,15 +55,7 @@ def migrate_from_1(db: sqlite3.Connection) -> None:
         tops = np.empty(len(rows), dtype=STORED_TOP_DTYPE)
         for name in TOP_FIELDS:
             tops[name] = rows[name]
-        tops = stored_best(tops)
-        db.execute(
-            "INSERT OR REPLACE INTO rollups (minute, sums, tops) VALUES (?, ?, ?)",
-            (minute, sums.tobytes(), tops.tobytes()),
-        )
-        db.execute(
-            "INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)",
-            (minute, largest_stored(tops).tobytes()),
-        )
+        write_rollup(db, minute, sums, tops)
         db.execute("INSERT OR IGNORE INTO dirty_hours VALUES (?)", (minute // HOUR_MINUTES,))
 
 
@@ -76,5 +69,5 @@ def fill_minute_best(db: sqlite3.Connection, minutes: int = BEST_FILLED_MINUTES)
         (minute, largest_stored(np.frombuffer(tops, dtype=STORED_TOP_DTYPE)).tobytes())
         for minute, tops in rows
     ]
-    db.executemany("INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)", best)
+    db.executemany(INSERT_MINUTE_BEST, best)
     return len(best)

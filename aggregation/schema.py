@@ -9,6 +9,8 @@ HISTORY_DAYS.
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import numpy.typing as npt
 
@@ -101,6 +103,7 @@ SELECT_SECONDS = (
     "SELECT ts_ms / 1000, instrument_id, side, SUM(notional_usd), COUNT(*) "
     "FROM liquidations WHERE ts_ms >= ? AND ts_ms < ? GROUP BY 1, 2, 3"
 )
+INSERT_MINUTE_BEST = "INSERT OR REPLACE INTO minute_best (minute, best) VALUES (?, ?)"
 # Each rolled-up minute's TOP_K largest: its `minute_best` row, or (a minute rolled up before
 # schema 3) its per-second `tops`, which COALESCE reads only then, and a flag saying so.
 SELECT_MINUTE_BEST = (
@@ -182,6 +185,17 @@ def largest_stored(tops: Rows, k: int = TOP_K) -> Rows:
     order = np.lexsort((tops["recv"], tops["ts"], -tops["usd"]))
     kept: Rows = tops[order[:k]]
     return kept
+
+
+def write_rollup(db: sqlite3.Connection, minute: int, sums: Rows, tops: Rows) -> None:
+    """Write a minute's rollup: its sums, the TOP_K largest of each second among `tops`, and
+    the minute's TOP_K largest apart (`minute_best`)."""
+    best = stored_best(tops)
+    db.execute(
+        "INSERT OR REPLACE INTO rollups (minute, sums, tops) VALUES (?, ?, ?)",
+        (minute, sums.tobytes(), best.tobytes()),
+    )
+    db.execute(INSERT_MINUTE_BEST, (minute, largest_stored(best).tobytes()))
 
 
 def stored_best(tops: Rows) -> Rows:
