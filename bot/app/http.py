@@ -158,23 +158,20 @@ class AiohttpRequest(BaseRequest):
         origin = url if path_start < 0 else url[:path_start]
         found = self._proxies.get(origin)
         if found is None:
-            target = urlsplit(origin)
-            found = self._proxies[origin] = _env_proxy(target.scheme, target.hostname)
+            found = self._proxies[origin] = env_proxy(origin)
             if found[0] is not None:  # neither URL carries credentials or the token here
+                target = urlsplit(origin)
                 where = urlunsplit((target.scheme, _host_and_port(target.netloc), "", "", ""))
                 log.info("requests to %s go through the proxy %s", where, found[0])
         return found
 
 
 def env_proxy(url: str) -> Proxy:
-    """Return the proxy the bot's requests to `url` go through, as `AiohttpRequest` picks it."""
+    """Return the proxy the environment sets for the URL's scheme and host (none if NO_PROXY
+    lists the host), its URL without the credentials and those as a Proxy-Authorization value:
+    what the bot's requests to `url` go through."""
     target = urlsplit(url)
-    return _env_proxy(target.scheme, target.hostname)
-
-
-def _env_proxy(scheme: str, host: str | None) -> Proxy:
-    """Return the proxy the environment sets for `scheme://host` (none if NO_PROXY lists the
-    host), its URL without the credentials and those as a Proxy-Authorization value."""
+    scheme, host = target.scheme, target.hostname
     if not host or proxy_bypass(host):
         return None, None
     proxies = getproxies()
