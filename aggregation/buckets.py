@@ -88,9 +88,11 @@ class MinuteRing:
             np.add.at(self.usd[row], keys, usd)
             np.add.at(self.count[row], keys, count)
             return
-        ordered = bool((minutes[1:] >= minutes[:-1]).all())  # a restart's rollups: by minute
-        firsts = minutes[np.r_[True, minutes[1:] != minutes[:-1]]] if ordered else minutes
-        for minute in np.unique(firsts).tolist():
+        if bool((minutes[1:] >= minutes[:-1]).all()):  # a restart's rollups: by minute
+            held = minutes[np.r_[True, minutes[1:] != minutes[:-1]]]
+        else:
+            held = np.unique(minutes)
+        for minute in held.tolist():
             self.claim(minute)
         rows = minutes % self.rows
         if len(minutes) * 16 >= self.usd.size:  # a restart's load: flat, no ring-sized temporary
