@@ -130,7 +130,7 @@ class Aggregation:
         first = first_minute(now_ms, windows.retention_s)
         edges: set[int] = set()
         for window in (*windows.tracked_s, windows.retention_s):
-            minute = (now_sec - window + 1) // MINUTE_S
+            minute = first_minute(now_ms, window)
             edges.update((minute, minute + 1))
         edge_minutes = sorted(m for m in edges if m >= first)
         newest = min(windows.identity_cap or NEWEST_ROWS, NEWEST_ROWS)

@@ -18,7 +18,7 @@ from aggregation.identity import IDENTITY_DTYPE, identities
 from aggregation.keys import FloatArray, Instrument, IntArray
 from aggregation.recent import NEWEST_KEPT, NEWEST_PER_ASSET
 from aggregation.schema import Rows
-from aggregation.snapshot import Snapshot
+from aggregation.snapshot import Snapshot, first_minute
 from aggregation.tops import Events, MinuteTops, as_kept
 from aggregation.windows import MINUTE_MS, MINUTE_S, WindowStore
 
@@ -33,7 +33,7 @@ def restore(windows: WindowStore, snap: Snapshot, now_ms: int) -> int:
     now_sec = clock_ms // 1000
     windows._clock_ms = clock_ms
     windows.rolling.start(now_sec)
-    floor = (now_sec - windows.retention_s + 1) // MINUTE_S
+    floor = first_minute(clock_ms, windows.retention_s)
     last = floor + windows.ring.rows - 1
     windows._floor_minute = floor
     held = np.searchsorted(snap.rollups["minute"], [floor, last + 1])  # by minute

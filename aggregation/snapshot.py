@@ -98,9 +98,10 @@ class Snapshot:
     recent: Recent
 
 
-def first_minute(now_ms: int, retention_s: int) -> int:
-    """Return the oldest minute a restart at now_ms reads."""
-    return (now_ms // 1000 - retention_s + 1) // MINUTE_S
+def first_minute(now_ms: int, span_s: int) -> int:
+    """Return the minute of the first second of the `span_s` seconds ending at now_ms's (with
+    the retention: the oldest minute a restart reads; with a window: its edge minute)."""
+    return (now_ms // 1000 - span_s + 1) // MINUTE_S
 
 
 def read_rollups(db: sqlite3.Connection, first: int, end: int) -> Rows:
