@@ -10,6 +10,8 @@ from typing import TextIO
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
+from websockets.proxy import get_proxy, parse_proxy
+from websockets.uri import parse_uri
 
 from bot.app.http import env_proxy
 from bot.settings import Settings
@@ -65,15 +67,31 @@ async def telegram_problem(base_url: str, token: str, timeout_s: float = 10.0) -
     return True, f"getMe answered: the bot is @{bot.get('username', '?')}"
 
 
+def feed_proxy(url: str) -> str | None:
+    """Return the proxy the environment sets for a feed's URL, as the feeds' own connects read
+    it (websockets: HTTPS_PROXY or HTTP_PROXY, SOCKS included), without its credentials."""
+    try:
+        proxy = get_proxy(parse_uri(url))
+        if proxy is None:
+            return None
+        parts = parse_proxy(proxy)
+    except WebSocketException as exc:
+        return f"(unusable: {exc})"
+    return f"{parts.scheme}://{parts.host}:{parts.port}"
+
+
 async def feed_problem(feed: Feed, timeout_s: float = 10.0) -> tuple[bool, str]:
-    """Open one WebSocket to the feed's URL and close it; return (ok, what happened)."""
+    """Open one WebSocket to the feed's URL the way the feed will (through the environment's
+    proxy, if it sets one) and close it; return (ok, what happened)."""
+    proxy = feed_proxy(feed.url)
+    via = f" through the proxy {proxy}" if proxy else ""
     try:
         async with asyncio.timeout(timeout_s):
-            ws = await connect(feed.url, open_timeout=timeout_s, proxy=None)
+            ws = await connect(feed.url, open_timeout=timeout_s)
             await ws.close()
     except (OSError, TimeoutError, WebSocketException) as exc:
-        return False, f"cannot connect to {feed.url}: {exc!r}"
-    return True, f"connected to {feed.url}"
+        return False, f"cannot connect to {feed.url}{via}: {exc!r}"
+    return True, f"connected to {feed.url}{via}"
 
 
 async def run_checks(settings: Settings, out: TextIO) -> bool:
