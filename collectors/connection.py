@@ -10,9 +10,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from urllib.request import getproxies, proxy_bypass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from collectors.backoff import Backoff
 from collectors.clock import now_ms
@@ -30,6 +33,24 @@ log = logging.getLogger(__name__)
 _MAX_RESCUES = 100
 # The reader lets the other tasks run after this many frames, even when more are buffered.
 YIELD_EVERY_FRAMES = 32
+
+
+def feed_proxy(url: str) -> str | None:
+    """Return the proxy a feed's WebSocket goes through: the one websockets reads from the
+    environment (HTTPS_PROXY; for ws:// HTTP_PROXY too), else ALL_PROXY as the bot's other
+    connections read it; None when NO_PROXY lists the host or nothing is set. Read at each
+    connect (a few microseconds)."""
+    uri = parse_uri(url)
+    found = get_proxy(uri)
+    if found is None and not proxy_bypass(f"{uri.host}:{uri.port}"):
+        found = getproxies().get("all")
+    return found
+
+
+def without_credentials(text: str, proxy: str | None) -> str:
+    """Return `text` with the proxy's credentials (`user:password@` in its URL) masked."""
+    userinfo = (proxy or "").partition("://")[2].rpartition("@")[0]
+    return text.replace(userinfo, "***") if userinfo else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +206,12 @@ class FeedRunner:
     async def _open(self, connection: int) -> ClientConnection | None:
         """Connect and subscribe once; return None (logged) on failure."""
         policy = self.feed.policy
+        proxy = None
         try:
+            proxy = feed_proxy(self.feed.url)
             ws = await connect(
                 self.feed.url,
+                proxy=proxy,
                 open_timeout=policy.open_timeout_s,
                 close_timeout=policy.close_timeout_s,
                 ping_interval=policy.protocol_ping_interval_s,
@@ -197,7 +221,7 @@ class FeedRunner:
             )
         except (OSError, TimeoutError, WebSocketException) as exc:
             self.stats.connect_failures += 1
-            self.stats.last_error = f"connect failed: {exc!r}"
+            self.stats.last_error = without_credentials(f"connect failed: {exc!r}", proxy)
             return None  # the caller logs it (throttled: the network may be down for hours)
         # From now on this socket sends the connection's outbox, even while a predecessor is
         # still being read during a rotation.

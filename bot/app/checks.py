@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import TextIO
 
-import httpx
+from telegram.error import NetworkError
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
-from websockets.proxy import get_proxy, parse_proxy
-from websockets.uri import parse_uri
+from websockets.proxy import parse_proxy
 
-from bot.app.http import env_proxy
+from bot.app.http import AiohttpRequest
 from bot.settings import Settings
+from collectors.connection import feed_proxy, without_credentials
 from collectors.feed import Feed
 from collectors.registry import build_feeds
 
@@ -46,51 +47,50 @@ def _redact(text: str, secret: str) -> str:
 
 
 async def telegram_problem(base_url: str, token: str, timeout_s: float = 10.0) -> tuple[bool, str]:
-    """Call getMe at the configured Bot API through the proxy the bot would use (none for a
-    socks one); return (ok, what it said), the token never shown."""
-    proxy, authorization = env_proxy(base_url)
-    headers = {"Proxy-Authorization": authorization} if authorization else None
-    via = httpx.Proxy(proxy, headers=headers) if proxy else None
+    """Call getMe at the configured Bot API with the bot's own HTTP client (so through the proxy
+    the bot will use); return (ok, what it said), the token never shown."""
     try:
-        async with httpx.AsyncClient(timeout=timeout_s, trust_env=False, proxy=via) as client:
-            response = await client.post(f"{base_url}{token}/getMe")
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        async with AiohttpRequest(read_timeout=timeout_s, connect_timeout=timeout_s) as request:
+            status, raw = await request.do_request(f"{base_url}{token}/getMe", "POST")
+        body = json.loads(raw)
+    except (NetworkError, ValueError) as exc:  # TimedOut is a NetworkError
         return False, _redact(f"Telegram is unreachable at {base_url}: {exc!r}", token)
-    if response.status_code in (401, 404):
+    if status in (401, 404):
         return False, "Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather"
     answer = body if isinstance(body, dict) else {}
     bot = answer.get("result")
     if not answer.get("ok") or not isinstance(bot, dict):
-        said = answer.get("description") or f"HTTP {response.status_code}, not a bot's getMe answer"
+        said = answer.get("description") or f"HTTP {status}, not a bot's getMe answer"
         return False, _redact(f"getMe failed: {said}", token)
     return True, f"getMe answered: the bot is @{bot.get('username', '?')}"
 
 
-def feed_proxy(url: str) -> str | None:
-    """Return the proxy the environment sets for a feed's URL, as the feeds' own connects read
-    it (websockets: HTTPS_PROXY or HTTP_PROXY, SOCKS included), without its credentials."""
+def _shown_proxy(url: str) -> str | None:
+    """Return the proxy a feed's connect goes through, without its credentials."""
+    proxy = None
     try:
-        proxy = get_proxy(parse_uri(url))
+        proxy = feed_proxy(url)
         if proxy is None:
             return None
         parts = parse_proxy(proxy)
-    except WebSocketException as exc:
-        return f"(unusable: {exc})"
+    except WebSocketException as exc:  # an unusable URL: the connect will say it too
+        return without_credentials(f"(unusable: {exc})", proxy)
     return f"{parts.scheme}://{parts.host}:{parts.port}"
 
 
 async def feed_problem(feed: Feed, timeout_s: float = 10.0) -> tuple[bool, str]:
     """Open one WebSocket to the feed's URL the way the feed will (through the environment's
     proxy, if it sets one) and close it; return (ok, what happened)."""
-    proxy = feed_proxy(feed.url)
-    via = f" through the proxy {proxy}" if proxy else ""
+    shown = _shown_proxy(feed.url)
+    via = f" through the proxy {shown}" if shown else ""
+    proxy = None
     try:
         async with asyncio.timeout(timeout_s):
-            ws = await connect(feed.url, open_timeout=timeout_s)
+            proxy = feed_proxy(feed.url)
+            ws = await connect(feed.url, proxy=proxy, open_timeout=timeout_s)
             await ws.close()
     except (OSError, TimeoutError, WebSocketException) as exc:
-        return False, f"cannot connect to {feed.url}{via}: {exc!r}"
+        return False, without_credentials(f"cannot connect to {feed.url}{via}: {exc!r}", proxy)
     return True, f"connected to {feed.url}{via}"
 
 

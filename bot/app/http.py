@@ -14,9 +14,9 @@ What PTB's default does and this keeps: the same default timeouts (read, write a
 a free connection within 1 s, 20 s to write an upload), connections kept alive, certificates
 checked against certifi's CA bundle (not the system's, which some Python installs lack), the
 proxy settings of the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY; credentials in
-the proxy's URL), a timeout raised as `TimedOut` and any other transport failure as
-`NetworkError`. aiohttp has no write timeout of its own: a request's whole time is bounded by the
-sum of its limits instead.
+the proxy's URL; http(s):// proxies and, through python-socks, socks5(h):// and socks4(a):// ones),
+a timeout raised as `TimedOut` and any other transport failure as `NetworkError`. aiohttp has
+no write timeout of its own: a request's whole time is bounded by the sum of its limits instead.
 
 The environment is read once per host, at the first request, as httpx reads it once per client.
 aiohttp's own `trust_env` would read it (and ~/.netrc) again for every request, each time in the
@@ -31,12 +31,15 @@ import functools
 import logging
 import re
 import ssl
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 import certifi
+from aiohttp_socks import ProxyConnector, ProxyType
+from python_socks import ProxyError
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -45,8 +48,51 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The proxy for one origin (scheme and host), and its credentials as a header value.
-Proxy = tuple[str | None, str | None]
+# What a SOCKS proxy's scheme means: its version, and whether it resolves the host names.
+_SOCKS = {
+    "socks5": (ProxyType.SOCKS5, False),
+    "socks5h": (ProxyType.SOCKS5, True),
+    "socks4": (ProxyType.SOCKS4, False),
+    "socks4a": (ProxyType.SOCKS4, True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EnvProxy:
+    """A proxy the environment sets: its URL without the credentials, and those."""
+
+    url: str  # scheme://host:port
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def socks(self) -> bool:
+        """Return True for a SOCKS proxy (a connector of its own), False for an HTTP one."""
+        return self.url.split("://", 1)[0] in _SOCKS
+
+    def authorization(self) -> str | None:
+        """Return the credentials as a Proxy-Authorization value (an HTTP proxy's), or None."""
+        if self.username is None:
+            return None
+        credentials = f"{self.username}:{self.password or ''}".encode()
+        return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+    def connector(self, limit: int, tls: ssl.SSLContext | None) -> ProxyConnector:
+        """Return a connector through this SOCKS proxy: `limit` connections, `tls` checking
+        the certificates."""
+        parts = urlsplit(self.url)
+        kind, remote_dns = _SOCKS[parts.scheme]
+        return ProxyConnector(
+            host=parts.hostname or "",
+            port=parts.port or 1080,
+            proxy_type=kind,
+            username=self.username,
+            password=self.password,
+            rdns=remote_dns,
+            limit=limit,
+            ssl=tls,
+        )
+
 
 # The Bot API's paths: /bot<token>/<method> and /file/bot<token>/<path>.
 _TOKEN_IN_PATH = re.compile(r"/(file/)?bot[^/\s'\"]+")
@@ -73,7 +119,8 @@ class AiohttpRequest(BaseRequest):
         self._pool = pool_timeout
         self._media_write = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[str, Proxy] = {}  # by origin, from the environment
+        self._proxies: dict[str, EnvProxy | None] = {}  # by origin, from the environment
+        self._socks_sessions: dict[EnvProxy, aiohttp.ClientSession] = {}  # one per proxy
         self.ssl_context: ssl.SSLContext | None = None  # set with the session
 
     @property
@@ -91,9 +138,12 @@ class AiohttpRequest(BaseRequest):
             )
 
     async def shutdown(self) -> None:
-        """Close the session and its connections."""
+        """Close the sessions and their connections."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
+        for session in self._socks_sessions.values():
+            await session.close()
+        self._socks_sessions.clear()
 
     async def do_request(
         self,
@@ -124,11 +174,16 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None:
             data = _form(request_data) if uploads else request_data.json_parameters
         headers = {"User-Agent": self.USER_AGENT}
-        proxy, credentials = self._proxy(url)
-        proxy_headers = None
-        if credentials is not None:
+        env = self._proxy(url)
+        proxy = proxy_headers = None
+        if env is not None and env.socks:
+            session = self._socks_session(env)  # the connector reaches the host through it
+        elif env is not None:
+            proxy, credentials = env.url, env.authorization()
             # HTTPS goes through a CONNECT tunnel, which carries them; plain HTTP, the request.
-            if url.startswith("https:"):
+            if credentials is None:
+                pass
+            elif url.startswith("https:"):
                 proxy_headers = {"Proxy-Authorization": credentials}
             else:
                 headers["Proxy-Authorization"] = credentials
@@ -143,55 +198,63 @@ class AiohttpRequest(BaseRequest):
                 proxy_headers=proxy_headers,
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError as exc:  # aiohttp's timeouts derive from it
+        except TimeoutError as exc:  # aiohttp's timeouts derive from it (and python-socks')
             raise TimedOut from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ProxyError) as exc:  # ProxyError: a SOCKS proxy's refusal
             # The class name helps when the message is empty. Some of aiohttp's messages quote
             # the URL, whose path holds the token: it goes, whatever a log handler does later.
             detail = _TOKEN_IN_PATH.sub(r"/\1bot<token>", str(exc))
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
 
-    def _proxy(self, url: str) -> Proxy:
+    def _proxy(self, url: str) -> EnvProxy | None:
         """Return the proxy the environment sets for the URL's origin (read at its first use)."""
         scheme_end = url.find("://") + 3
         path_start = url.find("/", scheme_end)
         origin = url if path_start < 0 else url[:path_start]
-        found = self._proxies.get(origin)
-        if found is None:
-            found = self._proxies[origin] = env_proxy(origin)
-            if found[0] is not None:  # neither URL carries credentials or the token here
-                target = urlsplit(origin)
-                where = urlunsplit((target.scheme, _host_and_port(target.netloc), "", "", ""))
-                log.info("requests to %s go through the proxy %s", where, found[0])
+        if origin in self._proxies:
+            return self._proxies[origin]
+        found = self._proxies[origin] = env_proxy(origin)
+        if found is not None:  # neither URL carries credentials or the token here
+            target = urlsplit(origin)
+            where = urlunsplit((target.scheme, _host_and_port(target.netloc), "", "", ""))
+            log.info("requests to %s go through the proxy %s", where, found.url)
         return found
 
+    def _socks_session(self, proxy: EnvProxy) -> aiohttp.ClientSession:
+        """Return the session whose connections go through a SOCKS proxy (made at first use)."""
+        session = self._socks_sessions.get(proxy)
+        if session is None or session.closed:
+            connector = proxy.connector(self._pool_size, self.ssl_context)
+            session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            self._socks_sessions[proxy] = session
+        return session
 
-def env_proxy(url: str) -> Proxy:
+
+def env_proxy(url: str) -> EnvProxy | None:
     """Return the proxy the environment sets for the URL's scheme and host (none if NO_PROXY
-    lists the host), its URL without the credentials and those as a Proxy-Authorization value:
-    what the bot's requests to `url` go through."""
+    lists the host): what the bot's requests to `url` go through."""
     target = urlsplit(url)
     scheme, host = target.scheme, target.hostname
     if not host or proxy_bypass(host):
-        return None, None
+        return None
     proxies = getproxies()
     given = proxies.get(scheme) or proxies.get("all")
     if not given:
-        return None, None
+        return None
     parts = urlsplit(given if "://" in given else f"http://{given}")
     proxy = urlunsplit((parts.scheme, _host_and_port(parts.netloc), parts.path, "", ""))
-    if parts.scheme not in ("http", "https"):  # e.g. ALL_PROXY=socks5://...
+    if parts.scheme not in ("http", "https", *_SOCKS):
         log.warning(
-            "ignoring the proxy %s for %s://%s: only http and https proxies work here",
+            "ignoring the proxy %s for %s://%s: only http(s):// and socks5(h)/socks4(a):// "
+            "proxies work here",
             proxy,
             scheme,
             host,
         )
-        return None, None
+        return None
     if parts.username is None:
-        return proxy, None
-    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-    return proxy, "Basic " + base64.b64encode(credentials).decode("ascii")
+        return EnvProxy(proxy)
+    return EnvProxy(proxy, unquote(parts.username), unquote(parts.password or ""))
 
 
 def _host_and_port(netloc: str) -> str:

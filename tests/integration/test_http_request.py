@@ -20,7 +20,7 @@ from bot.app.application import TelegramTuning, build_application
 from bot.app.http import AiohttpRequest
 from bot.settings import Settings
 from tests.support.bot_api import FakeBotApi
-from tests.support.proxies import forward_proxy, no_proxy_settings
+from tests.support.proxies import forward_proxy, no_proxy_settings, socks_proxy
 
 CHAT = 4242
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -174,28 +174,68 @@ async def test_the_environments_proxy_carries_requests_with_its_credentials(
     ]  # once, and neither the credentials nor the token
 
 
-async def test_all_proxy_is_the_fallback_and_a_socks_proxy_is_ignored_with_a_warning(
+async def test_all_proxy_is_the_fallback_and_a_socks_proxy_carries_the_bot_and_its_poll(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     no_proxy_settings(monkeypatch)
-    async with forward_proxy() as proxy, FakeBotApi() as api:
+    caplog.set_level(logging.INFO, logger="bot.app.http")
+    async with socks_proxy() as socks, forward_proxy() as proxy, FakeBotApi() as api:
         api.add_private_chat(CHAT)
-        monkeypatch.setenv("ALL_PROXY", "socks5://trader:s3cret@127.0.0.1:1080")
-        # Both backends are the bot's: PTB's default httpx long poll refuses a socks proxy.
+        api.push_text(CHAT, CHAT, "/start")
+        # socks5h: the proxy resolves the host; the credentials are the proxy's, URL-decoded.
+        monkeypatch.setenv("ALL_PROXY", socks.url.replace("socks5://", "socks5h://me:p%40ss@"))
+        # Both backends are the bot's: PTB's default httpx long poll refused a socks proxy.
         async with bot_on(api, AiohttpRequest()) as bot:
-            await bot.send_message(CHAT, "direct")
-        assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["direct"]
-        host = api.base_url.split("/")[2].split(":")[0]
-        assert caplog.messages == [
-            f"ignoring the proxy socks5://127.0.0.1:1080 for http://{host}: "
-            "only http and https proxies work here"
-        ]
+            await bot.send_message(CHAT, "through socks")
+            [update] = await bot.get_updates(timeout=0)
+        assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["through socks"]
+        assert update.message is not None and update.message.text == "/start"
+        host, port = api.base_url.split("/")[2].split(":")
+        assert {(h, int(p)) for h, p in socks.targets} == {(host, int(port))}
+        assert set(socks.logins) == {("me", "p@ss")}
+        where = f"requests to http://{host}:{port} go through the proxy"
+        assert caplog.messages == [f"{where} socks5h://127.0.0.1:{socks.url.split(':')[-1]}"] * 2
+        # An http proxy in ALL_PROXY, the fallback for every scheme.
         monkeypatch.setenv("ALL_PROXY", proxy.url)
         async with AiohttpRequest() as request:
             assert await request.post("http://127.0.0.1:9/bot123:TOKEN/getMe") is True
         assert [head[0] for head in proxy.heads] == [
             "POST http://127.0.0.1:9/bot123:TOKEN/getMe HTTP/1.1"
         ]
+
+
+async def test_a_proxy_of_another_kind_is_ignored_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_proxy_settings(monkeypatch)
+    async with FakeBotApi() as api:
+        api.add_private_chat(CHAT)
+        monkeypatch.setenv("ALL_PROXY", "ftp://trader:s3cret@127.0.0.1:2121")
+        async with bot_on(api, AiohttpRequest()) as bot:
+            await bot.send_message(CHAT, "direct")
+        assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["direct"]
+        host = api.base_url.split("/")[2].split(":")[0]
+    assert caplog.messages == [
+        f"ignoring the proxy ftp://127.0.0.1:2121 for http://{host}: "
+        "only http(s):// and socks5(h)/socks4(a):// proxies work here"
+    ]
+
+
+async def test_a_socks_proxy_that_refuses_is_a_network_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_proxy_settings(monkeypatch)
+    async with socks_proxy(refuse=True) as socks:
+        monkeypatch.setenv("ALL_PROXY", socks.url)
+        async with AiohttpRequest() as request:
+            with pytest.raises(NetworkError, match="ProxyError") as raised:
+                await request.post("http://127.0.0.1:9/bot123:TOKEN/getMe")
+    assert "TOKEN" not in str(raised.value)
+    # Nobody listening where the proxy should be: also a NetworkError, not a crash.
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    async with AiohttpRequest() as request:
+        with pytest.raises(NetworkError):
+            await request.post("http://127.0.0.1:9/bot123:TOKEN/getMe")
 
 
 async def test_https_goes_through_the_proxys_tunnel_with_the_credentials_on_it(

@@ -39,28 +39,31 @@ async def test_check_asks_telegram_through_the_proxy_the_bot_uses(
 ) -> None:
     no_proxy_settings(monkeypatch)
     async with socks_proxy() as socks, forward_proxy() as http, FakeBotApi() as api:
-        # A socks proxy: the bot's client ignores it, so the check goes direct too.
+        # A socks proxy: the bot's client, which the check uses, goes through it.
         monkeypatch.setenv("ALL_PROXY", socks.url)
-        direct = await telegram_problem(api.base_url, api.token)
-        # An http proxy: both use it; this one answers what is no getMe.
+        through_socks = await telegram_problem(api.base_url, api.token)
+        # An http proxy: the same; this one answers what is no getMe.
         monkeypatch.setenv("ALL_PROXY", http.url.replace("http://", "http://trader:s3cret@"))
         proxied = await telegram_problem(api.base_url, api.token)
-    assert direct == (True, "getMe answered: the bot is @liquidation_test_bot")
-    assert socks.targets == []
+        api_port = int(api.base_url.split("/")[2].split(":")[1])
+    assert through_socks == (True, "getMe answered: the bot is @liquidation_test_bot")
+    assert socks.targets == [("127.0.0.1", api_port)]
     assert proxied == (False, "getMe failed: HTTP 200, not a bot's getMe answer")
     [head] = http.heads
     assert head[0] == f"POST {api.base_url}<token>/getMe HTTP/1.1".replace("<token>", api.token)
     assert http.header(0, "Proxy-Authorization") == "Basic dHJhZGVyOnMzY3JldA=="
 
 
-async def test_a_socks_proxy_in_https_proxy_carries_the_feeds(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("setting", ["HTTPS_PROXY", "ALL_PROXY"])
+async def test_a_socks_proxy_carries_the_feeds(
+    monkeypatch: pytest.MonkeyPatch, setting: str
 ) -> None:
     no_proxy_settings(monkeypatch)
     async with socks_proxy() as proxy, ScriptedServer(frames_then(USDM)) as server:
-        # websockets reads HTTPS_PROXY for wss:// and ws:// alike; without python-socks the
-        # connect raised ImportError, which no feed loop caught.
-        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        # websockets reads HTTPS_PROXY for wss:// and ws:// alike (without python-socks the
+        # connect raised ImportError, which no feed loop caught) but not ALL_PROXY, which the
+        # bot's other connections fall back to: the feeds do too.
+        monkeypatch.setenv(setting, proxy.url)
         sink = CollectingSink()
         feed = BinanceUsdmFeed(server.url("/market/ws/!forceOrder@arr"), ConnectionPolicy())
         async with running(FeedRunner(feed, sink)):
@@ -83,3 +86,23 @@ async def test_check_opens_the_feeds_through_the_proxy_the_feeds_use(
     assert proxy.targets == [("127.0.0.1", port)]
     assert proxied == (True, f"connected to {where} through the proxy {proxy.url}")
     assert direct == (True, f"connected to {where}")
+
+
+async def test_a_feed_host_in_no_proxy_connects_direct_and_credentials_stay_out_of_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_proxy_settings(monkeypatch)
+    async with socks_proxy() as proxy, ScriptedServer(frames_then(USDM)) as server:
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        sink = CollectingSink()
+        feed = BinanceUsdmFeed(server.url("/market/ws/!forceOrder@arr"), ConnectionPolicy())
+        async with running(FeedRunner(feed, sink)):
+            await sink.wait_records(len(USDM))
+    assert proxy.targets == []
+    # A proxy URL websockets cannot use: the check says so without the password.
+    no_proxy_settings(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "socks9://me:s3cret@127.0.0.1:1080")
+    ok, said = await feed_problem(BinanceUsdmFeed("ws://127.0.0.1:9/ws"))
+    assert not ok and "s3cret" not in said
+    assert said.startswith("cannot connect to ws://127.0.0.1:9/ws through the proxy (unusable: ")

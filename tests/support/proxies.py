@@ -67,16 +67,26 @@ def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class SocksProxy:
-    """A stand-in SOCKS5 proxy that relays each CONNECT and records its target."""
+    """A stand-in SOCKS5 proxy that relays each CONNECT and records its target (and the
+    username and password of a client that offers them, RFC 1929)."""
 
     url: str = ""
     targets: list[tuple[str, int]] = field(default_factory=list)  # each CONNECT's host, port
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    refuse: bool = False  # answer every CONNECT "not allowed by ruleset"
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             _, methods = await reader.readexactly(2)
-            await reader.readexactly(methods)
-            writer.write(b"\x05\x00")  # no authentication
+            if 2 in await reader.readexactly(methods):  # username and password
+                writer.write(b"\x05\x02")
+                _, length = await reader.readexactly(2)
+                username = (await reader.readexactly(length)).decode()
+                password = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+                self.logins.append((username, password))
+                writer.write(b"\x01\x00")
+            else:
+                writer.write(b"\x05\x00")  # no authentication
             _, command, _, kind = await reader.readexactly(4)
             if kind == 1:
                 host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
@@ -86,8 +96,9 @@ class SocksProxy:
                 host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
             port = int.from_bytes(await reader.readexactly(2), "big")
             self.targets.append((host, port))
-            if command != 1:
-                writer.write(b"\x05\x07\x00\x01" + bytes(6))  # command not supported
+            if command != 1 or self.refuse:
+                reply = 2 if self.refuse else 7  # not allowed by ruleset; command not supported
+                writer.write(bytes((5, reply, 0, 1)) + bytes(6))
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
             writer.write(b"\x05\x00\x00\x01" + bytes(6))
@@ -99,8 +110,8 @@ class SocksProxy:
 
 
 @asynccontextmanager
-async def socks_proxy() -> AsyncIterator[SocksProxy]:
-    proxy = SocksProxy()
+async def socks_proxy(*, refuse: bool = False) -> AsyncIterator[SocksProxy]:
+    proxy = SocksProxy(refuse=refuse)
     async with _listening(proxy.serve) as port:
         proxy.url = f"socks5://127.0.0.1:{port}"
         yield proxy
