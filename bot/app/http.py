@@ -14,7 +14,7 @@ What PTB's default does and this keeps: the same default timeouts (read, write a
 a free connection within 1 s, 20 s to write an upload), connections kept alive, certificates
 checked against certifi's CA bundle (not the system's, which some Python installs lack), the
 proxy settings of the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY; credentials in
-the proxy's URL; http(s):// proxies and, through python-socks, socks5(h):// and socks4(a):// ones),
+the proxy's URL; http(s):// proxies and, through aiohttp-socks, socks5(h):// and socks4(a):// ones),
 a timeout raised as `TimedOut` and any other transport failure as `NetworkError`. aiohttp has
 no write timeout of its own: a request's whole time is bounded by the sum of its limits instead.
 
@@ -181,11 +181,9 @@ class AiohttpRequest(BaseRequest):
         elif env is not None:
             proxy, credentials = env.url, env.authorization()
             # HTTPS goes through a CONNECT tunnel, which carries them; plain HTTP, the request.
-            if credentials is None:
-                pass
-            elif url.startswith("https:"):
+            if credentials is not None and url.startswith("https:"):
                 proxy_headers = {"Proxy-Authorization": credentials}
-            else:
+            elif credentials is not None:
                 headers["Proxy-Authorization"] = credentials
         try:
             async with session.request(
