@@ -38,8 +38,13 @@ from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 import certifi
-from aiohttp_socks import ProxyConnector, ProxyType
-from python_socks import ProxyError
+from aiohttp_socks import (
+    ProxyConnectionError,
+    ProxyConnector,
+    ProxyError,
+    ProxyTimeoutError,
+    ProxyType,
+)
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -196,13 +201,15 @@ class AiohttpRequest(BaseRequest):
                 proxy_headers=proxy_headers,
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError as exc:  # aiohttp's timeouts derive from it (and python-socks')
+        except (TimeoutError, ProxyTimeoutError) as exc:  # aiohttp's timeouts derive from it
             raise TimedOut from exc
-        except (aiohttp.ClientError, ProxyError) as exc:  # ProxyError: a SOCKS proxy's refusal
+        except (aiohttp.ClientError, ProxyConnectionError, ProxyError) as exc:
+            # (The last two: a SOCKS proxy unreachable or refusing; aiohttp-socks' own classes.)
             # The class name helps when the message is empty. Some of aiohttp's messages quote
             # the URL, whose path holds the token: it goes, whatever a log handler does later.
             detail = _TOKEN_IN_PATH.sub(r"/\1bot<token>", str(exc))
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
+            kind = f"{type(exc).__module__.partition('.')[0]}.{type(exc).__name__}"
+            raise NetworkError(f"{kind}: {detail}") from exc
 
     def _proxy(self, url: str) -> EnvProxy | None:
         """Return the proxy the environment sets for the URL's origin (read at its first use)."""

@@ -189,7 +189,8 @@ async def test_all_proxy_is_the_fallback_and_a_socks_proxy_carries_the_bot_and_i
             await bot.send_message(CHAT, "through socks")
             [update] = await bot.get_updates(timeout=0)
         assert [c.params["text"] for c in api.calls_to("sendMessage")] == ["through socks"]
-        assert update.message is not None and update.message.text == "/start"
+        assert update.message is not None
+        assert update.message.text == "/start"
         host, port = api.base_url.split("/")[2].split(":")
         assert {(h, int(p)) for h, p in socks.targets} == {(host, int(port))}
         assert set(socks.logins) == {("me", "p@ss")}
@@ -225,17 +226,24 @@ async def test_a_socks_proxy_that_refuses_is_a_network_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     no_proxy_settings(monkeypatch)
+    url = "http://127.0.0.1:9/bot123:TOKEN/getMe"
+    # do_request itself, as `check` calls it (PTB's `post` would wrap any exception anyway).
     async with socks_proxy(refuse=True) as socks:
         monkeypatch.setenv("ALL_PROXY", socks.url)
         async with AiohttpRequest() as request:
-            with pytest.raises(NetworkError, match="ProxyError") as raised:
-                await request.post("http://127.0.0.1:9/bot123:TOKEN/getMe")
-    assert "TOKEN" not in str(raised.value)
-    # Nobody listening where the proxy should be: also a NetworkError, not a crash.
+            with pytest.raises(NetworkError) as refused:
+                await request.do_request(url, "POST")
+    assert type(refused.value) is NetworkError
+    assert refused.value.message.startswith("aiohttp_socks.ProxyError: ")
+    assert "not allowed by ruleset" in refused.value.message
+    # Nobody listening where the proxy should be.
     monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
     async with AiohttpRequest() as request:
-        with pytest.raises(NetworkError):
-            await request.post("http://127.0.0.1:9/bot123:TOKEN/getMe")
+        with pytest.raises(NetworkError) as unreachable:
+            await request.do_request(url, "POST")
+    assert type(unreachable.value) is NetworkError
+    assert unreachable.value.message.startswith("aiohttp_socks.ProxyConnectionError: ")
+    assert "TOKEN" not in refused.value.message + unreachable.value.message
 
 
 async def test_https_goes_through_the_proxys_tunnel_with_the_credentials_on_it(

@@ -45,8 +45,17 @@ async def test_check_asks_telegram_through_the_proxy_the_bot_uses(
         # An http proxy: the same; this one answers what is no getMe.
         monkeypatch.setenv("ALL_PROXY", http.url.replace("http://", "http://trader:s3cret@"))
         proxied = await telegram_problem(api.base_url, api.token)
+        # A socks proxy nobody answers at: a line that says so, not a traceback.
+        monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+        unreachable = await telegram_problem(api.base_url, api.token)
         api_port = int(api.base_url.split("/")[2].split(":")[1])
     assert through_socks == (True, "getMe answered: the bot is @liquidation_test_bot")
+    assert unreachable[0] is False
+    assert unreachable[1].startswith(
+        f"Telegram is unreachable at {api.base_url}: "
+        "NetworkError('aiohttp_socks.ProxyConnectionError: "
+    )
+    assert api.token not in unreachable[1]
     assert socks.targets == [("127.0.0.1", api_port)]
     assert proxied == (False, "getMe failed: HTTP 200, not a bot's getMe answer")
     [head] = http.heads
@@ -104,5 +113,6 @@ async def test_a_feed_host_in_no_proxy_connects_direct_and_credentials_stay_out_
     no_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", "socks9://me:s3cret@127.0.0.1:1080")
     ok, said = await feed_problem(BinanceUsdmFeed("ws://127.0.0.1:9/ws"))
-    assert not ok and "s3cret" not in said
+    assert not ok
+    assert "s3cret" not in said
     assert said.startswith("cannot connect to ws://127.0.0.1:9/ws through the proxy (unusable: ")
