@@ -81,7 +81,9 @@ async def server(folder: Path, history: int, clients: int) -> AsyncIterator[Serv
     start = now_ms() - DAY_MS
     for i in range(history):
         ts = start + i * DAY_MS // history
-        aggregation.windows.add(event(rng, ts, ("binance", "okx", "bybit")[i % 3], 2_000))
+        # Stored as well as counted, as live events are: a window edge that reaches one of
+        # these minutes checks memory against the database (memory alone warned six times).
+        aggregation.ingest(event(rng, ts, ("binance", "okx", "bybit")[i % 3], 2_000))
     for feed in FEEDS:
         aggregation.on_feed_state(FeedStateChange(feed.feed_id, True, start, "connected"))
     health = [
