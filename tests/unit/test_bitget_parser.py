@@ -66,3 +66,27 @@ def test_the_feed_subscribes_every_futures_line_and_pings_with_text() -> None:
         ],
     }
     assert (feed.policy.app_ping, feed.policy.app_ping_every_s) == ("ping", 25.0)
+
+
+def test_each_unusable_row_is_rejected_with_its_first_reason_and_the_rest_kept() -> None:
+    frame = json.loads(DOC[0])
+    good = frame["data"][0]
+    frame["data"] = [
+        {**good, "side": "close", "price": "0"},  # two faults: the first is named
+        {**good, "price": "0"},
+        {**good, "amount": "-1"},
+        {key: value for key, value in good.items() if key != "ts"},
+        {**good, "symbol": "BTCEUR"},
+        good,
+        {**good, "price": "1e-320"},  # subnormal price: the quantity overflows
+    ]
+    parsed = parse_frame(json.dumps(frame), RECV)
+    assert [(r.symbol, r.notional_usd) for r in parsed.records] == [("BTCUSDT", 37.722858)]
+    assert [(r.reason, r.instrument) for r in parsed.rejected or []] == [
+        ("unknown side 'close'", "BTCUSDT"),
+        ("price 0.0 unusable", "BTCUSDT"),
+        ("amount -1.0 unusable", "BTCUSDT"),
+        ("no ts", "BTCUSDT"),
+        ("not quoted in USD", "BTCEUR"),
+        ("qty_base inf out of range", "BTCUSDT"),
+    ]
