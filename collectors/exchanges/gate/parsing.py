@@ -68,19 +68,13 @@ def row_time_ms(row: _Row, envelope_ms: int | None) -> int | None:
     return envelope_ms
 
 
-def _update(frame: str | bytes) -> _Frame | str:
-    """Decode a frame: the liquidation update, or the description of a control frame."""
-    try:
-        decoded = _DECODER.decode(frame)
-    except UNDECODABLE as exc:
-        raise FrameError(str(exc)) from exc
+def _not_an_update(decoded: _Frame) -> Parsed:
+    """Describe a frame that is no liquidation update; raise FrameError for an error."""
     if decoded.error is not None:
         raise FrameError(f"error {decoded.error.code}: {decoded.error.message}")
     if decoded.channel != CHANNEL or decoded.event != "update":
-        return f"{decoded.channel or 'frame'} {decoded.event or ''}".strip()
-    if decoded.result is None:
-        raise FrameError("update without a result")
-    return decoded
+        return Parsed([], control=f"{decoded.channel or 'frame'} {decoded.event or ''}".strip())
+    raise FrameError("update without a result")
 
 
 def _unusable(row: _Row) -> str | None:
@@ -98,30 +92,33 @@ def parse_frame(
 ) -> Parsed:
     """Parse one frame of the `settle` socket; a contract missing from the list is unknown.
 
-    The per-row work is inline (no helper call per row): this runs for every event.
+    The work is inline (no helper call per frame or row): this runs for every event.
     """
-    update = _update(frame)
-    if isinstance(update, str):
-        return Parsed([], control=update)
-    parsed = Parsed([])
-    result, inverse = update.result, settle == "btc"
-    rows = result if isinstance(result, list) else [] if result is None else (result,)
-    for row in rows:
-        contract = contracts.get(row.contract)
+    try:
+        update = _DECODER.decode(frame)
+    except UNDECODABLE as exc:
+        raise FrameError(str(exc)) from exc
+    result = update.result
+    if update.event != "update" or update.channel != CHANNEL or update.error or result is None:
+        return _not_an_update(update)
+    records: list[Liquidation] = []
+    parsed = Parsed(records)
+    inverse = settle == "btc"
+    for row in result if isinstance(result, list) else (result,):
+        name, contract = row.contract, contracts.get(row.contract)
         ts_ms = row.time_ms if row.time_ms is not None else row_time_ms(row, update.time_ms)
         size, price = row.size, row.price
         if contract is None:
-            reason = "no contract in the contract list"
-            parsed.reject(reason, row.contract, unknown_instrument=bool(row.contract))
+            parsed.reject("no contract in the contract list", name, unknown_instrument=bool(name))
         elif ts_ms is None:
-            parsed.reject("no time", row.contract)
+            parsed.reject("no time", name)
         elif (
             size is None
             or price is None
             or not (0.0 < (contracts_n := size if size > 0 else -size) < _INF)
             or not 0.0 < price < _INF
         ):
-            parsed.reject(_unusable(row) or "size or price unusable", row.contract)
+            parsed.reject(_unusable(row) or "size or price unusable", name)
         else:
             if inverse:  # one contract is 1 USD
                 usd = contracts_n
@@ -129,24 +126,18 @@ def parse_frame(
             else:
                 qty = contracts_n * contract.quanto_multiplier
                 usd = qty * price
-            factor = contract.multiplier
-            side = _LONG if size < 0 else _SHORT
+            factor, side = contract.multiplier, _LONG if size < 0 else _SHORT
+            unit, amount = price / factor, qty * factor
             # Positional: the fields' order of Liquidation (exchange, market, symbol, base,
             # side, price, qty_base, notional_usd, ts_ms, recv_ms); cheaper than keywords.
-            parsed.add(
-                Liquidation(
-                    EXCHANGE,
-                    settle,
-                    row.contract,
-                    contract.base,
-                    side,
-                    price / factor,
-                    qty * factor,
-                    usd,
-                    ts_ms,
-                    recv_ms,
-                )
+            record = Liquidation(
+                EXCHANGE, settle, name, contract.base, side, unit, amount, usd, ts_ms, recv_ms
             )
+            # Parsed.add's range checks, inline; add itself rejects with the reason.
+            if 0.0 < unit < _INF and 0.0 < amount < _INF and 0.0 < usd < _INF:
+                records.append(record)
+            else:
+                parsed.add(record)
     return parsed
 
 
