@@ -13,6 +13,8 @@ The symbol list comes from `GET /v5/market/instruments-info` (paginated by curso
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from collectors.assets import USD_QUOTES, split_multiplier_affix
@@ -20,7 +22,6 @@ from collectors.parsing import (
     UNDECODABLE,
     FrameError,
     Parsed,
-    is_positive_finite,
 )
 from collectors.record import Liquidation, Side
 
@@ -41,6 +42,7 @@ CATEGORIES = tuple(_CONTRACT_TYPES)
 # BTCUSD and the quarterlies, as cited by the crypto-contract-value crate; aggr divides `v` by the
 # price); a linear contract is 1 base coin.
 _INVERSE_CONTRACT_USD = 1.0
+_INF = math.inf
 
 
 class BybitInstrument(msgspec.Struct, frozen=True, gc=False):
@@ -118,40 +120,39 @@ def frame_records(
     data = frame.data
     if not isinstance(data, list):
         raise FrameError(f"{topic}: `data` is not an array")
-    parsed = Parsed([])
+    records: list[Liquidation] = []
+    parsed = Parsed(records)
     for entry in data:
-        instrument = instruments.get(entry.symbol)
+        symbol, size, price = entry.symbol, entry.size, entry.price
+        instrument = instruments.get(symbol)
         side = _POSITION_SIDES.get(entry.side)
         if instrument is None:
-            parsed.reject("no instrument metadata", entry.symbol, unknown_instrument=True)
+            parsed.reject("no instrument metadata", symbol, unknown_instrument=True)
         elif side is None:
-            parsed.reject(f"unknown position side {entry.side!r}", entry.symbol)
-        elif not is_positive_finite(entry.size):
-            parsed.reject(f"size {entry.size!r} is not a positive finite number", entry.symbol)
-        elif not is_positive_finite(entry.price):
-            parsed.reject(f"price {entry.price!r} is not a positive finite number", entry.symbol)
+            parsed.reject(f"unknown position side {entry.side!r}", symbol)
+        elif not 0.0 < size < _INF:
+            parsed.reject(f"size {size!r} is not a positive finite number", symbol)
+        elif not 0.0 < price < _INF:
+            parsed.reject(f"price {price!r} is not a positive finite number", symbol)
         else:
             multiplier = instrument.multiplier
             if instrument.inverse:
-                notional = entry.size * _INVERSE_CONTRACT_USD
-                qty = notional / entry.price
+                notional = size * _INVERSE_CONTRACT_USD
+                qty = notional / price
             else:
-                qty = entry.size
-                notional = entry.size * entry.price
-            parsed.add(
-                Liquidation(
-                    exchange=EXCHANGE,
-                    market="inverse" if instrument.inverse else "linear",
-                    symbol=entry.symbol,
-                    base=instrument.base,
-                    side=side,
-                    price=entry.price / multiplier,
-                    qty_base=qty * multiplier,
-                    notional_usd=notional,
-                    ts_ms=entry.ts_ms,
-                    recv_ms=recv_ms,
-                )
+                qty = size
+                notional = size * price
+            unit, amount, base = price / multiplier, qty * multiplier, instrument.base
+            market = "inverse" if instrument.inverse else "linear"
+            # Positional (the fields' order of Liquidation): cheaper than keywords.
+            record = Liquidation(
+                EXCHANGE, market, symbol, base, side, unit, amount, notional, entry.ts_ms, recv_ms
             )
+            # Parsed.add's range checks, inline; add itself rejects with the reason.
+            if 0.0 < unit < _INF and 0.0 < amount < _INF and 0.0 < notional < _INF:
+                records.append(record)
+            else:
+                parsed.add(record)
     return parsed
 
 
