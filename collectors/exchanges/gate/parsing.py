@@ -99,7 +99,12 @@ def parse_frame(
     except UNDECODABLE as exc:
         raise FrameError(str(exc)) from exc
     result = update.result
-    if update.event != "update" or update.channel != CHANNEL or update.error or result is None:
+    if (
+        update.event != "update"
+        or update.channel != CHANNEL
+        or update.error is not None
+        or result is None
+    ):
         return _not_an_update(update)
     records: list[Liquidation] = []
     parsed = Parsed(records)
