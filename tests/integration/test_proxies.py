@@ -93,6 +93,7 @@ async def test_check_opens_the_feeds_through_the_proxy_the_feeds_use(
         no_proxy_settings(monkeypatch)
         direct = await feed_problem(feed)
     assert proxy.targets == [("127.0.0.1", port)]
+    assert proxy.logins == [("me", "pw")]
     assert proxied == (True, f"connected to {where} through the proxy {proxy.url}")
     assert direct == (True, f"connected to {where}")
 
