@@ -65,28 +65,26 @@ async def telegram_problem(base_url: str, token: str, timeout_s: float = 10.0) -
     return True, f"getMe answered: the bot is @{bot.get('username', '?')}"
 
 
-def _shown_proxy(url: str) -> str | None:
-    """Return the proxy a feed's connect goes through, without its credentials."""
-    proxy = None
+def _through(proxy: str | None) -> str:
+    """Return " through the proxy scheme://host:port" for a proxy URL (its credentials left
+    out), or "" for none."""
+    if proxy is None:
+        return ""
     try:
-        proxy = feed_proxy(url)
-        if proxy is None:
-            return None
         parts = parse_proxy(proxy)
     except WebSocketException as exc:  # an unusable URL: the connect will say it too
-        return without_credentials(f"(unusable: {exc})", proxy)
-    return f"{parts.scheme}://{parts.host}:{parts.port}"
+        return without_credentials(f" through the proxy (unusable: {exc})", proxy)
+    return f" through the proxy {parts.scheme}://{parts.host}:{parts.port}"
 
 
 async def feed_problem(feed: Feed, timeout_s: float = 10.0) -> tuple[bool, str]:
     """Open one WebSocket to the feed's URL the way the feed will (through the environment's
     proxy, if it sets one) and close it; return (ok, what happened)."""
-    shown = _shown_proxy(feed.url)
-    via = f" through the proxy {shown}" if shown else ""
-    proxy = None
+    proxy, via = None, ""
     try:
+        proxy = feed_proxy(feed.url)  # read once: the connect and the line use the same one
+        via = _through(proxy)
         async with asyncio.timeout(timeout_s):
-            proxy = feed_proxy(feed.url)
             ws = await connect(feed.url, proxy=proxy, open_timeout=timeout_s)
             await ws.close()
     except (OSError, TimeoutError, WebSocketException) as exc:
