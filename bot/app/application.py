@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import LinkPreviewOptions, Update
@@ -72,18 +73,41 @@ def file_base_url(base_url: str) -> str:
     return base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
 
 
-def build_application(settings: Settings, tuning: TelegramTuning) -> BotApplication:
-    """Build the PTB Application: token, base URL, rate limiter, defaults and handlers."""
+def _long_poll_request() -> AiohttpRequest:
+    return AiohttpRequest(connection_pool_size=1)
+
+
+@dataclass(frozen=True, slots=True)
+class BotRequests:
+    """The Bot API clients: one for every method, one for the long poll (as PTB keeps them)."""
+
+    # aiohttp under PTB: less of the event loop's time per request than httpx (http.py).
+    calls: AiohttpRequest = field(default_factory=AiohttpRequest)
+    updates: AiohttpRequest = field(default_factory=_long_poll_request)
+
+    async def shutdown(self) -> None:
+        """Close both. PTB's `Application.shutdown` does nothing until getMe has succeeded once,
+        while its first attempt already opened them."""
+        await asyncio.gather(self.calls.shutdown(), self.updates.shutdown())
+
+
+def build_application(
+    settings: Settings, tuning: TelegramTuning, requests: BotRequests | None = None
+) -> BotApplication:
+    """Build the PTB Application: token, base URL, clients, rate limiter, defaults, handlers.
+
+    Whoever passes `requests` closes them (`BotRequests.shutdown`) after the Application's own
+    shutdown."""
     assert settings.telegram_bot_token is not None
+    requests = requests or BotRequests()
     jobs: JobQueue[BotContext] = JobQueue()  # what PTB makes by default, typed for BotContext
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .base_file_url(file_base_url(settings.telegram_base_url))
-        # aiohttp under PTB: less of the event loop's time per request than httpx (http.py).
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(requests.calls)
+        .get_updates_request(requests.updates)
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=tuning.overall_per_s,

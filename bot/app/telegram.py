@@ -13,7 +13,13 @@ from telegram import BotCommandScopeChat
 from telegram.error import TelegramError
 
 from aggregation.store import private_file
-from bot.app.application import ALLOWED_UPDATES, BotApplication, TelegramTuning, build_application
+from bot.app.application import (
+    ALLOWED_UPDATES,
+    BotApplication,
+    BotRequests,
+    TelegramTuning,
+    build_application,
+)
 from bot.app.dashboard import serve_dashboard, telegram_metrics
 from bot.app.runtime import Runtime, run_until_stopped, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
@@ -92,7 +98,8 @@ async def run_telegram(
     started = time.monotonic()
     async with Runtime(settings) as runtime:
         store = await open_bot_store(settings)
-        application = build_application(settings, tuning)
+        requests = BotRequests()
+        application = build_application(settings, tuning, requests)
         try:
             if not await _initialize(application, tuning.init_retry_s, stop):
                 log.info("stopped before Telegram answered")
@@ -110,6 +117,7 @@ async def run_telegram(
             if application.running:
                 await application.stop()
             await application.shutdown()
+            await requests.shutdown()  # also when getMe never answered (PTB skips them then)
             await store.close()
 
 

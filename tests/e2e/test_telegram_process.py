@@ -84,3 +84,37 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
     assert b'"qty_base":2.0' in payload
     assert b'"qty_base":3.0' in payload
     assert "stopping with alerts still queued" in log
+
+
+async def test_a_refused_token_ends_the_process_with_one_plain_line(tmp_path: Path) -> None:
+    async with FakeBotApi() as api:
+        env = {
+            **os.environ,
+            "DATABASE_PATH": str(tmp_path / "bot.db"),
+            "EXCHANGES": "binance-usdm",
+            "BINANCE_USDM_WS_URL": "ws://127.0.0.1:9/unused",  # never reached
+            "TELEGRAM_BOT_TOKEN": "999:not-this-bot",  # the fake answers 401, as Telegram does
+            "TELEGRAM_BASE_URL": api.base_url,
+            "LOG_LEVEL": "INFO",
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(30):
+                _, stderr = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    log = stderr.decode()
+    assert process.returncode == 1, log
+    assert log.splitlines()[-1] == (
+        "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
+    )
+    # No traceback, and the Bot API clients were closed though getMe never succeeded.
+    assert "Traceback" not in log
+    assert " ERROR " not in log
+    assert "Unclosed" not in log
+    assert "not-this-bot" not in log
