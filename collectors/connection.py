@@ -21,10 +21,11 @@ from collectors.backoff import Backoff
 from collectors.clock import now_ms
 from collectors.feed import Feed
 from collectors.metadata import FrameRecorder, MetadataManager
+from collectors.outage import OutageLog
 from collectors.outbox import Outbox
 from collectors.processor import FrameProcessor, Sink
 from collectors.record import FeedStateChange
-from collectors.session import OutageLog, Session, SessionEnd, inflate, keepalive, send_outbox
+from collectors.session import Session, SessionEnd, inflate, keepalive, send_outbox
 from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class FeedRunner:
         name = self._name(connection)
         attempt = 0
         ws: ClientConnection | None = None
-        outage = self._outages.setdefault(connection, OutageLog(name))
+        outage = self._outages.setdefault(connection, OutageLog(name, log))
         while True:
             if ws is None:
                 ws = await self._open(connection)
@@ -333,7 +334,7 @@ class FeedRunner:
         reason = "server notice" if session.rotate.is_set() else "maximum connection age"
         attempt = 0
         outage = self._outages.setdefault(
-            session.connection, OutageLog(self._name(session.connection))
+            session.connection, OutageLog(self._name(session.connection), log)
         )
         while True:
             successor = await self._open(session.connection)

@@ -11,6 +11,7 @@ from typing import Protocol
 import httpx
 
 from collectors.clock import now_ms
+from collectors.outage import OutageLog
 from collectors.parsing import FrameError, truncate
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class MetadataManager:
         self._lock = asyncio.Lock()
         self._refreshes_started = 0
         self._refetched_for: set[str] = set()
+        # Without network every retry fails: said once, then a line a minute, then the end.
+        self._outage = OutageLog(f"{feed_id}: metadata", log, recovered_as="fetched")
+        self._first_refresh_in_s = 0.0  # set by `prepare`
 
     def _install(self, document: MetadataDocument, body: str, fetched_ms: int) -> bool:
         try:
@@ -127,7 +131,7 @@ class MetadataManager:
     def _fail(self, error: str) -> None:
         self.status.failures += 1
         self.status.last_error = error
-        log.warning("%s: metadata: %s", self.feed_id, error)
+        self._outage.failed(error)
 
     async def load_cached(self) -> int:
         """Install every cached document; return how many were installed."""
@@ -226,6 +230,7 @@ class MetadataManager:
                 await self._cache.save(document.cache_key, body, fetched_ms)
         if ok:
             self.status.last_success_ms = now_ms()
+            self._outage.recovered()
         return ok
 
     async def ensure(self, instrument_ids: set[str]) -> None:
@@ -243,20 +248,23 @@ class MetadataManager:
             self._refreshes_started += 1
             await self._fetch_all(self._http)
 
-    async def prepare(self) -> bool:
+    async def prepare(self) -> None:
         """Install cached documents, and fetch now if any is missing (before connecting, so the
-        first events can be valued). Return True if a REST fetch just succeeded."""
+        first events can be valued).
+
+        This also sets when `run` refreshes first: at once if everything came from the cache,
+        a full period after a fetch that succeeded, the retry delay after one that failed."""
         installed = await self.load_cached()
         if installed == len(self.documents):
-            return False  # all cached: `run` refreshes in the background straight away
-        return await self.refresh()
+            self._first_refresh_in_s = 0.0
+            return
+        fetched = await self.refresh()
+        self._first_refresh_in_s = self._refresh_s if fetched else self._retry_s
 
-    async def run(self, *, fresh: bool = False) -> None:
-        """Keep metadata fresh forever: refresh periodically, retrying sooner after a failure.
-
-        `fresh` says a fetch just succeeded, so the first refresh waits a full period.
-        """
-        delay = self._refresh_s if fresh else 0.0
+    async def run(self) -> None:
+        """Keep metadata fresh forever: refresh periodically, retrying sooner after a failure
+        (the first refresh as `prepare` set; at once if it was not called)."""
+        delay = self._first_refresh_in_s
         while True:
             await asyncio.sleep(delay)
             ok = await self.refresh()

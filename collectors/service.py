@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 
 import httpx
 
@@ -78,12 +77,8 @@ class CollectorService:
                     if not isinstance(outcome, Exception):
                         raise outcome  # CancelledError and friends propagate
                     log.error("%s: loading metadata failed: %r", feed_id, outcome)
-                manager = self.metadata[feed_id]
-                fresh = outcome is True
                 group.create_task(
-                    self.supervisor.supervise(
-                        f"{feed_id} metadata", partial(manager.run, fresh=fresh)
-                    )
+                    self.supervisor.supervise(f"{feed_id} metadata", self.metadata[feed_id].run)
                 )
             for feed_id, runner in self.runners.items():
                 group.create_task(self.supervisor.supervise(feed_id, runner.run))

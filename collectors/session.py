@@ -2,14 +2,11 @@
 
 The runner (`collectors.connection`) reads the socket and decides when it ends; beside the reader
 run the keepalive pings and the sender of the frames the feed queues in its `Outbox`.
-`OutageLog` keeps a failing connection's log short: its first failure, then a line a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +15,6 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from collectors.outbox import Outbox
-
-# The connection loop's logger: its failures are said there.
-log = logging.getLogger("collectors.connection")
 
 
 def inflate(frame: str | bytes, max_bytes: int) -> str | bytes:
@@ -111,54 +105,3 @@ async def send_outbox(
     # ends (and cancels this wait on a future that nobody resolves).
     handed_over: asyncio.Future[SessionEnd] = asyncio.get_running_loop().create_future()
     return await handed_over
-
-
-# While a feed keeps failing (no network), one line per minute says it still does.
-OUTAGE_LOG_INTERVAL_S = 60.0
-
-
-class OutageLog:
-    """Say a connection's first failure, then how many attempts failed, once per interval."""
-
-    def __init__(
-        self,
-        name: str,
-        interval_s: float = OUTAGE_LOG_INTERVAL_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._name = name
-        self._interval_s = interval_s
-        self._clock = clock
-        self._failures = 0
-        self._since = 0.0
-        self._logged = 0.0
-
-    def failed(self, reason: str) -> None:
-        """Record one failed attempt; log the first, then at most one line per interval."""
-        now = self._clock()
-        self._failures += 1
-        if self._failures == 1:
-            self._since = self._logged = now
-            log.warning(
-                "%s: %s; retrying (one line a minute while it persists)", self._name, reason
-            )
-        elif now - self._logged >= self._interval_s:
-            self._logged = now
-            log.warning(
-                "%s: still failing after %d attempts over %.0fs: %s",
-                self._name,
-                self._failures,
-                now - self._since,
-                reason,
-            )
-
-    def recovered(self) -> None:
-        """Say how long a logged outage lasted, and start afresh."""
-        if self._failures > 1:
-            log.info(
-                "%s: connected after %d failed attempts over %.0fs",
-                self._name,
-                self._failures,
-                self._clock() - self._since,
-            )
-        self._failures = 0

@@ -11,7 +11,7 @@ from bot.render.status import format_status_line
 from collectors.backoff import Backoff
 from collectors.connection import ConnectionPolicy, FeedRunner
 from collectors.exchanges.binance import BinanceUsdmFeed
-from collectors.session import OutageLog
+from collectors.outage import OutageLog
 from tests.support.feeds import running
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
@@ -70,7 +70,7 @@ async def test_recovery_after_an_outage_says_how_long_it_lasted(
 def test_one_line_per_minute_while_the_failure_persists(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     now = [0.0]
-    outage = OutageLog("okx", clock=lambda: now[0])
+    outage = OutageLog("okx", logging.getLogger("collectors.connection"), clock=lambda: now[0])
     for _ in range(300):  # one attempt every 0.5 s for 150 s
         outage.failed("connect failed: OSError(101)")
         now[0] += 0.5
