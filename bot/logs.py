@@ -32,6 +32,29 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+class PollingCleanupLine(logging.Filter):
+    """One WARNING line for PTB's last getUpdates failing at stop (Telegram unreachable then).
+
+    That call only tells Telegram which updates were handled; PTB logs its failure at ERROR
+    with a traceback, which reads like a crash of a stop that went well.
+    """
+
+    PTB_MESSAGE = "Error while calling `get_updates` one more time"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite that one record in place; let every other record through unchanged."""
+        if isinstance(record.msg, str) and record.msg.startswith(self.PTB_MESSAGE):
+            error = record.exc_info[1] if record.exc_info else None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = (
+                "could not tell Telegram at stop which updates were handled (%s): "
+                "the next start may receive the last ones again"
+            )
+            record.args = (f"{type(error).__name__}: {error}" if error else "no answer",)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 # A rotated LOG_FILE keeps this many older files beside it (bot.log.1 ... bot.log.5).
 LOG_FILE_BACKUPS = 5
 
@@ -64,3 +87,6 @@ def configure_logging(
     # Their request lines carry the token in the URL: redacted anyway, and not useful at INFO.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    updater = logging.getLogger("telegram.ext.Updater")
+    if not any(isinstance(f, PollingCleanupLine) for f in updater.filters):
+        updater.addFilter(PollingCleanupLine())

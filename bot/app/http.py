@@ -31,6 +31,7 @@ import functools
 import logging
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -127,6 +128,8 @@ class AiohttpRequest(BaseRequest):
         self._proxies: dict[str, EnvProxy | None] = {}  # by origin, from the environment
         self._socks_sessions: dict[EnvProxy, aiohttp.ClientSession] = {}  # one per proxy
         self.ssl_context: ssl.SSLContext | None = None  # set with the session
+        # Called after each answer with HTTP 200 (the long poll's: the end of a Telegram outage).
+        self.on_ok: Callable[[], None] | None = None
 
     @property
     def read_timeout(self) -> float | None:
@@ -200,7 +203,7 @@ class AiohttpRequest(BaseRequest):
                 proxy=proxy,
                 proxy_headers=proxy_headers,
             ) as response:
-                return response.status, await response.read()
+                status, body = response.status, await response.read()
         except (TimeoutError, ProxyTimeoutError) as exc:  # aiohttp's timeouts derive from it
             raise TimedOut from exc
         except (aiohttp.ClientError, ProxyConnectionError, ProxyError) as exc:
@@ -210,6 +213,9 @@ class AiohttpRequest(BaseRequest):
             detail = _TOKEN_IN_PATH.sub(r"/\1bot<token>", str(exc))
             kind = f"{type(exc).__module__.partition('.')[0]}.{type(exc).__name__}"
             raise NetworkError(f"{kind}: {detail}") from exc
+        if status == 200 and self.on_ok is not None:
+            self.on_ok()
+        return status, body
 
     def _proxy(self, url: str) -> EnvProxy | None:
         """Return the proxy the environment sets for the URL's origin (read at its first use)."""

@@ -159,7 +159,7 @@ class Runtime:
             group.create_task(self.collectors.run())
 
 
-async def unless_stopped(stop: asyncio.Event, coro: Coroutine[Any, Any, None]) -> bool:
+async def unless_stopped(stop: asyncio.Event, coro: Coroutine[Any, Any, object]) -> bool:
     """Run `coro` until it ends (True) or `stop` is set first (it is cancelled: False)."""
     work = asyncio.ensure_future(coro)
     stopping = asyncio.ensure_future(stop.wait())

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from telegram import BotCommandScopeChat
@@ -21,7 +21,7 @@ from bot.app.application import (
     build_application,
 )
 from bot.app.dashboard import serve_dashboard, telegram_metrics
-from bot.app.runtime import Runtime, run_until_stopped, sleep_unless_stopped, unless_stopped
+from bot.app.runtime import Runtime, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
 from bot.delivery.outcome import Outcome, classify
 from bot.delivery.sender import Sender
@@ -32,19 +32,28 @@ from bot.tables.bot_store import BotStore
 from bot.tables.split import adopt_bot_tables
 from bot.texts.catalog import CATALOG, DEFAULT_LANG
 from collectors.backoff import Backoff
+from collectors.outage import OutageLog
 from collectors.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 
-async def _initialize(application: BotApplication, retry_s: float, stop: asyncio.Event) -> bool:
-    """Call getMe until Telegram answers (True) or `stop` is set (False); a wrong token is
-    fatal and said plainly."""
+async def _until_answered(
+    call: Callable[[], Awaitable[object]], retry_s: float, stop: asyncio.Event
+) -> bool:
+    """Await `call()` until Telegram answers (True) or `stop` is set (False).
+
+    A network failure, a timeout or a flood wait is retried with backoff (one line each); a
+    wrong token is fatal and said plainly; any other error propagates."""
     backoff = Backoff(initial_s=retry_s, max_s=max(retry_s, 60.0))
     attempt = 0
+
+    async def once() -> None:
+        await call()
+
     while not stop.is_set():
         try:
-            if not await unless_stopped(stop, application.initialize()):
+            if not await unless_stopped(stop, once()):
                 return False
         except TelegramError as exc:
             result = classify(exc)
@@ -62,6 +71,29 @@ async def _initialize(application: BotApplication, retry_s: float, stop: asyncio
         else:
             return True
     return False
+
+
+async def _set_menus(
+    application: BotApplication, admin_ids: Iterable[int], retry_s: float, stop: asyncio.Event
+) -> bool:
+    """Set the command menu of each language and of each admin; False if stopped first."""
+    bot = application.bot
+    for lang in sorted(CATALOG):  # the menu in each language, English for the rest
+        code = None if lang == DEFAULT_LANG else lang
+        menu = list(registry.commands(lang))
+        set_menu = functools.partial(bot.set_my_commands, menu, language_code=code)
+        if not await _until_answered(set_menu, retry_s, stop):
+            return False
+    admin_menu = list(registry.admin_commands())
+    for admin_id in admin_ids:
+        scope = BotCommandScopeChat(admin_id)
+        set_menu = functools.partial(bot.set_my_commands, admin_menu, scope=scope)
+        try:  # /status shows in the menu of the bot's admins only
+            if not await _until_answered(set_menu, retry_s, stop):
+                return False
+        except TelegramError as exc:  # e.g. the admin has not started the bot yet
+            log.warning("could not set the admin command menu for %d: %s", admin_id, exc)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +123,10 @@ async def run_telegram(
 ) -> None:
     """Run collectors, aggregation and the bot until `stop` is set; then stop cleanly.
 
-    On stop: polling ends, alerts still queued get `drain_timeout_s` to go out, what remains
-    is stored for the next start, and the database writer flushes.
+    The collectors and the database writer run from the start, whatever Telegram does: events
+    are counted and stored while getMe is still unanswered. On stop: polling ends, alerts still
+    queued get `drain_timeout_s` to go out, what remains is stored for the next start, and the
+    database writer flushes.
     """
     tuning = tuning or TelegramTuning()
     started = time.monotonic()
@@ -100,25 +134,71 @@ async def run_telegram(
         store = await open_bot_store(settings)
         requests = BotRequests()
         application = build_application(settings, tuning, requests)
+        # A long poll that fails is said like a feed's outage: once, a line a minute, its end.
+        polling = OutageLog("Telegram (getUpdates)", log, recovered_as="answered again")
+        requests.updates.on_ok = polling.recovered
+        collecting = asyncio.create_task(runtime.run(), name="collectors")
+        collecting.add_done_callback(lambda _: stop.set())  # their failure stops the bot
         try:
-            if not await _initialize(application, tuning.init_retry_s, stop):
+            if await _until_answered(application.initialize, tuning.init_retry_s, stop):
+                supervisor = Supervisor()
+                services = await wire(
+                    settings, tuning, runtime, store, application, started, supervisor
+                )
+                running = RunningBot(application, services, runtime, supervisor)
+                metrics = functools.partial(telegram_metrics, runtime, services)
+                async with serve_dashboard(settings, runtime, metrics):
+                    await _serve(tuning, running, store, stop, on_ready, polling, collecting)
+            else:
                 log.info("stopped before Telegram answered")
-                return
-            supervisor = Supervisor()
-            services = await wire(
-                settings, tuning, runtime, store, application, started, supervisor
-            )
-            running = RunningBot(application, services, runtime, supervisor)
-            metrics = functools.partial(telegram_metrics, runtime, services)
-            async with serve_dashboard(settings, runtime, metrics):
-                await _serve(tuning, running, store, stop, on_ready)
         finally:
+            await _stopped(collecting)
             Sender.of(application.bot).unregister()
             if application.running:
                 await application.stop()
             await application.shutdown()
             await requests.shutdown()  # also when getMe never answered (PTB skips them then)
             await store.close()
+    if not collecting.cancelled() and (error := collecting.exception()) is not None:
+        raise error  # the collectors' failure, now that everything is stored
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end (an error it ended with stays in it)."""
+    task.cancel()
+    await asyncio.wait([task])
+
+
+async def _start_polling(
+    application: BotApplication,
+    services: Services,
+    tuning: TelegramTuning,
+    stop: asyncio.Event,
+    polling: OutageLog,
+) -> bool:
+    """Set the menus, start the Application and its long poll; False if stopped first.
+
+    Telegram can go away after getMe too: each call is retried until it answers, and said."""
+    retry_s = tuning.init_retry_s
+    if not await _set_menus(application, services.settings.admin_user_ids, retry_s, stop):
+        return False
+    # Polling starts with deleteWebhook, which PTB tries once by default (a failure then ends
+    # start_polling with an ERROR traceback) or, as below, retries without a word: asked here
+    # first, so an outage is said, and PTB's own call only retries a blip in between.
+    if not await _until_answered(application.bot.delete_webhook, retry_s, stop):
+        return False
+    await application.start()
+    assert application.updater is not None
+    start = application.updater.start_polling(
+        poll_interval=0.0,
+        timeout=tuning.poll_timeout_s,
+        allowed_updates=ALLOWED_UPDATES,
+        bootstrap_retries=-1,
+        # PTB retries a failed poll after 1 s, then further apart up to 30 s; without this it
+        # logs each failure at ERROR with a traceback.
+        error_callback=lambda exc: polling.failed(f"{type(exc).__name__}: {exc}"),
+    )
+    return await unless_stopped(stop, start)
 
 
 async def _serve(
@@ -127,22 +207,10 @@ async def _serve(
     store: BotStore,
     stop: asyncio.Event,
     on_ready: Callable[[RunningBot], None] | None,
+    polling: OutageLog,
+    collecting: asyncio.Task[None],
 ) -> None:
     application, services, runtime = running.application, running.services, running.runtime
-    for lang in sorted(CATALOG):  # the menu in each language, English for the rest
-        code = None if lang == DEFAULT_LANG else lang
-        await application.bot.set_my_commands(list(registry.commands(lang)), language_code=code)
-    admin_menu = list(registry.admin_commands())
-    for admin_id in services.settings.admin_user_ids:
-        try:  # /status shows in the menu of the bot's admins only
-            await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # e.g. the admin has not started the bot yet
-            log.warning("could not set the admin command menu for %d: %s", admin_id, exc)
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=0.0, timeout=tuning.poll_timeout_s, allowed_updates=ALLOWED_UPDATES
-    )
     # Each loop under supervision: one that raises is logged, counted (/status) and restarted.
     supervise = running.supervisor.supervise
     dispatching = asyncio.create_task(
@@ -152,16 +220,20 @@ async def _serve(
         supervise("alert-journal", services.journal.run), name="alert-journal"
     )
     cascading = asyncio.create_task(supervise("cascades", services.cascades.run), name="cascades")
-    log.info("Telegram bot @%s is running", application.bot.username)
-    if on_ready is not None:
-        on_ready(running)
     try:
-        await run_until_stopped(stop, runtime.run())
+        if not await _start_polling(application, services, tuning, stop, polling):
+            return  # stopped while Telegram was away: what is queued is stored all the same
+        log.info("Telegram bot @%s is running", application.bot.username)
+        if on_ready is not None:
+            on_ready(running)
+        await stop.wait()
     finally:
+        await _stopped(collecting)  # no new event from here on
         runtime.aggregation.remove_listener(services.router.on_liquidation)
         runtime.aggregation.remove_listener(services.cascades.on_liquidation)
         cascading.cancel()  # open cascade messages are stored: the next start adopts them
-        await application.updater.stop()
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
         if not await services.dispatcher.drain(tuning.drain_timeout_s):
             log.warning("stopping with alerts still queued; they are stored for the next start")
         dispatching.cancel()
@@ -170,4 +242,5 @@ async def _serve(
         await services.journal.flush()
         await store.save_pending(services.dispatcher.snapshot())
         await store.mark_clean_stop()
-        await application.stop()
+        if application.running:
+            await application.stop()
