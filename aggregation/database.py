@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from aggregation.keys import Instrument
+from aggregation.maintenance import rollback
 from aggregation.migrate import fill_minute_best, migrate_from_1
 from aggregation.schema import (
     EVENT_DTYPE,
@@ -34,6 +35,8 @@ from aggregation.schema import (
 from collectors.record import Liquidation, Side
 
 log = logging.getLogger(__name__)
+
+InstrumentKey = tuple[str, str, str]  # exchange, market, symbol
 
 MINUTE_MS = 60_000
 HOUR_MINUTES = 60
@@ -74,7 +77,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
-        self.instrument_ids: dict[tuple[str, str, str], int] = {}
+        self.instrument_ids: dict[InstrumentKey, int] = {}
         self.catalog: dict[int, Instrument] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -148,22 +151,36 @@ class Database:
         """Write one batch in one transaction: `new` rows (memory proved them new) in bulk,
         `checked` rows one by one (is each new?), the rollups they change, feed history."""
         db = self.conn
+        added: list[InstrumentKey] = []  # instruments this transaction inserted
         db.execute("BEGIN IMMEDIATE")
         try:
-            result = self._write_events(new, checked)
+            result = self._write_events(new, checked, added)
             self._write_feeds(states, backfills, now_ms)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('heartbeat_ms', ?)", (now_ms,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            rollback(db)
+            self._forget(added)
             raise
         return result
 
+    def _forget(self, added: list[InstrumentKey]) -> None:
+        """Drop instruments a rolled-back transaction inserted from the caches (their ids were
+        never stored; a retry inserts them again)."""
+        for key in added:
+            ident = self.instrument_ids.pop(key, None)
+            if ident is not None:
+                self.catalog.pop(ident, None)
+        added.clear()
+
     def _write_events(
-        self, new: Sequence[Liquidation], checked: Sequence[Liquidation]
+        self,
+        new: Sequence[Liquidation],
+        checked: Sequence[Liquidation],
+        added: list[InstrumentKey],
     ) -> WriteResult:
         db = self.conn
-        self._ensure_instruments([*new, *checked])
+        self._ensure_instruments([*new, *checked], added)
         rows = self._rows(new)
         before = db.total_changes
         db.executemany(INSERT_EVENT, rows)
@@ -172,9 +189,10 @@ class Database:
             # Memory called a re-delivered event new (it should not): tell row by row instead,
             # so the rollups count each stored row once.
             db.execute("ROLLBACK")
+            self._forget(added)  # the rollback took their rows too
             db.execute("BEGIN IMMEDIATE")
             log.warning("a batch held %d re-delivered event(s) counted as new", len(rows) - written)
-            result = self._write_events([], [*new, *checked])
+            result = self._write_events([], [*new, *checked], added)
             result.verified = result.verified[len(new) :]
             return result
         stored = list(rows)
@@ -198,7 +216,9 @@ class Database:
             for r in records
         ]  # fmt: skip
 
-    def _ensure_instruments(self, records: Iterable[Liquidation]) -> None:
+    def _ensure_instruments(
+        self, records: Iterable[Liquidation], added: list[InstrumentKey]
+    ) -> None:
         ids = self.instrument_ids
         new = {
             (r.exchange, r.market, r.symbol): r.base
@@ -218,6 +238,7 @@ class Database:
             ).fetchone()
             ids[(exchange, market, symbol)] = int(ident)
             self.catalog[int(ident)] = Instrument(exchange, market, symbol, base)
+            added.append((exchange, market, symbol))
 
     def _roll_up(self, rows: list[tuple[int, int, int, float, float, float, int]]) -> None:
         """Add stored rows to their minutes' rollups (sums, per-second and minute largest)."""

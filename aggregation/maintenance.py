@@ -134,4 +134,18 @@ class _transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                rollback(self._db)
+                raise
+        rollback(self._db)
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """End a failed transaction, if SQLite has not already (it may after a full disk or an I/O
+    error, and a second ROLLBACK would hide the first error behind its own)."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")

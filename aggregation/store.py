@@ -11,6 +11,12 @@ checked one by one and their verdict is handed back.
 Reads that must see every event counted so far (`read`, `request_seconds`) are queued behind
 the writes; history reads (`history`) use a second connection in another thread, a restart's
 reads (`read_apart`) several at once.
+
+A write that fails for a passing reason (a full disk, an I/O error, the file locked by another
+program too long: `sqlite3.OperationalError`) is rolled back and its batch goes back to the
+front of the buffer; the writer tries again every `write_retry_s`, says so once and then a line
+a minute, and the reads queued behind it fail with `WriteFailed` instead of waiting. Nothing is
+lost while the buffer has room.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from aggregation.maintenance import prune_events, prune_history, rebuild_hour, v
 from aggregation.reader import Reader
 from aggregation.snapshot import MinuteSums, read_seconds
 from collectors import clock
+from collectors.outage import OutageLog
 from collectors.record import Liquidation
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,13 @@ class StoreStats:
     rows_pruned: int = 0
     hours_rolled: int = 0  # hourly rollups rebuilt
     longest_batch_ms: float = 0.0  # the longest single write transaction
+    write_failures: int = 0  # failed write transactions (each batch is retried)
+    failing_since_ms: int | None = None  # set while writes fail, cleared by the next success
+    last_write_error: str = ""
+
+
+class WriteFailed(Exception):
+    """A read queued behind a write that failed: the database does not hold what it must see."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +106,7 @@ class LiquidationStore:
         max_pending: int = 1_000_000,
         maintenance_interval_s: float = 5.0,
         prune_step_ms: int = 5_000,
+        write_retry_s: float = 5.0,
     ) -> None:
         self.path = Path(path)
         self.stats = StoreStats()
@@ -102,6 +117,8 @@ class LiquidationStore:
         self._max_pending = max_pending
         self._maintenance_interval_s = maintenance_interval_s
         self._prune_step_ms = prune_step_ms
+        self._write_retry_s = write_retry_s
+        self._outage = OutageLog("database", log, recovered_as="writing again")
         self._db = Database(self.path)
         self._reader = Reader(self.path)
         self._thread: ThreadPoolExecutor | None = None
@@ -126,11 +143,16 @@ class LiquidationStore:
         return self
 
     async def close(self) -> None:
-        """Write everything still buffered and close."""
+        """Write everything still buffered and close (what cannot be written is said)."""
         if self._thread is None:
             return
         try:
-            await self.flush()
+            if not await self.flush():
+                log.error(
+                    "closing with %d events and changes not written: %s",
+                    len(self._buffer),
+                    self.stats.last_write_error,
+                )
         finally:
             await self._call(self._db.close)
             await self._reader.close()
@@ -189,7 +211,7 @@ class LiquidationStore:
         far; the writer calls `deliver` with them (None if the read failed)."""
 
         def done(result: Any, error: BaseException | None) -> None:
-            if error is not None:
+            if error is not None and not isinstance(error, WriteFailed):  # that one is said
                 log.error("reading the per-second sums of minute %d failed: %r", minute, error)
             deliver(None if error is not None else result)
 
@@ -207,13 +229,19 @@ class LiquidationStore:
             except TimeoutError:
                 pass
             self._wake.clear()
-            await self.flush()
+            if not await self.flush():
+                await asyncio.sleep(self._write_retry_s)
+                continue
             if time.monotonic() - self._last_maintenance >= self._maintenance_interval_s:
-                await self.maintain()
+                try:
+                    await self.maintain()
+                except sqlite3.OperationalError as exc:  # retried at the next interval
+                    self._outage.failed(f"maintenance failed: {exc!r}")
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
         """Write everything buffered so far (batches of at most `max_batch` events) and serve
-        the reads queued among them, in order."""
+        the reads queued among them, in order. Return False if a write failed: its batch is
+        back at the front of the buffer, and the reads queued have failed (`WriteFailed`)."""
         async with self._lock:
             buffer = self._buffer
             while buffer:
@@ -223,7 +251,34 @@ class LiquidationStore:
                 batch: list[_Item] = []
                 while buffer and len(batch) < self._max_batch and not isinstance(buffer[0], _Read):
                     batch.append(buffer.popleft())
-                await _uncancelled(self._write(batch))
+                try:
+                    await _uncancelled(self._write(batch))
+                except sqlite3.OperationalError as exc:  # rolled back: none of it is stored
+                    # (A full disk, an I/O error, a lock held too long: it passes. Any other
+                    # error is a bug, and a batch that can never be written is not retried.)
+                    buffer.extendleft(reversed(batch))
+                    self._write_failed(len(batch), exc)
+                    return False
+            return True
+
+    def _write_failed(self, batch: int, exc: sqlite3.OperationalError) -> None:
+        stats = self.stats
+        stats.write_failures += 1
+        stats.last_write_error = str(exc)
+        if stats.failing_since_ms is None:
+            stats.failing_since_ms = clock.now_ms()
+        self._outage.failed(
+            f"writing {batch} events and changes failed: {exc!r} "
+            f"({len(self._buffer):,} waiting, kept until written)"
+        )
+        reads = [item for item in self._buffer if isinstance(item, _Read)]
+        if reads:  # they would wait for as long as the failure lasts
+            kept = [item for item in self._buffer if not isinstance(item, _Read)]
+            self._buffer.clear()
+            self._buffer.extend(kept)
+            error = WriteFailed(f"the database could not store what this read must see: {exc}")
+            for read in reads:
+                read.deliver(None, error)
 
     async def _write(self, batch: list[_Item]) -> None:
         new = [item for item in batch if isinstance(item, Liquidation)]
@@ -241,6 +296,9 @@ class LiquidationStore:
         stats.duplicates += result.duplicates
         stats.batches += 1
         stats.last_flush_ms = now
+        if stats.failing_since_ms is not None:
+            stats.failing_since_ms = None
+            self._outage.recovered()
         for item, fresh in zip(checked, result.verified, strict=True):
             if item.verdict is not None:
                 try:

@@ -136,6 +136,21 @@ class WriterCounts(Protocol):
         """Return the events the full write buffer could not take."""
         ...
 
+    @property
+    def write_failures(self) -> int:
+        """Return the failed write transactions (each batch is retried)."""
+        ...
+
+    @property
+    def failing_since_ms(self) -> int | None:
+        """Return when writes started failing, or None while they succeed."""
+        ...
+
+    @property
+    def last_write_error(self) -> str:
+        """Return the last write error."""
+        ...
+
 
 class DeliveryCounts(Protocol):
     """What the alert dispatcher did (delivery's DispatchStats)."""
@@ -376,4 +391,9 @@ def format_ingest_line(counters: IngestCounts, store: WriterCounts, pending: int
         f"{counters.stale:,} older than every window, {counters.clamped:,} future times clamped; "
         f"database: {store.written:,} rows written, {pending:,} pending, "
         f"{store.dropped:,} dropped"
+    ) + (
+        ""
+        if store.failing_since_ms is None
+        else f"; WRITES FAILING ({store.write_failures:,} attempts so far): "
+        f"{store.last_write_error}"
     )

@@ -162,6 +162,22 @@ async def test_a_new_row_that_was_not_new_is_counted_once(tmp_path: Path) -> Non
     assert_rollups_equal_rows(tmp_path / "bot.db")
 
 
+async def test_a_repeated_row_beside_a_new_instrument_is_written(tmp_path: Path) -> None:
+    records = events(3)
+    newcomer = Liquidation("gate", "usdt", "NEWUSDT", "NEW", Side.LONG, 2.0, 5.0, 10.0, T0, T0)
+    async with LiquidationStore(tmp_path / "bot.db") as store:
+        store.enqueue(records[0])
+        await store.flush()
+        store.enqueue(records[0])  # memory should never do this (the batch is redone row by row)
+        store.enqueue(newcomer)
+        # Before: the redo kept the instrument id its rolled-back first try had inserted, and
+        # the row failed its foreign key (the writer raised; the bot stopped).
+        assert await store.flush()
+        assert (store.stats.written, store.stats.duplicates) == (2, 1)
+        assert sorted(await stored(store)) == expected_rows([records[0], newcomer])
+    assert_rollups_equal_rows(tmp_path / "bot.db")
+
+
 async def test_rollups_follow_late_events_and_hours_are_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     records = events(400, step_ms=900)  # 6 minutes

@@ -124,6 +124,15 @@ def test_ingest_line() -> None:
         "ingest: 1,200 counted, 3 duplicates, 2 older than every window, 1 future times "
         "clamped; database: 1,195 rows written, 7 pending, 0 dropped"
     )
+    failing = StoreStats(
+        written=1195,
+        write_failures=3,
+        failing_since_ms=1_000,
+        last_write_error="database or disk is full",
+    )
+    assert format_ingest_line(counters, failing, 7).endswith(
+        "0 dropped; WRITES FAILING (3 attempts so far): database or disk is full"
+    )
 
 
 def test_market_line() -> None:
