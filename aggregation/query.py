@@ -40,8 +40,9 @@ from aggregation.results import (
     history_bucket_seconds,
 )
 from aggregation.shaping import exchanges_of, ranked, series_of, side_totals, volumes
-from aggregation.store import LiquidationStore, StoreStats
+from aggregation.store import LiquidationStore
 from aggregation.windows import IngestCounters, WindowStore
+from aggregation.writes import StoreStats
 from collectors.record import Liquidation, Side
 
 __all__ = [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from aggregation.backfill import BackfillStats
 from aggregation.coverage import FeedCoverage
-from aggregation.store import StoreStats
 from aggregation.windows import IngestCounters
+from aggregation.writes import StoreStats
 from collectors.record import Liquidation
 
 

@@ -27,9 +27,8 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +36,15 @@ from aggregation.database import Backfill, Database, StateChange, WriteResult
 from aggregation.maintenance import prune_events, prune_history, rebuild_hour, vacuum_step
 from aggregation.reader import Reader
 from aggregation.snapshot import MinuteSums, read_seconds
+from aggregation.writes import (
+    CheckedItem,
+    ReadItem,
+    StoreStats,
+    Verdict,
+    WriteFailed,
+    WriteItem,
+    uncancelled,
+)
 from collectors import clock
 from collectors.outage import OutageLog
 from collectors.record import Liquidation
@@ -44,44 +52,7 @@ from collectors.record import Liquidation
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Verdict = Callable[[bool], None]
 DAY_S = 86_400
-
-
-@dataclass(slots=True)
-class StoreStats:
-    """Counters of the writer."""
-
-    written: int = 0  # new rows
-    duplicates: int = 0  # rows the unique key ignored
-    dropped: int = 0  # events the full buffer could not take (logged)
-    batches: int = 0
-    last_flush_ms: int | None = None
-    rows_pruned: int = 0
-    hours_rolled: int = 0  # hourly rollups rebuilt
-    longest_batch_ms: float = 0.0  # the longest single write transaction
-    write_failures: int = 0  # failed write transactions (each batch is retried)
-    failing_since_ms: int | None = None  # set while writes fail, cleared by the next success
-    last_write_error: str = ""
-
-
-class WriteFailed(Exception):
-    """A read queued behind a write that failed: the database does not hold what it must see."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    record: Liquidation
-    verdict: Verdict | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    work: Callable[[Database], Any]
-    deliver: Callable[[Any, BaseException | None], None]
-
-
-_Item = Liquidation | _Checked | StateChange | Backfill | _Read
 
 
 def private_file(path: Path) -> None:
@@ -122,7 +93,7 @@ class LiquidationStore:
         self._db = Database(self.path)
         self._reader = Reader(self.path)
         self._thread: ThreadPoolExecutor | None = None
-        self._buffer: deque[_Item] = deque()
+        self._buffer: deque[WriteItem] = deque()
         self._wake = asyncio.Event()
         self._last_maintenance = 0.0
         self._drop_logged_at = 0.0
@@ -178,9 +149,9 @@ class LiquidationStore:
 
     def enqueue_checked(self, record: Liquidation, verdict: Verdict | None = None) -> bool:
         """Buffer one event the database must tell new or not; `verdict` hears which."""
-        return self._push(_Checked(record, verdict))
+        return self._push(CheckedItem(record, verdict))
 
-    def _push(self, item: _Item) -> bool:
+    def _push(self, item: WriteItem) -> bool:
         if len(self._buffer) >= self._max_pending:
             self.stats.dropped += 1
             now = time.monotonic()
@@ -215,7 +186,7 @@ class LiquidationStore:
                 log.error("reading the per-second sums of minute %d failed: %r", minute, error)
             deliver(None if error is not None else result)
 
-        self._buffer.append(_Read(lambda db: read_seconds(db.conn, minute, tops=True), done))
+        self._buffer.append(ReadItem(lambda db: read_seconds(db.conn, minute, tops=True), done))
         self._wake.set()
 
     # --- writer ---------------------------------------------------------------------------
@@ -245,14 +216,16 @@ class LiquidationStore:
         async with self._lock:
             buffer = self._buffer
             while buffer:
-                if isinstance(buffer[0], _Read):
-                    await _uncancelled(self._serve(buffer.popleft()))  # type: ignore[arg-type]
+                if isinstance(buffer[0], ReadItem):
+                    await uncancelled(self._serve(buffer.popleft()))  # type: ignore[arg-type]
                     continue
-                batch: list[_Item] = []
-                while buffer and len(batch) < self._max_batch and not isinstance(buffer[0], _Read):
+                batch: list[WriteItem] = []
+                while (
+                    buffer and len(batch) < self._max_batch and not isinstance(buffer[0], ReadItem)
+                ):
                     batch.append(buffer.popleft())
                 try:
-                    await _uncancelled(self._write(batch))
+                    await uncancelled(self._write(batch))
                 except sqlite3.OperationalError as exc:  # rolled back: none of it is stored
                     # (A full disk, an I/O error, a lock held too long: it passes. Any other
                     # error is a bug, and a batch that can never be written is not retried.)
@@ -271,18 +244,18 @@ class LiquidationStore:
             f"writing {batch} events and changes failed: {exc!r} "
             f"({len(self._buffer):,} waiting, kept until written)"
         )
-        reads = [item for item in self._buffer if isinstance(item, _Read)]
+        reads = [item for item in self._buffer if isinstance(item, ReadItem)]
         if reads:  # they would wait for as long as the failure lasts
-            kept = [item for item in self._buffer if not isinstance(item, _Read)]
+            kept = [item for item in self._buffer if not isinstance(item, ReadItem)]
             self._buffer.clear()
             self._buffer.extend(kept)
             error = WriteFailed(f"the database could not store what this read must see: {exc}")
             for read in reads:
                 read.deliver(None, error)
 
-    async def _write(self, batch: list[_Item]) -> None:
+    async def _write(self, batch: list[WriteItem]) -> None:
         new = [item for item in batch if isinstance(item, Liquidation)]
-        checked = [item for item in batch if isinstance(item, _Checked)]
+        checked = [item for item in batch if isinstance(item, CheckedItem)]
         states = [item for item in batch if isinstance(item, StateChange)]
         backfills = [item for item in batch if isinstance(item, Backfill)]
         started = time.perf_counter()
@@ -306,7 +279,7 @@ class LiquidationStore:
                 except Exception:  # one consumer's bug must not stop the writer
                     log.exception("the verdict on %r failed", item.record)
 
-    async def _serve(self, read: _Read) -> None:
+    async def _serve(self, read: ReadItem) -> None:
         try:
             result = await self._call(read.work, self._db)
         except Exception as exc:  # noqa: BLE001 - handed to whoever asked, who logs or raises it
@@ -326,7 +299,7 @@ class LiquidationStore:
             else:
                 future.set_result(result)
 
-        self._buffer.append(_Read(work, deliver))
+        self._buffer.append(ReadItem(work, deliver))
         await self.flush()
         return await future
 
@@ -402,24 +375,3 @@ class LiquidationStore:
     def database(self) -> Database:
         """Return the database (its methods run only in the store's thread, via `read`)."""
         return self._db
-
-
-async def _uncancelled(work: Coroutine[Any, Any, None]) -> None:
-    """Run one batch's transaction to its end even if the caller is cancelled meanwhile.
-
-    The batch has left the buffer and the database thread keeps executing after a cancelled
-    await: giving up would lose the batch's accounting (and the verdicts owed). The
-    cancellation is delivered once the work is done.
-    """
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.cancelled():
-                raise
-            cancelled = True
-    task.result()
-    if cancelled:
-        raise asyncio.CancelledError

@@ -168,16 +168,7 @@ class AiohttpRequest(BaseRequest):
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         uploads = request_data is not None and request_data.contains_files
-        read = _given(read_timeout, self._read)
-        connect = _given(connect_timeout, self._connect)
-        pool = _given(pool_timeout, self._pool)
-        write = _given(write_timeout, self._media_write if uploads else self._write)
-        timeout = aiohttp.ClientTimeout(
-            total=_sum(read, write, connect, pool),
-            connect=_sum(pool, connect),  # aiohttp's connect includes the wait for the pool
-            sock_connect=connect,
-            sock_read=read,
-        )
+        timeout = self._timeout(uploads, read_timeout, write_timeout, connect_timeout, pool_timeout)
         data: aiohttp.FormData | dict[str, str] | None = None
         if request_data is not None:
             data = _form(request_data) if uploads else request_data.json_parameters
@@ -216,6 +207,26 @@ class AiohttpRequest(BaseRequest):
         if status == 200 and self.on_ok is not None:
             self.on_ok()
         return status, body
+
+    def _timeout(
+        self,
+        uploads: bool,
+        read_timeout: ODVInput[float],
+        write_timeout: ODVInput[float],
+        connect_timeout: ODVInput[float],
+        pool_timeout: ODVInput[float],
+    ) -> aiohttp.ClientTimeout:
+        """Return a request's limits: those PTB passes for the call, else this client's."""
+        read = _given(read_timeout, self._read)
+        connect = _given(connect_timeout, self._connect)
+        pool = _given(pool_timeout, self._pool)
+        write = _given(write_timeout, self._media_write if uploads else self._write)
+        return aiohttp.ClientTimeout(
+            total=_sum(read, write, connect, pool),
+            connect=_sum(pool, connect),  # aiohttp's connect includes the wait for the pool
+            sock_connect=connect,
+            sock_read=read,
+        )
 
     def _proxy(self, url: str) -> EnvProxy | None:
         """Return the proxy the environment sets for the URL's origin (read at its first use)."""

@@ -15,7 +15,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from aggregation.store import LiquidationStore, WriteFailed
+from aggregation.store import LiquidationStore
+from aggregation.writes import WriteFailed
 from collectors.record import Liquidation
 from tests.integration.test_store import (
     T0,

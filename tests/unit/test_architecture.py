@@ -9,9 +9,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 # The collectors "kernel": small shared modules any package may import.
-KERNEL = {"record", "clock", "assets", "backoff", "supervisor", "endpoints", "sqlite"}
+KERNEL = {
+    "record", "clock", "assets", "backoff", "outage", "supervisor", "endpoints", "sqlite"
+}  # fmt: skip
 # The part of the kernel that aggregation may import.
-AGGREGATION_MAY_IMPORT = ("record", "clock", "sqlite")
+AGGREGATION_MAY_IMPORT = ("record", "clock", "sqlite", "outage")
 # The parts of bot/ that talk to the outside world (Telegram, exchanges), or start it: every
 # other part is pure and belongs in the purity contract.
 NOT_PURE = {
