@@ -20,7 +20,7 @@ from bot.app.application import (
     TelegramTuning,
     build_application,
 )
-from bot.app.dashboard import serve_dashboard, telegram_metrics
+from bot.app.dashboard import runtime_metrics, serve_dashboard, telegram_metrics
 from bot.app.runtime import Runtime, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
 from bot.delivery.outcome import Outcome, classify
@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.tables.bot_store import BotStore
 from bot.tables.split import adopt_bot_tables
 from bot.texts.catalog import CATALOG, DEFAULT_LANG
+from bot.web import ProcessMetrics
 from collectors.backoff import Backoff
 from collectors.outage import OutageLog
 from collectors.supervisor import Supervisor
@@ -123,10 +124,10 @@ async def run_telegram(
 ) -> None:
     """Run collectors, aggregation and the bot until `stop` is set; then stop cleanly.
 
-    The collectors and the database writer run from the start, whatever Telegram does: events
-    are counted and stored while getMe is still unanswered. On stop: polling ends, alerts still
-    queued get `drain_timeout_s` to go out, what remains is stored for the next start, and the
-    database writer flushes.
+    The collectors, the database writer and the dashboard run from the start, whatever
+    Telegram does: events are counted, stored and shown while getMe is still unanswered. On
+    stop: polling ends, alerts still queued get `drain_timeout_s` to go out, what remains is
+    stored for the next start, and the database writer flushes.
     """
     tuning = tuning or TelegramTuning()
     started = time.monotonic()
@@ -139,18 +140,23 @@ async def run_telegram(
         requests.updates.on_ok = polling.recovered
         collecting = asyncio.create_task(runtime.run(), name="collectors")
         collecting.add_done_callback(lambda _: stop.set())  # their failure stops the bot
+        wired: list[Services] = []  # the dashboard counts alerts once there are any
+
+        def metrics() -> ProcessMetrics:
+            return telegram_metrics(runtime, wired[0]) if wired else runtime_metrics(runtime)
+
         try:
-            if await _until_answered(application.initialize, tuning.init_retry_s, stop):
-                supervisor = Supervisor()
-                services = await wire(
-                    settings, tuning, runtime, store, application, started, supervisor
-                )
-                running = RunningBot(application, services, runtime, supervisor)
-                metrics = functools.partial(telegram_metrics, runtime, services)
-                async with serve_dashboard(settings, runtime, metrics):
+            async with serve_dashboard(settings, runtime, metrics):
+                if await _until_answered(application.initialize, tuning.init_retry_s, stop):
+                    supervisor = Supervisor()
+                    services = await wire(
+                        settings, tuning, runtime, store, application, started, supervisor
+                    )
+                    wired.append(services)
+                    running = RunningBot(application, services, runtime, supervisor)
                     await _serve(tuning, running, store, stop, on_ready, polling, collecting)
-            else:
-                log.info("stopped before Telegram answered")
+                else:
+                    log.info("stopped before Telegram answered")
         finally:
             await _stopped(collecting)
             Sender.of(application.bot).unregister()

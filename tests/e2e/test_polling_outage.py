@@ -14,6 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.render import chat
@@ -182,8 +183,10 @@ def _stored(path: Path) -> int:
             return 0
 
 
-async def test_events_are_collected_and_stored_while_getme_is_unanswered(tmp_path: Path) -> None:
-    """Before: the collectors started only once Telegram had answered getMe."""
+async def test_events_are_collected_stored_and_shown_while_getme_is_unanswered(
+    tmp_path: Path,
+) -> None:
+    """Before: the collectors and the dashboard started only once Telegram answered getMe."""
     feed = LiveFeed()
     with socket.socket() as probe:  # a port nothing listens on: every getMe is refused
         probe.bind(("127.0.0.1", 0))
@@ -201,13 +204,22 @@ async def test_events_are_collected_and_stored_while_getme_is_unanswered(tmp_pat
             sys.executable, "-m", "bot", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
+        seen: list[str] = []
         try:
+            assert process.stderr is not None
+            await _read_until(process.stderr, "Telegram is unreachable", seen)
+            [dashboard] = re.findall(r"dashboard at (http://\S+)/", "".join(seen))
             await asyncio.wait_for(feed.connected.wait(), 30)
             for qty in ("1", "2", "3"):
                 feed.push(binance_force_order("BTCUSDT", "SELL", qty, "80000", now_ms()))
             await eventually(lambda: _stored(tmp_path / "bot.db") == 3, timeout=20)
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{dashboard}/healthz") as health:
+                    assert (health.status, await health.text()) == (200, "up\n")
+                async with http.get(f"{dashboard}/metrics") as metrics:
+                    assert "liquidation_bot_events_counted_total 3.0" in await metrics.text()
         finally:
-            log = await _stop(process)
+            log = "".join(seen) + await _stop(process)
     assert "Telegram is unreachable" in log
     assert "stopped before Telegram answered" in log
     _assert_clean(process, log, "123:ABC")
