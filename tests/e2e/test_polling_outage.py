@@ -5,6 +5,7 @@ ends cleanly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -12,6 +13,8 @@ import signal
 import socket
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -59,64 +62,80 @@ async def test_failed_polls_are_said_once_then_their_end(
     assert _records(caplog, "telegram.ext.Updater") == []
 
 
-async def _start(api: FakeBotApi, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        **env,
-        "EXCHANGES": "binance-usdm",
-        "TELEGRAM_BOT_TOKEN": api.token,
-        "TELEGRAM_BASE_URL": api.base_url,
-        "LOG_LEVEL": "INFO",
-        "WEB_ENABLED": "false",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+@dataclass
+class BotProcess:
+    """The real process, its stderr read so far, and the feed it collects from."""
 
+    process: asyncio.subprocess.Process
+    feed: LiveFeed
+    seen: list[str] = field(default_factory=list)
+    log: str = ""  # the whole of stderr, once stopped
 
-async def _read_until(stream: asyncio.StreamReader, needle: str, seen: list[str]) -> None:
-    async with asyncio.timeout(30):
-        while needle not in "".join(seen):
-            line = (await stream.readline()).decode()
-            assert line, f"the process ended before {needle!r}: {''.join(seen)}"
-            seen.append(line)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
+    async def read_until(self, needle: str) -> None:
+        assert self.process.stderr is not None
         async with asyncio.timeout(30):
-            _, rest = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    return rest.decode()
+            while needle not in "".join(self.seen):
+                line = (await self.process.stderr.readline()).decode()
+                assert line, f"the process ended before {needle!r}: {''.join(self.seen)}"
+                self.seen.append(line)
+
+    async def stop(self) -> str:
+        """SIGTERM; return the whole log (once the process has ended)."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(30):
+                    _, rest = await self.process.communicate()
+            finally:
+                if self.process.returncode is None:
+                    self.process.kill()
+                    await self.process.wait()
+            self.log = "".join(self.seen) + rest.decode()
+        return self.log
+
+    def assert_clean(self, token: str) -> None:
+        assert self.process.returncode == 0, self.log
+        assert "Traceback" not in self.log
+        assert " ERROR " not in self.log
+        assert token not in self.log
 
 
-def _assert_clean(process: asyncio.subprocess.Process, log: str, token: str) -> None:
-    assert process.returncode == 0, log
-    assert "Traceback" not in log
-    assert " ERROR " not in log
-    assert token not in log
+@contextlib.asynccontextmanager
+async def bot_process(
+    tmp_path: Path, token: str, base_url: str, **env: str
+) -> AsyncIterator[BotProcess]:
+    """Run the real bot (binance-usdm from a local feed) against this Bot API; stop it after."""
+    feed = LiveFeed()
+    async with exchanges(usdm=[feed]) as ex:
+        settings = {
+            **os.environ,
+            **ex.env(tmp_path / "bot.db"),
+            "EXCHANGES": "binance-usdm",
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_BASE_URL": base_url,
+            "LOG_LEVEL": "INFO",
+            "WEB_ENABLED": "false",
+            **env,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", env=settings, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        bot = BotProcess(process, feed)
+        try:
+            yield bot
+        finally:
+            await bot.stop()
 
 
 async def test_a_stop_while_telegram_is_unreachable_is_clean(tmp_path: Path) -> None:
-    feed = LiveFeed()
-    api = FakeBotApi()
-    async with exchanges(usdm=[feed]) as ex:
-        await api.__aenter__()
-        process = await _start(api, ex.env(tmp_path / "bot.db"), tmp_path)
-        assert process.stderr is not None
-        seen: list[str] = []
-        try:
-            await _read_until(process.stderr, "is running", seen)
-            await api.__aexit__(None, None, None)  # Telegram gone: every poll is refused
-            await _read_until(process.stderr, "Telegram (getUpdates): NetworkError", seen)
-        finally:
-            log = "".join(seen) + await _stop(process)
-    _assert_clean(process, log, api.token)
+    api = await FakeBotApi().__aenter__()
+    async with bot_process(tmp_path, api.token, api.base_url) as bot:
+        await bot.read_until("is running")
+        await api.__aexit__(None, None, None)  # Telegram gone: every poll is refused
+        await bot.read_until("Telegram (getUpdates): NetworkError")
+        log = await bot.stop()
+    bot.assert_clean(api.token)
     # PTB's last getUpdates at stop (which tells Telegram what was handled) failed: one line.
     [cleanup] = [line for line in log.splitlines() if "at stop" in line]
     assert (
@@ -128,48 +147,30 @@ async def test_a_stop_while_telegram_is_unreachable_is_clean(tmp_path: Path) -> 
 
 async def test_telegram_gone_between_getme_and_polling_is_waited_for(tmp_path: Path) -> None:
     """Before: the failed setMyCommands ended the process with a traceback."""
-    feed = LiveFeed()
-    first = FakeBotApi()
-    again = FakeBotApi()
-    async with exchanges(usdm=[feed]) as ex:
-        await first.__aenter__()
-        process = await _start(first, ex.env(tmp_path / "bot.db"), tmp_path)
-        assert process.stderr is not None
-        seen: list[str] = []
-        try:
-            await first.wait_for("setMyCommands", timeout=20)
-            await first.__aexit__(None, None, None)  # gone after getMe and the first menu
-            await _read_until(process.stderr, "Telegram is unreachable", seen)
-            again.port = first.port  # back at the same address, ...
-            async with again:
-                # ... the menus, deleteWebhook and the long poll go on from where they failed
-                await _read_until(
-                    process.stderr, "Telegram bot @liquidation_test_bot is running", seen
-                )
-                await again.wait_for("getUpdates", timeout=10)
-                assert {c.method for c in again.calls} >= {"setMyCommands", "deleteWebhook"}
-                log = "".join(seen) + await _stop(process)
-        finally:
-            if process.returncode is None:
-                log = "".join(seen) + await _stop(process)
-    _assert_clean(process, log, first.token)
+    first = await FakeBotApi().__aenter__()
+    async with bot_process(tmp_path, first.token, first.base_url) as bot:
+        await first.wait_for("setMyCommands", timeout=20)
+        await first.__aexit__(None, None, None)  # gone after getMe and the first menu
+        await bot.read_until("Telegram is unreachable")
+        again = FakeBotApi()
+        again.port = first.port  # back at the same address, ...
+        async with again:
+            # ... the menus, deleteWebhook and the long poll go on from where they failed
+            await bot.read_until("Telegram bot @liquidation_test_bot is running")
+            await again.wait_for("getUpdates", timeout=10)
+            assert {c.method for c in again.calls} >= {"setMyCommands", "deleteWebhook"}
+            await bot.stop()
+    bot.assert_clean(first.token)
 
 
 async def test_a_stop_while_telegram_is_gone_during_start_is_clean(tmp_path: Path) -> None:
-    feed = LiveFeed()
-    api = FakeBotApi()
-    async with exchanges(usdm=[feed]) as ex:
-        await api.__aenter__()
-        process = await _start(api, ex.env(tmp_path / "bot.db"), tmp_path)
-        assert process.stderr is not None
-        seen: list[str] = []
-        try:
-            await api.wait_for("setMyCommands", timeout=20)
-            await api.__aexit__(None, None, None)
-            await _read_until(process.stderr, "Telegram is unreachable", seen)
-        finally:
-            log = "".join(seen) + await _stop(process)
-    _assert_clean(process, log, api.token)
+    api = await FakeBotApi().__aenter__()
+    async with bot_process(tmp_path, api.token, api.base_url) as bot:
+        await api.wait_for("setMyCommands", timeout=20)
+        await api.__aexit__(None, None, None)
+        await bot.read_until("Telegram is unreachable")
+        log = await bot.stop()
+    bot.assert_clean(api.token)
     assert "liquidation-bot stopped" in log
 
 
@@ -187,40 +188,22 @@ async def test_events_are_collected_stored_and_shown_while_getme_is_unanswered(
     tmp_path: Path,
 ) -> None:
     """Before: the collectors and the dashboard started only once Telegram answered getMe."""
-    feed = LiveFeed()
     with socket.socket() as probe:  # a port nothing listens on: every getMe is refused
         probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    async with exchanges(usdm=[feed]) as ex:
-        env = {
-            **os.environ,
-            **ex.env(tmp_path / "bot.db"),
-            "EXCHANGES": "binance-usdm",
-            "TELEGRAM_BOT_TOKEN": "123:ABC",
-            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
-            "LOG_LEVEL": "INFO",
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        seen: list[str] = []
-        try:
-            assert process.stderr is not None
-            await _read_until(process.stderr, "Telegram is unreachable", seen)
-            [dashboard] = re.findall(r"dashboard at (http://\S+)/", "".join(seen))
-            await asyncio.wait_for(feed.connected.wait(), 30)
-            for qty in ("1", "2", "3"):
-                feed.push(binance_force_order("BTCUSDT", "SELL", qty, "80000", now_ms()))
-            await eventually(lambda: _stored(tmp_path / "bot.db") == 3, timeout=20)
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{dashboard}/healthz") as health:
-                    assert (health.status, await health.text()) == (200, "up\n")
-                async with http.get(f"{dashboard}/metrics") as metrics:
-                    assert "liquidation_bot_events_counted_total 3.0" in await metrics.text()
-        finally:
-            log = "".join(seen) + await _stop(process)
-    assert "Telegram is unreachable" in log
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/bot"
+    async with bot_process(tmp_path, "123:ABC", refused, WEB_ENABLED="true") as bot:
+        await bot.read_until("Telegram is unreachable")
+        [dashboard] = re.findall(r"dashboard at (http://\S+)/", "".join(bot.seen))
+        await asyncio.wait_for(bot.feed.connected.wait(), 30)
+        for qty in ("1", "2", "3"):
+            bot.feed.push(binance_force_order("BTCUSDT", "SELL", qty, "80000", now_ms()))
+        await eventually(lambda: _stored(tmp_path / "bot.db") == 3, timeout=20)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{dashboard}/healthz") as health:
+                assert (health.status, await health.text()) == (200, "up\n")
+            async with http.get(f"{dashboard}/metrics") as metrics:
+                assert "liquidation_bot_events_counted_total 3.0" in await metrics.text()
+        log = await bot.stop()
     assert "stopped before Telegram answered" in log
-    _assert_clean(process, log, "123:ABC")
+    bot.assert_clean("123:ABC")
     assert _stored(tmp_path / "bot.db") == 3

@@ -20,6 +20,13 @@ USER = 111
 WITNESS = 222
 
 
+async def _spawn(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
 async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_path: Path) -> None:
     feed = LiveFeed()
     async with FakeBotApi() as api, exchanges(usdm=[feed]) as ex:
@@ -33,10 +40,7 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
             "TELEGRAM_BASE_URL": api.base_url,
             "LOG_LEVEL": "INFO",
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        process = await _spawn(env, tmp_path)
         try:
             await api.wait_for("setMyCommands", timeout=20)
             await asyncio.wait_for(feed.connected.wait(), 20)
@@ -92,15 +96,13 @@ async def test_a_refused_token_ends_the_process_with_one_plain_line(tmp_path: Pa
             **os.environ,
             "DATABASE_PATH": str(tmp_path / "bot.db"),
             "EXCHANGES": "binance-usdm",
-            "BINANCE_USDM_WS_URL": "ws://127.0.0.1:9/unused",  # never reached
+            "BINANCE_USDM_WS_URL": "ws://127.0.0.1:9/unused",  # refused: no feed needed here
+            "WEB_ENABLED": "false",
             "TELEGRAM_BOT_TOKEN": "999:not-this-bot",  # the fake answers 401, as Telegram does
             "TELEGRAM_BASE_URL": api.base_url,
             "LOG_LEVEL": "INFO",
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        process = await _spawn(env, tmp_path)
         try:
             async with asyncio.timeout(30):
                 _, stderr = await process.communicate()
