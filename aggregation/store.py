@@ -90,6 +90,7 @@ class LiquidationStore:
         self._prune_step_ms = prune_step_ms
         self._write_retry_s = write_retry_s
         self._outage = OutageLog("database", log, recovered_as="writing again")
+        self._maintenance_outage = OutageLog("database maintenance", log, recovered_as="done")
         self._db = Database(self.path)
         self._reader = Reader(self.path)
         self._thread: ThreadPoolExecutor | None = None
@@ -207,7 +208,9 @@ class LiquidationStore:
                 try:
                     await self.maintain()
                 except sqlite3.OperationalError as exc:  # retried at the next interval
-                    self._outage.failed(f"maintenance failed: {exc!r}")
+                    self._maintenance_outage.failed(repr(exc))
+                else:
+                    self._maintenance_outage.recovered()
 
     async def flush(self) -> bool:
         """Write everything buffered so far (batches of at most `max_batch` events) and serve

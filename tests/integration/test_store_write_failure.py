@@ -117,3 +117,38 @@ async def test_closing_while_the_disk_is_full_says_what_was_not_written(
     ]
     async with LiquidationStore(tmp_path / "bot.db") as reopened:
         assert await reopened.count_events() == 1  # the file is intact
+
+
+async def test_a_failing_maintenance_is_said_and_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO)
+    store = LiquidationStore(tmp_path / "bot.db", flush_interval_s=0.01, maintenance_interval_s=0)
+    calls: list[int] = []
+    maintain = store.maintain
+
+    async def locked_twice(now_ms: int | None = None) -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        await maintain(now_ms)
+
+    monkeypatch.setattr(store, "maintain", locked_twice)
+    async with store:
+        writer = asyncio.create_task(store.run())
+        try:
+            # Before: the error left the writer's loop (the bot stopped).
+            await eventually(lambda: len(calls) >= 4)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "aggregation.store"]
+    assert said == [
+        (
+            logging.WARNING,
+            "database maintenance: OperationalError('database is locked'); "
+            "retrying (one line a minute while it persists)",
+        ),
+        (logging.INFO, "database maintenance: done after 2 failed attempts over 0s"),
+    ]
