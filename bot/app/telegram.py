@@ -202,9 +202,16 @@ async def _start_polling(
         bootstrap_retries=-1,
         # PTB retries a failed poll after 1 s, then further apart up to 30 s; without this it
         # logs each failure at ERROR with a traceback.
-        error_callback=lambda exc: polling.failed(f"{type(exc).__name__}: {exc}"),
+        error_callback=lambda exc: polling.failed(_described(exc)),
     )
     return await unless_stopped(stop, start)
+
+
+def _described(error: TelegramError) -> str:
+    """Return the error's class and message ("NetworkError: ..."), but Telegram's 409 once:
+    its own text starts with "Conflict: ", like the class's name."""
+    text, kind = str(error), type(error).__name__
+    return text if text.startswith(f"{kind}: ") else f"{kind}: {text}"
 
 
 async def _serve(

@@ -23,6 +23,7 @@ import pytest
 from bot.render import chat
 from tests.e2e.test_telegram import USER, running_bot
 from tests.support.bot_api import FakeBotApi
+from tests.support.bot_api_objects import POLL_CONFLICT
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
 from tests.support.waiting import eventually
@@ -60,6 +61,25 @@ async def test_failed_polls_are_said_once_then_their_end(
     assert len(said) == 2
     # Before: PTB's own line with a traceback, at ERROR, for each of the three.
     assert _records(caplog, "telegram.ext.Updater") == []
+
+
+async def test_a_second_poller_is_said_in_telegrams_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with FakeBotApi() as api, running_bot(tmp_path, api):
+        api.fail_next("getUpdates", 409, POLL_CONFLICT)  # another process polls the same token
+        await eventually(
+            lambda: any("getUpdates" in m for _, m in _records(caplog, "bot.app.telegram")),
+            timeout=20,
+        )
+    said = [m for _, m in _records(caplog, "bot.app.telegram") if "getUpdates" in m]
+    assert said == [
+        (
+            "Telegram (getUpdates): Conflict: terminated by other getUpdates request; make sure "
+            "that only one bot instance is running; retrying (one line a minute while it persists)"
+        )
+    ]
 
 
 @dataclass
