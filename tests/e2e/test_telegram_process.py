@@ -27,6 +27,18 @@ async def _spawn(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
+async def _stderr_at_exit(process: asyncio.subprocess.Process) -> str:
+    """Wait up to 30 s for the process to end (then kill it); return its stderr."""
+    try:
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return stderr.decode()
+
+
 async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_path: Path) -> None:
     feed = LiveFeed()
     async with FakeBotApi() as api, exchanges(usdm=[feed]) as ex:
@@ -61,14 +73,10 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
             feed.push(binance_force_order("BTCUSDT", "BUY", "3", "80000", now_ms()))
             # The witness's alert proves the event was ingested and queued for USER too.
             await api.wait_until(lambda: seen(WITNESS, 4), timeout=20)
-            process.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(30):
-                _, stderr = await process.communicate()
         finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    log = stderr.decode()
+            if process.returncode is None:  # (also when a step above failed)
+                process.send_signal(signal.SIGTERM)
+            log = await _stderr_at_exit(process)
     assert process.returncode == 0, log
     # The only errors are python-telegram-bot's own report of each 502's HTML body.
     errors = [line for line in log.splitlines() if " ERROR " in line or " CRITICAL " in line]
@@ -103,14 +111,7 @@ async def test_a_refused_token_ends_the_process_with_one_plain_line(tmp_path: Pa
             "LOG_LEVEL": "INFO",
         }
         process = await _spawn(env, tmp_path)
-        try:
-            async with asyncio.timeout(30):
-                _, stderr = await process.communicate()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    log = stderr.decode()
+        log = await _stderr_at_exit(process)
     assert process.returncode == 1, log
     assert log.splitlines()[-1] == (
         "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"
