@@ -36,6 +36,7 @@ from bot.render.alerts import alert, digest, dropped_notice
 from bot.tables.journal import event_key
 from bot.tables.outbox import Photo
 from collectors.clock import now_ms
+from collectors.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class AlertDispatcher(ChatQueues):
         self._group_interval_s = group_interval_s
         self._workers = workers
         self._max_attempts = max_attempts
+        # Sends failing (Telegram unreachable): said once, then a line a minute, then the end,
+        # not a line per chat.
+        self._failing = OutageLog("Telegram (sends)", log, recovered_as="delivering again")
 
     def note_uncertain(self, chat_id: int, count: int) -> None:
         """Tell a chat that `count` alerts may not have arrived (a crash recovery found them)."""
@@ -254,6 +258,7 @@ class AlertDispatcher(ChatQueues):
         queue.attempts = 0
         queue.ready_at = self._clock() + self._interval(chat_id)
         if result.outcome is Outcome.SENT:
+            self._failing.recovered()
             stats.messages_sent += 1
             stats.alerts_delivered += carried
             stats.digests_sent += int(carried > 1)
@@ -294,6 +299,7 @@ class AlertDispatcher(ChatQueues):
         """Back off after a network error; give the message up after max_attempts."""
         queue.attempts += 1
         self.stats.network_retries += 1
+        failure = f"chat {chat_id}: {detail}"
         if queue.attempts >= self._max_attempts:
             queue.attempts = 0
             if alerts:  # count what it carried, to report it in the next message
@@ -301,11 +307,12 @@ class AlertDispatcher(ChatQueues):
                 queue.alerts = []
                 queue.failed += carried
                 self.stats.alerts_failed += carried
+                given_up = f"{carried} alert(s) given up (the chat is told)"
             else:
                 queue.messages.popleft()
-            log.error(
-                "chat %d: giving up after %d attempts: %s", chat_id, self._max_attempts, detail
-            )
+                given_up = "a message given up"
+            failure = f"chat {chat_id}: {given_up} after {self._max_attempts} attempt(s): {detail}"
+        self._failing.failed(failure)
         queue.ready_at = self._clock() + self.sender.backoff.delay(queue.attempts - 1)
 
 

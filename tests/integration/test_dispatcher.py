@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import zoneinfo
 from collections.abc import AsyncIterator
 
+import pytest
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.app.http import AiohttpRequest
@@ -66,7 +68,16 @@ async def dispatching(
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_server_errors_are_retried_with_backoff_then_delivered() -> None:
+def _said(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.name == "bot.delivery.dispatcher"
+    ]
+
+
+async def test_server_errors_are_retried_with_backoff_then_delivered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
     async with FakeBotApi() as api, dispatching(api) as (dispatcher, _):
         api.add_private_chat(CHAT)
         api.fail_next_raw("sendMessage", 502, times=2)
@@ -77,9 +88,19 @@ async def test_server_errors_are_retried_with_backoff_then_delivered() -> None:
         assert call.params["text"] == alerts.alert(alert)
         assert [c.status for c in api.calls_to("sendMessage")] == [502, 502, 200]
         assert dispatcher.stats.network_retries == 2
+    said = _said(caplog)
+    assert said[0][0] == logging.WARNING
+    assert said[0][1].startswith(f"Telegram (sends): chat {CHAT}: ")
+    assert said[0][1].endswith("; retrying (one line a minute while it persists)")
+    assert said[1][0] == logging.INFO
+    assert said[1][1].startswith("Telegram (sends): delivering again after 2 failed attempts over")
+    assert len(said) == 2
 
 
-async def test_giving_up_is_counted_and_reported_in_the_next_message() -> None:
+async def test_giving_up_is_counted_and_reported_in_the_next_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
     async with FakeBotApi() as api, dispatching(api, max_attempts=2) as (dispatcher, _):
         api.add_private_chat(CHAT)
         api.fail_next_raw("sendMessage", 500, times=2)
@@ -89,6 +110,27 @@ async def test_giving_up_is_counted_and_reported_in_the_next_message() -> None:
         dispatcher.enqueue_alert(CHAT, later)
         [call] = await api.wait_for("sendMessage", lambda c: c.status == 200, timeout=15)
         assert call.params["text"] == f"{alerts.dropped_notice(0, 1)}\n{alerts.alert(later)}"
+        await api.wait_until(lambda: dispatcher.stats.alerts_delivered == 1)
+    # Before: an ERROR line per chat for each give-up (one per subscribed chat in an outage).
+    [(level, first), (_, end)] = _said(caplog)
+    assert level == logging.WARNING
+    assert first.startswith(f"Telegram (sends): chat {CHAT}: ")
+    assert end.startswith("Telegram (sends): delivering again after 2 failed attempts over")
+
+
+async def test_a_give_up_is_said_with_what_was_given_up(caplog: pytest.LogCaptureFixture) -> None:
+    async with FakeBotApi() as api, dispatching(api, max_attempts=1) as (dispatcher, _):
+        api.add_private_chat(CHAT)
+        api.fail_next("sendMessage", 500, "Internal Server Error")
+        dispatcher.enqueue_alert(CHAT, record(50_000.0))
+        dispatcher.enqueue_alert(CHAT, record(60_000.0, ts=1_800_000_001_000))
+        await api.wait_until(lambda: dispatcher.stats.alerts_failed == 2, timeout=15)
+    [(level, said)] = _said(caplog)
+    assert (level, said) == (
+        logging.WARNING,
+        f"Telegram (sends): chat {CHAT}: 2 alert(s) given up (the chat is told) after 1 "
+        "attempt(s): Internal Server Error; retrying (one line a minute while it persists)",
+    )
 
 
 async def test_a_timeout_is_not_resent_but_reported() -> None:
