@@ -116,19 +116,28 @@ async def test_a_scheduled_summary_comes_with_its_chart(tmp_path: Path) -> None:
         assert imread(io.BytesIO(api.sent_photos(USER)[0].data)).shape[:2] == (675, 1200)
 
 
+def next_monday_8am(now: dt.datetime) -> dt.datetime:
+    """The first Monday 08:00 UTC after `now`."""
+    day = now.replace(hour=8, minute=0, second=0, microsecond=0)
+    day += dt.timedelta(days=(7 - day.weekday()) % 7)
+    return day if day > now else day + dt.timedelta(days=7)
+
+
 async def test_a_summary_every_7d_comes_on_mondays_with_the_last_7_days(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with FakeBotApi() as api, running_bot(tmp_path, api) as h:
         api.add_private_chat(USER)
         scheduler = h.bot.services.scheduler
-        sunday = int(dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
-        monday = sunday + 23 * 3_600_000  # 2026-12-07 08:00 UTC
+        # The event below happens now: the week is the one ending at the next Monday 08:00.
+        next_monday = next_monday_8am(dt.datetime.now(dt.UTC))
+        monday = int(next_monday.timestamp() * 1000)
+        sunday = monday - 23 * 3_600_000  # the day before, 09:00 UTC
         clock = [sunday]
         monkeypatch.setattr(scheduler, "_clock", lambda: clock[0])
         weekly = Schedule(USER, every_s=7 * 86_400, daily_minute=480)
         assert await h.command(USER, USER, "/summary every 7d 08:00") == chat.schedule_set(
-            weekly, next_day=dt.date(2026, 12, 7)
+            weekly, next_day=next_monday.date()
         )
         assert scheduler.schedule_of(USER) == weekly
         h.event("SOLUSDT", "SELL", "1000", "150")  # a $150K long
