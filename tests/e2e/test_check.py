@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import SCRIPTED_FEEDS, exchanges
+from tests.support.processes import closed_port
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -20,12 +20,6 @@ async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_everything_reachable_is_all_ticks(tmp_path: Path) -> None:
@@ -60,7 +54,7 @@ async def test_everything_reachable_is_all_ticks(tmp_path: Path) -> None:
 
 
 async def test_a_wrong_token_and_a_dead_feed_are_crosses_with_the_reason(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = closed_port()
     async with FakeBotApi() as api:
         env = {
             "DATABASE_PATH": str(tmp_path / "bot.db"),

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from bot.texts.formatting import format_usd
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
+from tests.support.processes import output_at_exit, spawn_bot
 from tests.support.ws_server import LiveFeed
 
 CHATS = (111, 222, 333)
@@ -69,10 +69,7 @@ def reported(text: str) -> int:
 
 
 async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    return await spawn_bot(env, cwd, stdout=asyncio.subprocess.DEVNULL)
 
 
 def db_count(path: Path, where: str = "") -> int:
@@ -145,14 +142,10 @@ async def test_kill_9_neither_repeats_nor_silently_loses_alerts(tmp_path: Path) 
                 ),
                 timeout=60,
             )
-            second.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(30):
-                _, stderr = await second.communicate()
         finally:
-            if second.returncode is None:
-                second.kill()
-                await second.wait()
-    log = stderr.decode()
+            if second.returncode is None:  # (also when a step above failed)
+                second.send_signal(signal.SIGTERM)
+            _, log = await output_at_exit(second)
     assert second.returncode == 0, log
     # The restart found owed alerts: some to send, some to report as uncertain.
     assert "recovered after an unclean stop" in log, log

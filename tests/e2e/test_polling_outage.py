@@ -7,12 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import signal
-import socket
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +23,7 @@ from tests.support.bot_api import FakeBotApi
 from tests.support.bot_api_objects import POLL_CONFLICT
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
+from tests.support.processes import closed_port, output_at_exit, read_until, spawn_bot
 from tests.support.waiting import eventually
 from tests.support.ws_server import LiveFeed
 
@@ -93,24 +91,14 @@ class BotProcess:
 
     async def read_until(self, needle: str) -> None:
         assert self.process.stderr is not None
-        async with asyncio.timeout(30):
-            while needle not in "".join(self.seen):
-                line = (await self.process.stderr.readline()).decode()
-                assert line, f"the process ended before {needle!r}: {''.join(self.seen)}"
-                self.seen.append(line)
+        await read_until(self.process.stderr, needle, self.seen)
 
     async def stop(self) -> str:
         """SIGTERM; return the whole log (once the process has ended)."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(30):
-                    _, rest = await self.process.communicate()
-            finally:
-                if self.process.returncode is None:
-                    self.process.kill()
-                    await self.process.wait()
-            self.log = "".join(self.seen) + rest.decode()
+            _, rest = await output_at_exit(self.process)
+            self.log = "".join(self.seen) + rest
         return self.log
 
     def assert_clean(self, token: str) -> None:
@@ -128,7 +116,6 @@ async def bot_process(
     feed = LiveFeed()
     async with exchanges(usdm=[feed]) as ex:
         settings = {
-            **os.environ,
             **ex.env(tmp_path / "bot.db"),
             "EXCHANGES": "binance-usdm",
             "TELEGRAM_BOT_TOKEN": token,
@@ -137,11 +124,7 @@ async def bot_process(
             "WEB_ENABLED": "false",
             **env,
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=settings, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        bot = BotProcess(process, feed)
+        bot = BotProcess(await spawn_bot(settings, tmp_path), feed)
         try:
             yield bot
         finally:
@@ -208,9 +191,7 @@ async def test_events_are_collected_stored_and_shown_while_getme_is_unanswered(
     tmp_path: Path,
 ) -> None:
     """Before: the collectors and the dashboard started only once Telegram answered getMe."""
-    with socket.socket() as probe:  # a port nothing listens on: every getMe is refused
-        probe.bind(("127.0.0.1", 0))
-        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/bot"
+    refused = f"http://127.0.0.1:{closed_port()}/bot"  # every getMe is refused
     async with bot_process(tmp_path, "123:ABC", refused, WEB_ENABLED="true") as bot:
         await bot.read_until("Telegram is unreachable")
         [dashboard] = re.findall(r"dashboard at (http://\S+)/", "".join(bot.seen))

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,16 +14,10 @@ import pytest
 
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
+from tests.support.processes import closed_port, output_at_exit, read_until, spawn_bot
 from tests.support.ws_server import LiveFeed
 
 STOP_WITHIN_S = 5.0
-
-
-def _closed_port() -> int:
-    """Return a local port nothing listens on (connections are refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -49,35 +40,12 @@ async def _silent_server() -> AsyncIterator[tuple[int, asyncio.Event]]:
         server.close()
 
 
-async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env={**os.environ, **env}, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def _wait_for_line(stream: asyncio.StreamReader, needle: str, seen: list[str]) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            line = (await stream.readline()).decode()
-            assert line, f"stream ended before {needle!r}: {''.join(seen)}"
-            seen.append(line)
-            if needle in line:
-                return
-
-
 async def _stop(process: asyncio.subprocess.Process, signum: int) -> tuple[float, str, str]:
     """Send `signum`; return the seconds until exit, stdout and the rest of stderr."""
     sent = time.monotonic()
     process.send_signal(signum)
-    try:
-        async with asyncio.timeout(30):
-            out, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    return time.monotonic() - sent, out.decode(), err.decode()
+    out, err = await output_at_exit(process)
+    return time.monotonic() - sent, out, err
 
 
 @pytest.mark.parametrize(
@@ -88,7 +56,7 @@ async def test_a_signal_ends_the_startup_retries_against_an_unreachable_bot_api(
 ) -> None:
     feed = LiveFeed()
     async with exchanges(usdm=[feed]) as ex, _silent_server() as (silent_port, accepted):
-        port = _closed_port() if bot_api == "refused" else silent_port
+        port = closed_port() if bot_api == "refused" else silent_port
         env = {
             **ex.env(tmp_path / "bot.db"),
             "EXCHANGES": "binance-usdm",
@@ -96,11 +64,11 @@ async def test_a_signal_ends_the_startup_retries_against_an_unreachable_bot_api(
             "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
             "LOG_LEVEL": "INFO",
         }
-        process = await _start(env, tmp_path)
+        process = await spawn_bot(env, tmp_path)
         assert process.stderr is not None
         seen: list[str] = []
         if bot_api == "refused":
-            await _wait_for_line(process.stderr, "Telegram is unreachable", seen)
+            await read_until(process.stderr, "Telegram is unreachable", seen)
         else:  # getMe is sent and never answered
             await asyncio.wait_for(accepted.wait(), 30)
         elapsed, _, err = await _stop(process, signum)
@@ -120,14 +88,14 @@ async def test_sigint_while_running_keeps_the_collected_events(tmp_path: Path) -
     async with exchanges(usdm=[feed]) as ex:
         env = {**ex.env(tmp_path / "bot.db"), "EXCHANGES": "binance-usdm", "LOG_LEVEL": "INFO"}
         env["TELEGRAM_BOT_TOKEN"] = ""
-        process = await _start(env, tmp_path)
+        process = await spawn_bot(env, tmp_path)
         assert process.stdout is not None
         await asyncio.wait_for(feed.connected.wait(), 30)
         for qty in ("1", "2", "3"):
             feed.push(binance_force_order("BTCUSDT", "SELL", qty, "80000", now_ms()))
         seen: list[str] = []
         for _ in range(3):
-            await _wait_for_line(process.stdout, "liquidated", seen)
+            await read_until(process.stdout, "liquidated", seen)
         elapsed, out, err = await _stop(process, signal.SIGINT)
     assert process.returncode == 0, err
     assert elapsed < STOP_WITHIN_S, err

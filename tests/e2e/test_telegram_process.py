@@ -6,37 +6,18 @@ import asyncio
 import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 from bot.settings import bot_sibling
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
+from tests.support.processes import output_at_exit, spawn_bot
 from tests.support.ws_server import LiveFeed
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = 111
 WITNESS = 222
-
-
-async def _spawn(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def _stderr_at_exit(process: asyncio.subprocess.Process) -> str:
-    """Wait up to 30 s for the process to end (then kill it); return its stderr."""
-    try:
-        async with asyncio.timeout(30):
-            _, stderr = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    return stderr.decode()
 
 
 async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_path: Path) -> None:
@@ -52,7 +33,7 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
             "TELEGRAM_BASE_URL": api.base_url,
             "LOG_LEVEL": "INFO",
         }
-        process = await _spawn(env, tmp_path)
+        process = await spawn_bot(env, tmp_path)
         try:
             await api.wait_for("setMyCommands", timeout=20)
             await asyncio.wait_for(feed.connected.wait(), 20)
@@ -76,7 +57,7 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
         finally:
             if process.returncode is None:  # (also when a step above failed)
                 process.send_signal(signal.SIGTERM)
-            log = await _stderr_at_exit(process)
+            _, log = await output_at_exit(process)
     assert process.returncode == 0, log
     # The only errors are python-telegram-bot's own report of each 502's HTML body.
     errors = [line for line in log.splitlines() if " ERROR " in line or " CRITICAL " in line]
@@ -110,8 +91,8 @@ async def test_a_refused_token_ends_the_process_with_one_plain_line(tmp_path: Pa
             "TELEGRAM_BASE_URL": api.base_url,
             "LOG_LEVEL": "INFO",
         }
-        process = await _spawn(env, tmp_path)
-        log = await _stderr_at_exit(process)
+        process = await spawn_bot(env, tmp_path)
+        _, log = await output_at_exit(process)
     assert process.returncode == 1, log
     assert log.splitlines()[-1] == (
         "Telegram refused TELEGRAM_BOT_TOKEN (401/404): check the token from @BotFather"

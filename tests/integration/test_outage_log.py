@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
@@ -13,15 +12,10 @@ from collectors.connection import ConnectionPolicy, FeedRunner
 from collectors.exchanges.binance import BinanceUsdmFeed
 from collectors.outage import OutageLog
 from tests.support.feeds import running
+from tests.support.processes import closed_port
 from tests.support.sinks import CollectingSink
 from tests.support.waiting import eventually
 from tests.support.ws_server import ScriptedServer, frames_then
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -36,7 +30,7 @@ async def test_refused_connects_log_one_warning_and_count_every_attempt(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    port = _closed_port()
+    port = closed_port()
     url = f"ws://127.0.0.1:{port}/ws"
     policy = ConnectionPolicy(backoff=Backoff(initial_s=0.01, max_s=0.02))
     runner = FeedRunner(BinanceUsdmFeed(url, policy), CollectingSink())
@@ -55,7 +49,7 @@ async def test_recovery_after_an_outage_says_how_long_it_lasted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    port = _closed_port()
+    port = closed_port()
     policy = ConnectionPolicy(backoff=Backoff(initial_s=0.01, max_s=0.02))
     runner = FeedRunner(BinanceUsdmFeed(f"ws://127.0.0.1:{port}/ws", policy), CollectingSink())
     async with running(runner):
