@@ -25,7 +25,7 @@ from collectors.outage import OutageLog
 from collectors.outbox import Outbox
 from collectors.processor import FrameProcessor, Sink
 from collectors.record import FeedStateChange
-from collectors.session import Session, SessionEnd, inflate, keepalive, send_outbox
+from collectors.session import Session, SessionEnd, close_socket, inflate, keepalive, send_outbox
 from collectors.stats import FeedStats
 
 log = logging.getLogger(__name__)
@@ -237,10 +237,10 @@ class FeedRunner:
                 await ws.send(message)
         except ConnectionClosed as exc:
             self.stats.last_error = f"closed while subscribing: {exc}"
-            await ws.close()
+            await close_socket(ws)
             return None
         except asyncio.CancelledError:
-            await ws.close()
+            await close_socket(ws)
             raise
         log.info("%s: connected to %s", self._name(connection), self.feed.url)
         return ws
@@ -279,7 +279,7 @@ class FeedRunner:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await ws.close()
+            await close_socket(ws)
         return end
 
     async def _read(self, session: Session) -> SessionEnd:
@@ -349,7 +349,7 @@ class FeedRunner:
         try:
             await asyncio.sleep(policy.rotation_overlap_s)
         except asyncio.CancelledError:
-            await successor.close()
+            await close_socket(successor)
             raise
         return SessionEnd(reason, successor)
 

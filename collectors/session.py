@@ -7,6 +7,7 @@ run the keepalive pings and the sender of the frames the feed queues in its `Out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,28 @@ class SessionEnd:
 
     reason: str
     successor: ClientConnection | None = None
+
+
+async def close_socket(ws: ClientConnection) -> None:
+    """Close the socket, reading (and dropping) what the exchange still sends until it answers.
+
+    Its answer comes behind the frames sent before it. A busy socket that is no longer read
+    fills its buffer and is no longer read from the network, so the answer would never be
+    read: the close would wait its full timeout (5 s, more than a stop's grace) and drop the
+    socket. Nothing is read by anyone else by now (the reader has ended).
+    """
+    reading = asyncio.create_task(_discard(ws))
+    try:
+        await ws.close()
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+
+
+async def _discard(ws: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in ws:
+            pass
 
 
 async def keepalive(
