@@ -43,11 +43,11 @@ from aggregation.writes import (
     Verdict,
     WriteFailed,
     WriteItem,
-    uncancelled,
 )
 from collectors import clock
 from collectors.outage import OutageLog
 from collectors.record import Liquidation
+from collectors.sqlite import uncancelled
 
 log = logging.getLogger(__name__)
 

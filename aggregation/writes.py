@@ -1,9 +1,8 @@
-"""What the store's writer buffers and counts, and how a batch outlives a cancellation."""
+"""What the store's writer buffers and counts."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,24 +50,3 @@ class ReadItem:
 
 
 WriteItem = Liquidation | CheckedItem | StateChange | Backfill | ReadItem
-
-
-async def uncancelled(work: Coroutine[Any, Any, None]) -> None:
-    """Run one batch's transaction to its end even if the caller is cancelled meanwhile.
-
-    The batch has left the buffer and the database thread keeps executing after a cancelled
-    await: giving up would lose the batch's accounting (and the verdicts owed). The
-    cancellation is delivered once the work is done.
-    """
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.cancelled():
-                raise
-            cancelled = True
-    task.result()
-    if cancelled:
-        raise asyncio.CancelledError

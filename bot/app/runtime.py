@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import InitVar, dataclass
 from types import TracebackType
 from typing import Any
@@ -47,6 +47,8 @@ def history_sources(feeds: Sequence[Feed], http: httpx.AsyncClient) -> dict[str,
 
 
 SWITCH_INTERVAL_S = 0.001
+
+Step = Callable[[], Awaitable[object]]  # one step of a stop (`in_turn`)
 
 
 @dataclass
@@ -145,11 +147,12 @@ class Runtime:
             gc.unfreeze()  # collectable again (several runtimes in one process: the tests)
 
     async def _close(self) -> None:
-        await self.store.close()  # flushes what is still buffered
+        steps: list[Step] = [self.store.close]  # it flushes what is still buffered
         if self._cache is not None:
-            await self._cache.close()
+            steps.append(self._cache.close)
         if self._http is not None:
-            await self._http.aclose()
+            steps.append(self._http.aclose)
+        await in_turn(*steps)
 
     async def run(self) -> None:
         """Run the collectors, the database writer and the gap backfills until cancelled."""
@@ -175,6 +178,33 @@ async def unless_stopped(stop: asyncio.Event, coro: Coroutine[Any, Any, object])
         return False
     work.result()  # its error, if any, propagates
     return True
+
+
+async def in_turn(*steps: Step) -> None:
+    """Run the steps of a stop one after the other, each even when one before it failed or was
+    cancelled; then raise the first failure (later ones are logged).
+
+    A stop's grace (`bot.cli.STOP_GRACE_S`) cancels the process's task once. In a plain
+    `finally` that cancellation ends the block at the step it lands in, skipping the rest: the
+    alerts still owed go unsaved, and a database connection left open keeps the process from
+    ever ending (aiosqlite's thread is not a daemon). Here it ends that one step only.
+    """
+    failures: list[BaseException] = []
+    for step in steps:
+        try:
+            await step()
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # taken: the steps after this one run as usual
+            failures.append(exc)
+        except Exception as exc:  # noqa: BLE001 - raised (or logged) below, after the rest
+            failures.append(exc)
+    for later in failures[1:]:
+        if not isinstance(later, asyncio.CancelledError):  # a second signal says nothing new
+            log.error("while stopping, also: %r", later, exc_info=later)
+    if failures:
+        raise failures[0]
 
 
 async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> bool:

@@ -21,7 +21,7 @@ from bot.app.application import (
     build_application,
 )
 from bot.app.dashboard import runtime_metrics, serve_dashboard, telegram_metrics
-from bot.app.runtime import Runtime, sleep_unless_stopped, unless_stopped
+from bot.app.runtime import Runtime, in_turn, sleep_unless_stopped, unless_stopped
 from bot.app.wiring import wire
 from bot.delivery.outcome import Outcome, classify
 from bot.delivery.sender import Sender
@@ -158,13 +158,14 @@ async def run_telegram(
                 else:
                     log.info("stopped before Telegram answered")
         finally:
-            await _stopped(collecting)
             Sender.of(application.bot).unregister()
-            if application.running:
-                await application.stop()
-            await application.shutdown()
-            await requests.shutdown()  # also when getMe never answered (PTB skips them then)
-            await store.close()
+            await in_turn(
+                lambda: _stopped(collecting),  # their sockets close (cancelled at once in _serve)
+                lambda: _stop_application(application),
+                application.shutdown,
+                requests.shutdown,  # also when getMe never answered (PTB skips them then)
+                store.close,
+            )
     if not collecting.cancelled() and (error := collecting.exception()) is not None:
         raise error  # the collectors' failure, now that everything is stored
 
@@ -241,19 +242,48 @@ async def _serve(
             on_ready(running)
         await stop.wait()
     finally:
-        await _stopped(collecting)  # no new event from here on
+        # No new event reaches the alerts from here on; the collectors' sockets close meanwhile
+        # (waited for last, in run_telegram: a socket the network dropped takes its timeout).
+        collecting.cancel()
         runtime.aggregation.remove_listener(services.router.on_liquidation)
         runtime.aggregation.remove_listener(services.cascades.on_liquidation)
-        cascading.cancel()  # open cascade messages are stored: the next start adopts them
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if not await services.dispatcher.drain(tuning.drain_timeout_s):
-            log.warning("stopping with alerts still queued; they are stored for the next start")
-        dispatching.cancel()
-        journaling.cancel()
-        await asyncio.gather(dispatching, journaling, cascading, return_exceptions=True)
-        await services.journal.flush()
-        await store.save_pending(services.dispatcher.snapshot())
-        await store.mark_clean_stop()
-        if application.running:
-            await application.stop()
+        services.cascades.finish()  # open cascade messages are stored: the next start adopts them
+        await in_turn(
+            lambda: _stop_application(application, only_polling=True),
+            lambda: _drained(services, cascading, tuning.drain_timeout_s),
+            lambda: _ended(dispatching, journaling, cascading),
+            lambda: _owed_stored(store, services),
+            lambda: _stop_application(application),
+        )
+
+
+async def _stop_application(application: BotApplication, *, only_polling: bool = False) -> None:
+    """Stop the long poll, then (unless `only_polling`) the Application, where they run."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if not only_polling and application.running:
+        await application.stop()
+
+
+async def _drained(services: Services, cascading: asyncio.Task[None], timeout_s: float) -> None:
+    """Give the alerts still queued, and the cascade round in progress, `timeout_s` to go out."""
+    drained, _ = await asyncio.gather(
+        services.dispatcher.drain(timeout_s), asyncio.wait([cascading], timeout=timeout_s)
+    )
+    if not drained:
+        log.warning("stopping with alerts still queued; they are stored for the next start")
+
+
+async def _ended(*tasks: asyncio.Task[None]) -> None:
+    """Cancel the tasks and wait for them to end."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _owed_stored(store: BotStore, services: Services) -> None:
+    """Store what the alerts still owe for the next start, then mark the stop clean (only when
+    all of it is stored: otherwise the next start recovers from the journal, as after a crash)."""
+    await services.journal.flush()
+    await store.save_pending(services.dispatcher.snapshot())
+    await store.mark_clean_stop()

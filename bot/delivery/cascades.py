@@ -36,6 +36,7 @@ from bot.rules.detector import CascadeDetector
 from bot.tables.bot_store import BotStore
 from collectors.clock import now_ms
 from collectors.record import Liquidation
+from collectors.sqlite import uncancelled
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class CascadeNotifier:
     _posts: dict[tuple[int, int, str], _Post] = field(default_factory=dict)
     _chat_next: dict[int, float] = field(default_factory=dict)  # a chat's next free moment
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _finishing: bool = False
 
     def __post_init__(self) -> None:
         self._send = self.sender if self.sender is not None else Sender(self.bot, self.events)
@@ -190,12 +192,12 @@ class CascadeNotifier:
 
     async def run(self) -> None:
         """Adopt the stored messages, then tick the detector about once a second and send
-        what is due, until cancelled."""
+        what is due, until cancelled or told to `finish`."""
         try:
             await self.adopt()
         except Exception:  # e.g. the database is busy: the cascades themselves go on
             log.exception("could not adopt the cascade messages of the last run")
-        while True:
+        while not self._finishing:
             try:
                 self._note(self.detector.tick(self.wall_clock()))
                 await self.flush()
@@ -203,12 +205,21 @@ class CascadeNotifier:
                 raise
             except Exception:  # a bug must not end cascade alerts for good
                 log.exception("cascade notifier round failed")
+            if self._finishing:
+                break
             self._wake.clear()
             try:
                 async with asyncio.timeout(self.tick_s):
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def finish(self) -> None:
+        """End `run` after the round in progress: a message being sent then is on record when
+        it returns, for the next start to adopt (cancelled, its id would be lost and the next
+        start would send the cascade again as a new message)."""
+        self._finishing = True
+        self._wake.set()
 
     async def flush(self) -> None:
         """Send or edit the cascade messages that changed and whose pace allows it.
@@ -267,14 +278,15 @@ class CascadeNotifier:
             self.stats.edits += 1
         post.attempts = 0
         post.next_at = self.clock() + self._interval(chat_id)
-        # Shielded: a message Telegram has must be on record even if the bot stops meanwhile,
-        # or the next start could neither edit nor close it.
+        # To its end even if the bot stops meanwhile (the stop closes the store after this task
+        # has ended): a message Telegram has must be on record, or the next start could neither
+        # edit nor close it.
         if snap.ended_ms is not None:
             self._posts.pop(key, None)
-            await asyncio.shield(self.store.delete_cascade_message(key))
+            await uncancelled(self.store.delete_cascade_message(key))
         else:
             body = cascades.cascade_body(snap, loc=loc)
-            await asyncio.shield(
+            await uncancelled(
                 self.store.save_cascade_message(key, post.message_id, snap.started_ms, body)
             )
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import bot_sibling
+from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
 from tests.support.frames import binance_force_order, now_ms
 from tests.support.processes import closed_port, output_at_exit, read_until, spawn_bot
-from tests.support.ws_server import LiveFeed
+from tests.support.ws_server import LiveFeed, Peer
 
 STOP_WITHIN_S = 5.0
 
@@ -103,3 +105,43 @@ async def test_sigint_while_running_keeps_the_collected_events(tmp_path: Path) -
     assert "stopped" in "".join(seen) + out
     with sqlite3.connect(tmp_path / "bot.db") as db:
         assert db.execute("SELECT COUNT(*) FROM liquidations").fetchone() == (3,)
+
+
+async def test_a_stop_past_the_grace_still_stores_everything_closes_and_ends(
+    tmp_path: Path,
+) -> None:
+    # A feed whose exchange no longer reads (the network gone at the stop): closing its socket
+    # waits for an answer that never comes, 5 s, past the 4 s grace that then cancels the stop.
+    connected = asyncio.Event()
+
+    async def deaf(peer: Peer) -> None:
+        assert peer.ws.transport is not None
+        peer.ws.transport.pause_reading()  # the bot's close frame is never read
+        connected.set()
+        await peer.closed.wait()
+
+    path = tmp_path / "bot.db"
+    async with FakeBotApi() as api, exchanges(usdm=[deaf]) as ex:
+        env = {
+            **ex.env(path),
+            "EXCHANGES": "binance-usdm",
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_BASE_URL": api.base_url,
+            "LOG_LEVEL": "INFO",
+        }
+        process = await spawn_bot(env, tmp_path)
+        assert process.stderr is not None
+        seen: list[str] = []
+        await read_until(process.stderr, "is running", seen)
+        await asyncio.wait_for(connected.wait(), 30)
+        elapsed, _, err = await _stop(process, signal.SIGTERM)
+    log = "".join(seen) + err
+    assert process.returncode == 0, log
+    assert elapsed < STOP_WITHIN_S, log
+    assert "stopping took longer than 4s: cancelled" in log
+    assert "Traceback" not in log
+    assert " ERROR " not in log
+    # The alerts' bookkeeping ran to its end (before the grace ran out), and the files closed.
+    with sqlite3.connect(bot_sibling(path)) as tables:
+        marks = tables.execute("SELECT COUNT(*) FROM bot_meta WHERE name = 'clean_stop'")
+        assert marks.fetchone() == (1,)

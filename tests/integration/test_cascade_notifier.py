@@ -6,6 +6,7 @@ the bot is python-telegram-bot's real ExtBot and the store a real SQLite file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -150,3 +151,21 @@ async def test_a_deleted_message_is_replaced_and_a_blocked_chat_is_dropped(tmp_p
         [_, again] = r.api.calls_to("sendMessage", chat_id=USER)
         assert "<b>$210</b>" in str(again.params["text"])
         assert (n.stats.replaced, n.stats.messages_sent, n.stats.abandoned) == (1, 3, 0)
+
+
+async def test_finish_ends_the_run_after_the_message_in_flight_is_on_record(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path, [CascadeRule(USER, 1, "A", 60_000, min_usd=100.0)]) as r:
+        n = r.notifier
+        r.api.delay_next("sendMessage", 0.3, chat_id=USER)
+        running = asyncio.create_task(n.run())
+        n.on_liquidation(event("A", 150.0, T0 + 30_000))  # 30 s before the notifier's now
+        await r.api.wait_for("sendMessage", lambda c: c.chat_id == USER)  # received, held
+        n.finish()  # the bot stops while Telegram has not answered yet
+        async with asyncio.timeout(5):
+            await running  # returns (not cancelled) once the round is over
+        [sent] = r.api.calls_to("sendMessage")
+        assert [
+            (key, message_id) for key, message_id, *_ in await r.store.load_cascade_messages()
+        ] == [((USER, 1, "A"), sent.result["message_id"])]
