@@ -4,7 +4,6 @@ and every alert owed is delivered, merged into a digest, or reported (dropped or
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import sqlite3
@@ -83,13 +82,7 @@ async def test_kill_9_neither_repeats_nor_silently_loses_alerts(tmp_path: Path) 
     feed = LiveFeed()
     path = tmp_path / "bot.db"
     async with FakeBotApi(latency_s=0.05) as api, exchanges(usdm=[feed]) as ex:
-        env = {
-            **os.environ,
-            **ex.env(path),
-            "EXCHANGES": "binance-usdm",
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_BASE_URL": api.base_url,
-        }
+        env = ex.bot_env(path, api.token, api.base_url)
         for chat in CHATS:
             api.add_private_chat(chat)
         first = await start(env, tmp_path)

@@ -116,11 +116,7 @@ async def bot_process(
     feed = LiveFeed()
     async with exchanges(usdm=[feed]) as ex:
         settings = {
-            **ex.env(tmp_path / "bot.db"),
-            "EXCHANGES": "binance-usdm",
-            "TELEGRAM_BOT_TOKEN": token,
-            "TELEGRAM_BASE_URL": base_url,
-            "LOG_LEVEL": "INFO",
+            **ex.bot_env(tmp_path / "bot.db", token, base_url),
             "WEB_ENABLED": "false",
             **env,
         }

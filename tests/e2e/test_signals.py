@@ -122,14 +122,7 @@ async def test_a_stop_past_the_grace_still_stores_everything_closes_and_ends(
 
     path = tmp_path / "bot.db"
     async with FakeBotApi() as api, exchanges(usdm=[deaf]) as ex:
-        env = {
-            **ex.env(path),
-            "EXCHANGES": "binance-usdm",
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "LOG_LEVEL": "INFO",
-        }
-        process = await spawn_bot(env, tmp_path)
+        process = await spawn_bot(ex.bot_env(path, api.token, api.base_url), tmp_path)
         assert process.stderr is not None
         seen: list[str] = []
         await read_until(process.stderr, "is running", seen)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 from pathlib import Path
@@ -25,14 +24,7 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
     async with FakeBotApi() as api, exchanges(usdm=[feed]) as ex:
         api.add_private_chat(USER)
         api.add_private_chat(WITNESS)
-        env = {
-            **os.environ,
-            **ex.env(tmp_path / "bot.db"),
-            "EXCHANGES": "binance-usdm",
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "LOG_LEVEL": "INFO",
-        }
+        env = ex.bot_env(tmp_path / "bot.db", api.token, api.base_url)
         process = await spawn_bot(env, tmp_path)
         try:
             await api.wait_for("setMyCommands", timeout=20)
@@ -82,7 +74,6 @@ async def test_sigterm_stops_cleanly_with_writes_flushed_and_alerts_kept(tmp_pat
 async def test_a_refused_token_ends_the_process_with_one_plain_line(tmp_path: Path) -> None:
     async with FakeBotApi() as api:
         env = {
-            **os.environ,
             "DATABASE_PATH": str(tmp_path / "bot.db"),
             "EXCHANGES": "binance-usdm",
             "BINANCE_USDM_WS_URL": "ws://127.0.0.1:9/unused",  # refused: no feed needed here

@@ -128,6 +128,17 @@ class Exchanges:
             "WEB_PORT": "0",
         }
 
+    def bot_env(self, database: Path, token: str, base_url: str) -> dict[str, str]:
+        """The environment of the real bot in Telegram mode on the Binance USD-M stand-in alone,
+        against the Bot API at `base_url` (the fake's), logging at INFO."""
+        return {
+            **self.env(database),
+            "EXCHANGES": "binance-usdm",
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_BASE_URL": base_url,
+            "LOG_LEVEL": "INFO",
+        }
+
 
 # The feeds whose stand-ins play scripted frames (Deribit, BitMEX, Bitfinex and Kraken: control
 # frames only): the tests built on them count exactly these (pass `exchanges=` to `settings` to
