@@ -59,13 +59,7 @@ async def test_a_signal_ends_the_startup_retries_against_an_unreachable_bot_api(
     feed = LiveFeed()
     async with exchanges(usdm=[feed]) as ex, _silent_server() as (silent_port, accepted):
         port = closed_port() if bot_api == "refused" else silent_port
-        env = {
-            **ex.env(tmp_path / "bot.db"),
-            "EXCHANGES": "binance-usdm",
-            "TELEGRAM_BOT_TOKEN": "123:ABC",
-            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
-            "LOG_LEVEL": "INFO",
-        }
+        env = ex.bot_env(tmp_path / "bot.db", "123:ABC", f"http://127.0.0.1:{port}/bot")
         process = await spawn_bot(env, tmp_path)
         assert process.stderr is not None
         seen: list[str] = []

@@ -17,12 +17,12 @@ from collectors.connection import ConnectionPolicy, FeedRunner
 from collectors.exchanges.binance import BinanceUsdmFeed
 from tests.support.frames import binance_force_order
 from tests.support.sinks import CollectingSink
-from tests.support.ws_server import Peer, ScriptedServer
+from tests.support.ws_server import Peer, Script, ScriptedServer
 
 SLOW_CLOSE = 60.0  # what a close that is never answered would wait
 
 
-def flood(asset: str) -> object:
+def flood(asset: str) -> Script:
     """A script sending liquidations of `asset`, in bursts of 200 up to 200 times a second (the
     client's buffers fill within a second once it stops reading), until the client closes."""
 
@@ -39,7 +39,7 @@ def flood(asset: str) -> object:
 
 
 async def test_a_stop_while_the_exchange_keeps_sending_completes_the_closing_handshake() -> None:
-    async with ScriptedServer(flood("BTC")) as server:  # type: ignore[arg-type]
+    async with ScriptedServer(flood("BTC")) as server:
         sink = CollectingSink()
         policy = ConnectionPolicy(close_timeout_s=SLOW_CLOSE)
         runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), sink)
@@ -61,7 +61,7 @@ async def test_a_stop_while_the_exchange_keeps_sending_completes_the_closing_han
 
 
 async def test_a_rotation_on_a_busy_socket_goes_on_to_the_new_one_at_once() -> None:
-    async with ScriptedServer(flood("BTC"), flood("ETH")) as server:  # type: ignore[arg-type]
+    async with ScriptedServer(flood("BTC"), flood("ETH")) as server:
         sink = CollectingSink()
         policy = ConnectionPolicy(close_timeout_s=SLOW_CLOSE, max_age_s=0.5, rotation_overlap_s=0.1)
         runner = FeedRunner(BinanceUsdmFeed(server.url(), policy), sink)
