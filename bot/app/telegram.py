@@ -171,7 +171,9 @@ async def run_telegram(
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:
-    """Cancel `task` and wait for it to end (an error it ended with stays in it)."""
+    """Cancel `task` and wait for it to end (an error it ended with stays in it). A
+    cancellation of this wait (the grace) leaves the task to end on its own: unlike `_ended`,
+    which a cancellation does not cut short."""
     task.cancel()
     await asyncio.wait([task])
 
@@ -275,7 +277,8 @@ async def _drained(services: Services, cascading: asyncio.Task[None], timeout_s:
 
 
 async def _ended(*tasks: asyncio.Task[None]) -> None:
-    """Cancel the tasks and wait for them to end."""
+    """Cancel the tasks and wait for them to end, even when this wait is cancelled (the next
+    step stores what they held). Unlike `_stopped`, whose task may wait on the network."""
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
