@@ -77,6 +77,7 @@ class Runtime:
         self._cache: SqliteMetadataCache | None = None
         self.collectors: CollectorService | None = None
         self.start_report: StartReport | None = None
+        self.started_ms = 0  # when this process began collecting (wall clock, as recv_ms)
         self._switch_interval = sys.getswitchinterval()  # restored on leaving
 
     @property
@@ -95,6 +96,7 @@ class Runtime:
         return [] if self.collectors is None else self.collectors.stats()
 
     async def __aenter__(self) -> Runtime:
+        self.started_ms = now_ms()
         await self.store.open()
         try:
             self._http = http_client()

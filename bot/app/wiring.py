@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from aggregation.writes import WriteFailed
 from bot.app.application import BotApplication, TelegramTuning
 from bot.app.runtime import Runtime
 from bot.delivery.cascades import CascadeNotifier
@@ -32,6 +33,8 @@ from collectors.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
+FUTURE_MS = 3_600_000  # an exchange's clock may run ahead: stored events up to an hour ahead
+
 
 async def wire(
     settings: Settings,
@@ -47,29 +50,51 @@ async def wire(
     services = await _build(settings, tuning, runtime, store, application)
     tasks = supervisor if supervisor is not None else Supervisor()
     services.status_lines = lambda: status_lines(_status_figures(runtime, services, started, tasks))
-    router, cascades, dispatcher = services.router, services.cascades, services.dispatcher
+    cascades, dispatcher = services.cascades, services.dispatcher
     aggregation = runtime.aggregation
-    aggregation.add_listener(router.on_liquidation)
-    # The cascades open before this start continue from the stored events. The read is queued
-    # behind every event counted so far; those counted meanwhile are heard and replayed after
-    # it (no await between that replay and the listener): each event is counted once.
+    # The cascades open before this start continue from the stored events (the listener is
+    # added right after the read: each event is counted once, see `_read_then_listen`).
     longest_ms = max((rule.window_ms for rule in cascades.detector.rules()), default=0)
     if longest_ms:
         now = now_ms()
-        heard: list[Liquidation] = []
-        aggregation.add_listener(heard.append)
-        try:
-            stored = await runtime.queries.events_between(now - longest_ms - 5_000, now + 60_000)
-        finally:
-            aggregation.remove_listener(heard.append)
+        stored, heard = await _read_then_listen(
+            runtime,
+            now - longest_ms - 5_000,
+            now + FUTURE_MS,
+            min_usd=0.0,
+            purpose="cascades open before this start are counted from now",
+        )
         cascades.warm((*stored, *heard))
     aggregation.add_listener(cascades.on_liquidation)
     clean = await store.take_clean_stop()
     dispatcher.restore(await store.take_pending())
-    if not clean:
-        await _recover(settings, runtime, store, services.rules, dispatcher)
+    await _catch_up(settings, runtime, store, services, clean=clean)
     await _schedule_summaries(settings, store, services.scheduler)
     return services
+
+
+async def _read_then_listen(
+    runtime: Runtime, start_ms: int, end_ms: int, *, min_usd: float, purpose: str
+) -> tuple[tuple[Liquidation, ...], list[Liquidation]]:
+    """Return the stored events of [start_ms, end_ms) of at least min_usd, and every event
+    counted while they were read.
+
+    The read is queued behind every event counted so far; those counted meanwhile are not in
+    it, and are heard instead. The caller adds its listener before its next await: then each
+    event reaches it once, from the read, from what was heard, or live. If the events'
+    database is failing, the start goes on without the stored events (said, for `purpose`).
+    """
+    aggregation = runtime.aggregation
+    heard: list[Liquidation] = []
+    aggregation.add_listener(heard.append)
+    try:
+        stored = await runtime.queries.events_between(start_ms, end_ms, min_usd=min_usd)
+    except WriteFailed as error:
+        log.error("%s: the stored events could not be read (%s)", purpose, error)
+        stored = ()
+    finally:
+        aggregation.remove_listener(heard.append)
+    return stored, heard
 
 
 async def _build(
@@ -156,40 +181,65 @@ async def _schedule_summaries(
             await store.set_schedule(schedule, source="CHANNEL_IDS")
 
 
-async def _recover(
-    settings: Settings,
-    runtime: Runtime,
-    store: BotStore,
-    rules: RuleIndex,
-    dispatcher: AlertDispatcher,
+async def _catch_up(
+    settings: Settings, runtime: Runtime, store: BotStore, services: Services, *, clean: bool
 ) -> None:
-    """After an unclean stop, settle the alerts of the last ALERT_MAX_AGE_S from the journal.
+    """Alert what was counted before the alerts listened, then make them listen.
 
-    An alert marked on the wire may have arrived: it is reported, never resent. A matched
-    alert with no mark never left: it is sent now.
+    After a clean stop: the matching events heard since this process started (while Telegram
+    was asked who the bot is). After an unclean one: also those of the last ALERT_MAX_AGE_S
+    that the journal does not show: an alert marked on the wire may have arrived, and is
+    reported, never resent; a matched alert with no mark never left, and is sent now.
+
+    The router starts listening right after the read (`_read_then_listen`): an event counted
+    meanwhile is alerted once, not by the live path and this catch-up both.
     """
-    journal = await store.journal()
+    router, dispatcher = services.router, services.dispatcher
+    journal = {} if clean else await store.journal()
+    now = now_ms()
+    since = now - int(settings.alert_max_age_s * 1000)
+    stored, heard = await _read_then_listen(
+        runtime,
+        since,
+        now + FUTURE_MS,
+        min_usd=MIN_RULE_USD,
+        purpose="alerts owed from before the alerts listened are not sent",
+    )
+    owed = 0
+    for record in stored:
+        if clean and record.recv_ms < runtime.started_ms:
+            continue  # the last run's: it alerted them, or stored them in its queue
+        for (chat_id, topic), rule in services.rules.match(record).items():
+            key = event_key(record, topic)
+            if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):
+                dispatcher.enqueue_alert(chat_id, record, topic)
+                owed += 1
+    for record in heard:
+        router.on_liquidation(record)
+    runtime.aggregation.add_listener(router.on_liquidation)
+    if clean:
+        if owed:
+            log.info("%d alert(s) for events heard before Telegram answered", owed)
+        return
+    await _settle_journal(store, dispatcher, journal, owed)
+
+
+async def _settle_journal(
+    store: BotStore, dispatcher: AlertDispatcher, journal: dict[int, dict[str, int]], owed: int
+) -> None:
+    """Report the alerts an unclean stop left on the wire, then mark the journal settled."""
     uncertain = {
         chat_id: sum(1 for state in states.values() if state == ON_THE_WIRE)
         for chat_id, states in journal.items()
     }
-    now = now_ms()
-    since = now - int(settings.alert_max_age_s * 1000)
-    resent = 0
-    for record in await runtime.queries.events_between(since, now + 1, min_usd=MIN_RULE_USD):
-        for (chat_id, topic), rule in rules.match(record).items():
-            key = event_key(record, topic)
-            if rule.created_ms <= record.recv_ms and key not in journal.get(chat_id, {}):
-                dispatcher.enqueue_alert(chat_id, record, topic)
-                resent += 1
     for chat_id, count in uncertain.items():
         if count:
             dispatcher.note_uncertain(chat_id, count)
     await store.settle_journal()
-    if resent or any(uncertain.values()):
+    if owed or any(uncertain.values()):
         log.warning(
             "recovered after an unclean stop: %d alert(s) to send, %d reported as uncertain",
-            resent,
+            owed,
             sum(uncertain.values()),
         )
 
