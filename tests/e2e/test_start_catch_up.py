@@ -45,12 +45,7 @@ async def starting(
     """Start the bot on tmp_path's files with getMe held (`api.release_hung` lets it answer)."""
     api.hang_next("getMe")
     async with exchanges(usdm=[feed]) as ex:
-        settings = ex.settings(
-            tmp_path / "bot.db",
-            exchanges=("binance-usdm",),
-            telegram_bot_token=api.token,
-            telegram_base_url=api.base_url,
-        )
+        settings = ex.bot_settings(tmp_path / "bot.db", api.token, api.base_url)
         stop = asyncio.Event()
         task = asyncio.create_task(run_telegram(settings, stop, TUNING, ready.append))
         try:

@@ -86,13 +86,8 @@ async def running_bot(
 ) -> AsyncIterator[Harness]:
     feed = LiveFeed()
     async with exchanges(usdm=[feed]) as ex:
-        settings = ex.settings(
-            tmp_path / "bot.db",
-            exchanges=("binance-usdm",),
-            telegram_bot_token=api.token,
-            telegram_base_url=api.base_url,
-            admin_user_ids=(ADMIN,),
-            **overrides,
+        settings = ex.bot_settings(
+            tmp_path / "bot.db", api.token, api.base_url, admin_user_ids=(ADMIN,), **overrides
         )
         stop = asyncio.Event()
         ready: list[RunningBot] = []

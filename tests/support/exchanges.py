@@ -128,6 +128,19 @@ class Exchanges:
             "WEB_PORT": "0",
         }
 
+    def bot_settings(
+        self, database: Path, token: str, base_url: str, **overrides: object
+    ) -> Settings:
+        """The settings of the bot in Telegram mode on the Binance USD-M stand-in alone,
+        against the Bot API at `base_url` (the fake's); `bot_env` for the real process."""
+        return self.settings(
+            database,
+            exchanges=("binance-usdm",),
+            telegram_bot_token=token,
+            telegram_base_url=base_url,
+            **overrides,
+        )
+
     def bot_env(self, database: Path, token: str, base_url: str) -> dict[str, str]:
         """The environment of the real bot in Telegram mode on the Binance USD-M stand-in alone,
         against the Bot API at `base_url` (the fake's), logging at INFO."""
