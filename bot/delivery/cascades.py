@@ -198,6 +198,9 @@ class CascadeNotifier:
         except Exception:  # e.g. the database is busy: the cascades themselves go on
             log.exception("could not adopt the cascade messages of the last run")
         while not self._finishing:
+            # Cleared before the round, not after: a cascade that starts (or ends) while this
+            # round sends goes out right after it, not a tick later.
+            self._wake.clear()
             try:
                 self._note(self.detector.tick(self.wall_clock()))
                 await self.flush()
@@ -207,7 +210,6 @@ class CascadeNotifier:
                 log.exception("cascade notifier round failed")
             if self._finishing:
                 break
-            self._wake.clear()
             try:
                 async with asyncio.timeout(self.tick_s):
                     await self._wake.wait()

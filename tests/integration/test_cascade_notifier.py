@@ -169,3 +169,28 @@ async def test_finish_ends_the_run_after_the_message_in_flight_is_on_record(
         assert [
             (key, message_id) for key, message_id, *_ in await r.store.load_cascade_messages()
         ] == [((USER, 1, "A"), sent.result["message_id"])]
+
+
+async def test_a_cascade_that_starts_during_a_round_goes_out_right_after_it(
+    tmp_path: Path,
+) -> None:
+    rules = [
+        CascadeRule(USER, 1, "A", 60_000, min_usd=100.0),
+        CascadeRule(GROUP, 2, "B", 60_000, min_usd=100.0),
+    ]
+    async with rig(tmp_path, rules) as r:
+        n = r.notifier
+        n.tick_s = 60.0  # a round only when woken, within this test
+        r.api.delay_next("sendMessage", 0.3, chat_id=USER)
+        running = asyncio.create_task(n.run())
+        try:
+            n.on_liquidation(event("A", 150.0, T0 + 30_000))
+            await r.api.wait_for("sendMessage", lambda c: c.chat_id == USER)  # in flight, held
+            n.on_liquidation(event("B", 150.0, T0 + 30_000))  # starts during that round
+            # Before: the next tick, 60 s on.
+            await r.api.wait_for("sendMessage", lambda c: c.chat_id == GROUP, timeout=5)
+            assert n.stats.started == 2
+        finally:
+            n.finish()
+            async with asyncio.timeout(5):
+                await running
