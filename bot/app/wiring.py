@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 
@@ -80,9 +81,12 @@ async def _read_then_listen(
     counted while they were read.
 
     The read is queued behind every event counted so far; those counted meanwhile are not in
-    it, and are heard instead. The caller adds its listener before its next await: then each
-    event reaches it once, from the read, from what was heard, or live. If the events'
-    database is failing, the start goes on without the stored events (said, for `purpose`).
+    it, and are heard instead. One kind is both: an event memory could not tell new (older
+    than what it remembers) is told once the database has stored it, so one stored just
+    before the read is told during it; what was heard is returned without the stored events.
+    The caller adds its listener before its next await: then each event reaches it once, from
+    the read, from what was heard, or live. If the events' database is failing, the start goes
+    on without the stored events (said, for `purpose`).
     """
     aggregation = runtime.aggregation
     heard: list[Liquidation] = []
@@ -94,6 +98,12 @@ async def _read_then_listen(
         stored = ()
     finally:
         aggregation.remove_listener(heard.append)
+    if heard and stored:
+        oldest = min(record.ts_ms for record in heard)
+        # Oldest first: only the stored events from the oldest one heard on can be among them.
+        at = bisect.bisect_left(stored, oldest, key=lambda record: record.ts_ms)
+        known = {record.identity() for record in stored[at:]}
+        heard = [record for record in heard if record.identity() not in known]
     return stored, heard
 
 

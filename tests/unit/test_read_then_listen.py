@@ -67,6 +67,17 @@ async def test_an_event_counted_during_the_read_is_handed_back_and_the_listener_
     assert runtime.aggregation.listeners == []
 
 
+async def test_an_event_stored_before_the_read_and_told_during_it_comes_back_once() -> None:
+    # Memory could not tell it new: the database stored it, then its verdict told the listeners
+    # (before the read queued behind it was served).
+    older, told = record("1"), record("2")
+    runtime = FakeRuntime((older, told), told)
+    stored, heard = await _read_then_listen(
+        cast(Runtime, runtime), 10, 20, min_usd=0.0, purpose="p"
+    )
+    assert (stored, heard) == ((older, told), [])
+
+
 async def test_a_failing_events_database_gives_no_stored_events_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
