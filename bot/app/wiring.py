@@ -229,7 +229,7 @@ async def _catch_up(
     runtime.aggregation.add_listener(router.on_liquidation)
     if clean:
         if owed:
-            log.info("%d alert(s) for events heard before Telegram answered", owed)
+            log.info("%d alert(s) for events that arrived while the bot started", owed)
         return
     await _settle_journal(store, dispatcher, journal, owed)
 

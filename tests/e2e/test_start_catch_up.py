@@ -87,7 +87,7 @@ async def test_events_heard_before_telegram_answered_are_alerted_once(
         [sent] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
         assert sent.params["text"] == alerts.alert(early)  # and the first run's not again
         assert ready[0].services.dispatcher.stats.alerts_queued == 1
-    assert "1 alert(s) for events heard before Telegram answered" in caplog.messages
+    assert "1 alert(s) for events that arrived while the bot started" in caplog.messages
 
 
 async def test_an_event_counted_while_an_unclean_start_reads_the_journal_is_alerted_once(
