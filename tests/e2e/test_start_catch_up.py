@@ -16,26 +16,17 @@ import pytest
 from bot.app.telegram import RunningBot, run_telegram
 from bot.render import alerts
 from bot.settings import bot_sibling
-from collectors.exchanges.binance import parse_usdm
 from collectors.record import Liquidation
-from tests.e2e.test_telegram import TUNING, USER, running_bot
+from tests.e2e.test_crash_telegram import db_count
+from tests.e2e.test_telegram import TUNING, USER, push_event, running_bot
 from tests.support.bot_api import FakeBotApi
 from tests.support.exchanges import exchanges
-from tests.support.frames import binance_force_order, now_ms
 from tests.support.ws_server import LiveFeed
 
 
 def event(feed: LiveFeed, qty: str) -> Liquidation:
     """Push a BTC long liquidated at $80,000 a coin; return the bot's record of it."""
-    frame = binance_force_order("BTCUSDT", "SELL", qty, "80000", now_ms())
-    feed.push(frame)
-    [record] = parse_usdm(frame, 0).records
-    return record
-
-
-def stored(path: Path) -> int:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        return int(db.execute("SELECT COUNT(*) FROM liquidations").fetchone()[0])
+    return push_event(feed, "BTCUSDT", "SELL", qty, "80000")
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +73,7 @@ async def test_events_heard_before_telegram_answered_are_alerted_once(
         ready: list[RunningBot] = []
         async with starting(tmp_path, api, feed, ready):
             early = event(feed, "1")  # counted while getMe is unanswered
-            await api.wait_until(lambda: stored(tmp_path / "bot.db") == 2)
+            await api.wait_until(lambda: db_count(tmp_path / "bot.db") == 2)
             api.release_hung()
         [sent] = await api.wait_for("sendMessage", lambda c: c.chat_id == USER, since=mark)
         assert sent.params["text"] == alerts.alert(early)  # and the first run's not again
@@ -112,7 +103,7 @@ async def test_an_event_counted_while_an_unclean_start_reads_the_journal_is_aler
                 await api.wait_until(lambda: bool(api.calls_to("getMe", status=200, since=mark)))
                 await asyncio.sleep(0.3)  # the start is at the lock by now (at worst: earlier)
                 late = event(feed, "1")
-                await api.wait_until(lambda: stored(tmp_path / "bot.db") == 2)
+                await api.wait_until(lambda: db_count(tmp_path / "bot.db") == 2)
                 lock.execute("ROLLBACK")
         finally:
             lock.close()

@@ -51,6 +51,17 @@ def tables(html: str) -> list[str]:
     return re.findall(r"<pre>(.*?)</pre>", html, flags=re.DOTALL)
 
 
+def push_event(
+    feed: LiveFeed, symbol: str, side: str, qty: str, price: str, ts_ms: int | None = None
+) -> Liquidation:
+    """Push a Binance USD-M liquidation (happening now by default) to the feed; return the
+    bot's record of it."""
+    frame = binance_force_order(symbol, side, qty, price, now_ms() if ts_ms is None else ts_ms)
+    feed.push(frame)
+    [record] = parse_usdm(frame, 0).records
+    return record
+
+
 @dataclass
 class Harness:
     api: FakeBotApi
@@ -67,10 +78,7 @@ class Harness:
         self, symbol: str, side: str, qty: str, price: str, ts_ms: int | None = None
     ) -> Liquidation:
         """Push a liquidation (happening now by default); return the bot's record of it."""
-        frame = binance_force_order(symbol, side, qty, price, now_ms() if ts_ms is None else ts_ms)
-        self.feed.push(frame)
-        [record] = parse_usdm(frame, 0).records
-        return record
+        return push_event(self.feed, symbol, side, qty, price, ts_ms)
 
     async def command(self, chat_id: int, user_id: int | None, text: str, **kw: object) -> str:
         """Send a command and return the bot's reply text."""
