@@ -2,7 +2,8 @@
 
 Frames are built from the recorded fixtures (tests/fixtures) with varied symbols, sizes, prices
 and times, so caches see a realistic spread. Each figure is the best of several timed passes
-over the same frames, on one core (this process, one thread).
+over the same frames, on one core (this process, one thread); a feed's decode, parse and process
+passes take turns, so its ratios compare passes made under the same load.
 
     python bench/bench_normalize.py            # 200,000 frames per feed
     python bench/bench_normalize.py --quick    # a smoke run (CI)
@@ -276,16 +277,21 @@ def kraken_frames(count: int, rng: random.Random) -> list[bytes]:
     return frames
 
 
-def best_rate(run: Callable[[], int], frames: int, repeat: int) -> tuple[float, int]:
-    """Return (frames per second of the fastest pass, items produced by a pass)."""
-    best = float("inf")
-    produced = 0
+def best_rates(runs: dict[str, Callable[[], int]], frames: int, repeat: int) -> dict[str, float]:
+    """Return each run's frames per second over its fastest pass.
+
+    The runs take turns, pass by pass (a, b, c, a, b, c, ...), so that a ratio between two of them
+    compares passes made under the same load: timed one after the other, a machine that slows
+    down for a second (another process, a noisy neighbour) skews it by tens of percent.
+    """
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        produced = run()
-        best = min(best, time.perf_counter() - started)
-    return frames / best, produced
+        for name, run in runs.items():
+            gc.collect()
+            started = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return {name: frames / seconds for name, seconds in best.items()}
 
 
 class _NullSink:
@@ -331,10 +337,10 @@ def measure(
             processor.process(frame, RECV_MS)
         return processor.stats.events
 
-    decode_rate, _ = best_rate(decode, len(frames), repeat)
-    parse_rate, produced = best_rate(parse, len(frames), repeat)
-    process_rate, _ = best_rate(process, len(frames), repeat)
+    produced = parse()
     assert produced == expected, f"{name}: {produced} events from {len(frames)} frames"
+    rates = best_rates({"decode": decode, "parse": parse, "process": process}, len(frames), repeat)
+    decode_rate, parse_rate, process_rate = rates["decode"], rates["parse"], rates["process"]
     per_frame = expected / len(frames)
     return {
         "decode": decode_rate,
@@ -380,8 +386,8 @@ def _inflate_line(name: str, wire: list[bytes], repeat: int) -> str:
             orjson.loads(text)
         return len(texts)
 
-    gunzip_rate, _ = best_rate(gunzip, len(wire), repeat)
-    decode_rate, _ = best_rate(decode, len(texts), repeat)
+    rates = best_rates({"gunzip": gunzip, "decode": decode}, len(wire), repeat)
+    gunzip_rate, decode_rate = rates["gunzip"], rates["decode"]
     return (
         f"{name} gunzip before parse: {gunzip_rate:,.0f} frames/s "
         f"({decode_rate / gunzip_rate:.2f}x orjson decode time per frame)"
