@@ -4,9 +4,9 @@
     python bench/bench_parse_floor.py --quick    # a smoke run (CI)
 
 Issue 15's goal is a parse within 2.5x of orjson's decode of the same frame. These two feeds'
-frames are small (one row, 100 to 200 bytes: orjson decodes one in about half a microsecond), so
-a parser's fixed costs per event weigh more than on the other feeds. This bench adds those costs
-one at a time, each step timed over the same frames as `bench_normalize.py` builds, in turns
+frames are small (one row in 100 to 200 bytes: orjson decodes one in 0.5 to 0.8 us here), so a
+parser's fixed costs per event weigh more than on the other feeds. This bench adds those costs
+one at a time, each step timed over frames built as `bench_normalize.py` builds them, in turns
 with the others (best of several passes):
 
 1. decode: the feed's own typed msgspec decoder, and a loop over the rows;
