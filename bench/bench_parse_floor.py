@@ -52,6 +52,7 @@ from collectors.record import Liquidation, Side  # noqa: E402
 # The steps, each adding to the one before; the feed's own parse is timed after them.
 STEPS = ("decode", "+ result", "+ lookup", "+ id memory")
 RESULT, LOOKUP, MEMORY = 1, 2, 3
+StepPass = Callable[[list[bytes], int], Callable[[], int]]  # (frames, step) -> a timed pass
 
 
 def bitmex_pass(frames: list[bytes], step: int) -> Callable[[], int]:
@@ -144,13 +145,11 @@ def main() -> None:
     rng = random.Random(42)
     print(f"python {sys.version.split()[0]}; {count:,} frames per feed, best of {repeat}")
     print(f"{'feed':<10}{'step':<14}{'ns/frame':>10}{'x orjson':>10}")
-    feeds: list[tuple[str, Callable[[list[bytes], int], Callable[[], int]], Callable[[], Feed]]]
-    feeds = [
-        ("bitmex", bitmex_pass, bitmex_feed),
-        ("bitfinex", bitfinex_pass, lambda: BitfinexFeed("ws://unused")),
+    feeds: list[tuple[str, list[bytes], StepPass, Callable[[], Feed]]] = [
+        ("bitmex", bitmex_frames(count, rng), bitmex_pass, bitmex_feed),
+        ("bitfinex", bitfinex_frames(count, rng), bitfinex_pass, lambda: BitfinexFeed("ws://x")),
     ]
-    for name, step_pass, feed in feeds:
-        frames = bitmex_frames(count, rng) if name == "bitmex" else bitfinex_frames(count, rng)
+    for name, frames, step_pass, feed in feeds:
         runs = {"orjson": orjson_pass(frames)}
         runs.update({label: step_pass(frames, step) for step, label in enumerate(STEPS)})
         runs["parse"] = parse_pass(feed, frames)
