@@ -17,7 +17,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
@@ -277,21 +277,52 @@ def kraken_frames(count: int, rng: random.Random) -> list[bytes]:
     return frames
 
 
-def best_rates(runs: dict[str, Callable[[], int]], frames: int, repeat: int) -> dict[str, float]:
-    """Return each run's frames per second over its fastest pass.
+def best_rates(
+    runs: dict[str, Callable[[], int]], frames: int, repeat: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Return each run's frames per second over its fastest pass, and what its last pass returned.
 
     The runs take turns, pass by pass (a, b, c, a, b, c, ...), so that a ratio between two of them
     compares passes made under the same load: timed one after the other, a machine that slows
     down for a second (another process, a noisy neighbour) skews it by tens of percent.
     """
     best = dict.fromkeys(runs, float("inf"))
+    produced = dict.fromkeys(runs, 0)
     for _ in range(repeat):
         for name, run in runs.items():
             gc.collect()
             started = time.perf_counter()
-            run()
+            produced[name] = run()
             best[name] = min(best[name], time.perf_counter() - started)
-    return {name: frames / seconds for name, seconds in best.items()}
+    return {name: frames / seconds for name, seconds in best.items()}, produced
+
+
+def orjson_pass(frames: Sequence[str | bytes]) -> Callable[[], int]:
+    """Return a pass of orjson's decode over the frames: the reference of every ratio."""
+
+    def run() -> int:
+        loads = orjson.loads
+        for frame in frames:
+            loads(frame)
+        return len(frames)
+
+    return run
+
+
+def parse_pass(feed: Callable[[], Feed], frames: list[bytes]) -> Callable[[], int]:
+    """Return a pass of `feed().parse` over the frames, returning the records it made.
+
+    A feed that counts each order or trade id once is made anew for every pass.
+    """
+
+    def run() -> int:
+        parse_frame = feed().parse
+        events = 0
+        for frame in frames:
+            events += len(parse_frame(frame, RECV_MS).records)
+        return events
+
+    return run
 
 
 class _NullSink:
@@ -318,28 +349,15 @@ def measure(
     # A feed that counts each order or trade id once gets a fresh instance for every pass.
     fresh = feed if callable(feed) else (lambda: feed)
 
-    def decode() -> int:
-        loads = orjson.loads
-        for frame in frames:
-            loads(frame)
-        return len(frames)
-
-    def parse() -> int:
-        parse_frame = fresh().parse
-        events = 0
-        for frame in frames:
-            events += len(parse_frame(frame, RECV_MS).records)
-        return events
-
     def process() -> int:
         processor = FrameProcessor(fresh(), _NullSink())
         for frame in frames:
             processor.process(frame, RECV_MS)
         return processor.stats.events
 
-    produced = parse()
-    assert produced == expected, f"{name}: {produced} events from {len(frames)} frames"
-    rates = best_rates({"decode": decode, "parse": parse, "process": process}, len(frames), repeat)
+    runs = {"decode": orjson_pass(frames), "parse": parse_pass(fresh, frames), "process": process}
+    rates, produced = best_rates(runs, len(frames), repeat)
+    assert produced["parse"] == expected, f"{name}: {produced['parse']} events from {len(frames)}"
     decode_rate, parse_rate, process_rate = rates["decode"], rates["parse"], rates["process"]
     per_frame = expected / len(frames)
     return {
@@ -381,12 +399,7 @@ def _inflate_line(name: str, wire: list[bytes], repeat: int) -> str:
             inflate(frame, 1 << 20)
         return len(wire)
 
-    def decode() -> int:
-        for text in texts:
-            orjson.loads(text)
-        return len(texts)
-
-    rates = best_rates({"gunzip": gunzip, "decode": decode}, len(wire), repeat)
+    rates, _ = best_rates({"gunzip": gunzip, "decode": orjson_pass(texts)}, len(wire), repeat)
     gunzip_rate, decode_rate = rates["gunzip"], rates["decode"]
     return (
         f"{name} gunzip before parse: {gunzip_rate:,.0f} frames/s "

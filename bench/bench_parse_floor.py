@@ -31,8 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -42,6 +40,8 @@ from bench.bench_normalize import (  # noqa: E402
     bitfinex_frames,
     bitmex_feed,
     bitmex_frames,
+    orjson_pass,
+    parse_pass,
 )
 from collectors.exchanges import bitfinex, bitmex  # noqa: E402
 from collectors.exchanges.bitfinex import BitfinexFeed, perpetual_asset  # noqa: E402
@@ -111,30 +111,6 @@ def bitfinex_pass(frames: list[bytes], step: int) -> Callable[[], int]:
     return run
 
 
-def parse_pass(feed: Callable[[], Feed], frames: list[bytes]) -> Callable[[], int]:
-    """Return a pass of a fresh feed's parse (each id counts once per feed) over the frames."""
-
-    def run() -> int:
-        parse_frame = feed().parse
-        for frame in frames:
-            parse_frame(frame, RECV_MS)
-        return len(frames)
-
-    return run
-
-
-def orjson_pass(frames: list[bytes]) -> Callable[[], int]:
-    """Return a pass of orjson's decode over the frames: the reference."""
-
-    def decode() -> int:
-        loads = orjson.loads
-        for frame in frames:
-            loads(frame)
-        return len(frames)
-
-    return decode
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200_000)
@@ -153,7 +129,7 @@ def main() -> None:
         runs = {"orjson": orjson_pass(frames)}
         runs.update({label: step_pass(frames, step) for step, label in enumerate(STEPS)})
         runs["parse"] = parse_pass(feed, frames)
-        rates = best_rates(runs, len(frames), repeat)
+        rates, _ = best_rates(runs, len(frames), repeat)
         for step, rate in rates.items():
             print(f"{name:<10}{step:<14}{1e9 / rate:>10,.0f}{rates['orjson'] / rate:>10.2f}")
     print("each step adds to the one above; parse = the feed's Feed.parse (goal: <= 2.5x orjson)")
